@@ -1,0 +1,52 @@
+package licensecore
+
+import (
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// LicenseType is perpetual or subscription.
+type LicenseType string
+
+// Licence types.
+const (
+	Perpetual    LicenseType = "perpetual"
+	Subscription LicenseType = "subscription"
+)
+
+// Claims is the payload of a licence token. The reference authority signs
+// it and licensecore verifies it; it is the only type the two share.
+// sub is the Server ID, exp the Token Expiry, iat the issue time, jti the
+// token ID.
+type Claims struct {
+	jwt.RegisteredClaims
+	LicenseID     string      `json:"lid"`
+	Type          LicenseType `json:"ltp"`
+	Customer      string      `json:"cus,omitempty"`
+	Features      []string    `json:"fea"`
+	HubServerName string      `json:"hsn,omitempty"`
+	HubServerURL  string      `json:"hsu,omitempty"`
+	Capacity      int         `json:"cap,omitempty"`
+	// RenewalDate is the licence renewal date in Unix seconds; 0 when the
+	// licence has none (a perpetual licence, for example).
+	RenewalDate   int64  `json:"rnw,omitempty"`
+	TransactionID string `json:"txn,omitempty"`
+	DeviceName    string `json:"dev,omitempty"`
+}
+
+// Renewal returns the renewal date, or the zero time when there is none.
+func (c *Claims) Renewal() time.Time {
+	if c.RenewalDate == 0 {
+		return time.Time{}
+	}
+	return time.Unix(c.RenewalDate, 0).UTC()
+}
+
+// TokenResponseLicenseField is the extra field of the token endpoint's JSON
+// answer that carries the licence token (the access_token carries it too).
+const TokenResponseLicenseField = "licence_token"
+
+// DefaultAudience is the audience of licence tokens: the POS registers and
+// peer servers that accept them.
+const DefaultAudience = "pos-licence"

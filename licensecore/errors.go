@@ -1,0 +1,55 @@
+// Package licensecore is License Desk's licensing domain: the licence model,
+// status evaluation, licence-token verification, the trusted clock, the
+// encrypted on-disk store and the audit log. It never imports Fyne, so the
+// same code runs in the desktop app, in the reference authority and in the
+// registers and peer servers that verify tokens offline.
+package licensecore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the screens package
+// turns them into sentences a store manager can act on.
+var (
+	ErrNotLicensed     = errors.New("this server has no licence")
+	ErrTokenInvalid    = errors.New("licence token is invalid")
+	ErrTokenExpired    = errors.New("licence token has expired")
+	ErrTokenNotYet     = errors.New("licence token is not valid yet")
+	ErrUnknownKey      = errors.New("licence token is signed with an unknown key")
+	ErrTokenTooLarge   = errors.New("licence token is too large")
+	ErrClockRollback   = errors.New("the system clock is behind the last trusted time")
+	ErrClosed          = errors.New("licence store is closed")
+	ErrAlreadyRunning  = errors.New("License Desk is already running")
+	ErrNotFound        = errors.New("not found")
+	ErrStoreCorrupt    = errors.New("licence store is damaged")
+	ErrAuditTampered   = errors.New("audit log has been altered")
+	ErrSchemaTooNew    = errors.New("licence store was written by a newer License Desk")
+	ErrInvalidKeySet   = errors.New("key set from the authorization server is invalid")
+	ErrWrongAudience   = errors.New("licence token is meant for another service")
+	ErrWrongIssuer     = errors.New("licence token comes from another authorization server")
+	ErrBadAlgorithm    = errors.New("licence token uses a signing method that is not allowed")
+	ErrBadSignature    = errors.New("licence token signature does not match")
+	ErrMalformedToken  = errors.New("licence token is malformed or truncated")
+	ErrMissingClaim    = errors.New("licence token lacks a required field")
+	ErrAuthorityDown   = errors.New("the authorization server cannot be reached")
+	ErrAuthorityBroken = errors.New("the authorization server gave an answer License Desk does not understand")
+)
+
+// TokenError wraps a token rejection with the reason category (one of the
+// sentinels above) and the underlying library error, for logs.
+type TokenError struct {
+	Kind  error // one of the sentinels
+	Cause error // the library's error, may be nil
+}
+
+func (e *TokenError) Error() string {
+	if e.Cause == nil {
+		return e.Kind.Error()
+	}
+	return fmt.Sprintf("%s: %v", e.Kind.Error(), e.Cause)
+}
+
+// Unwrap lets errors.Is match both the category and ErrTokenInvalid.
+func (e *TokenError) Unwrap() []error { return []error{e.Kind, ErrTokenInvalid} }

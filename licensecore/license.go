@@ -1,0 +1,91 @@
+package licensecore
+
+import (
+	"slices"
+	"time"
+)
+
+// VerifyResult is the outcome of the last online verification.
+type VerifyResult string
+
+// Verification outcomes.
+const (
+	VerifyNever       VerifyResult = ""
+	VerifyValid       VerifyResult = "valid"
+	VerifyExpired     VerifyResult = "expired"
+	VerifyRevoked     VerifyResult = "revoked"
+	VerifyUnreachable VerifyResult = "unreachable"
+)
+
+// License holds every licence fact the screens show: the ones carried by the
+// current licence token and the ones License Desk records locally.
+type License struct {
+	// From the licence token.
+	ServerID      string      `json:"server_id"`
+	DeviceName    string      `json:"device_name,omitempty"`
+	LicenseID     string      `json:"license_id"`
+	Type          LicenseType `json:"type"`
+	Customer      string      `json:"customer,omitempty"`
+	Features      []string    `json:"features"`
+	HubServerName string      `json:"hub_server_name,omitempty"`
+	HubServerURL  string      `json:"hub_server_url,omitempty"`
+	Capacity      int         `json:"capacity,omitempty"`
+	TransactionID string      `json:"transaction_id,omitempty"`
+	// RenewalDate is zero when the licence has no renewal date.
+	RenewalDate   time.Time `json:"renewal_date,omitzero"`
+	TokenID       string    `json:"token_id"`
+	TokenIssuedAt time.Time `json:"token_issued_at"`
+	TokenExpiry   time.Time `json:"token_expiry"`
+	Issuer        string    `json:"issuer"`
+
+	// Local facts.
+	AcquiredAt       time.Time    `json:"acquired_at,omitzero"`
+	LastRefresh      time.Time    `json:"last_refresh,omitzero"`
+	LastVerifyTime   time.Time    `json:"last_verify_time,omitzero"`
+	LastVerifyResult VerifyResult `json:"last_verify_result,omitempty"`
+}
+
+// LicenseFromClaims builds the token-derived part of a License.
+func LicenseFromClaims(c *Claims) License {
+	l := License{
+		ServerID:      c.Subject,
+		DeviceName:    c.DeviceName,
+		LicenseID:     c.LicenseID,
+		Type:          c.Type,
+		Customer:      c.Customer,
+		Features:      slices.Clone(c.Features),
+		HubServerName: c.HubServerName,
+		HubServerURL:  c.HubServerURL,
+		Capacity:      c.Capacity,
+		TransactionID: c.TransactionID,
+		RenewalDate:   c.Renewal(),
+		TokenID:       c.ID,
+		Issuer:        c.Issuer,
+	}
+	if c.IssuedAt != nil {
+		l.TokenIssuedAt = c.IssuedAt.UTC()
+	}
+	if c.ExpiresAt != nil {
+		l.TokenExpiry = c.ExpiresAt.UTC()
+	}
+	return l
+}
+
+// WithToken returns a copy of l updated from a newer token of the same
+// licence, keeping the local facts.
+func (l License) WithToken(c *Claims) License {
+	n := LicenseFromClaims(c)
+	n.AcquiredAt = l.AcquiredAt
+	n.LastRefresh = l.LastRefresh
+	n.LastVerifyTime = l.LastVerifyTime
+	n.LastVerifyResult = l.LastVerifyResult
+	return n
+}
+
+// TokenLifetime is the span the current token was issued for.
+func (l License) TokenLifetime() time.Duration {
+	if l.TokenIssuedAt.IsZero() || l.TokenExpiry.IsZero() {
+		return 0
+	}
+	return l.TokenExpiry.Sub(l.TokenIssuedAt)
+}

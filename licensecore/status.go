@@ -1,0 +1,193 @@
+package licensecore
+
+import (
+	"fmt"
+	"time"
+)
+
+// State is the licence status shown as "License Status".
+type State int
+
+// Licence states.
+const (
+	Unlicensed State = iota
+	Licensed
+	RequiresRenewal
+	ExpiredRequiresRenewal
+)
+
+func (s State) String() string {
+	switch s {
+	case Licensed:
+		return "Licensed"
+	case RequiresRenewal:
+		return "Requires Renewal"
+	case ExpiredRequiresRenewal:
+		return "Expired – Requires Renewal"
+	default:
+		return "Not licensed"
+	}
+}
+
+// TokenState is the state of the current licence token, separate from the
+// licence: an expired token means registers cannot authenticate until the
+// server reaches the internet again, not that the licence is gone.
+type TokenState int
+
+// Token states.
+const (
+	TokenNone TokenState = iota
+	TokenOK
+	TokenExpiringSoon
+	TokenExpired
+)
+
+func (s TokenState) String() string {
+	switch s {
+	case TokenOK:
+		return "valid"
+	case TokenExpiringSoon:
+		return "expiring soon"
+	case TokenExpired:
+		return "expired"
+	default:
+		return "none"
+	}
+}
+
+// Policy holds every threshold of status evaluation, so none is a literal
+// scattered through the code.
+type Policy struct {
+	// RenewalWindow: a licence whose renewal date is closer than this
+	// requires renewal.
+	RenewalWindow time.Duration
+	// TokenWarnBefore and TokenWarnFraction: a token is "expiring soon" when
+	// less than TokenWarnBefore or less than TokenWarnFraction of its
+	// lifetime is left, whichever threshold is the shorter. Taking the
+	// shorter one matters for short-lived tokens: with 3-day tokens renewed
+	// at half-life, a 48 h threshold alone would raise a warning on every
+	// healthy refresh cycle.
+	TokenWarnBefore   time.Duration
+	TokenWarnFraction float64
+	// ClockTolerance: how far the system clock may be behind the trusted
+	// high-water mark before it counts as a clock error.
+	ClockTolerance time.Duration
+	// Leeway for exp/nbf checks of tokens (at most a minute).
+	Leeway time.Duration
+	// RefreshFraction: the background refresher renews at this fraction of
+	// the token lifetime.
+	RefreshFraction float64
+}
+
+// DefaultPolicy returns the documented defaults.
+func DefaultPolicy() Policy {
+	return Policy{
+		RenewalWindow:     30 * 24 * time.Hour,
+		TokenWarnBefore:   48 * time.Hour,
+		TokenWarnFraction: 0.25,
+		ClockTolerance:    10 * time.Minute,
+		Leeway:            30 * time.Second,
+		RefreshFraction:   0.5,
+	}
+}
+
+// Validate refuses policies that would make evaluation meaningless.
+func (p Policy) Validate() error {
+	switch {
+	case p.RenewalWindow < 0:
+		return fmt.Errorf("renewal window must not be negative")
+	case p.TokenWarnBefore < 0:
+		return fmt.Errorf("token warning time must not be negative")
+	case p.TokenWarnFraction < 0 || p.TokenWarnFraction >= 1:
+		return fmt.Errorf("token warning fraction must be between 0 and 1")
+	case p.ClockTolerance < 0:
+		return fmt.Errorf("clock tolerance must not be negative")
+	case p.Leeway < 0 || p.Leeway > time.Minute:
+		return fmt.Errorf("token leeway must be between 0 and 60 seconds")
+	case p.RefreshFraction <= 0 || p.RefreshFraction >= 1:
+		return fmt.Errorf("refresh fraction must be between 0 and 1")
+	}
+	return nil
+}
+
+// Status is the evaluated state of the stored licence at one instant.
+type Status struct {
+	State State      `json:"-"`
+	Token TokenState `json:"-"`
+	// ClockError: the system clock is behind the trusted time; no expiry is
+	// extended until it is right again.
+	ClockError bool `json:"clock_error"`
+	// License is nil when State is Unlicensed.
+	License *License  `json:"license,omitempty"`
+	At      time.Time `json:"at"`
+	// TokenLeft is the time until the token expires (negative once expired).
+	TokenLeft time.Duration `json:"-"`
+	// RenewalLeft is the time until the renewal date; meaningful only when
+	// the licence has one.
+	RenewalLeft time.Duration `json:"-"`
+}
+
+// HasRenewalDate reports whether the licence has a renewal date.
+func (s Status) HasRenewalDate() bool {
+	return s.License != nil && !s.License.RenewalDate.IsZero()
+}
+
+// Evaluate computes the status of l at now under p. It is pure: the caller
+// supplies the trusted time. A nil licence is Unlicensed.
+//
+// Boundaries: at exactly the renewal date the licence has expired; one
+// second before it requires renewal. At exactly now+RenewalWindow before the
+// date it requires renewal. The token is expired at exactly its exp.
+func Evaluate(l *License, now time.Time, p Policy) Status {
+	st := Status{At: now}
+	if l == nil {
+		return st
+	}
+	cp := *l
+	st.License = &cp
+	st.State = Licensed
+	if !l.RenewalDate.IsZero() {
+		st.RenewalLeft = l.RenewalDate.Sub(now)
+		switch {
+		case st.RenewalLeft <= 0:
+			st.State = ExpiredRequiresRenewal
+		case st.RenewalLeft <= p.RenewalWindow:
+			st.State = RequiresRenewal
+		}
+	}
+	st.Token = tokenState(l, now, p, &st.TokenLeft)
+	return st
+}
+
+func tokenState(l *License, now time.Time, p Policy, left *time.Duration) TokenState {
+	if l.TokenExpiry.IsZero() {
+		return TokenNone
+	}
+	*left = l.TokenExpiry.Sub(now)
+	if *left <= 0 {
+		return TokenExpired
+	}
+	warn := p.TokenWarnBefore
+	if life := l.TokenLifetime(); life > 0 {
+		if frac := time.Duration(float64(life) * p.TokenWarnFraction); frac < warn {
+			warn = frac
+		}
+	}
+	if *left < warn {
+		return TokenExpiringSoon
+	}
+	return TokenOK
+}
+
+// Severity orders statuses for icons and exit codes: 0 fine, 1 warning,
+// 2 expired or unlicensed.
+func (s Status) Severity() int {
+	switch {
+	case s.State == Unlicensed || s.State == ExpiredRequiresRenewal || s.Token == TokenExpired:
+		return 2
+	case s.State == RequiresRenewal || s.Token == TokenExpiringSoon || s.ClockError:
+		return 1
+	default:
+		return 0
+	}
+}

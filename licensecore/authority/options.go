@@ -1,0 +1,126 @@
+package authority
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultClientID is the client id License Desk registers with.
+const DefaultClientID = "license-desk"
+
+// Argon2Params are the argon2id cost parameters for new password hashes.
+// Stored hashes carry their own parameters, so changing these never locks
+// anyone out.
+type Argon2Params struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// DefaultArgon2 follows OWASP's argon2id recommendation (19 MiB, t=2, p=1).
+var defaultArgon2 = Argon2Params{Time: 2, MemoryKiB: 19 * 1024, Threads: 1}
+
+// RateLimit allows Max failures per Window for one key (an IP address, a
+// session, a user name).
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// Options configure a Server. Zero values take the documented defaults.
+type Options struct {
+	// DataDir is the Badger directory (required).
+	DataDir string
+	// Issuer is the public base URL, e.g. "http://127.0.0.1:8080"; it is the
+	// tokens' iss and the base of verification_uri (required).
+	Issuer string
+	Logger zerolog.Logger
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+
+	TokenLifetime        time.Duration // licence token lifetime, default 72h
+	RefreshTokenLifetime time.Duration // default 90 days
+	DeviceCodeTTL        time.Duration // expires_in, default 10m
+	PollInterval         time.Duration // interval, default 5s (whole seconds)
+	SessionTTL           time.Duration // browser session idle timeout, default 1h
+
+	Argon2 Argon2Params // default 19 MiB, t=2, p=1
+
+	// ClientIDs are the known OAuth clients; default {DefaultClientID}.
+	ClientIDs []string
+
+	UserCodeIPLimit      RateLimit // wrong user codes per IP, default 10 per 15 min
+	UserCodeSessionLimit RateLimit // wrong user codes per session, default 5 per 15 min
+	LoginLimit           RateLimit // failed logins per IP and user name, default 5 per 15 min
+	LoginIPLimit         RateLimit // failed logins per IP, default 20 per 15 min
+
+	MaxBodyBytes    int64 // request body cap, default 16 KiB
+	MaxSessions     int   // browser sessions kept in memory, default 10000
+	MaxPendingCodes int   // live device codes, default 200000
+}
+
+func (o *Options) withDefaults() error {
+	if o.DataDir == "" {
+		return errors.New("authority: Options.DataDir is required")
+	}
+	u, err := url.Parse(o.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("authority: Options.Issuer %q must be an absolute http(s) URL", o.Issuer)
+	}
+	o.Issuer = strings.TrimRight(o.Issuer, "/")
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	setDuration(&o.TokenLifetime, 72*time.Hour)
+	setDuration(&o.RefreshTokenLifetime, 90*24*time.Hour)
+	setDuration(&o.DeviceCodeTTL, 10*time.Minute)
+	setDuration(&o.PollInterval, 5*time.Second)
+	setDuration(&o.SessionTTL, time.Hour)
+	if o.PollInterval < time.Second {
+		o.PollInterval = time.Second
+	}
+	o.PollInterval = o.PollInterval.Truncate(time.Second)
+	if o.Argon2 == (Argon2Params{}) {
+		o.Argon2 = defaultArgon2
+	}
+	if o.Argon2.Time == 0 || o.Argon2.MemoryKiB == 0 || o.Argon2.Threads == 0 {
+		return fmt.Errorf("authority: Argon2 params %+v must all be positive", o.Argon2)
+	}
+	if len(o.ClientIDs) == 0 {
+		o.ClientIDs = []string{DefaultClientID}
+	}
+	setLimit(&o.UserCodeIPLimit, 10)
+	setLimit(&o.UserCodeSessionLimit, 5)
+	setLimit(&o.LoginLimit, 5)
+	setLimit(&o.LoginIPLimit, 20)
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 16 << 10
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 10000
+	}
+	if o.MaxPendingCodes <= 0 {
+		o.MaxPendingCodes = 200000
+	}
+	return nil
+}
+
+func setDuration(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+func setLimit(l *RateLimit, max int) {
+	if l.Max <= 0 {
+		l.Max = max
+	}
+	if l.Window <= 0 {
+		l.Window = 15 * time.Minute
+	}
+}

@@ -1,0 +1,196 @@
+package authority
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+)
+
+// Errors returned by Server methods.
+var (
+	ErrClosed         = errors.New("authority: server is closed")
+	ErrUnknownLicence = errors.New("authority: no such licence")
+	ErrAlreadyRunning = errors.New("authority: the data directory is in use by another authority process")
+	ErrInvalidSeed    = errors.New("authority: invalid seed")
+)
+
+var errNotFound = errors.New("not found")
+
+// Key prefixes of the Badger store. Device codes and refresh tokens are
+// stored under a SHA-256 of the secret, so the database never holds a live
+// credential in a usable form.
+const (
+	pOrg     = "org/"     // org ID → orgRecord
+	pUser    = "user/"    // user name → userRecord
+	pDevice  = "dev/"     // Server ID → deviceRecord
+	pLicence = "lic/"     // licence ID → licenceRecord
+	pCode    = "code/"    // sha256(device_code) → codeRecord
+	pRefresh = "refresh/" // sha256(refresh_token) → refreshRecord
+	pIssued  = "issued/"  // jti → issuedRecord
+	pKey     = "key/"     // kid → keyRecord
+	kClients = "meta/clients"
+)
+
+type orgRecord struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type userRecord struct {
+	Username string   `json:"username"`
+	Orgs     []string `json:"orgs"`
+	Hash     string   `json:"hash"`
+}
+
+type deviceRecord struct {
+	ServerID      string   `json:"server_id"`
+	OrgID         string   `json:"org"`
+	Name          string   `json:"name"`
+	InstallCode   string   `json:"install_code,omitempty"`
+	HubServerName string   `json:"hub_server_name,omitempty"`
+	HubServerURL  string   `json:"hub_server_url,omitempty"`
+	Features      []string `json:"features"`
+	LicenceID     string   `json:"licence_id"`
+}
+
+type licenceRecord struct {
+	ID            string                  `json:"id"`
+	ServerID      string                  `json:"server_id"`
+	Type          licensecore.LicenseType `json:"type"`
+	Customer      string                  `json:"customer,omitempty"`
+	Capacity      int                     `json:"capacity,omitempty"`
+	RenewalDate   time.Time               `json:"renewal_date,omitzero"`
+	TransactionID string                  `json:"transaction_id,omitempty"`
+	Revoked       bool                    `json:"revoked,omitempty"`
+}
+
+type codeStatus string
+
+const (
+	codePending  codeStatus = "pending"
+	codeApproved codeStatus = "approved"
+	codeDenied   codeStatus = "denied"
+	codeRedeemed codeStatus = "redeemed"
+)
+
+type codeRecord struct {
+	Hash        string     `json:"hash"`
+	UserCode    string     `json:"user_code"`
+	ClientID    string     `json:"client_id"`
+	DeviceName  string     `json:"device_name,omitempty"`
+	InstallCode string     `json:"install_code,omitempty"`
+	IssuedAt    time.Time  `json:"issued_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	Interval    int64      `json:"interval"`
+	Status      codeStatus `json:"status"`
+	ServerID    string     `json:"server_id,omitempty"`
+	DecidedBy   string     `json:"decided_by,omitempty"`
+}
+
+type refreshRecord struct {
+	ServerID  string    `json:"server_id"`
+	ClientID  string    `json:"client_id"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Used      bool      `json:"used,omitempty"`
+}
+
+type issuedRecord struct {
+	JTI       string    `json:"jti"`
+	ServerID  string    `json:"server_id"`
+	LicenceID string    `json:"licence_id"`
+	Kid       string    `json:"kid"`
+	Grant     string    `json:"grant"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type keyRecord struct {
+	Kid       string    `json:"kid"`
+	Seed      []byte    `json:"seed"`
+	CreatedAt time.Time `json:"created_at"`
+	// RetireAt is zero for the active key; a rotated-out key stays published
+	// until RetireAt, when every token it signed has expired.
+	RetireAt time.Time `json:"retire_at,omitzero"`
+}
+
+// openBadger opens the store with the desktop-sized options of DESIGN.md §4.
+func openBadger(dir string, log zerolog.Logger) (*badger.DB, error) {
+	opts := badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(1 << 20).
+		WithNumCompactors(2).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(2 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithSyncWrites(true)
+	db, err := badger.Open(opts)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%w: %s", ErrAlreadyRunning, dir)
+		}
+		return nil, fmt.Errorf("authority: open store %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// badgerLogger routes Badger's messages to zerolog; Badger's info chatter
+// goes to debug.
+type badgerLogger struct{ log zerolog.Logger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error().Msgf("badger: "+f, a...) }
+func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn().Msgf("badger: "+f, a...) }
+func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug().Msgf("badger: "+f, a...) }
+func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Trace().Msgf("badger: "+f, a...) }
+
+func getJSON(txn *badger.Txn, key string, v any) error {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(val []byte) error { return json.Unmarshal(val, v) })
+}
+
+// setJSON writes v under key; a positive ttl lets Badger drop the entry
+// once it can no longer matter.
+func setJSON(txn *badger.Txn, key string, v any, ttl time.Duration) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	e := badger.NewEntry([]byte(key), data)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	return txn.SetEntry(e)
+}
+
+// scanJSON decodes every value under prefix into a fresh T and hands it to fn.
+func scanJSON[T any](txn *badger.Txn, prefix string, fn func(*T) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true, PrefetchSize: 100})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		v := new(T)
+		if err := it.Item().Value(func(val []byte) error { return json.Unmarshal(val, v) }); err != nil {
+			return fmt.Errorf("%s: %w", it.Item().Key(), err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

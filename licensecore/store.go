@@ -1,0 +1,486 @@
+package licensecore
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+)
+
+// SchemaVersion is the store layout this build writes.
+const SchemaVersion = 1
+
+// Store keys. Grouped by prefix so a future migration can scan one group.
+const (
+	keySchema   = "meta/schema"
+	keyLicense  = "lic/license"
+	keyToken    = "lic/token"
+	keyRefresh  = "lic/refresh"
+	keyJWKS     = "lic/jwks"
+	keyClock    = "clock/high"
+	prefixSet   = "set/"
+	prefixNote  = "notified/"
+	prefixAudit = "audit/e/"
+	keyAuditTop = "audit/head"
+)
+
+// Migration upgrades the store from version From to From+1 inside one
+// transaction.
+type Migration struct {
+	From int
+	Run  func(txn *badger.Txn) error
+}
+
+// StoreOptions configure OpenStore.
+type StoreOptions struct {
+	// Dir is the Badger directory, e.g. <config dir>/licensedesk/store.
+	Dir string
+	// KeyFile holds the 32-byte encryption key; default Dir + ".key",
+	// beside the store. It is created with mode 0600 on first run.
+	KeyFile string
+	Logger  zerolog.Logger
+	// Migrations run in order of From when the stored schema is older.
+	Migrations []Migration
+	// GCInterval is how often value-log GC runs (default 10 minutes).
+	GCInterval time.Duration
+}
+
+// Store is License Desk's encrypted on-disk state. Every write is synced
+// before it returns. Methods after Close return ErrClosed.
+type Store struct {
+	db     *badger.DB
+	aead   cipher.AEAD
+	log    zerolog.Logger
+	mu     sync.RWMutex // write-locked only by Close
+	shut   bool
+	stop   chan struct{}
+	gcDone chan struct{}
+	audit  sync.Mutex // serialises audit appends
+}
+
+// OpenStore opens (creating if needed) the store. A second process gets
+// ErrAlreadyRunning.
+func OpenStore(opts StoreOptions) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("store directory is not set")
+	}
+	if opts.KeyFile == "" {
+		opts.KeyFile = filepath.Clean(opts.Dir) + ".key"
+	}
+	if opts.GCInterval <= 0 {
+		opts.GCInterval = 10 * time.Minute
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create store directory: %w", err)
+	}
+	key, err := loadOrCreateKey(opts.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(badgerOptions(opts.Dir, key, opts.Logger))
+	if err != nil {
+		return nil, mapOpenError(err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, aead: aead, log: opts.Logger, stop: make(chan struct{}), gcDone: make(chan struct{})}
+	if err := s.migrate(opts.Migrations); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.gcLoop(opts.GCInterval)
+	return s, nil
+}
+
+// badgerOptions are sized for a desktop: a few MiB of memory, small files,
+// every write synced (DESIGN.md §4).
+func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log.With().Str("component", "badger").Logger()}).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(1 << 20).
+		WithNumCompactors(2).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(2 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithSyncWrites(true).
+		WithEncryptionKey(key)
+}
+
+func mapOpenError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "Cannot acquire directory lock"):
+		return fmt.Errorf("%w (the licence store is in use by another process)", ErrAlreadyRunning)
+	case strings.Contains(msg, "Encryption key mismatch"), strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
+		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)
+	}
+	return fmt.Errorf("open licence store: %w", err)
+}
+
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(key) != 32 {
+			return nil, fmt.Errorf("%w: key file %s has %d bytes, want 32", ErrStoreCorrupt, path, len(key))
+		}
+		return key, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("read store key: %w", err)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	// O_EXCL: two first runs racing must not each write a different key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return loadOrCreateKey(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create store key: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
+}
+
+func (s *Store) migrate(migs []Migration) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		v := 0
+		item, err := txn.Get([]byte(keySchema))
+		switch {
+		case err == nil:
+			raw, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if v, err = strconv.Atoi(string(raw)); err != nil {
+				return fmt.Errorf("%w: schema version %q", ErrStoreCorrupt, raw)
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("%w (version %d, this build knows %d)", ErrSchemaTooNew, v, SchemaVersion)
+		}
+		for ; v < SchemaVersion; v++ {
+			for _, m := range migs {
+				if m.From == v {
+					if err := m.Run(txn); err != nil {
+						return fmt.Errorf("migrate store from version %d: %w", v, err)
+					}
+				}
+			}
+		}
+		return txn.Set([]byte(keySchema), []byte(strconv.Itoa(SchemaVersion)))
+	})
+}
+
+// Schema returns the stored schema version.
+func (s *Store) Schema() (int, error) {
+	raw, err := s.get(keySchema)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(raw))
+}
+
+func (s *Store) gcLoop(every time.Duration) {
+	defer close(s.gcDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			for s.db.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+// Close stops the GC goroutine and closes Badger. Safe to call twice.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shut {
+		return nil
+	}
+	s.shut = true
+	close(s.stop)
+	<-s.gcDone
+	return s.db.Close()
+}
+
+// view and update run fn unless the store is closed.
+func (s *Store) view(fn func(*badger.Txn) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.shut {
+		return ErrClosed
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*badger.Txn) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.shut {
+		return ErrClosed
+	}
+	return s.db.Update(fn)
+}
+
+func (s *Store) get(key string) ([]byte, error) {
+	var out []byte
+	err := s.view(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) put(key string, val []byte) error {
+	return s.update(func(txn *badger.Txn) error { return txn.Set([]byte(key), val) })
+}
+
+func (s *Store) getJSON(key string, v any) error {
+	raw, err := s.get(key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
+	}
+	return nil
+}
+
+// Tokens is what the token endpoint gave us. The refresh token is sealed
+// with AES-GCM before it reaches Badger (which is itself encrypted), so it
+// is never on disk in clear even in a value log copied off the machine with
+// its key file missing.
+type Tokens struct {
+	Licence string
+	Refresh string
+}
+
+// SaveLicence stores the licence, its tokens and the key set they were
+// verified with in one transaction: either all of them or none.
+func (s *Store) SaveLicence(l License, t Tokens, jwks *JWKS) error {
+	lj, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.seal([]byte(t.Refresh))
+	if err != nil {
+		return err
+	}
+	var kj []byte
+	if jwks != nil {
+		if kj, err = json.Marshal(jwks); err != nil {
+			return err
+		}
+	}
+	return s.update(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(keyLicense), lj); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(keyToken), []byte(t.Licence)); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(keyRefresh), sealed); err != nil {
+			return err
+		}
+		if kj != nil {
+			return txn.Set([]byte(keyJWKS), kj)
+		}
+		return nil
+	})
+}
+
+// UpdateLicense replaces only the licence record (local facts such as the
+// last verify result).
+func (s *Store) UpdateLicense(l License) error {
+	lj, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return s.put(keyLicense, lj)
+}
+
+// License loads the stored licence; ErrNotLicensed when there is none.
+func (s *Store) License() (License, error) {
+	var l License
+	err := s.getJSON(keyLicense, &l)
+	if errors.Is(err, ErrNotFound) {
+		return l, ErrNotLicensed
+	}
+	return l, err
+}
+
+// Tokens loads the stored tokens; ErrNotLicensed when there are none.
+func (s *Store) Tokens() (Tokens, error) {
+	var t Tokens
+	lic, err := s.get(keyToken)
+	if errors.Is(err, ErrNotFound) {
+		return t, ErrNotLicensed
+	}
+	if err != nil {
+		return t, err
+	}
+	sealed, err := s.get(keyRefresh)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return t, err
+	}
+	var ref []byte
+	if len(sealed) > 0 {
+		if ref, err = s.open(sealed); err != nil {
+			return t, err
+		}
+	}
+	return Tokens{Licence: string(lic), Refresh: string(ref)}, nil
+}
+
+// DeleteLicence removes the licence and its tokens (the audit log and the
+// pinned key set stay).
+func (s *Store) DeleteLicence() error {
+	return s.update(func(txn *badger.Txn) error {
+		for _, k := range []string{keyLicense, keyToken, keyRefresh} {
+			if err := txn.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SaveJWKS pins the authority's key set.
+func (s *Store) SaveJWKS(set JWKS) error {
+	raw, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	return s.put(keyJWKS, raw)
+}
+
+// JWKS loads the pinned key set; ErrNotFound before the first acquisition.
+func (s *Store) JWKS() (JWKS, error) {
+	var set JWKS
+	return set, s.getJSON(keyJWKS, &set)
+}
+
+// SetSetting stores one named setting.
+func (s *Store) SetSetting(name, value string) error { return s.put(prefixSet+name, []byte(value)) }
+
+// Setting loads one named setting; ErrNotFound when unset.
+func (s *Store) Setting(name string) (string, error) {
+	raw, err := s.get(prefixSet + name)
+	return string(raw), err
+}
+
+// MarkNotified records that notification key was sent, and reports whether
+// it had been sent before, atomically, so a threshold fires once across
+// restarts.
+func (s *Store) MarkNotified(key string, at time.Time) (already bool, err error) {
+	err = s.update(func(txn *badger.Txn) error {
+		_, err := txn.Get([]byte(prefixNote + key))
+		if err == nil {
+			already = true
+			return nil
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return txn.Set([]byte(prefixNote+key), []byte(at.UTC().Format(time.RFC3339)))
+	})
+	return already, err
+}
+
+// ClearNotified forgets every sent notification whose key starts with
+// prefix (after a refresh or a new licence, thresholds start over).
+func (s *Store) ClearNotified(prefix string) error {
+	return s.update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixNote + prefix)})
+		var keys [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+		for _, k := range keys {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) seal(plain []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, plain, []byte(keyRefresh)), nil
+}
+
+func (s *Store) open(sealed []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, fmt.Errorf("%w: sealed refresh token too short", ErrStoreCorrupt)
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(keyRefresh))
+	if err != nil {
+		return nil, fmt.Errorf("%w: refresh token: %v", ErrStoreCorrupt, err)
+	}
+	return plain, nil
+}
+
+// badgerLogger adapts zerolog to badger.Logger. Badger is chatty at Info,
+// so its Info goes to Debug.
+type badgerLogger struct{ l zerolog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error().Msgf(strings.TrimSpace(f), a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msgf(strings.TrimSpace(f), a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug().Msgf(strings.TrimSpace(f), a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Trace().Msgf(strings.TrimSpace(f), a...) }

@@ -1,0 +1,343 @@
+package licensecore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
+)
+
+// DefaultClientID is the OAuth client id License Desk presents.
+const DefaultClientID = "license-desk"
+
+// Device-flow and refresh outcomes the person must act on.
+var (
+	ErrAccessDenied      = errors.New("the authorization was denied")
+	ErrDeviceCodeExpired = errors.New("the user code expired before it was authorized")
+	ErrLicenceRevoked    = errors.New("the licence was revoked")
+	ErrLicenceExpired    = errors.New("the licence has expired and requires renewal")
+	ErrRefreshRejected   = errors.New("the authorization server refused to renew the licence token")
+)
+
+// AuthorityError is an OAuth error answer (RFC 6749 §5.2 / RFC 8628 §3.5).
+type AuthorityError struct {
+	Code        string // e.g. access_denied
+	Description string // the server's words, shown to the person
+	Kind        error  // the matching sentinel
+}
+
+func (e *AuthorityError) Error() string {
+	if e.Description != "" {
+		return fmt.Sprintf("%s (%s)", e.Kind.Error(), e.Description)
+	}
+	return e.Kind.Error()
+}
+
+// Unwrap exposes the sentinel.
+func (e *AuthorityError) Unwrap() error { return e.Kind }
+
+// DeviceAuthorization is a pending device-flow request: what the wizard
+// shows while the person authorizes it on the authority's page.
+type DeviceAuthorization struct {
+	UserCode                string
+	VerificationURI         string
+	VerificationURIComplete string
+	Expiry                  time.Time
+	Interval                time.Duration
+
+	resp *oauth2.DeviceAuthResponse
+}
+
+// ClientOptions configure a Client.
+type ClientOptions struct {
+	AuthorityURL string
+	ClientID     string
+	HTTPClient   *http.Client
+	Logger       zerolog.Logger
+	// RetryBase is the first back-off after a network error while polling
+	// (default 1 s, doubled up to 30 s, with jitter).
+	RetryBase time.Duration
+}
+
+// Client talks to the Authorization server: device flow through
+// golang.org/x/oauth2, refresh, key set and health.
+type Client struct {
+	base    *url.URL
+	cfg     oauth2.Config
+	http    *http.Client
+	log     zerolog.Logger
+	backoff time.Duration
+}
+
+// ParseAuthorityURL validates a base URL typed by a person or read from
+// settings.
+func ParseAuthorityURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a valid authorization server address (expected something like https://licensing.example.com)", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must not contain a user name, query or fragment", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// NewClient builds a client for the authority at opts.AuthorityURL.
+func NewClient(opts ClientOptions) (*Client, error) {
+	base, err := ParseAuthorityURL(opts.AuthorityURL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = DefaultClientID
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
+	b := base.String()
+	return &Client{
+		base: base,
+		cfg: oauth2.Config{
+			ClientID: opts.ClientID,
+			Endpoint: oauth2.Endpoint{
+				DeviceAuthURL: b + "/device/authorize",
+				TokenURL:      b + "/token",
+				AuthStyle:     oauth2.AuthStyleInParams,
+			},
+		},
+		http:    opts.HTTPClient,
+		log:     opts.Logger,
+		backoff: opts.RetryBase,
+	}, nil
+}
+
+// BaseURL is the authority's address.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// Issuer is the iss expected in this authority's tokens (its base URL).
+func (c *Client) Issuer() string { return c.base.String() }
+
+func (c *Client) ctx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, c.http)
+}
+
+// Health checks connectivity: nil when /healthz answers 200.
+func (c *Client) Health(ctx context.Context) error {
+	_, err := c.getJSON(ctx, "/healthz", 4<<10, nil)
+	return err
+}
+
+// FetchJWKS downloads the authority's key set.
+func (c *Client) FetchJWKS(ctx context.Context) (JWKS, error) {
+	var set JWKS
+	raw, err := c.getJSON(ctx, "/.well-known/jwks.json", MaxJWKSSize, nil)
+	if err != nil {
+		return set, err
+	}
+	set, _, err = ParseJWKS(raw)
+	return set, err
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrAuthorityDown, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrAuthorityDown, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s answered %s", ErrAuthorityBroken, path, resp.Status)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrAuthorityBroken, path, limit)
+	}
+	if !json.Valid(body) {
+		return nil, fmt.Errorf("%w: %s did not answer JSON", ErrAuthorityBroken, path)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+		}
+	}
+	return body, nil
+}
+
+// StartDeviceAuth requests a device authorization (RFC 8628 §3.1). The
+// device's name and install code travel with it so the authority's
+// confirmation page can show which PC is asking.
+func (c *Client) StartDeviceAuth(ctx context.Context, deviceName, installCode string) (*DeviceAuthorization, error) {
+	resp, err := c.cfg.DeviceAuth(c.ctx(ctx),
+		oauth2.SetAuthURLParam("device_name", deviceName),
+		oauth2.SetAuthURLParam("install_code", installCode))
+	if err != nil {
+		return nil, c.mapError(err)
+	}
+	if resp.UserCode == "" || resp.DeviceCode == "" || resp.VerificationURI == "" {
+		return nil, fmt.Errorf("%w: device authorization lacks a code", ErrAuthorityBroken)
+	}
+	interval := time.Duration(resp.Interval) * time.Second
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	return &DeviceAuthorization{
+		UserCode:                resp.UserCode,
+		VerificationURI:         resp.VerificationURI,
+		VerificationURIComplete: resp.VerificationURIComplete,
+		Expiry:                  resp.Expiry,
+		Interval:                interval,
+		resp:                    resp,
+	}, nil
+}
+
+// PollDeviceToken waits until the person authorizes (or denies) the code.
+// x/oauth2 gives up on the first network error; a back-office PC on a
+// flaky line must not, so network errors and 5xx answers are retried with
+// back-off until the code's expiry (a context deadline).
+func (c *Client) PollDeviceToken(ctx context.Context, da *DeviceAuthorization) (Tokens, error) {
+	if da == nil || da.resp == nil {
+		return Tokens{}, errors.New("no device authorization in progress")
+	}
+	if !da.Expiry.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, da.Expiry)
+		defer cancel()
+	}
+	wait := c.backoff
+	for {
+		tok, err := c.cfg.DeviceAccessToken(c.ctx(ctx), da.resp)
+		if err == nil {
+			return tokensFrom(tok)
+		}
+		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && !da.Expiry.IsZero() && !time.Now().Before(da.Expiry) {
+				return Tokens{}, &AuthorityError{Code: "expired_token", Kind: ErrDeviceCodeExpired}
+			}
+			return Tokens{}, ctx.Err()
+		}
+		mapped := c.mapError(err)
+		if !retryable(mapped) {
+			return Tokens{}, mapped
+		}
+		c.log.Info().Err(mapped).Dur("retry_in", wait).Msg("polling the authorization server failed; retrying")
+		if err := sleepCtx(ctx, jitter(wait)); err != nil {
+			continue // the loop reports expiry or cancellation
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+}
+
+// Refresh exchanges the refresh token for a new licence token (and a
+// rotated refresh token).
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+	ts := c.cfg.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
+	tok, err := ts.Token()
+	if err != nil {
+		return Tokens{}, c.mapError(err)
+	}
+	t, err := tokensFrom(tok)
+	if err == nil && t.Refresh == "" {
+		t.Refresh = refreshToken // the server may keep the refresh token
+	}
+	return t, err
+}
+
+func tokensFrom(tok *oauth2.Token) (Tokens, error) {
+	lic, _ := tok.Extra(TokenResponseLicenseField).(string)
+	if lic == "" {
+		lic = tok.AccessToken
+	}
+	if lic == "" {
+		return Tokens{}, fmt.Errorf("%w: token answer without a licence token", ErrAuthorityBroken)
+	}
+	return Tokens{Licence: lic, Refresh: tok.RefreshToken}, nil
+}
+
+// mapError turns x/oauth2 and net/http errors into our sentinels.
+func (c *Client) mapError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		kind := ErrAuthorityBroken
+		switch re.ErrorCode {
+		case "access_denied":
+			kind = ErrAccessDenied
+			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
+				kind = ErrLicenceRevoked
+			}
+		case "expired_token":
+			kind = ErrDeviceCodeExpired
+		case "invalid_grant":
+			kind = ErrRefreshRejected
+			if strings.Contains(strings.ToLower(re.ErrorDescription), "expired") {
+				kind = ErrLicenceExpired
+			}
+			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
+				kind = ErrLicenceRevoked
+			}
+		case "":
+			status := "no answer"
+			if re.Response != nil {
+				status = re.Response.Status
+			}
+			return fmt.Errorf("%w: it answered %s", ErrAuthorityBroken, status)
+		}
+		return &AuthorityError{Code: re.ErrorCode, Description: re.ErrorDescription, Kind: kind}
+	}
+	var ne net.Error
+	var ue *url.Error
+	if errors.As(err, &ne) || errors.As(err, &ue) {
+		return fmt.Errorf("%w: %v", ErrAuthorityDown, err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	// x/oauth2 reports undecodable bodies (an HTML error page) as plain
+	// errors.
+	return fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, ErrAuthorityDown) {
+		return true
+	}
+	var ae *AuthorityError
+	return errors.Is(err, ErrAuthorityBroken) && !errors.As(err, &ae)
+}
+
+// jitter spreads retries of many PCs over ±20 % so they don't stampede the
+// authority when it comes back.
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,53 @@
+package licensecore
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"strings"
+)
+
+// installAlphabet has no vowels (no accidental words) and no 0/O, 1/I.
+const installAlphabet = "BCDFGHJKLMNPQRSTVWXZ23456789"
+
+// InstallCode derives this installation's code from a stable machine
+// identifier: 16 characters shown as XXXX-XXXX-XXXX-XXXX. The same machine
+// always gets the same code; the identifier itself never leaves the PC.
+func InstallCode(machineID string) string {
+	sum := sha256.Sum256([]byte("licensedesk-install\x00" + machineID))
+	var b strings.Builder
+	for i := 0; i < 16; i++ {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(installAlphabet[int(sum[i])%len(installAlphabet)])
+	}
+	return b.String()
+}
+
+// MachineID returns the systemd/D-Bus machine id. When the PC has none, a
+// random id is kept in the store so the install code is still stable.
+func MachineID(s *Store) (string, error) {
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
+		if raw, err := os.ReadFile(p); err == nil {
+			if id := strings.TrimSpace(string(raw)); id != "" {
+				return id, nil
+			}
+		}
+	}
+	id, err := s.Setting("machine_id")
+	if err == nil && id != "" {
+		return id, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	id = hex.EncodeToString(buf)
+	return id, s.SetSetting("machine_id", id)
+}

@@ -77,6 +77,9 @@ type Policy struct {
 	// RefreshFraction: the background refresher renews at this fraction of
 	// the token lifetime.
 	RefreshFraction float64
+	// RenewalNoticeDays: a notification is sent once when the renewal date
+	// comes within each of these many days (0 entries are ignored).
+	RenewalNoticeDays [3]int
 }
 
 // DefaultPolicy returns the documented defaults.
@@ -88,6 +91,7 @@ func DefaultPolicy() Policy {
 		ClockTolerance:    10 * time.Minute,
 		Leeway:            30 * time.Second,
 		RefreshFraction:   0.5,
+		RenewalNoticeDays: [3]int{30, 7, 1},
 	}
 }
 

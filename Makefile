@@ -1,0 +1,61 @@
+# License Desk — two entry points for a fresh Debian machine:
+#   make run    the app in demo mode (reference authority on loopback)
+#   make test   formatting, vet, staticcheck and the race-enabled test suite
+# Both install the system packages they need first (apt-get, as root or via sudo).
+
+GO        ?= go
+TAGS      := migrated_fynedo
+GOFLAGS_T := -tags $(TAGS)
+STATICCHECK_VERSION := v0.8.2
+
+# Packages the GLFW driver needs to compile (DESIGN.md §4).
+BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+              libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
+# Packages the end-to-end tests need: a real X server, browser, D-Bus, screenshots.
+TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+GOBIN := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: run test deps test-deps build authority lint unit e2e bench clean
+
+# Install only what is missing, so a warm machine skips apt entirely.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PKGS))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PKGS))
+	@[ -x "$(GOBIN)/staticcheck" ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+build: deps
+	$(GO) build $(GOFLAGS_T) -o bin/licensedesk .
+	$(GO) build -o bin/authority ./cmd/authority
+
+run: build
+	./bin/licensedesk -demo
+
+lint: test-deps
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(GOFLAGS_T) ./...
+	$(GOBIN)/staticcheck $(GOFLAGS_T) ./...
+	@if $(GO) list -deps ./licensecore/... | grep -q '^fyne.io/'; then echo "licensecore must not import Fyne"; exit 1; fi
+
+unit: test-deps
+	$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...
+
+test: lint unit
+
+bench: test-deps
+	bash bench/licensecore-bench.sh
+	bash bench/authority-load.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,40 @@
+package licensecore
+
+import (
+	"encoding/json"
+	"math"
+)
+
+// statusJSON is the stable shape of `licensedesk status --json`, read by IT
+// monitoring scripts.
+type statusJSON struct {
+	Status         string   `json:"status"`
+	Severity       int      `json:"severity"`
+	TokenState     string   `json:"token_state"`
+	TokenExpiresIn *int64   `json:"token_expires_in_seconds,omitempty"`
+	RenewalIn      *int64   `json:"renewal_in_seconds,omitempty"`
+	ClockError     bool     `json:"clock_error"`
+	At             string   `json:"at"`
+	License        *License `json:"license,omitempty"`
+}
+
+// MarshalJSON writes the status for monitoring tools.
+func (s Status) MarshalJSON() ([]byte, error) {
+	out := statusJSON{
+		Status:     s.State.String(),
+		Severity:   s.Severity(),
+		TokenState: s.Token.String(),
+		ClockError: s.ClockError,
+		At:         s.At.UTC().Format("2006-01-02T15:04:05Z07:00"),
+		License:    s.License,
+	}
+	if s.Token != TokenNone {
+		v := int64(math.Floor(s.TokenLeft.Seconds()))
+		out.TokenExpiresIn = &v
+	}
+	if s.HasRenewalDate() {
+		v := int64(math.Floor(s.RenewalLeft.Seconds()))
+		out.RenewalIn = &v
+	}
+	return json.Marshal(out)
+}

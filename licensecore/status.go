@@ -102,13 +102,14 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("renewal window must not be negative")
 	case p.TokenWarnBefore < 0:
 		return fmt.Errorf("token warning time must not be negative")
-	case p.TokenWarnFraction < 0 || p.TokenWarnFraction >= 1:
+	// Written as !(in range) so NaN, which fails every comparison, is refused.
+	case !(p.TokenWarnFraction >= 0 && p.TokenWarnFraction < 1):
 		return fmt.Errorf("token warning fraction must be between 0 and 1")
 	case p.ClockTolerance < 0:
 		return fmt.Errorf("clock tolerance must not be negative")
 	case p.Leeway < 0 || p.Leeway > time.Minute:
 		return fmt.Errorf("token leeway must be between 0 and 60 seconds")
-	case p.RefreshFraction <= 0 || p.RefreshFraction >= 1:
+	case !(p.RefreshFraction > 0 && p.RefreshFraction < 1):
 		return fmt.Errorf("refresh fraction must be between 0 and 1")
 	}
 	return nil

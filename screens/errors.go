@@ -1,0 +1,81 @@
+package screens
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+
+	"licensedesk/licensecore"
+)
+
+// Sentences shared by Explain and the screens that special-case an error.
+const (
+	msgOffline = "The authorization server cannot be reached. Check this PC's internet connection and try again."
+	msgDenied  = "The authorization was denied on the authorization server. Check that you chose this device, then click Next to try again."
+	msgExpired = "The user code expired before it was authorized. Click Next to get a new code."
+)
+
+// explanations maps sentinel errors to sentences, checked in order: the
+// first match wins, so more specific causes come before ErrTokenInvalid.
+var explanations = []struct {
+	err error
+	msg string
+}{
+	{licensecore.ErrAccessDenied, msgDenied},
+	{licensecore.ErrDeviceCodeExpired, msgExpired},
+	{licensecore.ErrLicenceRevoked, "The licence was revoked on the authorization server. Contact your provider."},
+	{licensecore.ErrLicenceExpired, "The licence has passed its renewal date. Renew it with your provider, then remove this licence and acquire it again."},
+	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the licence token. Remove this licence and acquire it again, or contact your provider."},
+	{context.Canceled, "The operation was cancelled."},
+	{context.DeadlineExceeded, "The authorization server took too long to answer. Check this PC's internet connection and try again."},
+	{licensecore.ErrAuthorityDown, msgOffline},
+	{licensecore.ErrAuthorityBroken, "The authorization server gave an answer License Desk does not understand. Check its address in Settings."},
+	{licensecore.ErrClockRollback, "This PC's clock is behind the last trusted time. Correct the date and time, then try again."},
+	{licensecore.ErrAlreadyRunning, "License Desk is already running. Look for its icon in the notification area."},
+	{licensecore.ErrNotLicensed, "This server has no licence yet. Acquire one first."},
+	{licensecore.ErrClosed, "License Desk is shutting down. Start it again and retry."},
+	{licensecore.ErrStoreCorrupt, "The licence data on this PC is damaged. Remove the licence and acquire it again."},
+	{licensecore.ErrSchemaTooNew, "The licence data was written by a newer version of License Desk. Install that version."},
+	{licensecore.ErrAuditTampered, "The licence history on this PC has been altered. Contact support."},
+	{licensecore.ErrTokenExpired, "The licence token has expired. Connect this server to the internet to get a fresh one."},
+	{licensecore.ErrTokenNotYet, "The licence token is not valid yet. Check this PC's date and time."},
+	{licensecore.ErrInvalidKeySet, "The authorization server sent signing keys License Desk cannot use. Contact support."},
+	{licensecore.ErrTokenInvalid, "The authorization server sent a licence token License Desk cannot trust. Check its address in Settings, or contact support."},
+}
+
+// Explain turns an error into a sentence for the person at the server.
+// It never returns technical jargon alone: unknown errors get a generic
+// sentence with a short detail for support.
+func Explain(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, e := range explanations {
+		if errors.Is(err, e.err) {
+			return e.msg + serverWords(err)
+		}
+	}
+	if isNetworkError(err) {
+		return msgOffline
+	}
+	return "Something went wrong (" + shorten(err.Error(), 120) + "). Try again; if it keeps happening, contact support."
+}
+
+// serverWords quotes the authorization server's own explanation of a
+// refusal, which often says what to do (for example which licence is full).
+func serverWords(err error) string {
+	var ae *licensecore.AuthorityError
+	if !errors.As(err, &ae) || ae.Description == "" {
+		return ""
+	}
+	return " The authorization server said: \u201c" + shorten(ae.Description, 160) + "\u201d"
+}
+
+// isNetworkError reports failures to reach the server at all, as opposed to
+// the server answering badly. net.Error covers *url.Error, *net.OpError,
+// DNS errors and errno values such as ECONNREFUSED.
+func isNetworkError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}

@@ -1,0 +1,146 @@
+package screens
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"licensedesk/licensecore"
+)
+
+// Settings are the values a person may change. Thresholds are in the units
+// people think in (days, hours, percent); Policy converts them.
+type Settings struct {
+	AuthorityURL      string
+	RenewalWindowDays int
+	TokenWarnHours    int
+	TokenWarnPercent  int
+	StartMinimized    bool
+}
+
+// settingsError is already a sentence for the person, unlike most errors.
+type settingsError string
+
+func (e settingsError) Error() string { return string(e) }
+
+// Validate returns a sentence naming the first wrong value, or nil.
+func (s Settings) Validate() error {
+	u, err := url.Parse(strings.TrimSpace(s.AuthorityURL))
+	switch {
+	case err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com.")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return settingsError("The Authorization server address must not contain a user name, '?' or '#'.")
+	case s.RenewalWindowDays < 1 || s.RenewalWindowDays > 365:
+		return settingsError("The renewal warning must be between 1 and 365 days.")
+	case s.TokenWarnHours < 1 || s.TokenWarnHours > 24*30:
+		return settingsError("The token warning must be between 1 and 720 hours.")
+	case s.TokenWarnPercent < 1 || s.TokenWarnPercent > 99:
+		return settingsError("The token warning percentage must be between 1 and 99.")
+	}
+	return nil
+}
+
+// Policy returns base with the thresholds from s.
+func (s Settings) Policy(base licensecore.Policy) licensecore.Policy {
+	base.RenewalWindow = time.Duration(s.RenewalWindowDays) * 24 * time.Hour
+	base.TokenWarnBefore = time.Duration(s.TokenWarnHours) * time.Hour
+	base.TokenWarnFraction = float64(s.TokenWarnPercent) / 100
+	return base
+}
+
+type settings struct {
+	current Settings
+	onSave  func(Settings) error
+
+	authority, renewalDays, warnHours, warnPercent *widget.Entry
+	minimized                                      *widget.Check
+	msg                                            *widget.Label
+}
+
+// NewSettings returns the settings form filled with current. onSave runs on
+// the UI thread with validated values; its error is shown in plain words.
+func NewSettings(current Settings, onSave func(Settings) error) fyne.CanvasObject {
+	return newSettings(current, onSave).buildUI()
+}
+
+func newSettings(current Settings, onSave func(Settings) error) *settings {
+	return &settings{current: current, onSave: onSave}
+}
+
+func (s *settings) buildUI() fyne.CanvasObject {
+	entry := func(v string) *widget.Entry {
+		e := widget.NewEntry()
+		e.SetText(v)
+		return e
+	}
+	s.authority = entry(s.current.AuthorityURL)
+	s.authority.SetPlaceHolder("https://licensing.example.com")
+	s.renewalDays = entry(strconv.Itoa(s.current.RenewalWindowDays))
+	s.warnHours = entry(strconv.Itoa(s.current.TokenWarnHours))
+	s.warnPercent = entry(strconv.Itoa(s.current.TokenWarnPercent))
+	s.minimized = widget.NewCheck("Start minimized to the notification area", nil)
+	s.minimized.SetChecked(s.current.StartMinimized)
+	s.msg = wrapped("")
+	s.msg.Hide()
+
+	form := widget.NewForm(
+		widget.NewFormItem("Authorization server", s.authority),
+		&widget.FormItem{Text: "Renewal warning (days)", Widget: s.renewalDays,
+			HintText: "Warn when the licence renewal date is this close."},
+		&widget.FormItem{Text: "Token warning (hours)", Widget: s.warnHours,
+			HintText: "Warn when the licence token expires within this many hours…"},
+		&widget.FormItem{Text: "Token warning (%)", Widget: s.warnPercent,
+			HintText: "…or when less than this share of its lifetime is left, whichever is shorter."},
+		widget.NewFormItem("", s.minimized),
+	)
+	form.SubmitText = "Save"
+	form.OnSubmit = s.onSubmit
+	return container.NewVBox(form, s.msg)
+}
+
+// read parses the form; numbers that are not numbers become 0, which
+// Validate rejects with a sentence naming the field.
+func (s *settings) read() Settings {
+	num := func(e *widget.Entry) int {
+		n, err := strconv.Atoi(strings.TrimSpace(e.Text))
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	return Settings{
+		AuthorityURL:      strings.TrimRight(strings.TrimSpace(s.authority.Text), "/"),
+		RenewalWindowDays: num(s.renewalDays),
+		TokenWarnHours:    num(s.warnHours),
+		TokenWarnPercent:  num(s.warnPercent),
+		StartMinimized:    s.minimized.Checked,
+	}
+}
+
+func (s *settings) onSubmit() {
+	v := s.read()
+	if err := v.Validate(); err != nil {
+		s.setMsg(err.Error(), widget.DangerImportance)
+		return
+	}
+	if s.onSave != nil {
+		if err := s.onSave(v); err != nil {
+			s.setMsg(Explain(err), widget.DangerImportance)
+			return
+		}
+	}
+	s.current = v
+	s.setMsg("Settings saved.", widget.SuccessImportance)
+}
+
+func (s *settings) setMsg(msg string, imp widget.Importance) {
+	s.msg.Importance = imp
+	s.msg.SetText(msg)
+	s.msg.Show()
+}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
-
-	"licensedesk/licensecore"
 )
 
 // Errors returned by Server methods.
@@ -49,26 +47,18 @@ type userRecord struct {
 	Hash     string   `json:"hash"`
 }
 
+// deviceRecord is a seeded device plus where it belongs; its Licence field
+// stays nil (the licence is stored on its own, under LicenceID).
 type deviceRecord struct {
-	ServerID      string   `json:"server_id"`
-	OrgID         string   `json:"org"`
-	Name          string   `json:"name"`
-	InstallCode   string   `json:"install_code,omitempty"`
-	HubServerName string   `json:"hub_server_name,omitempty"`
-	HubServerURL  string   `json:"hub_server_url,omitempty"`
-	Features      []string `json:"features"`
-	LicenceID     string   `json:"licence_id"`
+	DeviceSeed
+	OrgID     string `json:"org"`
+	LicenceID string `json:"licence_id"`
 }
 
+// licenceRecord is a seeded licence plus the device it belongs to.
 type licenceRecord struct {
-	ID            string                  `json:"id"`
-	ServerID      string                  `json:"server_id"`
-	Type          licensecore.LicenseType `json:"type"`
-	Customer      string                  `json:"customer,omitempty"`
-	Capacity      int                     `json:"capacity,omitempty"`
-	RenewalDate   time.Time               `json:"renewal_date,omitzero"`
-	TransactionID string                  `json:"transaction_id,omitempty"`
-	Revoked       bool                    `json:"revoked,omitempty"`
+	LicenceSeed
+	ServerID string `json:"server_id"`
 }
 
 type codeStatus string

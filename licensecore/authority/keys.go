@@ -1,0 +1,144 @@
+package authority
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore"
+)
+
+// keyRing holds the signing keys: exactly one active key, and the rotated-out
+// keys that stay published until the tokens they signed have expired.
+type keyRing struct {
+	mu     sync.RWMutex
+	active signingKey
+	all    []keyRecord // every key not yet retired, including the active one
+}
+
+type signingKey struct {
+	kid  string
+	priv ed25519.PrivateKey
+}
+
+// loadKeys reads the keys and makes a first key if there is none.
+func loadKeys(db *badger.DB, now time.Time) (*keyRing, error) {
+	ring := &keyRing{}
+	err := db.Update(func(txn *badger.Txn) error {
+		var keys []keyRecord
+		if err := scanJSON(txn, pKey, func(k *keyRecord) error { keys = append(keys, *k); return nil }); err != nil {
+			return err
+		}
+		if !hasActive(keys) {
+			k, err := newKeyRecord(now)
+			if err != nil {
+				return err
+			}
+			if err := setJSON(txn, pKey+k.Kid, k, 0); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		ring.set(keys)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("authority: load signing keys: %w", err)
+	}
+	return ring, nil
+}
+
+func hasActive(keys []keyRecord) bool {
+	for _, k := range keys {
+		if k.RetireAt.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+func newKeyRecord(now time.Time) (keyRecord, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return keyRecord{}, err
+	}
+	return keyRecord{Kid: licensecore.KeyID(pub), Seed: priv.Seed(), CreatedAt: now.UTC()}, nil
+}
+
+// set installs keys; the newest key without a retirement date signs.
+func (r *keyRing) set(keys []keyRecord) {
+	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = keys
+	for _, k := range keys {
+		if k.RetireAt.IsZero() {
+			r.active = signingKey{kid: k.Kid, priv: ed25519.NewKeyFromSeed(k.Seed)}
+		}
+	}
+}
+
+// rotate makes a new active key and schedules every older key's retirement
+// for when the last token it could have signed expires.
+func rotateKeys(db *badger.DB, ring *keyRing, now time.Time, maxLifetime time.Duration) error {
+	var keys []keyRecord
+	err := db.Update(func(txn *badger.Txn) error {
+		keys = keys[:0]
+		err := scanJSON(txn, pKey, func(k *keyRecord) error {
+			if k.RetireAt.IsZero() {
+				k.RetireAt = now.Add(maxLifetime).UTC()
+				if err := setJSON(txn, pKey+k.Kid, k, 0); err != nil {
+					return err
+				}
+			}
+			keys = append(keys, *k)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		k, err := newKeyRecord(now)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		return setJSON(txn, pKey+k.Kid, k, 0)
+	})
+	if err != nil {
+		return fmt.Errorf("authority: rotate key: %w", err)
+	}
+	ring.set(keys) // only once the new key is durable
+	return nil
+}
+
+// jwks lists the keys still published at now.
+func (r *keyRing) jwks(now time.Time) licensecore.JWKS {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	set := licensecore.JWKS{Keys: []licensecore.JWK{}}
+	for _, k := range r.all {
+		if !k.RetireAt.IsZero() && !now.Before(k.RetireAt) {
+			continue
+		}
+		pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
+		set.Keys = append(set.Keys, licensecore.PublicJWK(pub))
+	}
+	return set
+}
+
+// sign signs claims with the active key and returns the token and its kid.
+func (r *keyRing) sign(claims *licensecore.Claims) (string, string, error) {
+	r.mu.RLock()
+	key := r.active
+	r.mu.RUnlock()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = key.kid
+	s, err := tok.SignedString(key.priv)
+	return s, key.kid, err
+}

@@ -1,0 +1,459 @@
+package authority
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore"
+)
+
+// Grant types of the token endpoint.
+const (
+	grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+	grantRefresh    = "refresh_token"
+)
+
+// Error descriptions the desktop client shows as they are.
+const (
+	descRevoked = "licence revoked"
+	descExpired = "licence expired — requires renewal"
+)
+
+// oauthError is an RFC 6749 §5.2 error answer.
+type oauthError struct {
+	status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+func oerr(status int, code, desc string) *oauthError {
+	return &oauthError{status: status, Code: code, Description: desc}
+}
+
+func badRequest(code, desc string) *oauthError { return oerr(http.StatusBadRequest, code, desc) }
+
+var errServer = oerr(http.StatusInternalServerError, "server_error", "the authorization server failed; try again")
+
+// writeJSON answers with no-store caching, as RFC 6749 §5.1 requires of
+// token responses.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="License Desk authority"`)
+	}
+	writeJSON(w, e.status, e)
+}
+
+// oauthForm validates the envelope of an OAuth POST — method, media type,
+// size, repeated parameters (RFC 6749 §3.2) — and identifies the public
+// client by its client_id.
+func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request) (url.Values, string, *oauthError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, "", oerr(http.StatusMethodNotAllowed, "invalid_request", "use POST")
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "", oerr(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		}
+		return nil, "", badRequest("invalid_request", "malformed form body")
+	}
+	form := r.PostForm
+	for k, v := range form {
+		if len(v) > 1 {
+			return nil, "", badRequest("invalid_request", "parameter "+k+" is repeated")
+		}
+	}
+	if r.Header.Get("Authorization") != "" {
+		return nil, "", oerr(http.StatusUnauthorized, "invalid_client",
+			"this is a public client: send client_id in the request body, without HTTP authentication")
+	}
+	id := form.Get("client_id")
+	if id == "" {
+		return nil, "", badRequest("invalid_request", "client_id is required")
+	}
+	s.clientsMu.RLock()
+	known := s.clients[id]
+	s.clientsMu.RUnlock()
+	if !known {
+		return nil, "", oerr(http.StatusUnauthorized, "invalid_client", "unknown client_id")
+	}
+	return form, id, nil
+}
+
+// deviceAuthResponse is RFC 8628 §3.2.
+type deviceAuthResponse struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
+}
+
+// oauthEndpoint adapts an OAuth endpoint: fn gets the validated form and
+// client and returns the JSON answer or an RFC 6749 error.
+func (s *Server) oauthEndpoint(fn func(form url.Values, clientID string) (any, *oauthError)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		form, clientID, e := s.oauthForm(w, r)
+		var resp any
+		if e == nil {
+			resp, e = fn(form, clientID)
+		}
+		if e != nil {
+			writeOAuthError(w, e)
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+func (s *Server) deviceAuthorize(form url.Values, clientID string) (any, *oauthError) {
+	return s.newDeviceCode(clientID, cleanLabel(form.Get("device_name"), 100), cleanLabel(form.Get("install_code"), 64))
+}
+
+// cleanLabel keeps a client-supplied label displayable: valid UTF-8, no
+// control characters, bounded length. html/template does the escaping.
+func cleanLabel(s string, max int) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	for utf8.RuneCountInString(s) > max {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	return s
+}
+
+func (s *Server) newDeviceCode(clientID, deviceName, installCode string) (*deviceAuthResponse, *oauthError) {
+	deviceCode, err := randomToken(32) // 256 bits
+	if err != nil {
+		return nil, errServer
+	}
+	now := s.now()
+	rec := codeRecord{
+		Hash: secretHash(deviceCode), ClientID: clientID, DeviceName: deviceName, InstallCode: installCode,
+		IssuedAt: now.UTC(), ExpiresAt: now.Add(s.opts.DeviceCodeTTL).UTC(),
+		Interval: int64(s.opts.PollInterval / time.Second), Status: codePending,
+	}
+	s.codesMu.Lock()
+	if len(s.codes) >= s.opts.MaxPendingCodes {
+		s.codesMu.Unlock()
+		s.pruneCodes(now)
+		s.codesMu.Lock()
+		if len(s.codes) >= s.opts.MaxPendingCodes {
+			s.codesMu.Unlock()
+			return nil, oerr(http.StatusServiceUnavailable, "temporarily_unavailable", "too many pending authorizations; try again later")
+		}
+	}
+	for {
+		if rec.UserCode, err = newUserCode(); err != nil {
+			s.codesMu.Unlock()
+			return nil, errServer
+		}
+		if _, taken := s.byUser[rec.UserCode]; !taken {
+			break
+		}
+	}
+	live := &liveCode{rec: rec}
+	live.wmu.Lock()
+	defer live.wmu.Unlock()
+	s.addCodeLocked(live)
+	s.codesMu.Unlock()
+
+	if err := s.db.Update(func(txn *badger.Txn) error { return s.putCode(txn, &rec, now) }); err != nil {
+		s.codesMu.Lock()
+		s.removeCodeLocked(live)
+		s.codesMu.Unlock()
+		s.log.Error().Err(err).Msg("store device code")
+		return nil, errServer
+	}
+	s.log.Debug().Str("client_id", clientID).Str("device_name", deviceName).Msg("device authorization started")
+	display := formatUserCode(rec.UserCode)
+	return &deviceAuthResponse{
+		DeviceCode:              deviceCode,
+		UserCode:                display,
+		VerificationURI:         s.opts.Issuer + "/device",
+		VerificationURIComplete: s.opts.Issuer + "/device?user_code=" + url.QueryEscape(display),
+		ExpiresIn:               int64(s.opts.DeviceCodeTTL / time.Second),
+		Interval:                rec.Interval,
+	}, nil
+}
+
+// putCode writes a device code record; Badger drops it once even a late
+// poll no longer needs an answer.
+func (s *Server) putCode(txn *badger.Txn, rec *codeRecord, now time.Time) error {
+	return setJSON(txn, pCode+rec.Hash, rec, rec.ExpiresAt.Sub(now)+codeRetention)
+}
+
+// tokenResponse is RFC 6749 §5.1 plus the licence token.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	LicenceToken string `json:"licence_token"`
+}
+
+func (s *Server) token(form url.Values, clientID string) (any, *oauthError) {
+	switch form.Get("grant_type") {
+	case grantDeviceCode:
+		return nilIfError(s.redeemDeviceCode(clientID, form.Get("device_code")))
+	case grantRefresh:
+		return nilIfError(s.redeemRefresh(clientID, form.Get("refresh_token")))
+	case "":
+		return nil, badRequest("invalid_request", "grant_type is required")
+	default:
+		return nil, badRequest("unsupported_grant_type", "grant_type must be "+grantDeviceCode+" or "+grantRefresh)
+	}
+}
+
+// nilIfError keeps a typed nil *tokenResponse out of an interface.
+func nilIfError(resp *tokenResponse, e *oauthError) (any, *oauthError) {
+	if e != nil {
+		return nil, e
+	}
+	return resp, nil
+}
+
+// redeemDeviceCode answers one poll (RFC 8628 §3.4-3.5). Pending polls are
+// answered from memory; only the redemption writes.
+func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, *oauthError) {
+	if deviceCode == "" {
+		return nil, badRequest("invalid_request", "device_code is required")
+	}
+	now := s.now()
+	s.codesMu.Lock()
+	c := s.codes[secretHash(deviceCode)]
+	if e := s.pollLocked(c, clientID, now); e != nil {
+		s.codesMu.Unlock()
+		return nil, e
+	}
+	// Approved: claim it in memory first so a concurrent poll cannot redeem
+	// it twice, then make the redemption durable together with the token.
+	c.rec.Status = codeRedeemed
+	rec := c.rec
+	s.codesMu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+
+	var resp *tokenResponse
+	var denied *oauthError
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var err error
+		resp, denied, err = s.issue(txn, rec.ServerID, clientID, grantDeviceCode, now)
+		if err != nil {
+			return err
+		}
+		return s.putCode(txn, &rec, now)
+	})
+	if err != nil {
+		s.codesMu.Lock()
+		c.rec.Status = codeApproved // not redeemed after all: the client may poll again
+		s.codesMu.Unlock()
+		s.log.Error().Err(err).Msg("redeem device code")
+		return nil, errServer
+	}
+	return resp, denied
+}
+
+// pollLocked decides every answer but success. The order matters: a used
+// code is invalid_grant, and an expired code is never pending.
+func (s *Server) pollLocked(c *liveCode, clientID string, now time.Time) *oauthError {
+	switch {
+	case c == nil:
+		return badRequest("invalid_grant", "unknown device_code")
+	case c.rec.ClientID != clientID:
+		return badRequest("invalid_grant", "device_code was issued to another client")
+	case c.rec.Status == codeRedeemed:
+		return badRequest("invalid_grant", "device_code has already been used")
+	case !now.Before(c.rec.ExpiresAt):
+		return badRequest("expired_token", "the device code has expired; start the authorization again")
+	case c.rec.Status == codeDenied:
+		return badRequest("access_denied", "the authorization request was denied")
+	case c.rec.Status == codeApproved:
+		return nil
+	}
+	interval := time.Duration(c.rec.Interval) * time.Second
+	// A tenth of the interval absorbs scheduling jitter of clients that
+	// poll on a ticker (x/oauth2 does).
+	tooSoon := !c.lastPoll.IsZero() && now.Sub(c.lastPoll) < interval-interval/10
+	c.lastPoll = now
+	if tooSoon {
+		c.rec.Interval += 5 // RFC 8628 §3.5: for this and all later requests
+		return badRequest("slow_down", "polling too fast; wait the interval between requests")
+	}
+	return badRequest("authorization_pending", "the user has not yet approved this device")
+}
+
+func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauthError) {
+	if refresh == "" {
+		return nil, badRequest("invalid_request", "refresh_token is required")
+	}
+	now := s.now()
+	key := pRefresh + secretHash(refresh)
+	var resp *tokenResponse
+	var denied *oauthError
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var rt refreshRecord
+		if err := getJSON(txn, key, &rt); errors.Is(err, errNotFound) {
+			denied = badRequest("invalid_grant", "unknown refresh token")
+			return nil
+		} else if err != nil {
+			return err
+		}
+		switch {
+		case rt.Used:
+			denied = badRequest("invalid_grant", "refresh token has already been used")
+		case rt.ClientID != clientID:
+			denied = badRequest("invalid_grant", "refresh token was issued to another client")
+		case !now.Before(rt.ExpiresAt):
+			denied = badRequest("invalid_grant", "refresh token has expired")
+		}
+		if denied != nil {
+			return nil
+		}
+		var err error
+		if resp, denied, err = s.issue(txn, rt.ServerID, clientID, grantRefresh, now); err != nil || denied != nil {
+			return err // a refused refresh leaves the token usable
+		}
+		rt.Used = true // rotation: the old token is spent
+		return setJSON(txn, key, &rt, rt.ExpiresAt.Sub(now))
+	})
+	if errors.Is(err, badger.ErrConflict) {
+		// Two concurrent refreshes with one token: the loser reused it.
+		return nil, badRequest("invalid_grant", "refresh token has already been used")
+	}
+	if err != nil {
+		s.log.Error().Err(err).Msg("refresh")
+		return nil, errServer
+	}
+	if denied != nil {
+		return nil, denied
+	}
+	return resp, nil
+}
+
+// issue checks the device's licence and, if it may be used, signs a licence
+// token and stores a new refresh token and the issuance record in txn. A
+// refusal comes back as the second result with a nil error.
+func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now time.Time) (*tokenResponse, *oauthError, error) {
+	var dev deviceRecord
+	var lic licenceRecord
+	if err := getJSON(txn, pDevice+serverID, &dev); errors.Is(err, errNotFound) {
+		return nil, badRequest("invalid_grant", "the device is no longer registered"), nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if err := getJSON(txn, pLicence+dev.LicenceID, &lic); errors.Is(err, errNotFound) {
+		return nil, badRequest("access_denied", "the device has no licence"), nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if e := licenceUsable(&lic, now); e != nil {
+		return nil, e, nil
+	}
+	jti, err := randomToken(16)
+	if err != nil {
+		return nil, nil, err
+	}
+	refresh, err := randomToken(32)
+	if err != nil {
+		return nil, nil, err
+	}
+	exp := now.Add(s.opts.TokenLifetime)
+	claims := claimsFor(&dev, &lic)
+	claims.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    s.opts.Issuer,
+		Subject:   dev.ServerID,
+		Audience:  jwt.ClaimStrings{licensecore.DefaultAudience},
+		ExpiresAt: jwt.NewNumericDate(exp),
+		NotBefore: jwt.NewNumericDate(now),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ID:        jti,
+	}
+	token, kid, err := s.keys.sign(claims)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt := refreshRecord{ServerID: dev.ServerID, ClientID: clientID, IssuedAt: now.UTC(), ExpiresAt: now.Add(s.opts.RefreshTokenLifetime).UTC()}
+	if err := setJSON(txn, pRefresh+secretHash(refresh), &rt, s.opts.RefreshTokenLifetime); err != nil {
+		return nil, nil, err
+	}
+	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenceID: lic.ID, Kid: kid, Grant: grant, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
+	if err := setJSON(txn, pIssued+jti, &rec, 0); err != nil {
+		return nil, nil, err
+	}
+	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", kid).Str("grant", grant).Msg("licence token issued")
+	return &tokenResponse{
+		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.opts.TokenLifetime / time.Second),
+		RefreshToken: refresh, LicenceToken: token,
+	}, nil, nil
+}
+
+// licenceUsable refuses revoked licences and licences past renewal.
+func licenceUsable(lic *licenceRecord, now time.Time) *oauthError {
+	if lic.Revoked {
+		return badRequest("access_denied", descRevoked)
+	}
+	if !lic.RenewalDate.IsZero() && !now.Before(lic.RenewalDate) {
+		return badRequest("invalid_grant", descExpired)
+	}
+	return nil
+}
+
+func claimsFor(dev *deviceRecord, lic *licenceRecord) *licensecore.Claims {
+	c := &licensecore.Claims{
+		LicenseID:     lic.ID,
+		Type:          lic.Type,
+		Customer:      lic.Customer,
+		Features:      append([]string{}, dev.Features...),
+		HubServerName: dev.HubServerName,
+		HubServerURL:  dev.HubServerURL,
+		Capacity:      lic.Capacity,
+		TransactionID: lic.TransactionID,
+		DeviceName:    dev.Name,
+	}
+	if !lic.RenewalDate.IsZero() {
+		c.RenewalDate = lic.RenewalDate.Unix()
+	}
+	return c
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_ = json.NewEncoder(w).Encode(s.JWKS())
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,292 @@
+package authority
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+)
+
+// codeRetention is how long an expired or used device code is remembered, so
+// that a late poll still gets expired_token or invalid_grant rather than
+// looking like an unknown code.
+const codeRetention = time.Hour
+
+// Server is the Authorization server. Create it with New, serve Handler, and
+// Close it when done.
+type Server struct {
+	opts Options
+	log  zerolog.Logger
+	db   *badger.DB
+	keys *keyRing
+
+	clientsMu sync.RWMutex
+	clients   map[string]bool
+
+	// codes is the in-memory index of device codes (by secretHash of the
+	// device code) and byUser maps a live user code to its hash. Badger is
+	// the durable copy: every state change is written through.
+	codesMu sync.Mutex
+	codes   map[string]*liveCode
+	byUser  map[string]string
+
+	sessions *sessionStore
+	limits   struct {
+		codeIP, codeSession, login, loginIP *failureLimiter
+	}
+	hashSem   chan struct{} // bounds concurrent argon2 work (memory)
+	dummyHash string        // checked for unknown users: same timing
+	pages     pages
+
+	// life lets Close wait for in-flight requests and method calls before
+	// it closes Badger.
+	life   sync.RWMutex
+	closed bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// liveCode is a device code in memory: its durable record plus the polling
+// state, which is deliberately not persisted (a restart merely forgets when
+// a client last polled).
+type liveCode struct {
+	rec      codeRecord // guarded by Server.codesMu
+	lastPoll time.Time  // guarded by Server.codesMu
+	// wmu orders this code's writes to Badger: whoever changes the status
+	// holds it until the change is durable, so an older state never lands
+	// after a newer one.
+	wmu sync.Mutex
+}
+
+// New opens (or creates) the store in opts.DataDir, loads the signing keys
+// and pending device codes, and starts the janitor.
+func New(opts Options) (*Server, error) {
+	if err := opts.withDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:     opts,
+		log:      opts.Logger.With().Str("component", "authority").Logger(),
+		clients:  make(map[string]bool),
+		codes:    make(map[string]*liveCode),
+		byUser:   make(map[string]string),
+		sessions: newSessionStore(opts.MaxSessions, opts.SessionTTL),
+		hashSem:  make(chan struct{}, 2),
+		stop:     make(chan struct{}),
+	}
+	s.limits.codeIP = newFailureLimiter(opts.UserCodeIPLimit)
+	s.limits.codeSession = newFailureLimiter(opts.UserCodeSessionLimit)
+	s.limits.login = newFailureLimiter(opts.LoginLimit)
+	s.limits.loginIP = newFailureLimiter(opts.LoginIPLimit)
+	for _, c := range opts.ClientIDs {
+		s.clients[c] = true
+	}
+	var err error
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if s.dummyHash, err = hashPassword("not a password", opts.Argon2); err != nil {
+		return nil, err
+	}
+	if s.db, err = openBadger(opts.DataDir, s.log); err != nil {
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		_ = s.db.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.janitor()
+	return s, nil
+}
+
+// load reads keys, seeded clients and device codes into memory.
+func (s *Server) load() error {
+	var err error
+	if s.keys, err = loadKeys(s.db, s.now()); err != nil {
+		return err
+	}
+	now := s.now()
+	return s.db.View(func(txn *badger.Txn) error {
+		var seeded []string
+		if err := getJSON(txn, kClients, &seeded); err != nil && !errors.Is(err, errNotFound) {
+			return err
+		}
+		for _, c := range seeded {
+			s.clients[c] = true
+		}
+		return scanJSON(txn, pCode, func(rec *codeRecord) error {
+			if now.After(rec.ExpiresAt.Add(codeRetention)) {
+				return nil
+			}
+			s.addCodeLocked(&liveCode{rec: *rec})
+			return nil
+		})
+	})
+}
+
+func (s *Server) now() time.Time { return s.opts.Now() }
+
+// addCodeLocked indexes a code; the caller holds codesMu (or is New).
+func (s *Server) addCodeLocked(c *liveCode) {
+	s.codes[c.rec.Hash] = c
+	if c.rec.Status == codePending {
+		s.byUser[c.rec.UserCode] = c.rec.Hash
+	}
+}
+
+func (s *Server) removeCodeLocked(c *liveCode) {
+	delete(s.codes, c.rec.Hash)
+	if s.byUser[c.rec.UserCode] == c.rec.Hash {
+		delete(s.byUser, c.rec.UserCode)
+	}
+}
+
+// janitor forgets expired codes, sessions and rate-limit windows, and lets
+// Badger reclaim value-log space. It is the only goroutine the Server owns.
+func (s *Server) janitor() {
+	defer s.wg.Done()
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		now := s.now()
+		s.pruneCodes(now)
+		s.sessions.prune(now)
+		for _, l := range []*failureLimiter{s.limits.codeIP, s.limits.codeSession, s.limits.login, s.limits.loginIP} {
+			l.prune(now)
+		}
+		if n%10 == 0 {
+			for s.db.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+func (s *Server) pruneCodes(now time.Time) {
+	s.codesMu.Lock()
+	defer s.codesMu.Unlock()
+	for _, c := range s.codes {
+		if now.After(c.rec.ExpiresAt.Add(codeRetention)) {
+			s.removeCodeLocked(c)
+		} else if !now.Before(c.rec.ExpiresAt) && s.byUser[c.rec.UserCode] == c.rec.Hash {
+			delete(s.byUser, c.rec.UserCode) // its user code may be drawn again
+		}
+	}
+}
+
+// Handler serves the OAuth endpoints, the JWKS, /healthz and the pages.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/device/authorize", s.oauthEndpoint(s.deviceAuthorize))
+	mux.Handle("/token", s.oauthEndpoint(s.token))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /static/style.css", s.handleCSS)
+	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /login", s.handleLoginPage)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.handleLogout)
+	mux.HandleFunc("GET /org", s.handleOrgPage)
+	mux.HandleFunc("POST /org", s.handleOrg)
+	mux.HandleFunc("GET /device", s.handleDevicePage)
+	mux.HandleFunc("POST /device", s.handleDeviceSubmit)
+	mux.HandleFunc("POST /device/confirm", s.handleConfirm)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.enter() {
+			http.Error(w, "authority is shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		defer s.leave()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// RotateKey makes a new signing key. Tokens are signed with it from now on;
+// the previous key stays in the JWKS for TokenLifetime, until every token
+// it signed has expired, and is then retired.
+func (s *Server) RotateKey() error {
+	return s.guard(func() error {
+		if err := rotateKeys(s.db, s.keys, s.now(), s.opts.TokenLifetime); err != nil {
+			return err
+		}
+		s.log.Info().Msg("signing key rotated")
+		return nil
+	})
+}
+
+// JWKS returns the published key set, as served at /.well-known/jwks.json.
+func (s *Server) JWKS() licensecore.JWKS { return s.keys.jwks(s.now()) }
+
+// RevokeLicence marks a licence revoked: its refresh tokens stop working
+// and no new token is issued for it. Tokens already issued stay valid until
+// they expire, which is why their lifetime is short.
+func (s *Server) RevokeLicence(id string) error {
+	return s.guard(func() error { return s.revoke(id) })
+}
+
+func (s *Server) revoke(id string) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var lic licenceRecord
+		if err := getJSON(txn, pLicence+id, &lic); err != nil {
+			return err
+		}
+		lic.Revoked = true
+		return setJSON(txn, pLicence+id, &lic, 0)
+	})
+	if errors.Is(err, errNotFound) {
+		return fmt.Errorf("%w: %q", ErrUnknownLicence, id)
+	}
+	if err != nil {
+		return fmt.Errorf("authority: revoke licence: %w", err)
+	}
+	s.log.Info().Str("lid", id).Msg("licence revoked")
+	return nil
+}
+
+// Close stops the janitor and closes the store. Requests after Close get
+// 503 and methods return ErrClosed.
+func (s *Server) Close() error {
+	s.life.Lock()
+	if s.closed {
+		s.life.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.life.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// enter admits a request or method call unless the server is closed; pair
+// it with leave.
+func (s *Server) enter() bool {
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (s *Server) leave() { s.life.RUnlock() }
+
+// guard runs a method body unless the server is closed.
+func (s *Server) guard(fn func() error) error {
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.leave()
+	return fn()
+}

@@ -1,0 +1,519 @@
+package authority
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+//go:embed templates/*.html static/style.css
+var webFS embed.FS
+
+type pages map[string]*template.Template
+
+var pageNames = []string{"login", "org", "device", "confirm", "result", "error"}
+
+func parsePages() (pages, error) {
+	p := make(pages, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New("layout.html").ParseFS(webFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("authority: template %s: %w", name, err)
+		}
+		p[name] = t
+	}
+	return p, nil
+}
+
+// pageData feeds every template; each page uses the fields it needs.
+type pageData struct {
+	Title   string
+	CSRF    string
+	User    string
+	OrgName string
+	Error   string
+
+	Orgs        []orgRecord
+	SelectedOrg string
+
+	Devices        []deviceRecord
+	SelectedDevice string
+	UserCode       string
+
+	Request codeRecord   // the code being confirmed: who is asking
+	Device  deviceRecord // the device chosen on the previous page
+
+	Success bool
+	Message string
+}
+
+// render writes a page with headers that keep it out of frames, caches and
+// referrers (the URL may hold a user code).
+func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+	var buf bytes.Buffer
+	if err := s.pages[name].Execute(&buf, d); err != nil {
+		s.log.Error().Err(err).Str("page", name).Msg("render")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+func (s *Server) renderError(w http.ResponseWriter, status int, sess session, msg string) {
+	s.render(w, status, "error", pageData{Title: "Something went wrong", CSRF: sess.csrf, User: sess.user, Message: msg})
+}
+
+func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	http.ServeFileFS(w, r, webFS, "static/style.css")
+}
+
+func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/device", http.StatusSeeOther)
+}
+
+// postForm parses a page's form and checks its CSRF token, answering 413,
+// 400 or 403 itself when something is wrong.
+func (s *Server) postForm(w http.ResponseWriter, r *http.Request) (session, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.renderError(w, http.StatusRequestEntityTooLarge, session{}, "The form was too large.")
+		} else {
+			s.renderError(w, http.StatusBadRequest, session{}, "The form could not be read.")
+		}
+		return session{}, false
+	}
+	sess, ok := s.currentSession(w, r, false)
+	if !ok || !checkCSRF(sess, r) {
+		s.renderError(w, http.StatusForbidden, session{}, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		return session{}, false
+	}
+	return sess, true
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func retryMinutes(d time.Duration) string {
+	m := int(d.Round(time.Minute) / time.Minute)
+	if m <= 1 {
+		return "a minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}
+
+func (s *Server) tooMany(w http.ResponseWriter, page string, d pageData, wait time.Duration) {
+	w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+	d.Error = "Too many failed attempts. Try again in " + retryMinutes(wait) + "."
+	s.render(w, http.StatusTooManyRequests, page, d)
+}
+
+// blockedBy reports the longest wait any of the limiters imposes on its key.
+func blockedBy(now time.Time, checks ...limitCheck) (bool, time.Duration) {
+	var blocked bool
+	var wait time.Duration
+	for _, c := range checks {
+		if b, d := c.l.blocked(c.key, now); b {
+			blocked, wait = true, max(wait, d)
+		}
+	}
+	return blocked, wait
+}
+
+type limitCheck struct {
+	l   *failureLimiter
+	key string
+}
+
+func failAll(now time.Time, checks ...limitCheck) {
+	for _, c := range checks {
+		c.l.fail(c.key, now)
+	}
+}
+
+// ---- login and logout ----
+
+func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.currentSession(w, r, true)
+	if !ok {
+		s.renderError(w, http.StatusServiceUnavailable, session{}, "Please try again.")
+		return
+	}
+	if sess.user != "" {
+		http.Redirect(w, r, "/org", http.StatusSeeOther)
+		return
+	}
+	s.render(w, http.StatusOK, "login", pageData{Title: "Sign in", CSRF: sess.csrf})
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	now := s.now()
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	d := pageData{Title: "Sign in", CSRF: sess.csrf}
+	checks := []limitCheck{{s.limits.loginIP, clientIP(r)}, {s.limits.login, clientIP(r) + "\x00" + username}}
+	if blocked, wait := blockedBy(now, checks...); blocked {
+		s.tooMany(w, "login", d, wait)
+		return
+	}
+	if !s.authenticate(username, password) {
+		failAll(now, checks...)
+		s.log.Info().Str("ip", clientIP(r)).Msg("failed sign-in")
+		d.Error = "Wrong user name or password."
+		s.render(w, http.StatusUnauthorized, "login", d)
+		return
+	}
+	// A new session id on sign-in defeats session fixation.
+	s.sessions.remove(sess.id)
+	fresh, err := s.sessions.create(session{user: username, prefill: sess.prefill}, now)
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, session{}, "Please try again.")
+		return
+	}
+	s.setSessionCookie(w, r, fresh.id)
+	s.log.Info().Str("user", username).Msg("signed in")
+	http.Redirect(w, r, "/org", http.StatusSeeOther)
+}
+
+// authenticate checks a password; unknown users cost the same argon2 work.
+func (s *Server) authenticate(username, password string) bool {
+	var u userRecord
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pUser+username, &u) })
+	hash := u.Hash
+	if err != nil || username == "" {
+		hash = s.dummyHash
+	}
+	s.hashSem <- struct{}{}
+	ok, herr := checkPassword(hash, password)
+	<-s.hashSem
+	return err == nil && username != "" && herr == nil && ok
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	s.sessions.remove(sess.id)
+	s.setSessionCookie(w, r, "")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// ---- organization ----
+
+// signedIn loads the session's user; without one it redirects to /login
+// and reports false.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, sess session) (userRecord, bool) {
+	var u userRecord
+	if sess.user != "" {
+		if err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pUser+sess.user, &u) }); err == nil {
+			return u, true
+		}
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return u, false
+}
+
+func (s *Server) userOrgs(u userRecord) ([]orgRecord, error) {
+	orgs := make([]orgRecord, 0, len(u.Orgs))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, id := range u.Orgs {
+			var o orgRecord
+			if err := getJSON(txn, pOrg+id, &o); err == nil {
+				orgs = append(orgs, o)
+			} else if !errors.Is(err, errNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	return orgs, err
+}
+
+func (s *Server) handleOrgPage(w http.ResponseWriter, r *http.Request) {
+	sess, _ := s.currentSession(w, r, false)
+	u, ok := s.signedIn(w, r, sess)
+	if !ok {
+		return
+	}
+	orgs, err := s.userOrgs(u)
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
+		return
+	}
+	s.render(w, http.StatusOK, "org", pageData{Title: "Choose organization", CSRF: sess.csrf, User: sess.user, Orgs: orgs, SelectedOrg: sess.org})
+}
+
+func (s *Server) handleOrg(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	u, ok := s.signedIn(w, r, sess)
+	if !ok {
+		return
+	}
+	org := r.PostFormValue("org")
+	if !slices.Contains(u.Orgs, org) {
+		s.renderError(w, http.StatusBadRequest, sess, "Choose one of your organizations.")
+		return
+	}
+	sess.org = org
+	s.sessions.save(sess)
+	http.Redirect(w, r, "/device", http.StatusSeeOther)
+}
+
+// ---- authorize device ----
+
+// deviceContext is what the device pages need: the user, the chosen
+// organization and its devices.
+type deviceContext struct {
+	sess    session
+	org     orgRecord
+	devices []deviceRecord
+}
+
+// orgDevices redirects to /login or /org when the session lacks a user or
+// an organization.
+func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, sess session) (deviceContext, bool) {
+	u, ok := s.signedIn(w, r, sess)
+	if !ok {
+		return deviceContext{}, false
+	}
+	if sess.org == "" || !slices.Contains(u.Orgs, sess.org) {
+		http.Redirect(w, r, "/org", http.StatusSeeOther)
+		return deviceContext{}, false
+	}
+	dc := deviceContext{sess: sess}
+	err := s.db.View(func(txn *badger.Txn) error {
+		if err := getJSON(txn, pOrg+sess.org, &dc.org); err != nil {
+			return err
+		}
+		return scanJSON(txn, pDevice, func(d *deviceRecord) error {
+			if d.OrgID == sess.org {
+				dc.devices = append(dc.devices, *d)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
+		return deviceContext{}, false
+	}
+	return dc, true
+}
+
+func (dc deviceContext) page(title string) pageData {
+	return pageData{Title: title, CSRF: dc.sess.csrf, User: dc.sess.user, OrgName: dc.org.Name, Devices: dc.devices}
+}
+
+func (dc deviceContext) device(serverID string) (deviceRecord, bool) {
+	for _, d := range dc.devices {
+		if d.ServerID == serverID {
+			return d, true
+		}
+	}
+	return deviceRecord{}, false
+}
+
+func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.currentSession(w, r, true)
+	if !ok {
+		s.renderError(w, http.StatusServiceUnavailable, session{}, "Please try again.")
+		return
+	}
+	// Remember the code from verification_uri_complete across sign-in.
+	if q := r.URL.Query().Get("user_code"); q != "" {
+		if code, valid := normalizeUserCode(q); valid {
+			sess.prefill = formatUserCode(code)
+			s.sessions.save(sess)
+		}
+	}
+	dc, ok := s.orgDevices(w, r, sess)
+	if !ok {
+		return
+	}
+	d := dc.page("Authorize Device")
+	d.UserCode = sess.prefill
+	s.render(w, http.StatusOK, "device", d)
+}
+
+// userCodeChecks are the limiters of wrong user codes: per IP and per
+// session, so that neither many sessions nor many addresses help.
+func (s *Server) userCodeChecks(r *http.Request, sess session) []limitCheck {
+	return []limitCheck{{s.limits.codeIP, clientIP(r)}, {s.limits.codeSession, sess.id}}
+}
+
+// lookupPending finds a live pending code by what the person typed.
+func (s *Server) lookupPending(typed string, now time.Time) (*liveCode, codeRecord, bool) {
+	code, valid := normalizeUserCode(typed)
+	if !valid {
+		return nil, codeRecord{}, false
+	}
+	s.codesMu.Lock()
+	defer s.codesMu.Unlock()
+	c := s.codes[s.byUser[code]]
+	if c == nil || c.rec.Status != codePending || !now.Before(c.rec.ExpiresAt) {
+		return nil, codeRecord{}, false
+	}
+	return c, c.rec, true
+}
+
+// devicePost is what both POSTs of the device pages have checked.
+type devicePost struct {
+	deviceContext
+	code *liveCode
+	rec  codeRecord
+	dev  deviceRecord
+}
+
+// parseDevicePost is shared by the two POSTs of the device pages: CSRF,
+// sign-in and organization, the rate limits, the chosen device and the user
+// code. When something is wrong it answers itself (the device page with the
+// reason) and reports false.
+func (s *Server) parseDevicePost(w http.ResponseWriter, r *http.Request) (devicePost, bool) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return devicePost{}, false
+	}
+	dc, ok := s.orgDevices(w, r, sess)
+	if !ok {
+		return devicePost{}, false
+	}
+	now := s.now()
+	typed := r.PostFormValue("user_code")
+	d := dc.page("Authorize Device")
+	d.UserCode, d.SelectedDevice = cleanLabel(typed, maxUserCodeInput), r.PostFormValue("device")
+	checks := s.userCodeChecks(r, dc.sess)
+	if blocked, wait := blockedBy(now, checks...); blocked {
+		s.tooMany(w, "device", d, wait)
+		return devicePost{}, false
+	}
+	dev, ok := dc.device(d.SelectedDevice)
+	if !ok {
+		d.Error = "Choose a device from the list."
+		s.render(w, http.StatusBadRequest, "device", d)
+		return devicePost{}, false
+	}
+	c, rec, ok := s.lookupPending(typed, now)
+	if !ok {
+		failAll(now, checks...)
+		d.Error = "That code is not valid or has expired. Check the code shown on the device."
+		s.render(w, http.StatusBadRequest, "device", d)
+		return devicePost{}, false
+	}
+	return devicePost{deviceContext: dc, code: c, rec: rec, dev: dev}, true
+}
+
+func (s *Server) handleDeviceSubmit(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.parseDevicePost(w, r)
+	if !ok {
+		return
+	}
+	if msg, usable := s.deviceLicenceUsable(p.dev); !usable {
+		s.renderError(w, http.StatusConflict, p.sess, msg)
+		return
+	}
+	d := p.page("Confirm device")
+	d.Request, d.Device, d.UserCode = p.rec, p.dev, formatUserCode(p.rec.UserCode)
+	s.render(w, http.StatusOK, "confirm", d)
+}
+
+// deviceLicenceUsable explains, before anyone approves, why a device would
+// get no token.
+func (s *Server) deviceLicenceUsable(dev deviceRecord) (string, bool) {
+	var lic licenceRecord
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicence+dev.LicenceID, &lic) })
+	if err != nil {
+		return "The device " + dev.Name + " has no licence.", false
+	}
+	if e := licenceUsable(&lic, s.now()); e != nil {
+		return "The licence of " + dev.Name + " cannot be used: " + e.Description + ".", false
+	}
+	return "", true
+}
+
+func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.parseDevicePost(w, r)
+	if !ok {
+		return
+	}
+	sess, dev := p.sess, p.dev
+	approve := r.PostFormValue("action") == "approve"
+	if !approve && r.PostFormValue("action") != "deny" {
+		s.renderError(w, http.StatusBadRequest, sess, "Choose Authorize or Deny.")
+		return
+	}
+	if err := s.decide(p.code, approve, dev.ServerID, sess.user); err != nil {
+		s.renderError(w, http.StatusConflict, sess, err.Error())
+		return
+	}
+	// The code is spent; forget it so a reload of a page does not show it.
+	sess.prefill = ""
+	s.sessions.save(sess)
+	d := p.page("Device authorized")
+	d.Device, d.Success = dev, approve
+	if !approve {
+		d.Title = "Request denied"
+	}
+	s.render(w, http.StatusOK, "result", d)
+}
+
+var errDecided = errors.New("this request was already answered or has expired; start again on the device")
+
+// decide approves or denies a pending code and makes the decision durable
+// before the page says so.
+func (s *Server) decide(c *liveCode, approve bool, serverID, user string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	now := s.now()
+	s.codesMu.Lock()
+	if c.rec.Status != codePending || !now.Before(c.rec.ExpiresAt) {
+		s.codesMu.Unlock()
+		return errDecided
+	}
+	prev := c.rec
+	c.rec.Status, c.rec.DecidedBy = codeDenied, user
+	if approve {
+		c.rec.Status, c.rec.ServerID = codeApproved, serverID
+	}
+	delete(s.byUser, c.rec.UserCode)
+	rec := c.rec
+	s.codesMu.Unlock()
+	if err := s.db.Update(func(txn *badger.Txn) error { return s.putCode(txn, &rec, now) }); err != nil {
+		s.codesMu.Lock()
+		c.rec = prev
+		s.addCodeLocked(c)
+		s.codesMu.Unlock()
+		s.log.Error().Err(err).Msg("store decision")
+		return errors.New("the decision could not be saved; please try again")
+	}
+	s.log.Info().Str("user", user).Str("sub", serverID).Bool("approved", approve).Msg("device authorization decided")
+	return nil
+}

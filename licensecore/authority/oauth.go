@@ -335,13 +335,20 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 			denied = badRequest("invalid_grant", "refresh token has already been used")
 		case rt.ClientID != clientID:
 			denied = badRequest("invalid_grant", "refresh token was issued to another client")
-		case !now.Before(rt.ExpiresAt):
-			denied = badRequest("invalid_grant", "refresh token has expired")
 		}
 		if denied != nil {
 			return nil
 		}
-		var err error
+		// The licence's state is the more useful answer than the token's age.
+		_, _, refused, err := licensed(txn, rt.ServerID, now)
+		if refused != nil || err != nil {
+			denied = refused
+			return err
+		}
+		if !now.Before(rt.ExpiresAt) {
+			denied = badRequest("invalid_grant", "refresh token has expired")
+			return nil
+		}
 		if resp, denied, err = s.issue(txn, rt.ServerID, clientID, grantRefresh, now); err != nil || denied != nil {
 			return err // a refused refresh leaves the token usable
 		}
@@ -362,24 +369,34 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 	return resp, nil
 }
 
+// licensed loads a device and its licence and refuses a licence that may
+// not be used; a refusal comes back as the third result with a nil error.
+func licensed(txn *badger.Txn, serverID string, now time.Time) (*deviceRecord, *licenceRecord, *oauthError, error) {
+	var dev deviceRecord
+	var lic licenceRecord
+	if err := getJSON(txn, pDevice+serverID, &dev); errors.Is(err, errNotFound) {
+		return nil, nil, badRequest("invalid_grant", "the device is no longer registered"), nil
+	} else if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := getJSON(txn, pLicence+dev.LicenceID, &lic); errors.Is(err, errNotFound) {
+		return nil, nil, badRequest("access_denied", "the device has no licence"), nil
+	} else if err != nil {
+		return nil, nil, nil, err
+	}
+	if e := licenceUsable(&lic, now); e != nil {
+		return nil, nil, e, nil
+	}
+	return &dev, &lic, nil, nil
+}
+
 // issue checks the device's licence and, if it may be used, signs a licence
 // token and stores a new refresh token and the issuance record in txn. A
 // refusal comes back as the second result with a nil error.
 func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now time.Time) (*tokenResponse, *oauthError, error) {
-	var dev deviceRecord
-	var lic licenceRecord
-	if err := getJSON(txn, pDevice+serverID, &dev); errors.Is(err, errNotFound) {
-		return nil, badRequest("invalid_grant", "the device is no longer registered"), nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	if err := getJSON(txn, pLicence+dev.LicenceID, &lic); errors.Is(err, errNotFound) {
-		return nil, badRequest("access_denied", "the device has no licence"), nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	if e := licenceUsable(&lic, now); e != nil {
-		return nil, e, nil
+	dev, lic, refused, err := licensed(txn, serverID, now)
+	if refused != nil || err != nil {
+		return nil, refused, err
 	}
 	jti, err := randomToken(16)
 	if err != nil {
@@ -390,7 +407,7 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 		return nil, nil, err
 	}
 	exp := now.Add(s.opts.TokenLifetime)
-	claims := claimsFor(&dev, &lic)
+	claims := claimsFor(dev, lic)
 	claims.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer:    s.opts.Issuer,
 		Subject:   dev.ServerID,

@@ -1,0 +1,76 @@
+package authority_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"licensedesk/licensecore/authority"
+)
+
+// TestRestartDurability restarts the authority between every step of the
+// flow: nothing issued or pending may be lost, and nothing spent may come
+// back.
+func TestRestartDurability(t *testing.T) {
+	e := newEnv(t)
+	da := e.authorize("device_name", "Till PC")
+	e.restart() // pending authorization survives
+	wantError(t, e.poll(da.str("device_code")), 400, "authorization_pending")
+	e.login(alice, alicePW, orgAcme).decide(da.str("user_code"), devMain, "approve")
+	e.restart() // approval survives
+	tok := e.poll(da.str("device_code"))
+	if tok.status != http.StatusOK {
+		t.Fatalf("token after restart: %d %v", tok.status, tok.body)
+	}
+	e.restart() // redemption survives: still single use
+	wantError(t, e.poll(da.str("device_code")), 400, "invalid_grant")
+	if _, err := e.verifier().Verify(tok.str("access_token")); err != nil {
+		t.Fatalf("signing key lost across restart: %v", err)
+	}
+	next := e.refresh(tok.str("refresh_token")) // refresh token survives
+	if next.status != http.StatusOK {
+		t.Fatalf("refresh after restart: %v", next.body)
+	}
+	e.restart() // rotation survives
+	wantError(t, e.refresh(tok.str("refresh_token")), 400, "invalid_grant")
+
+	denied := e.authorize()
+	e.login(alice, alicePW, orgAcme).decide(denied.str("user_code"), devMain, "deny")
+	e.restart()
+	wantError(t, e.poll(denied.str("device_code")), 400, "access_denied")
+}
+
+func TestClosed(t *testing.T) {
+	e := newEnv(t)
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	for name, err := range map[string]error{
+		"RotateKey": e.srv.RotateKey(), "RevokeLicence": e.srv.RevokeLicence("LIC-MAIN"), "Seed": e.srv.Seed(authority.DemoSeed()),
+	} {
+		if !errors.Is(err, authority.ErrClosed) {
+			t.Errorf("%s after Close: %v", name, err)
+		}
+	}
+	resp, err := http.Get(e.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("healthz after Close: %d", resp.StatusCode)
+	}
+	if _, err := authority.New(e.opts); err != nil {
+		t.Errorf("reopen after Close: %v", err)
+	}
+}
+
+func TestSecondProcessRefused(t *testing.T) {
+	e := newEnv(t)
+	if _, err := authority.New(e.opts); !errors.Is(err, authority.ErrAlreadyRunning) {
+		t.Fatalf("second authority on one data dir: %v", err)
+	}
+}

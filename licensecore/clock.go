@@ -21,6 +21,7 @@ type TrustedClock struct {
 	mu        sync.Mutex
 	high      time.Time
 	persisted time.Time
+	observed  bool // an Observe raised the mark since the last write
 }
 
 // persistStep: the in-memory mark is written to the store when it has
@@ -66,6 +67,7 @@ func (c *TrustedClock) Observe(t time.Time) error {
 	c.mu.Lock()
 	if t.After(c.high) {
 		c.high = t
+		c.observed = true
 	}
 	c.mu.Unlock()
 	return c.Save()
@@ -76,7 +78,7 @@ func (c *TrustedClock) Observe(t time.Time) error {
 func (c *TrustedClock) Save() error {
 	c.Now()
 	c.mu.Lock()
-	high, due := c.high, c.high.Sub(c.persisted) >= persistStep || c.persisted.IsZero()
+	high, due := c.high, c.high.Sub(c.persisted) >= persistStep || c.persisted.IsZero() || c.observed
 	c.mu.Unlock()
 	if !due {
 		return nil
@@ -87,6 +89,9 @@ func (c *TrustedClock) Save() error {
 	c.mu.Lock()
 	if high.After(c.persisted) {
 		c.persisted = high
+	}
+	if !c.high.After(high) {
+		c.observed = false
 	}
 	c.mu.Unlock()
 	return nil

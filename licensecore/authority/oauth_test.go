@@ -180,9 +180,9 @@ func TestSlowDown(t *testing.T) {
 		wait time.Duration
 		want string
 	}{
-		{0, "authorization_pending"},          // the first poll may come at once
-		{time.Second, "slow_down"},            // interval 5 s → now 10 s
-		{6 * time.Second, "slow_down"},        // 5 s was enough before, not now → 15 s
+		{0, "authorization_pending"},   // the first poll may come at once
+		{time.Second, "slow_down"},     // interval 5 s → now 10 s
+		{6 * time.Second, "slow_down"}, // 5 s was enough before, not now → 15 s
 		{15 * time.Second, "authorization_pending"},
 		{15 * time.Second, "authorization_pending"},
 		{14 * time.Second, "authorization_pending"}, // within the 10% jitter allowance
@@ -262,28 +262,29 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestLicenceRefusals(t *testing.T) {
-	t.Run("revoked on refresh", func(t *testing.T) {
-		e := newEnv(t)
-		tok := e.acquire(devMain)
-		if err := e.srv.RevokeLicence("LIC-MAIN"); err != nil {
-			t.Fatal(err)
-		}
-		r := e.refresh(tok.str("refresh_token"))
-		wantError(t, r, 400, "access_denied")
-		if r.str("error_description") != "licence revoked" {
-			t.Errorf("description %q", r.str("error_description"))
-		}
-	})
-	t.Run("past renewal on refresh", func(t *testing.T) {
-		e := newEnv(t)
-		tok := e.acquire(devMain)
-		e.clock.Advance(366 * 24 * time.Hour)
-		r := e.refresh(tok.str("refresh_token"))
-		wantError(t, r, 400, "invalid_grant")
-		if r.str("error_description") != "licence expired — requires renewal" {
-			t.Errorf("description %q", r.str("error_description"))
-		}
-	})
+	refreshCases := []struct {
+		name, code, desc string
+		change           func(e *env) error
+	}{
+		{"revoked on refresh", "access_denied", "licence revoked",
+			func(e *env) error { return e.srv.RevokeLicence("LIC-MAIN") }},
+		{"past renewal on refresh", "invalid_grant", "licence expired — requires renewal",
+			func(e *env) error { e.clock.Advance(366 * 24 * time.Hour); return nil }},
+	}
+	for _, tt := range refreshCases {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			tok := e.acquire(devMain)
+			if err := tt.change(e); err != nil {
+				t.Fatal(err)
+			}
+			r := e.refresh(tok.str("refresh_token"))
+			wantError(t, r, 400, tt.code)
+			if r.str("error_description") != tt.desc {
+				t.Errorf("description %q", r.str("error_description"))
+			}
+		})
+	}
 	t.Run("revoked between approval and redemption", func(t *testing.T) {
 		e := newEnv(t)
 		da := e.authorize()

@@ -15,12 +15,12 @@ func TestNormalizeUserCode(t *testing.T) {
 		{" bcdf ghjk ", "BCDFGHJK", true},
 		{"BC.DF_GH/JK", "BCDFGHJK", true},
 		{"BCDFGHJK", "BCDFGHJK", true},
-		{"BCDF-GHJ", "", false},        // too short
-		{"BCDF-GHJKL", "", false},      // too long
-		{"BCDF-GHJA", "", false},       // vowel
-		{"BCDF-GHJ1", "", false},       // digit
-		{"BCDF-GHJ\u212a", "", false},  // Kelvin sign, which ToUpper would turn into K
-		{"BCDF-GHJſ", "", false},       // long s
+		{"BCDF-GHJ", "", false},       // too short
+		{"BCDF-GHJKL", "", false},     // too long
+		{"BCDF-GHJA", "", false},      // vowel
+		{"BCDF-GHJ1", "", false},      // digit
+		{"BCDF-GHJ\u212a", "", false}, // Kelvin sign, which ToUpper would turn into K
+		{"BCDF-GHJſ", "", false},      // long s
 		{"", "", false},
 		{strings.Repeat("-", 60) + "BCDFGHJK", "", false}, // longer than a person types
 	}

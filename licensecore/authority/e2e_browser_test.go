@@ -1,0 +1,182 @@
+package authority_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"licensedesk/licensecore"
+	"licensedesk/licensecore/authority"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestEndToEndWithBrowser is the whole acquisition as the desktop app and a
+// person do it: an x/oauth2 device-flow client on one side and headless
+// Chromium driving the real pages on the other, against the real server on a
+// loopback port. The token must satisfy licensecore's verifier with the
+// JWKS fetched over HTTP, and refreshing must rotate the refresh token.
+func TestEndToEndWithBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("%s is not installed (apt-get install chromium): %v", chromiumPath, err)
+	}
+	e := newEnv(t, func(o *authority.Options) {
+		o.Now = time.Now // x/oauth2 polls on the wall clock
+		o.PollInterval = time.Second
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	cfg := &oauth2.Config{
+		ClientID: authority.DefaultClientID,
+		// AuthStyleAutoDetect on purpose: the server must cope with the
+		// probe (HTTP Basic first) without answering slow_down.
+		Endpoint: oauth2.Endpoint{DeviceAuthURL: e.url + "/device/authorize", TokenURL: e.url + "/token"},
+	}
+	da, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("device_name", "E2E Till PC"), oauth2.SetAuthURLParam("install_code", "IC-E2E-7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		tok *oauth2.Token
+		err error
+	}
+	polled := make(chan result, 1)
+	go func() {
+		tok, err := cfg.DeviceAccessToken(ctx, da)
+		polled <- result{tok, err}
+	}()
+
+	personApproves(ctx, t, da)
+
+	var res result
+	select {
+	case res = <-polled:
+	case <-ctx.Done():
+		t.Fatal("the client never received its token")
+	}
+	if res.err != nil {
+		t.Fatalf("DeviceAccessToken: %v", res.err)
+	}
+	licence, _ := res.tok.Extra(licensecore.TokenResponseLicenseField).(string)
+	if licence == "" || licence != res.tok.AccessToken || res.tok.RefreshToken == "" {
+		t.Fatalf("token response: licence %q, refresh %q", licence, res.tok.RefreshToken)
+	}
+
+	e.clock.Advance(time.Since(e.clock.Now())) // the verifier's clock to the wall clock
+	claims, err := e.verifier().Verify(licence)
+	if err != nil {
+		t.Fatalf("licensecore rejects the token: %v", err)
+	}
+	if claims.Subject != devPerpetual || claims.LicenseID != "LIC-PERP" || claims.DeviceName != "Back Office" {
+		t.Errorf("claims %+v", claims)
+	}
+
+	// Refresh through x/oauth2's token source: a new licence token and a
+	// rotated refresh token; the old refresh token is then spent.
+	stale := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+	fresh, err := cfg.TokenSource(ctx, stale).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.RefreshToken == res.tok.RefreshToken || fresh.AccessToken == "" {
+		t.Fatal("refresh did not rotate")
+	}
+	if _, err := cfg.TokenSource(ctx, stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("reusing the old refresh token: %v", err)
+	}
+}
+
+// personApproves opens verification_uri_complete in headless Chromium, signs
+// in, chooses the organization and the device, types the user code and
+// confirms, using the element ids documented in the package comment.
+func personApproves(ctx context.Context, t *testing.T, da *oauth2.DeviceAuthResponse) {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "authority-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Chromium's helpers may still write for a moment after it exits.
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(profile),
+	)
+	defer cancelAlloc()
+	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
+	defer cancelTab()
+
+	// submit clicks a button that posts a form and waits for the next page.
+	submit := func(id string) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(tab, chromedp.Click(chromedp.ID(id))); err != nil {
+			t.Fatalf("click #%s: %v", id, err)
+		}
+	}
+	must := func(step string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+
+	must("open verification_uri_complete", chromedp.Do(tab, chromedp.Navigate(da.VerificationURIComplete)))
+	must("sign in", chromedp.Do(tab,
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), alice),
+		chromedp.SendKeys(chromedp.ID("password"), alicePW)))
+	submit("login")
+
+	must("choose organization", chromedp.Do(tab,
+		chromedp.WaitVisible(chromedp.ID("org")),
+		chromedp.SetValue(chromedp.ID("org"), orgAcme)))
+	submit("choose-org")
+
+	must("authorize page", chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("device"))))
+	prefilled, err := chromedp.Run(tab, chromedp.Value(chromedp.ID("user_code")))
+	must("read user code", err)
+	if prefilled != da.UserCode {
+		t.Errorf("user code field pre-filled with %q, want %q", prefilled, da.UserCode)
+	}
+	// Type the code as a person might: lower case, with a space.
+	typed := strings.ToLower(strings.Replace(da.UserCode, "-", " ", 1))
+	must("choose device and type code", chromedp.Do(tab,
+		chromedp.SetValue(chromedp.ID("device"), devPerpetual),
+		chromedp.Clear(chromedp.ID("user_code")),
+		chromedp.SendKeys(chromedp.ID("user_code"), typed)))
+	submit("authorize")
+
+	must("confirmation page", chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("confirm-form"))))
+	asking, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("requesting-device-name")))
+	must("read requesting device", err)
+	code, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("requesting-install-code")))
+	must("read install code", err)
+	if asking != "E2E Till PC" || code != "IC-E2E-7" {
+		t.Errorf("confirmation shows %q / %q", asking, code)
+	}
+	submit("approve")
+
+	must("success page", chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("success"))))
+}

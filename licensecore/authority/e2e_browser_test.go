@@ -154,9 +154,14 @@ func personApproves(ctx context.Context, t *testing.T, da *oauth2.DeviceAuthResp
 		chromedp.SetValue(chromedp.ID("org"), orgAcme)))
 	submit("choose-org")
 
-	must("authorize page", chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("device"))))
-	prefilled, err := chromedp.Run(tab, chromedp.Value(chromedp.ID("user_code")))
-	must("read user code", err)
+	// read waits for the element and returns its text or value.
+	read := func(id string, get func(chromedp.ID, ...chromedp.QueryOption) chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(tab, get(chromedp.ID(id)))
+		must("read #"+id, err)
+		return v
+	}
+	prefilled := read("user_code", chromedp.Value[chromedp.ID])
 	if prefilled != da.UserCode {
 		t.Errorf("user code field pre-filled with %q, want %q", prefilled, da.UserCode)
 	}
@@ -168,11 +173,8 @@ func personApproves(ctx context.Context, t *testing.T, da *oauth2.DeviceAuthResp
 		chromedp.SendKeys(chromedp.ID("user_code"), typed)))
 	submit("authorize")
 
-	must("confirmation page", chromedp.Do(tab, chromedp.WaitVisible(chromedp.ID("confirm-form"))))
-	asking, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("requesting-device-name")))
-	must("read requesting device", err)
-	code, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("requesting-install-code")))
-	must("read install code", err)
+	asking := read("requesting-device-name", chromedp.Text[chromedp.ID])
+	code := read("requesting-install-code", chromedp.Text[chromedp.ID])
 	if asking != "E2E Till PC" || code != "IC-E2E-7" {
 		t.Errorf("confirmation shows %q / %q", asking, code)
 	}

@@ -147,13 +147,18 @@ func openTestStore(tb testing.TB, opts StoreOptions) *Store {
 }
 
 // reopen closes s and opens its directory again, as a restart would.
-func reopen(tb testing.TB, s *Store, migs ...Migration) *Store {
+func reopen(tb testing.TB, s *Store) *Store { return reopenWith(tb, s, StoreOptions{}) }
+
+// reopenWith is reopen with options; Dir defaults to s's directory.
+func reopenWith(tb testing.TB, s *Store, opts StoreOptions) *Store {
 	tb.Helper()
-	dir := storeDir(s)
+	if opts.Dir == "" {
+		opts.Dir = storeDir(s)
+	}
 	if err := s.Close(); err != nil {
 		tb.Fatal(err)
 	}
-	return openTestStore(tb, StoreOptions{Dir: dir, Migrations: migs})
+	return openTestStore(tb, opts)
 }
 
 func storeDir(s *Store) string { return s.db.Opts().Dir }

@@ -55,50 +55,41 @@ func TestStoreEmpty(t *testing.T) {
 	}
 }
 
+// assertStored checks the stored licence, tokens and key set against want.
+func assertStored(t *testing.T, s *Store, l License, toks Tokens, set JWKS) {
+	t.Helper()
+	gotL, err := s.License()
+	mustNil(t, err)
+	if !reflect.DeepEqual(gotL, l) {
+		t.Errorf("License = %+v\nwant      %+v", gotL, l)
+	}
+	gotT, err := s.Tokens()
+	mustNil(t, err)
+	if gotT != toks {
+		t.Errorf("Tokens = %+v, want %+v", gotT, toks)
+	}
+	gotS, err := s.JWKS()
+	mustNil(t, err)
+	if !reflect.DeepEqual(gotS, set) {
+		t.Errorf("JWKS = %+v, want %+v", gotS, set)
+	}
+}
+
 func TestStoreLicenceRoundTrip(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicence(t)
 	mustNil(t, s.SaveLicence(l, toks, &set))
-
-	for round := range 2 {
-		st := s
-		if round == 1 {
-			st = reopen(t, s)
-		}
-		gotL, err := st.License()
-		mustNil(t, err)
-		if !reflect.DeepEqual(gotL, l) {
-			t.Errorf("License = %+v\nwant      %+v", gotL, l)
-		}
-		gotT, err := st.Tokens()
-		mustNil(t, err)
-		if gotT != toks {
-			t.Errorf("Tokens = %+v, want %+v", gotT, toks)
-		}
-		gotS, err := st.JWKS()
-		mustNil(t, err)
-		if !reflect.DeepEqual(gotS, set) {
-			t.Errorf("JWKS = %+v, want %+v", gotS, set)
-		}
-	}
+	assertStored(t, s, l, toks, set)
+	assertStored(t, reopen(t, s), l, toks, set)
 }
 
 func TestStoreSaveLicenceWithoutJWKSKeepsPinnedSet(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicence(t)
 	mustNil(t, s.SaveJWKS(set))
-	toks.Refresh = ""
+	toks.Refresh = "" // and no refresh token
 	mustNil(t, s.SaveLicence(l, toks, nil))
-	got, err := s.JWKS()
-	mustNil(t, err)
-	if !reflect.DeepEqual(got, set) {
-		t.Errorf("JWKS = %+v, want the pinned %+v", got, set)
-	}
-	gotT, err := s.Tokens()
-	mustNil(t, err)
-	if gotT != toks {
-		t.Errorf("Tokens = %+v, want %+v (no refresh token)", gotT, toks)
-	}
+	assertStored(t, s, l, toks, set)
 }
 
 func TestStoreUpdateLicense(t *testing.T) {
@@ -108,14 +99,7 @@ func TestStoreUpdateLicense(t *testing.T) {
 	l.LastVerifyResult = VerifyRevoked
 	l.LastVerifyTime = t0.Add(time.Hour)
 	mustNil(t, s.UpdateLicense(l))
-	got, err := s.License()
-	mustNil(t, err)
-	if !reflect.DeepEqual(got, l) {
-		t.Errorf("License = %+v, want %+v", got, l)
-	}
-	if gotT, _ := s.Tokens(); gotT != toks {
-		t.Errorf("UpdateLicense changed the tokens: %+v", gotT)
-	}
+	assertStored(t, s, l, toks, set)
 }
 
 func TestStoreSettings(t *testing.T) {

@@ -3,6 +3,7 @@ package authority
 import (
 	"crypto/subtle"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -127,7 +128,7 @@ func (s *Server) currentSession(w http.ResponseWriter, r *http.Request, create b
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, id string) {
 	c := &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil || s.opts.Issuer[:6] == "https:",
+		Secure: r.TLS != nil || strings.HasPrefix(s.opts.Issuer, "https:"),
 	}
 	if id == "" {
 		c.MaxAge = -1

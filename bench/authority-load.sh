@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Load benchmark of the reference authority (loopback only): for each N,
+# start cmd/authority on a fresh data dir with a 1 s polling interval, run
+# bench/authorityload against it, and print one table at the end.
+#
+#   bench/authority-load.sh                 # N = 1000 and 10000, 30 s each
+#   NS="1000" DURATION=20s bench/authority-load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NS=${NS:-"1000 10000"}
+DURATION=${DURATION:-30s}
+RAMP=${RAMP:-5s}
+
+# Each device may hold a connection on both sides: raise the descriptor
+# limit as far as the hard limit allows.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+work=$(mktemp -d)
+server=""
+cleanup() {
+	if [[ -n $server ]]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/authority" ./cmd/authority
+go build -o "$work/authorityload" ./bench/authorityload
+
+results=()
+for n in $NS; do
+	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval 1s -log-level warn \
+		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
+	server=$!
+	url=""
+	for _ in $(seq 100); do
+		url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$work/authority-$n.out" 2>/dev/null | head -1 || true)
+		[[ -n $url ]] && break
+		sleep 0.1
+	done
+	[[ -n $url ]] || { cat "$work/authority-$n.err" >&2; exit 1; }
+	echo "== N=$n against $url (ulimit -n $(ulimit -n))"
+	"$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" | tee "$work/load-$n.txt"
+	results+=("$(grep '^RESULT' "$work/load-$n.txt")")
+	kill "$server"; wait "$server" 2>/dev/null || true; server=""
+	if [[ -s $work/authority-$n.err ]]; then echo "authority log:"; head -20 "$work/authority-$n.err"; fi
+done
+
+echo
+printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' devices requests req/s p50_ms p99_ms errors slow_down tokens
+for r in "${results[@]}"; do
+	declare -A f=()
+	for kv in ${r#RESULT }; do f[${kv%%=*}]=${kv#*=}; done
+	printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' "${f[n]}" "${f[requests]}" "${f[rps]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[errors]}" "${f[slow_down]}" "${f[tokens]}"
+	unset f
+done

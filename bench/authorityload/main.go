@@ -1,0 +1,361 @@
+// Command authorityload is a load benchmark of the reference authority: N
+// simulated POS servers each start a device authorization and then poll
+// /token at their interval (honouring slow_down), while a few "people"
+// approve a share of them through the HTML pages, so that the run covers
+// pending polls, approvals and token issuance. It prints requests/s,
+// p50/p99 latency per operation and the error count.
+//
+//	authorityload -url http://127.0.0.1:8080 -n 10000 -duration 30s
+//
+// Without -url it starts an authority in-process on loopback (demo seed,
+// 1 s interval). Loopback only: it refuses any other host.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/authority"
+)
+
+type config struct {
+	url, client, user, password, org, device string
+	n, approvers                             int
+	duration, ramp                           time.Duration
+	approveShare                             float64
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.url, "url", "", "authority base URL on loopback (default: start one in-process)")
+	flag.IntVar(&c.n, "n", 1000, "simulated devices")
+	flag.DurationVar(&c.duration, "duration", 30*time.Second, "length of the run (devices stop polling then)")
+	flag.DurationVar(&c.ramp, "ramp", 5*time.Second, "devices start spread over this time")
+	flag.Float64Var(&c.approveShare, "approve", 0.1, "share of devices a person approves through the pages")
+	flag.IntVar(&c.approvers, "approvers", 4, "concurrent people approving")
+	flag.StringVar(&c.client, "client", authority.DefaultClientID, "client_id")
+	flag.StringVar(&c.user, "user", authority.DemoUsername, "user name for approvals")
+	flag.StringVar(&c.password, "password", authority.DemoPassword, "password for approvals")
+	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
+	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals licence")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "authorityload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(c config) error {
+	if c.url == "" {
+		stop, u, err := startInProcess()
+		if err != nil {
+			return err
+		}
+		defer stop()
+		c.url = u
+	}
+	if err := loopbackOnly(c.url); err != nil {
+		return err
+	}
+	tr := &http.Transport{
+		MaxIdleConns: c.n + 16, MaxIdleConnsPerHost: c.n + 16, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, DisableCompression: true,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	if err := waitHealthy(client, c.url); err != nil {
+		return err
+	}
+
+	st := newStats()
+	ctx, cancel := context.WithTimeout(context.Background(), c.duration+15*time.Second)
+	defer cancel()
+	deadline := time.Now().Add(c.duration)
+	codes := make(chan string, c.n)
+	var people sync.WaitGroup
+	for range c.approvers {
+		people.Add(1)
+		go func() {
+			defer people.Done()
+			approve(ctx, c, tr, codes, st)
+		}()
+	}
+	var devices sync.WaitGroup
+	start := time.Now()
+	for i := range c.n {
+		devices.Add(1)
+		go func() {
+			defer devices.Done()
+			// Spread the approved devices evenly: every 1/share-th one.
+			wantApproval := int(float64(i+1)*c.approveShare) > int(float64(i)*c.approveShare)
+			device(ctx, c, client, st, deadline, wantApproval, codes)
+		}()
+	}
+	devices.Wait()
+	elapsed := time.Since(start)
+	close(codes)
+	people.Wait()
+	st.report(c.n, elapsed)
+	return nil
+}
+
+// device is one POS server: authorize, then poll until it has a token, is
+// refused, or the run ends.
+func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, wantApproval bool, codes chan<- string) {
+	time.Sleep(time.Duration(rand.Int64N(int64(c.ramp) + 1)))
+	var da struct {
+		DeviceCode string `json:"device_code"`
+		UserCode   string `json:"user_code"`
+		Interval   int    `json:"interval"`
+	}
+	status, body, err := st.post(ctx, client, "authorize", c.url+"/device/authorize",
+		url.Values{"client_id": {c.client}, "device_name": {"load-test"}})
+	if err != nil || status != http.StatusOK || json.Unmarshal(body, &da) != nil {
+		st.fail("authorize", status, err)
+		return
+	}
+	if wantApproval {
+		codes <- da.UserCode
+	}
+	interval := time.Duration(max(da.Interval, 1)) * time.Second
+	form := url.Values{"client_id": {c.client}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}}
+	for {
+		// RFC 8628 §3.5: wait the interval after each answer.
+		if time.Now().Add(interval).After(deadline) {
+			return
+		}
+		time.Sleep(interval)
+		status, body, err := st.post(ctx, client, "poll", c.url+"/token", form)
+		if err != nil {
+			st.fail("poll", status, err)
+			return
+		}
+		var r struct {
+			Error       string `json:"error"`
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(body, &r)
+		switch {
+		case status == http.StatusOK && r.AccessToken != "":
+			st.tokens.Add(1)
+			return
+		case r.Error == "authorization_pending":
+		case r.Error == "slow_down":
+			st.slowDowns.Add(1)
+			interval += 5 * time.Second
+		default:
+			st.fail("poll", status, fmt.Errorf("unexpected answer %q", r.Error))
+			return
+		}
+	}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// approve is one person at a browser: sign in once, choose the
+// organization, then enter and confirm every code that arrives.
+func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan string, st *stats) {
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Transport: tr, Jar: jar, Timeout: 10 * time.Second}
+	csrf := ""
+	page := func(op, path string, form url.Values, want string) bool {
+		form.Set("csrf_token", csrf)
+		status, body, err := st.post(ctx, b, op, c.url+path, form)
+		if m := csrfRE.FindSubmatch(body); m != nil {
+			csrf = string(m[1])
+		}
+		if err != nil || status != http.StatusOK || !strings.Contains(string(body), want) {
+			st.fail(op, status, err)
+			return false
+		}
+		return true
+	}
+	resp, err := b.Get(c.url + "/login")
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if m := csrfRE.FindSubmatch(body); m != nil {
+			csrf = string(m[1])
+		}
+	}
+	signedIn := err == nil &&
+		page("login", "/login", url.Values{"username": {c.user}, "password": {c.password}}, `id="org-form"`) &&
+		page("choose-org", "/org", url.Values{"org": {c.org}}, `id="device-form"`)
+	for code := range codes {
+		if !signedIn {
+			continue
+		}
+		form := func() url.Values { return url.Values{"user_code": {code}, "device": {c.device}} }
+		if page("enter-code", "/device", form(), `id="confirm-form"`) {
+			f := form()
+			f.Set("action", "approve")
+			page("confirm", "/device/confirm", f, `id="success"`)
+		}
+	}
+}
+
+// stats collects latencies per operation and failures.
+type stats struct {
+	mu        sync.Mutex
+	lat       map[string][]time.Duration
+	errs      map[string]int
+	firstErrs []string
+	tokens    atomic.Int64
+	slowDowns atomic.Int64
+}
+
+func newStats() *stats {
+	return &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}}
+}
+
+// post sends a form and records the latency of a complete answer.
+func (s *stats) post(ctx context.Context, c *http.Client, op, u string, form url.Values) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	t := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(t)
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	s.mu.Lock()
+	s.lat[op] = append(s.lat[op], d)
+	s.mu.Unlock()
+	if resp.StatusCode >= 500 {
+		return resp.StatusCode, body, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return resp.StatusCode, body, nil
+}
+
+func (s *stats) fail(op string, status int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.errs[op]++
+	if len(s.firstErrs) < 5 {
+		s.firstErrs = append(s.firstErrs, fmt.Sprintf("%s: status %d: %v", op, status, err))
+	}
+}
+
+func (s *stats) report(n int, elapsed time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []time.Duration
+	errors := 0
+	fmt.Printf("%-12s %9s %10s %10s %10s %7s\n", "operation", "requests", "p50", "p99", "max", "errors")
+	for _, op := range []string{"authorize", "poll", "login", "choose-org", "enter-code", "confirm"} {
+		l := s.lat[op]
+		all = append(all, l...)
+		errors += s.errs[op]
+		if len(l) == 0 && s.errs[op] == 0 {
+			continue
+		}
+		p50, p99, mx := percentiles(l)
+		fmt.Printf("%-12s %9d %10s %10s %10s %7d\n", op, len(l), p50, p99, mx, s.errs[op])
+	}
+	p50, p99, mx := percentiles(all)
+	rps := float64(len(all)) / elapsed.Seconds()
+	fmt.Printf("%-12s %9d %10s %10s %10s %7d\n", "all", len(all), p50, p99, mx, errors)
+	for _, e := range s.firstErrs {
+		fmt.Println("error:", e)
+	}
+	fmt.Printf("RESULT n=%d seconds=%.1f requests=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.1f errors=%d slow_down=%d tokens=%d\n",
+		n, elapsed.Seconds(), len(all), rps, ms(p50), ms(p99), ms(mx), errors, s.slowDowns.Load(), s.tokens.Load())
+}
+
+func percentiles(l []time.Duration) (p50, p99, mx time.Duration) {
+	if len(l) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(l)
+	at := func(q float64) time.Duration { return l[min(len(l)-1, int(q*float64(len(l))))] }
+	return at(0.50).Round(time.Microsecond), at(0.99).Round(time.Microsecond), l[len(l)-1].Round(time.Microsecond)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func loopbackOnly(u string) error {
+	p, err := url.Parse(u)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(p.Hostname())
+	if p.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("%s is not a loopback address; this benchmark only runs against loopback", u)
+	}
+	return nil
+}
+
+func waitHealthy(c *http.Client, base string) error {
+	var last error
+	for range 100 {
+		resp, err := c.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("healthz: HTTP %d", resp.StatusCode)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("authority at %s is not healthy: %w", base, last)
+}
+
+// startInProcess runs an authority on a loopback port in this process.
+func startInProcess() (func(), string, error) {
+	dir, err := os.MkdirTemp("", "authorityload-")
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + ln.Addr().String()
+	srv, err := authority.New(authority.Options{DataDir: dir, Issuer: base, PollInterval: time.Second,
+		Logger: zerolog.New(os.Stderr).Level(zerolog.WarnLevel)})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := srv.Seed(authority.DemoSeed()); err != nil {
+		return nil, "", err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+		}
+	}()
+	return func() {
+		_ = hs.Close()
+		_ = srv.Close()
+		_ = os.RemoveAll(dir)
+	}, base, nil
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -324,4 +325,85 @@ func TestVerifierConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// claimsDecoder must read every payload exactly as golang-jwt's own
+// decoding of Claims does: same claims, or an error for both.
+func TestClaimsDecoderMatchesJWT(t *testing.T) {
+	payloads := []string{
+		`{"iss":"i","sub":"s","aud":"one","exp":1740830400,"nbf":1740826800,"iat":1740826800,"jti":"j","lid":"l","fea":["a","b"],"rnw":1748606400}`,
+		`{"aud":["a","b"],"exp":1740830400.75}`,
+		`{"aud":[],"exp":"1740830400"}`,
+		`{"aud":null,"exp":null,"nbf":null,"iat":null}`,
+		`{"exp":-5,"iat":0}`,
+		`{"exp":1e3}`,
+		`{}`,
+		`null`,
+		`{"aud":5}`,
+		`{"aud":["a",5]}`,
+		`{"exp":"soon"}`,
+		`{"exp":true}`,
+		`{"iat":{}}`,
+		`{"fea":"pos"}`,
+		`[]`,
+	}
+	for _, p := range payloads {
+		t.Run(p, func(t *testing.T) {
+			want := &Claims{}
+			_, _, wantErr := jwt.NewParser().ParseUnverified(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA"}`))+"."+base64.RawURLEncoding.EncodeToString([]byte(p))+".", want)
+			got := &Claims{}
+			dec := claimsDecoder{Claims: got}
+			gotErr := decodeSegment(base64.RawURLEncoding.EncodeToString([]byte(p)), &dec)
+			if gotErr == nil {
+				gotErr = dec.dates()
+			}
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("error = %v, golang-jwt's = %v", gotErr, wantErr)
+			}
+			if wantErr == nil && !reflect.DeepEqual(got, want) {
+				t.Errorf("claims = %+v\ngolang-jwt   %+v", got, want)
+			}
+		})
+	}
+}
+
+// The remembered header → kid map must not let anything skip the alg,
+// key or signature checks.
+func TestVerifierHeaderMemoryIsSafe(t *testing.T) {
+	v := newTestVerifier(t, newFakeClock(t0).Now, 0, keyA)
+	good := keyA.sign(t, validClaims(t0))
+	_, err := v.Verify(good)
+	mustNil(t, err)
+	header := good[:strings.IndexByte(good, '.')]
+
+	// Same header, other payload, signature by another key.
+	forged := signToken(t, jwt.SigningMethodEdDSA, keyB.priv, keyA.kid, withClaims(func(c *Claims) { c.ID = "forged" }))
+	if forged[:strings.IndexByte(forged, '.')] != header {
+		t.Fatal("fixture: the forged token should share the remembered header")
+	}
+	c, err := v.Verify(forged)
+	assertTokenError(t, c, err, ErrBadSignature)
+
+	// After rotation the remembered header no longer names a trusted key.
+	v.SetKeys(map[string]ed25519.PublicKey{keyB.kid: keyB.pub})
+	c, err = v.Verify(keyA.sign(t, withClaims(func(c *Claims) { c.ID = "after-rotation" })))
+	assertTokenError(t, c, err, ErrUnknownKey)
+
+	// Many distinct headers do not grow the map without bound.
+	v.SetKeys(map[string]ed25519.PublicKey{keyA.kid: keyA.pub})
+	for i := range 2 * maxHeaders {
+		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, validClaims(t0))
+		tok.Header["kid"] = keyA.kid
+		tok.Header["x"] = i
+		s, err := tok.SignedString(keyA.priv)
+		mustNil(t, err)
+		_, err = v.Verify(s)
+		mustNil(t, err)
+	}
+	v.mu.RLock()
+	n := len(v.headers)
+	v.mu.RUnlock()
+	if n > maxHeaders {
+		t.Errorf("%d headers remembered, cap %d", n, maxHeaders)
+	}
 }

@@ -369,6 +369,9 @@ func TestStoreSchemaAndMigrations(t *testing.T) {
 	if runs != 2 {
 		t.Errorf("after a failed migration the next open ran it %d times in all, want 2", runs)
 	}
+	if v, err := s.Schema(); err != nil || v != SchemaVersion {
+		t.Errorf("Schema() after the retried migration = %d, %v; want %d", v, err, SchemaVersion)
+	}
 }
 
 func TestStoreClosed(t *testing.T) {

@@ -50,6 +50,14 @@ func flipSignatureByte(tb testing.TB, tok string) string {
 	return tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
+// signRaw signs an arbitrary payload with keyA under a valid header, to
+// reach the claims decoding behind a good signature.
+func signRaw(payload string) string {
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":"` + keyA.kid + `"}`))
+	in := h + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(keyA.priv, []byte(in)))
+}
+
 func TestVerifyAcceptsValidToken(t *testing.T) {
 	v := newTestVerifier(t, newFakeClock(t0).Now, 0, keyA)
 	want := validClaims(t0)
@@ -125,6 +133,12 @@ func TestVerifyRejects(t *testing.T) {
 		{"truncated: signature missing", func(t *testing.T) string { return valid[:dot] }, ErrMalformedToken},
 		{"truncated: half the token", func(t *testing.T) string { return valid[:len(valid)/2] }, ErrMalformedToken},
 		{"empty", func(*testing.T) string { return "" }, ErrMalformedToken},
+		{"signed payload null", func(*testing.T) string { return signRaw("null") }, ErrMissingClaim},
+		{"signed payload not JSON", func(*testing.T) string { return signRaw("{not json") }, ErrMalformedToken},
+		{"signed payload with a bad exp", func(*testing.T) string { return signRaw(`{"exp":"soon"}`) }, ErrMalformedToken},
+		{"header not JSON", func(*testing.T) string {
+			return base64.RawURLEncoding.EncodeToString([]byte("{")) + valid[strings.IndexByte(valid, '.'):]
+		}, ErrMalformedToken},
 		{"not base64", func(*testing.T) string { return "!!!.???.***" }, ErrMalformedToken},
 		{"oversized (validly signed)", func(t *testing.T) string { return keyA.sign(t, big) }, ErrTokenTooLarge},
 		{"oversized garbage", func(*testing.T) string { return strings.Repeat("a", MaxTokenSize+1) }, ErrTokenTooLarge},

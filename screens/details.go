@@ -71,6 +71,15 @@ type details struct {
 	msg        *widget.Label
 }
 
+// NewStatusBinding returns the status binding the details screen and the
+// tray follow, holding st. Every Set notifies: a re-evaluated status always
+// carries a new At, and the relative times shown depend on it.
+func NewStatusBinding(st licensecore.Status) binding.Item[licensecore.Status] {
+	b := binding.NewItem(func(a, b licensecore.Status) bool { return false })
+	_ = b.Set(st)
+	return b
+}
+
 // NewDetails returns the licence details screen. It follows status, which
 // any goroutine may Set; ctx bounds the manual refreshes it starts.
 func NewDetails(ctx context.Context, svc TokenRefresher, status binding.Item[licensecore.Status], opener URLOpener) fyne.CanvasObject {

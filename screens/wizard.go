@@ -145,7 +145,7 @@ func (w *wizard) buildDevice() fyne.CanvasObject {
 }
 
 func (w *wizard) buildCode() fyne.CanvasObject {
-	w.code = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true, Monospace: true})
+	w.code = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
 	w.code.SizeName = theme.SizeNameHeadingText
 	w.code.Selectable = true
 	w.uri = widget.NewLabel("")
@@ -351,7 +351,9 @@ func (w *wizard) failSession(reason string) {
 func (w *wizard) startPoll() {
 	ctx, cancel := context.WithCancel(w.ctx)
 	if !w.da.Expiry.IsZero() {
-		ctx, cancel = context.WithDeadline(w.ctx, w.da.Expiry)
+		// Measured with the wizard's clock, like the countdown, so both end
+		// together.
+		ctx, cancel = context.WithTimeout(w.ctx, w.da.Expiry.Sub(w.now()))
 	}
 	w.cancelPoll = cancel
 	w.polling = true

@@ -105,10 +105,16 @@ func (f *fakeService) counts() (starts, polls int) {
 
 var _ LicenseService = (*fakeService)(nil)
 
-// fakeOpener records the pages opened.
-type fakeOpener struct{ opened []string }
+// fakeOpener records the pages opened, or fails like a PC with no browser.
+type fakeOpener struct {
+	opened []string
+	fail   error
+}
 
 func (o *fakeOpener) OpenURL(u *url.URL) error {
+	if o.fail != nil {
+		return o.fail
+	}
 	o.opened = append(o.opened, u.String())
 	return nil
 }

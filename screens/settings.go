@@ -1,7 +1,6 @@
 package screens
 
 import (
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +29,12 @@ func (e settingsError) Error() string { return string(e) }
 
 // Validate returns a sentence naming the first wrong value, or nil.
 func (s Settings) Validate() error {
-	u, err := url.Parse(strings.TrimSpace(s.AuthorityURL))
+	// The client's own parser decides, so the form accepts exactly the
+	// addresses the client can use.
+	_, urlErr := licensecore.ParseAuthorityURL(s.AuthorityURL)
 	switch {
-	case err != nil || !u.IsAbs() || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com.")
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return settingsError("The Authorization server address must not contain a user name, '?' or '#'.")
+	case urlErr != nil:
+		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com, without a user name, '?' or '#'.")
 	case s.RenewalWindowDays < 1 || s.RenewalWindowDays > 365:
 		return settingsError("The renewal warning must be between 1 and 365 days.")
 	case s.TokenWarnHours < 1 || s.TokenWarnHours > 24*30:

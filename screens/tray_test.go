@@ -1,0 +1,99 @@
+package screens
+
+import (
+	"testing"
+	"time"
+
+	"licensedesk/assets"
+	"licensedesk/licensecore"
+)
+
+func TestTrayStatus(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		name  string
+		st    licensecore.Status
+		now   time.Time
+		line  string
+		state TrayState
+	}{
+		{"unlicensed", licensecore.Evaluate(nil, t0, licensecore.DefaultPolicy()), t0, "Not licensed", TrayUnlicensed},
+		{"licensed", statusAt(nil, false), t0, "Licensed — token expires in 2 days", TrayOK},
+		// Times are measured from now, not from when the status was made.
+		{"licensed, later", statusAt(nil, false), t0.Add(20 * time.Hour), "Licensed — token expires in 28 hours", TrayOK},
+		{"token soon", statusAt(func(l *licensecore.License) {
+			l.TokenIssuedAt, l.TokenExpiry = t0.Add(-62*time.Hour), t0.Add(10*time.Hour)
+		}, false), t0, "Licensed — token expires in 10 hours", TrayWarning},
+		{"requires renewal", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(12 * day) }, false), t0,
+			"Requires Renewal — renew within 12 days", TrayWarning},
+		{"token expired", statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-time.Hour) }, false), t0,
+			"Token expired — connect to the internet", TrayExpired},
+		{"renewal passed", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-day) }, false), t0,
+			"Licence expired — remove & re-acquire", TrayExpired},
+		{"clock error", statusAt(nil, true), t0, "Clock error — correct the date and time", TrayWarning},
+		{"no token expiry", statusAt(func(l *licensecore.License) { l.TokenExpiry = time.Time{} }, false), t0, "Licensed", TrayOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line, state := TrayStatus(tt.st, tt.now)
+			if line != tt.line || state != tt.state {
+				t.Errorf("got %q %v, want %q %v", line, state, tt.line, tt.state)
+			}
+		})
+	}
+}
+
+func TestTrayIcons(t *testing.T) {
+	want := map[TrayState]string{TrayOK: assets.TrayOK.Name(), TrayWarning: assets.TrayWarning.Name(),
+		TrayExpired: assets.TrayExpired.Name(), TrayUnlicensed: assets.TrayUnlicensed.Name()}
+	seen := map[string]bool{}
+	for s, name := range want {
+		r := s.Icon()
+		if r.Name() != name || len(r.Content()) == 0 {
+			t.Errorf("%v icon = %q (%d bytes), want %q", s, r.Name(), len(r.Content()), name)
+		}
+		if seen[string(r.Content())] {
+			t.Errorf("%v icon is not distinct", s)
+		}
+		seen[string(r.Content())] = true
+	}
+}
+
+func TestTrayMenu(t *testing.T) {
+	var calls []string
+	m := NewTrayMenu(statusAt(nil, false), t0, TrayActions{
+		Open:    func() { calls = append(calls, "open") },
+		Refresh: func() { calls = append(calls, "refresh") },
+		Quit:    func() { calls = append(calls, "quit") },
+	})
+	var labels []string
+	for _, it := range m.Items {
+		if !it.IsSeparator {
+			labels = append(labels, it.Label)
+		}
+	}
+	wantLabels := []string{"Licensed — token expires in 2 days", "Open License Desk", "Refresh tokens now", "Quit"}
+	if len(labels) != len(wantLabels) {
+		t.Fatalf("items %q, want %q", labels, wantLabels)
+	}
+	for i := range labels {
+		if labels[i] != wantLabels[i] {
+			t.Errorf("item %d = %q, want %q", i, labels[i], wantLabels[i])
+		}
+	}
+	if !m.Items[0].Disabled || m.Items[0].Action != nil {
+		t.Error("the status line is clickable")
+	}
+	last := m.Items[len(m.Items)-1]
+	if !last.IsQuit {
+		t.Error("Quit is not marked IsQuit: Fyne would add a second one")
+	}
+	for _, it := range m.Items {
+		if it.Action != nil {
+			it.Action()
+		}
+	}
+	if want := []string{"open", "refresh", "quit"}; len(calls) != 3 || calls[0] != want[0] || calls[1] != want[1] || calls[2] != want[2] {
+		t.Errorf("actions ran %v, want %v", calls, want)
+	}
+}

@@ -66,6 +66,7 @@ type details struct {
 
 	renewalBanner, renewalGoneBanner, tokenSoonBanner, tokenExpiredBanner, clockBanner *banner
 
+	root       *fyne.Container
 	refreshBtn *widget.Button
 	busy       *widget.Activity
 	msg        *widget.Label
@@ -130,8 +131,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	title.SizeName = theme.SizeNameSubHeadingText
 	title.TextStyle.Bold = true
 
-	d.status.AddListener(binding.NewDataListener(d.onStatusChanged))
-	return container.NewVBox(
+	d.root = container.NewVBox(
 		title,
 		d.renewalGoneBanner.box, d.tokenExpiredBanner.box, d.clockBanner.box,
 		d.renewalBanner.box, d.tokenSoonBanner.box,
@@ -140,6 +140,8 @@ func (d *details) buildUI() fyne.CanvasObject {
 		container.NewHBox(d.refreshBtn, open, d.busy),
 		d.msg,
 	)
+	d.status.AddListener(binding.NewDataListener(d.onStatusChanged))
+	return d.root
 }
 
 func (d *details) onStatusChanged() {
@@ -197,6 +199,7 @@ func (d *details) show(st licensecore.Status) {
 	}
 	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
 	d.clockBanner.set(choose(st.ClockError, msgClock))
+	d.root.Refresh() // banners and rows came or went: lay out again
 }
 
 func choose(cond bool, msg string) string {
@@ -283,4 +286,5 @@ func (d *details) setMsg(msg string, imp widget.Importance) {
 	} else {
 		d.msg.Show()
 	}
+	d.root.Refresh()
 }

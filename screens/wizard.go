@@ -3,6 +3,8 @@ package screens
 import (
 	"context"
 	"errors"
+	"image"
+	"image/color"
 	"strconv"
 	"time"
 
@@ -53,6 +55,7 @@ type wizard struct {
 	retry      *widget.Button
 	code       *widget.Label
 	uri        *widget.Label
+	qrBox      *fyne.Container // holds the current QR image, or nothing
 	qrImage    *canvas.Image
 	countdown  *widget.Label
 	complete   *widget.Button
@@ -148,21 +151,19 @@ func (w *wizard) buildCode() fyne.CanvasObject {
 	w.code = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
 	w.code.SizeName = theme.SizeNameHeadingText
 	w.code.Selectable = true
-	w.uri = widget.NewLabel("")
+	w.uri = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
 	w.uri.Selectable = true
-	w.qrImage = canvas.NewImageFromImage(nil)
-	w.qrImage.FillMode = canvas.ImageFillContain
-	w.qrImage.ScaleMode = canvas.ImageScalePixels
-	w.qrImage.SetMinSize(fyne.NewSquareSize(180))
-	w.countdown = widget.NewLabel("")
+	w.uri.Wrapping = fyne.TextWrapBreak
+	w.qrBox = container.NewCenter()
+	w.countdown = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{})
 	return container.NewVBox(
 		wrapped("Enter this User Code on the Authorize Device page, then click Authorize there:"),
 		w.code,
 		container.NewCenter(widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), w.onCopy)),
-		container.NewCenter(w.countdown),
+		w.countdown,
 		wrapped("Or scan the QR code with a phone, or open this page:"),
-		container.NewCenter(w.uri),
-		container.NewCenter(w.qrImage),
+		w.uri,
+		w.qrBox,
 	)
 }
 
@@ -202,6 +203,13 @@ func (w *wizard) showStep(step int) {
 		}
 	}
 	w.updateNav()
+	w.relayout()
+}
+
+// relayout lays the current page out again after texts or banners changed
+// its size; a page filled while hidden keeps its old layout otherwise.
+func (w *wizard) relayout() {
+	w.pages[w.step].Refresh()
 }
 
 func (w *wizard) updateNav() {
@@ -286,6 +294,7 @@ func (w *wizard) onStarted(da *licensecore.DeviceAuthorization, err error) {
 			w.retry.Show()
 		}
 		w.updateNav()
+		w.relayout()
 		return
 	}
 	w.beginSession(da)
@@ -306,21 +315,39 @@ func (w *wizard) beginSession(da *licensecore.DeviceAuthorization) {
 }
 
 // setQR shows target as a QR code so a phone can open the page with the
-// code already filled in.
+// code already filled in. Each code gets a new image object, so no painter
+// keeps showing a cached picture of the previous one.
 func (w *wizard) setQR(target string) {
-	w.qrImage.Image = nil
-	if target != "" {
-		if c, err := qr.Encode(target, qr.M); err == nil {
-			c.Scale = 4
-			w.qrImage.Image = c.Image()
+	w.qrImage = nil
+	w.qrBox.RemoveAll()
+	if target == "" {
+		return
+	}
+	c, err := qr.Encode(target, qr.M)
+	if err != nil {
+		return // too long for a QR code: the link is shown as text anyway
+	}
+	w.qrImage = canvas.NewImageFromImage(qrImage(c))
+	w.qrImage.FillMode = canvas.ImageFillContain
+	w.qrImage.ScaleMode = canvas.ImageScalePixels // crisp modules, scanned from a screen
+	w.qrImage.SetMinSize(fyne.NewSquareSize(180))
+	w.qrBox.Add(w.qrImage)
+}
+
+// qrImage draws c at one pixel per module with the 4-module quiet zone
+// scanners need. (qr.Code.Image ignores both Scale and the quiet zone.)
+func qrImage(c *qr.Code) image.Image {
+	const quiet = 4
+	n := c.Size + 2*quiet
+	img := image.NewGray(image.Rect(0, 0, n, n))
+	for y := range n {
+		for x := range n {
+			if !c.Black(x-quiet, y-quiet) {
+				img.SetGray(x, y, color.Gray{Y: 0xff})
+			}
 		}
 	}
-	if w.qrImage.Image == nil {
-		w.qrImage.Hide()
-	} else {
-		w.qrImage.Show()
-	}
-	w.qrImage.Refresh()
+	return img
 }
 
 // endSession abandons the current device authorization, if any.
@@ -388,6 +415,7 @@ func (w *wizard) onPollResult(gen int, st licensecore.Status, err error, expired
 		w.finishBusy.Hide()
 		w.complete.Enable()
 		w.finishErr.set(Explain(err))
+		w.relayout()
 	default:
 		// Denied, revoked, or an answer that cannot be trusted: this code is
 		// spent, the person must start again with a new one.

@@ -19,6 +19,7 @@ type wizardFixture struct {
 	svc      *fakeService
 	tr       *tracker
 	ui       fyne.CanvasObject
+	win      fyne.Window
 	app      fyne.App
 	opener   *fakeOpener
 	now      time.Time
@@ -34,7 +35,8 @@ func newWizardFixture(t *testing.T) *wizardFixture {
 	f.w.async = f.tr.run
 	f.w.tickEvery = time.Hour // the test drives the countdown itself
 	f.ui = f.w.buildUI()
-	test.NewWindow(f.ui).Resize(fyne.NewSize(700, 600))
+	f.win = test.NewWindow(f.ui)
+	f.win.Resize(fyne.NewSize(700, 600))
 	return f
 }
 
@@ -177,13 +179,22 @@ func TestWizardCodeCopyAndQR(t *testing.T) {
 	if got := f.w.uri.Text; got != "https://auth.example.com/device?user_code=WDJB-MJHT" {
 		t.Errorf("page shown = %q", got)
 	}
-	if f.w.qrImage.Image == nil || !f.w.qrImage.Visible() {
+	if f.w.qrImage == nil || f.w.qrImage.Image == nil || !visible(f.ui, f.w.qrImage) {
 		t.Fatal("no QR code")
 	}
-	// A QR code is square with a 4-module quiet zone on each side.
-	b := f.w.qrImage.Image.Bounds()
-	if b.Dx() != b.Dy() || b.Dx() < (21+8)*4 {
+	// A QR code is square, at least 21 modules plus a 4-module quiet zone
+	// on each side; the finder pattern starts with a black module at (4,4)
+	// and the quiet zone is white.
+	img := f.w.qrImage.Image
+	b := img.Bounds()
+	if b.Dx() != b.Dy() || b.Dx() < 21+8 {
 		t.Errorf("QR image bounds %v", b)
+	}
+	if r, _, _, _ := img.At(4, 4).RGBA(); r != 0 {
+		t.Error("no finder pattern at the corner")
+	}
+	if r, _, _, _ := img.At(3, 3).RGBA(); r != 0xffff {
+		t.Error("no white quiet zone")
 	}
 	// The poll runs until the code expires.
 	if dl, ok := f.svc.polled(t).Deadline(); !ok || time.Until(dl) > 15*time.Minute || time.Until(dl) < 14*time.Minute {

@@ -48,3 +48,29 @@ func (b *banner) set(msg string) {
 		b.box.Show()
 	}
 }
+
+// progress is a spinner with a line saying what is being waited for,
+// hidden while idle.
+type progress struct {
+	box      *fyne.Container
+	activity *widget.Activity
+}
+
+func newProgress(text string) *progress {
+	p := &progress{activity: widget.NewActivity()}
+	p.box = container.NewHBox(p.activity, widget.NewLabel(text))
+	p.box.Hide()
+	return p
+}
+
+func (p *progress) start() {
+	p.box.Show()
+	p.activity.Start()
+}
+
+func (p *progress) stop() {
+	p.activity.Stop()
+	p.box.Hide()
+}
+
+func (p *progress) running() bool { return p.box.Visible() }

@@ -68,7 +68,7 @@ type details struct {
 
 	root       *fyne.Container
 	refreshBtn *widget.Button
-	busy       *widget.Activity
+	busy       *progress
 	msg        *widget.Label
 }
 
@@ -120,8 +120,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	}
 
 	d.refreshBtn = widget.NewButtonWithIcon("Refresh tokens now", theme.ViewRefreshIcon(), d.onRefresh)
-	d.busy = widget.NewActivity()
-	d.busy.Hide()
+	d.busy = newProgress("Refreshing…")
 	d.msg = widget.NewLabel("")
 	d.msg.Wrapping = fyne.TextWrapWord
 	d.msg.Hide()
@@ -137,7 +136,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 		d.renewalBanner.box, d.tokenSoonBanner.box,
 		form,
 		widget.NewSeparator(),
-		container.NewHBox(d.refreshBtn, open, d.busy),
+		container.NewHBox(d.refreshBtn, open, d.busy.box),
 		d.msg,
 	)
 	d.status.AddListener(binding.NewDataListener(d.onStatusChanged))
@@ -240,8 +239,7 @@ func verifyWords(r licensecore.VerifyResult) string {
 // never in a dialog.
 func (d *details) onRefresh() {
 	d.refreshBtn.Disable()
-	d.busy.Show()
-	d.busy.Start()
+	d.busy.start()
 	d.setMsg("", widget.MediumImportance)
 	d.async(func() {
 		ctx, cancel := context.WithTimeout(d.ctx, refreshTimeout)
@@ -252,8 +250,7 @@ func (d *details) onRefresh() {
 }
 
 func (d *details) onRefreshed(st licensecore.Status, err error) {
-	d.busy.Stop()
-	d.busy.Hide()
+	d.busy.stop()
 	d.refreshBtn.Enable()
 	switch {
 	case err == nil:

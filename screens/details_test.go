@@ -210,12 +210,12 @@ func TestDetailsRefresh(t *testing.T) {
 			gate := make(chan struct{})
 			f.d.async = func(fn func()) { f.tr.run(func() { <-gate; fn() }) }
 			tap(t, f.d.refreshBtn)
-			if !f.d.refreshBtn.Disabled() || !f.d.busy.Visible() {
+			if !f.d.refreshBtn.Disabled() || !f.d.busy.running() {
 				t.Error("no progress while refreshing")
 			}
 			close(gate)
 			f.tr.finished(1)
-			if f.d.refreshBtn.Disabled() || f.d.busy.Visible() {
+			if f.d.refreshBtn.Disabled() || f.d.busy.running() {
 				t.Error("still busy after the refresh")
 			}
 			if f.d.msg.Text != tt.msg || f.d.msg.Importance != tt.importance || !f.d.msg.Visible() {

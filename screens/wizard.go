@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 	"rsc.io/qr"
@@ -50,7 +51,7 @@ type wizard struct {
 	next      *widget.Button
 
 	openErr    *widget.Label
-	startBusy  *widget.Activity
+	startBusy  *progress
 	startErr   *banner
 	retry      *widget.Button
 	code       *widget.Label
@@ -59,7 +60,7 @@ type wizard struct {
 	qrImage    *canvas.Image
 	countdown  *widget.Label
 	complete   *widget.Button
-	finishBusy *widget.Activity
+	finishBusy *progress
 	finishErr  *banner
 
 	// The current device authorization ("session"). gen tells results of an
@@ -131,17 +132,16 @@ func (w *wizard) buildDevice() fyne.CanvasObject {
 	nameL.Selectable = true
 	installL := widget.NewLabelWithStyle(install, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	installL.Selectable = true
-	w.startBusy = widget.NewActivity()
-	w.startBusy.Hide()
+	w.startBusy = newProgress("Asking the Authorization server for a User Code…")
 	w.startErr = newBanner(widget.DangerImportance)
 	w.retry = widget.NewButtonWithIcon("Retry", theme.ViewRefreshIcon(), w.onStart)
 	w.retry.Hide()
 	return container.NewVBox(
 		wrapped("On the Authorize Device page, choose this device in the Device drop-down:"),
-		container.NewHBox(widget.NewLabel("Device name:"), nameL),
-		container.NewHBox(widget.NewLabel("Install code:"), installL),
+		container.New(layout.NewFormLayout(), widget.NewLabel("Device name"), nameL,
+			widget.NewLabel("Install code"), installL),
 		wrapped("Then click Next here to get a User Code."),
-		w.startBusy,
+		w.startBusy.box,
 		w.startErr.box,
 		container.NewHBox(w.retry),
 	)
@@ -170,13 +170,12 @@ func (w *wizard) buildCode() fyne.CanvasObject {
 func (w *wizard) buildComplete() fyne.CanvasObject {
 	w.complete = widget.NewButtonWithIcon("Complete Authorization", theme.ConfirmIcon(), w.onComplete)
 	w.complete.Importance = widget.HighImportance
-	w.finishBusy = widget.NewActivity()
-	w.finishBusy.Hide()
+	w.finishBusy = newProgress("Waiting for the Authorization server…")
 	w.finishErr = newBanner(widget.DangerImportance)
 	return container.NewVBox(
 		wrapped("After clicking Authorize on the Authorization server, click Complete Authorization. "+
 			"License Desk also checks by itself, so the licence may arrive before you click."),
-		container.NewHBox(w.complete, w.finishBusy),
+		container.NewHBox(w.complete, w.finishBusy.box),
 		w.finishErr.box,
 	)
 }
@@ -272,9 +271,9 @@ func (w *wizard) onStart() {
 	w.starting = true
 	w.startErr.set("")
 	w.retry.Hide()
-	w.startBusy.Show()
-	w.startBusy.Start()
+	w.startBusy.start()
 	w.updateNav()
+	w.relayout()
 	w.async(func() {
 		da, err := w.svc.StartDeviceAuth(w.ctx)
 		fyne.Do(func() { w.onStarted(da, err) })
@@ -283,8 +282,7 @@ func (w *wizard) onStart() {
 
 func (w *wizard) onStarted(da *licensecore.DeviceAuthorization, err error) {
 	w.starting = false
-	w.startBusy.Stop()
-	w.startBusy.Hide()
+	w.startBusy.stop()
 	if err == nil && da == nil {
 		err = licensecore.ErrAuthorityBroken
 	}
@@ -360,8 +358,7 @@ func (w *wizard) endSession() {
 	w.stopTicker()
 	w.da = nil
 	w.polling = false
-	w.finishBusy.Stop()
-	w.finishBusy.Hide()
+	w.finishBusy.stop()
 	w.finishErr.set("")
 	w.complete.Enable()
 }
@@ -411,8 +408,7 @@ func (w *wizard) onPollResult(gen int, st licensecore.Status, err error, expired
 	case errors.Is(err, licensecore.ErrAuthorityDown):
 		// Still offline after the client's retries: the code may still be
 		// good, so let the person try again from this step.
-		w.finishBusy.Stop()
-		w.finishBusy.Hide()
+		w.finishBusy.stop()
 		w.complete.Enable()
 		w.finishErr.set(Explain(err))
 		w.relayout()
@@ -432,8 +428,8 @@ func (w *wizard) onComplete() {
 	}
 	w.complete.Disable()
 	w.finishErr.set("")
-	w.finishBusy.Show()
-	w.finishBusy.Start()
+	w.finishBusy.start()
+	w.relayout()
 	if !w.polling {
 		w.startPoll()
 	}

@@ -138,14 +138,14 @@ func TestWizardStartError(t *testing.T) {
 
 	tap(t, f.w.next)
 	tap(t, f.w.next)
-	if !f.w.next.Disabled() || !f.w.back.Disabled() || !f.w.startBusy.Visible() {
+	if !f.w.next.Disabled() || !f.w.back.Disabled() || !f.w.startBusy.running() {
 		t.Errorf("while requesting: next disabled=%v back disabled=%v busy=%v, want all true",
-			f.w.next.Disabled(), f.w.back.Disabled(), f.w.startBusy.Visible())
+			f.w.next.Disabled(), f.w.back.Disabled(), f.w.startBusy.running())
 	}
 	close(gate)
 	f.tr.finished(1)
 	f.wantStep(stepDevice)
-	if f.w.startBusy.Visible() || f.w.next.Disabled() {
+	if f.w.startBusy.running() || f.w.next.Disabled() {
 		t.Error("still busy after the error")
 	}
 	if got := f.w.startErr.text.Text; got != msgOffline || !f.w.startErr.box.Visible() {
@@ -268,13 +268,13 @@ func TestWizardPollOutcome(t *testing.T) {
 			f := newWizardFixture(t)
 			f.toComplete()
 			tap(t, f.w.complete)
-			if !f.w.complete.Disabled() || !f.w.finishBusy.Visible() {
+			if !f.w.complete.Disabled() || !f.w.finishBusy.running() {
 				t.Error("no progress shown after Complete Authorization")
 			}
 			f.svc.complete <- result{granted, tt.err}
 			f.tr.finished(1)
 			f.wantStep(tt.wantStep)
-			if f.w.finishBusy.Visible() {
+			if f.w.finishBusy.running() {
 				t.Error("progress still shown")
 			}
 			if tt.err == nil {

@@ -175,7 +175,7 @@ func (d *details) show(st licensecore.Status) {
 		d.tokenExpiry.set(formatDateTime(l.TokenExpiry, d.loc) + " (" + relative(st.TokenLeft) + ")")
 	}
 	d.licenseID.set(l.LicenseID)
-	d.licType.set(string(l.Type))
+	d.licType.set(typeWords(l.Type))
 	d.customer.set(l.Customer)
 	d.capa.set("")
 	if l.Capacity > 0 {
@@ -216,6 +216,17 @@ func stateImportance(s licensecore.State) widget.Importance {
 		return widget.WarningImportance
 	default:
 		return widget.DangerImportance
+	}
+}
+
+func typeWords(t licensecore.LicenseType) string {
+	switch t {
+	case licensecore.Perpetual:
+		return "Perpetual"
+	case licensecore.Subscription:
+		return "Subscription"
+	default:
+		return string(t)
 	}
 }
 

@@ -175,7 +175,7 @@ func (d *details) show(st licensecore.Status) {
 		d.tokenExpiry.set(formatDateTime(l.TokenExpiry, d.loc) + " (" + relative(st.TokenLeft) + ")")
 	}
 	d.licenseID.set(l.LicenseID)
-	d.licType.set(typeWords(l.Type))
+	d.licType.set(inWords(typeWords, l.Type))
 	d.customer.set(l.Customer)
 	d.capa.set("")
 	if l.Capacity > 0 {
@@ -183,7 +183,7 @@ func (d *details) show(st licensecore.Status) {
 	}
 	d.lastVerify.set("")
 	if !l.LastVerifyTime.IsZero() {
-		d.lastVerify.set(formatDateTime(l.LastVerifyTime, d.loc) + " — " + verifyWords(l.LastVerifyResult))
+		d.lastVerify.set(formatDateTime(l.LastVerifyTime, d.loc) + " — " + inWords(verifyWords, l.LastVerifyResult))
 	}
 
 	d.renewalBanner.set("")
@@ -219,30 +219,24 @@ func stateImportance(s licensecore.State) widget.Importance {
 	}
 }
 
-func typeWords(t licensecore.LicenseType) string {
-	switch t {
-	case licensecore.Perpetual:
-		return "Perpetual"
-	case licensecore.Subscription:
-		return "Subscription"
-	default:
-		return string(t)
+var (
+	typeWords = map[licensecore.LicenseType]string{
+		licensecore.Perpetual: "Perpetual", licensecore.Subscription: "Subscription",
 	}
-}
+	verifyWords = map[licensecore.VerifyResult]string{
+		licensecore.VerifyNever: "not checked", licensecore.VerifyValid: "valid",
+		licensecore.VerifyExpired: "expired", licensecore.VerifyRevoked: "revoked",
+		licensecore.VerifyUnreachable: "server unreachable",
+	}
+)
 
-func verifyWords(r licensecore.VerifyResult) string {
-	switch r {
-	case licensecore.VerifyValid:
-		return "valid"
-	case licensecore.VerifyExpired:
-		return "expired"
-	case licensecore.VerifyRevoked:
-		return "revoked"
-	case licensecore.VerifyUnreachable:
-		return "server unreachable"
-	default:
-		return "not checked"
+// inWords looks a value up in a table of words, falling back to the raw
+// value so a new value from a newer authority still shows.
+func inWords[K ~string](words map[K]string, k K) string {
+	if w, ok := words[k]; ok {
+		return w
 	}
+	return string(k)
 }
 
 // onRefresh asks for fresh tokens in the background. Being offline is a

@@ -147,10 +147,16 @@ func TestDetailsStates(t *testing.T) {
 	}
 }
 
-func TestDetailsFeaturesJoined(t *testing.T) {
-	f := newDetailsFixture(t, statusAt(func(l *licensecore.License) { l.Features = []string{"xms", "loyalty", "kds"} }, false))
+func TestDetailsFeaturesAndVerification(t *testing.T) {
+	f := newDetailsFixture(t, statusAt(func(l *licensecore.License) {
+		l.Features = []string{"xms", "loyalty", "kds"}
+		l.LastVerifyTime, l.LastVerifyResult = t0.Add(-time.Hour), licensecore.VerifyRevoked
+	}, false))
 	if got := f.d.features.value.Text; got != "xms, loyalty, kds" {
 		t.Errorf("features = %q", got)
+	}
+	if got := f.d.lastVerify.value.Text; got != "10 Mar 2026 08:30 — revoked" {
+		t.Errorf("last verified = %q", got)
 	}
 }
 

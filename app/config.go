@@ -1,0 +1,162 @@
+// Package app wires License Desk together: configuration, logging, the
+// store, the licence manager, the window and tray, notifications, the
+// background refresher, demo mode and the `status --json` command. It owns
+// every long-lived goroutine and the shutdown order.
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"licensedesk/licensecore"
+
+	"github.com/rs/zerolog"
+)
+
+// DefaultAuthorityURL is used when neither a flag nor a saved setting names
+// the Authorization server.
+const DefaultAuthorityURL = "http://127.0.0.1:8765"
+
+// Config is everything that comes from flags; settings saved in the store
+// fill what flags leave empty.
+type Config struct {
+	DataDir        string
+	AuthorityURL   string
+	Demo           bool
+	DemoAddr       string
+	LogLevel       zerolog.Level
+	StartMinimized bool
+	JSON           bool // status subcommand
+	DeviceName     string
+}
+
+func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def, _ := os.UserConfigDir()
+	if env := os.Getenv("LICENSEDESK_HOME"); env != "" {
+		def = env
+	} else if def != "" {
+		def = filepath.Join(def, "licensedesk")
+	}
+	fs.StringVar(&c.DataDir, "data", def, "directory for the licence store and log (env LICENSEDESK_HOME)")
+	fs.StringVar(&c.AuthorityURL, "authority", "", "Authorization server URL (default: saved setting, else "+DefaultAuthorityURL+")")
+	fs.BoolVar(&c.Demo, "demo", false, "start the reference Authorization server on loopback with a demo organization")
+	fs.StringVar(&c.DemoAddr, "demo-addr", "127.0.0.1:8765", "listen address of the demo Authorization server")
+	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	fs.BoolVar(&c.StartMinimized, "minimized", false, "start hidden in the system tray")
+	fs.BoolVar(&c.JSON, "json", false, "status: print JSON")
+	host, _ := os.Hostname()
+	fs.StringVar(&c.DeviceName, "device-name", host, "this server's name as shown to the Authorization server")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	lvl, err := zerolog.ParseLevel(*level)
+	if err != nil || *level == "" {
+		return c, fmt.Errorf("unknown log level %q", *level)
+	}
+	c.LogLevel = lvl
+	if c.DataDir == "" {
+		return c, errors.New("no data directory: set -data or LICENSEDESK_HOME")
+	}
+	return c, nil
+}
+
+// Setting names in the store.
+const (
+	setAuthority      = "authority_url"
+	setRenewalDays    = "renewal_window_days"
+	setTokenWarnHours = "token_warn_hours"
+	setTokenWarnPct   = "token_warn_percent"
+	setStartMinimized = "start_minimized"
+)
+
+// Settings are the person's choices, persisted in the store.
+type Settings struct {
+	AuthorityURL   string
+	RenewalDays    int
+	TokenWarnHours int
+	TokenWarnPct   int
+	StartMinimized bool
+}
+
+func defaultSettings() Settings {
+	p := licensecore.DefaultPolicy()
+	return Settings{
+		AuthorityURL:   DefaultAuthorityURL,
+		RenewalDays:    int(p.RenewalWindow / (24 * time.Hour)),
+		TokenWarnHours: int(p.TokenWarnBefore / time.Hour),
+		TokenWarnPct:   int(p.TokenWarnFraction * 100),
+	}
+}
+
+func loadSettings(s *licensecore.Store) (Settings, error) {
+	out := defaultSettings()
+	str := func(name string, dst *string) error {
+		v, err := s.Setting(name)
+		if err == nil && v != "" {
+			*dst = v
+		}
+		if errors.Is(err, licensecore.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	num := func(name string, dst *int) error {
+		var v string
+		if err := str(name, &v); err != nil || v == "" {
+			return err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("setting %s is %q, not a number", name, v)
+		}
+		*dst = n
+		return nil
+	}
+	var minimized string
+	for _, err := range []error{
+		str(setAuthority, &out.AuthorityURL),
+		num(setRenewalDays, &out.RenewalDays),
+		num(setTokenWarnHours, &out.TokenWarnHours),
+		num(setTokenWarnPct, &out.TokenWarnPct),
+		str(setStartMinimized, &minimized),
+	} {
+		if err != nil {
+			return out, err
+		}
+	}
+	out.StartMinimized = minimized == "true"
+	return out, nil
+}
+
+func saveSettings(s *licensecore.Store, v Settings) error {
+	for name, val := range map[string]string{
+		setAuthority:      v.AuthorityURL,
+		setRenewalDays:    strconv.Itoa(v.RenewalDays),
+		setTokenWarnHours: strconv.Itoa(v.TokenWarnHours),
+		setTokenWarnPct:   strconv.Itoa(v.TokenWarnPct),
+		setStartMinimized: strconv.FormatBool(v.StartMinimized),
+	} {
+		if err := s.SetSetting(name, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policy turns settings into thresholds.
+func (v Settings) policy() licensecore.Policy {
+	p := licensecore.DefaultPolicy()
+	p.RenewalWindow = time.Duration(v.RenewalDays) * 24 * time.Hour
+	p.TokenWarnBefore = time.Duration(v.TokenWarnHours) * time.Hour
+	p.TokenWarnFraction = float64(v.TokenWarnPct) / 100
+	return p
+}

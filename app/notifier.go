@@ -1,0 +1,37 @@
+package app
+
+import (
+	"licensedesk/licensecore"
+
+	"github.com/rs/zerolog"
+)
+
+// noticeSink sends one desktop notification (fyne.App.SendNotification in
+// the app).
+type noticeSink func(title, body string)
+
+// notifier sends each due notice once per threshold; what was sent is
+// remembered in the store so a restart does not repeat it.
+type notifier struct {
+	store *licensecore.Store
+	log   zerolog.Logger
+	send  noticeSink
+}
+
+func (n *notifier) check(st licensecore.Status, p licensecore.Policy) {
+	for _, notice := range licensecore.DueNotices(st, p) {
+		fresh := false
+		for _, k := range notice.Keys {
+			already, err := n.store.MarkNotified(k, st.At)
+			if err != nil {
+				n.log.Warn().Err(err).Msg("could not record a notification")
+				return
+			}
+			fresh = fresh || !already
+		}
+		if fresh {
+			n.log.Info().Str("title", notice.Title).Msg("notification sent")
+			n.send(notice.Title, notice.Body)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/data/binding"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"licensedesk/assets"
+	"licensedesk/licensecore"
+	"licensedesk/screens"
+)
+
+var _ screens.LicenseService = (*licensecore.Manager)(nil)
+
+// AppID is the Fyne application id (also in FyneApp.toml).
+const AppID = "com.licensedesk.app"
+
+// WindowTitle is what tests and window managers look for.
+const WindowTitle = "License Desk"
+
+// gui holds the Fyne side. Fields are touched only on the Fyne thread
+// (inside fyne.Do or callbacks), except status, a binding any goroutine may
+// Set.
+type gui struct {
+	c      *core
+	app    fyne.App
+	win    fyne.Window
+	status binding.Item[licensecore.Status]
+	ctx    context.Context
+	ref    *refresher
+	notes  *notifier
+	tray   desktop.App // nil without a tray
+	shown  bool        // details (true) or wizard (false) is on screen
+	lastUI int         // -1 forces the first content build
+}
+
+func runGUI(cfg Config, stderr io.Writer) int {
+	c, err := openCore(cfg, stderr)
+	if alreadyRunning(err) {
+		msg := "License Desk is already running."
+		if pokeRunningInstance(cfg.DataDir) {
+			msg += " Its window has been brought to the front."
+		}
+		fmt.Fprintln(stderr, msg)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", screens.Explain(err), err)
+		return 1
+	}
+	defer c.close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	g := &gui{c: c, ctx: ctx, lastUI: -1}
+	g.app = fyneapp.NewWithID(AppID)
+	g.app.SetIcon(assets.AppIcon)
+	g.win = g.app.NewWindow(WindowTitle)
+	g.win.SetIcon(assets.AppIcon)
+	g.win.Resize(fyne.NewSize(640, 560))
+	g.status = binding.NewItem(func(a, b licensecore.Status) bool { return false })
+	g.notes = &notifier{store: c.store, log: c.log, send: func(title, body string) {
+		g.app.SendNotification(fyne.NewNotification(title, body))
+	}}
+	g.ref = newRefresher(c.mgr, c.log, g.publish)
+	g.status.AddListener(binding.NewDataListener(g.onStatus))
+
+	if d, ok := g.app.(desktop.App); ok {
+		g.tray = d
+		d.SetSystemTrayIcon(assets.TrayUnlicensed)
+		d.SetSystemTrayWindow(g.win)
+		// Closing the window hides it: the tray keeps the licence watched.
+		g.win.SetCloseIntercept(g.win.Hide)
+	}
+	g.win.SetMainMenu(g.mainMenu())
+	g.publish(c.mgr.Status())
+	c.listenIPC(func() { fyne.Do(g.showWindow) })
+	c.goLong(func() { g.ref.run(ctx) })
+
+	if cfg.StartMinimized || c.settings.StartMinimized {
+		if g.tray == nil {
+			g.win.Show() // no tray: hiding would leave nothing to click
+		}
+		g.app.Run()
+	} else {
+		g.win.ShowAndRun()
+	}
+	cancel()
+	return 0
+}
+
+// publish is safe from any goroutine: the binding notifies listeners on
+// the Fyne thread.
+func (g *gui) publish(st licensecore.Status) {
+	g.status.Set(st)
+	g.notes.check(st, g.c.mgr.Policy())
+	if err := writeSnapshot(g.c.cfg.DataDir, st, g.c.mgr.Policy()); err != nil {
+		g.c.log.Warn().Err(err).Msg("could not write the status file")
+	}
+}
+
+// onStatus runs on the Fyne thread after every publish.
+func (g *gui) onStatus() {
+	st, err := g.status.Get()
+	if err != nil {
+		return
+	}
+	g.setContent(st)
+	g.updateTray(st)
+}
+
+func (g *gui) setContent(st licensecore.Status) {
+	want := 0
+	if st.State != licensecore.Unlicensed {
+		want = 1
+	}
+	if want == g.lastUI {
+		return
+	}
+	g.lastUI = want
+	if want == 1 {
+		g.win.SetContent(screens.NewDetails(g.ctx, g.c.mgr, g.status, g.app))
+		return
+	}
+	g.win.SetContent(screens.NewWizard(g.ctx, g.c.mgr, g.app, func(st licensecore.Status) {
+		g.publish(st)
+		g.ref.Kick()
+	}))
+}
+
+func (g *gui) updateTray(st licensecore.Status) {
+	if g.tray == nil {
+		return
+	}
+	now := time.Now()
+	_, state := screens.TrayStatus(st, now)
+	g.tray.SetSystemTrayIcon(state.Icon())
+	g.tray.SetSystemTrayMenu(screens.NewTrayMenu(st, now, screens.TrayActions{
+		Open:    g.showWindow,
+		Refresh: g.refreshFromTray,
+		Quit:    g.app.Quit,
+	}))
+}
+
+func (g *gui) showWindow() {
+	g.win.Show()
+	g.win.RequestFocus()
+}
+
+// refreshFromTray refreshes in the background and reports the outcome as a
+// notification, since the window may be hidden.
+func (g *gui) refreshFromTray() {
+	go func() {
+		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
+		defer cancel()
+		st, err := g.c.mgr.RefreshNow(ctx)
+		g.publish(st)
+		if err != nil {
+			g.app.SendNotification(fyne.NewNotification("Token refresh failed", screens.Explain(err)))
+			return
+		}
+		g.c.log.Info().Time("token_expiry", st.License.TokenExpiry).Msg("token refreshed from the tray")
+		g.app.SendNotification(fyne.NewNotification("Licence token refreshed",
+			"New token valid until "+st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04")+"."))
+	}()
+}
+
+func (g *gui) mainMenu() *fyne.MainMenu {
+	settings := fyne.NewMenuItem("Settings…", g.showSettings)
+	refresh := fyne.NewMenuItem("Refresh tokens now", func() { g.ref.Kick() })
+	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings))
+}
+
+func (g *gui) showSettings() {
+	w := g.app.NewWindow("License Desk – Settings")
+	w.SetContent(container.NewPadded(g.settingsForm(w)))
+	w.Resize(fyne.NewSize(480, 360))
+	w.Show()
+}

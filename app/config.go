@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens"
 
 	"github.com/rs/zerolog"
 )
@@ -78,26 +79,17 @@ const (
 	setStartMinimized = "start_minimized"
 )
 
-// Settings are the person's choices, persisted in the store.
-type Settings struct {
-	AuthorityURL   string
-	RenewalDays    int
-	TokenWarnHours int
-	TokenWarnPct   int
-	StartMinimized bool
-}
-
-func defaultSettings() Settings {
+func defaultSettings() screens.Settings {
 	p := licensecore.DefaultPolicy()
-	return Settings{
-		AuthorityURL:   DefaultAuthorityURL,
-		RenewalDays:    int(p.RenewalWindow / (24 * time.Hour)),
-		TokenWarnHours: int(p.TokenWarnBefore / time.Hour),
-		TokenWarnPct:   int(p.TokenWarnFraction * 100),
+	return screens.Settings{
+		AuthorityURL:      DefaultAuthorityURL,
+		RenewalWindowDays: int(p.RenewalWindow / (24 * time.Hour)),
+		TokenWarnHours:    int(p.TokenWarnBefore / time.Hour),
+		TokenWarnPercent:  int(p.TokenWarnFraction * 100),
 	}
 }
 
-func loadSettings(s *licensecore.Store) (Settings, error) {
+func loadSettings(s *licensecore.Store) (screens.Settings, error) {
 	out := defaultSettings()
 	str := func(name string, dst *string) error {
 		v, err := s.Setting(name)
@@ -124,9 +116,9 @@ func loadSettings(s *licensecore.Store) (Settings, error) {
 	var minimized string
 	for _, err := range []error{
 		str(setAuthority, &out.AuthorityURL),
-		num(setRenewalDays, &out.RenewalDays),
+		num(setRenewalDays, &out.RenewalWindowDays),
 		num(setTokenWarnHours, &out.TokenWarnHours),
-		num(setTokenWarnPct, &out.TokenWarnPct),
+		num(setTokenWarnPct, &out.TokenWarnPercent),
 		str(setStartMinimized, &minimized),
 	} {
 		if err != nil {
@@ -137,12 +129,12 @@ func loadSettings(s *licensecore.Store) (Settings, error) {
 	return out, nil
 }
 
-func saveSettings(s *licensecore.Store, v Settings) error {
+func saveSettings(s *licensecore.Store, v screens.Settings) error {
 	for name, val := range map[string]string{
 		setAuthority:      v.AuthorityURL,
-		setRenewalDays:    strconv.Itoa(v.RenewalDays),
+		setRenewalDays:    strconv.Itoa(v.RenewalWindowDays),
 		setTokenWarnHours: strconv.Itoa(v.TokenWarnHours),
-		setTokenWarnPct:   strconv.Itoa(v.TokenWarnPct),
+		setTokenWarnPct:   strconv.Itoa(v.TokenWarnPercent),
 		setStartMinimized: strconv.FormatBool(v.StartMinimized),
 	} {
 		if err := s.SetSetting(name, val); err != nil {
@@ -152,11 +144,7 @@ func saveSettings(s *licensecore.Store, v Settings) error {
 	return nil
 }
 
-// policy turns settings into thresholds.
-func (v Settings) policy() licensecore.Policy {
-	p := licensecore.DefaultPolicy()
-	p.RenewalWindow = time.Duration(v.RenewalDays) * 24 * time.Hour
-	p.TokenWarnBefore = time.Duration(v.TokenWarnHours) * time.Hour
-	p.TokenWarnFraction = float64(v.TokenWarnPct) / 100
-	return p
+// policyOf turns settings into thresholds.
+func policyOf(v screens.Settings) licensecore.Policy {
+	return v.Policy(licensecore.DefaultPolicy())
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens"
 
 	"github.com/rs/zerolog"
 )
@@ -42,7 +43,7 @@ type core struct {
 	logFile  io.Closer
 	store    *licensecore.Store
 	mgr      *licensecore.Manager
-	settings Settings
+	settings screens.Settings
 	demo     *demoAuthority
 	ipc      net.Listener
 
@@ -88,7 +89,7 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 			c.demo.url, c.demo.user, c.demo.password, c.demo.org)
 	}
 	c.mgr, err = licensecore.NewManager(licensecore.Options{
-		Store: c.store, AuthorityURL: authorityURL, Policy: c.settings.policy(), Logger: log,
+		Store: c.store, AuthorityURL: authorityURL, Policy: policyOf(c.settings), Logger: log,
 		DeviceName: cfg.DeviceName, InstallCode: install,
 	})
 	if err != nil {

@@ -101,7 +101,7 @@ func currentStatus(cfg Config) (licensecore.Status, error) {
 	if cfg.AuthorityURL != "" {
 		settings.AuthorityURL = cfg.AuthorityURL
 	}
-	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: settings.AuthorityURL, Policy: settings.policy(), Logger: zerolog.Nop()})
+	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: settings.AuthorityURL, Policy: policyOf(settings), Logger: zerolog.Nop()})
 	if err != nil {
 		return licensecore.Status{}, err
 	}

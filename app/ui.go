@@ -39,6 +39,9 @@ type gui struct {
 	tray   desktop.App // nil without a tray
 	shown  bool        // details (true) or wizard (false) is on screen
 	lastUI int         // -1 forces the first content build
+	// endScreen cancels the current screen's background work (the
+	// wizard's poll and countdown) when another screen replaces it.
+	endScreen context.CancelFunc
 }
 
 func runGUI(cfg Config, stderr io.Writer) int {
@@ -65,7 +68,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	g.win = g.app.NewWindow(WindowTitle)
 	g.win.SetIcon(assets.AppIcon)
 	g.win.Resize(fyne.NewSize(640, 560))
-	g.status = binding.NewItem(func(a, b licensecore.Status) bool { return false })
+	g.status = screens.NewStatusBinding(c.mgr.Status())
 	g.notes = &notifier{store: c.store, log: c.log, send: func(title, body string) {
 		g.app.SendNotification(fyne.NewNotification(title, body))
 	}}
@@ -125,11 +128,16 @@ func (g *gui) setContent(st licensecore.Status) {
 		return
 	}
 	g.lastUI = want
+	if g.endScreen != nil {
+		g.endScreen()
+	}
+	var ctx context.Context
+	ctx, g.endScreen = context.WithCancel(g.ctx)
 	if want == 1 {
-		g.win.SetContent(screens.NewDetails(g.ctx, g.c.mgr, g.status, g.app))
+		g.win.SetContent(screens.NewDetails(ctx, g.c.mgr, g.status, g.app))
 		return
 	}
-	g.win.SetContent(screens.NewWizard(g.ctx, g.c.mgr, g.app, func(st licensecore.Status) {
+	g.win.SetContent(screens.NewWizard(ctx, g.c.mgr, g.app, func(st licensecore.Status) {
 		g.publish(st)
 		g.ref.Kick()
 	}))
@@ -180,7 +188,32 @@ func (g *gui) mainMenu() *fyne.MainMenu {
 
 func (g *gui) showSettings() {
 	w := g.app.NewWindow("License Desk – Settings")
-	w.SetContent(container.NewPadded(g.settingsForm(w)))
+	w.SetContent(container.NewPadded(screens.NewSettings(g.c.settings, func(next screens.Settings) error {
+		if err := g.applySettings(next); err != nil {
+			return err
+		}
+		w.Close()
+		return nil
+	})))
 	w.Resize(fyne.NewSize(480, 360))
 	w.Show()
+}
+
+// applySettings validates, applies and persists new settings.
+func (g *gui) applySettings(next screens.Settings) error {
+	if g.c.demo != nil && next.AuthorityURL != g.c.demo.url {
+		return fmt.Errorf("in demo mode the Authorization server is the built-in one (%s)", g.c.demo.url)
+	}
+	if err := g.c.mgr.SetPolicy(policyOf(next)); err != nil {
+		return err
+	}
+	if err := g.c.mgr.SetAuthorityURL(next.AuthorityURL); err != nil {
+		return err
+	}
+	if err := saveSettings(g.c.store, next); err != nil {
+		return err
+	}
+	g.c.settings = next
+	g.publish(g.c.mgr.Status())
+	return nil
 }

@@ -37,7 +37,6 @@ type gui struct {
 	ref    *refresher
 	notes  *notifier
 	tray   desktop.App // nil without a tray
-	shown  bool        // details (true) or wizard (false) is on screen
 	lastUI int         // -1 forces the first content build
 	// endScreen cancels the current screen's background work (the
 	// wizard's poll and countdown) when another screen replaces it.

@@ -35,6 +35,9 @@ type Config struct {
 	StartMinimized bool
 	JSON           bool // status subcommand
 	DeviceName     string
+	// StatusTick is how often the status is re-evaluated (countdowns,
+	// notifications); the end-to-end test shortens it.
+	StatusTick time.Duration
 }
 
 func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
@@ -56,6 +59,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "status: print JSON")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.DeviceName, "device-name", host, "this server's name as shown to the Authorization server")
+	fs.DurationVar(&c.StatusTick, "status-tick", time.Minute, "how often the licence status is re-evaluated (for tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -64,6 +68,9 @@ func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
 		return c, fmt.Errorf("unknown log level %q", *level)
 	}
 	c.LogLevel = lvl
+	if c.StatusTick <= 0 {
+		return c, fmt.Errorf("-status-tick must be positive, not %s", c.StatusTick)
+	}
 	if c.DataDir == "" {
 		return c, errors.New("no data directory: set -data or LICENSEDESK_HOME")
 	}

@@ -72,6 +72,9 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		g.app.SendNotification(fyne.NewNotification(title, body))
 	}}
 	g.ref = newRefresher(c.mgr, c.log, g.publish)
+	if cfg.StatusTick > 0 {
+		g.ref.tick = cfg.StatusTick
+	}
 	g.status.AddListener(binding.NewDataListener(g.onStatus))
 
 	if d, ok := g.app.(desktop.App); ok {

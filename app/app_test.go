@@ -1,0 +1,307 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+	"licensedesk/screens"
+)
+
+func openTestStore(t *testing.T, dir string) *licensecore.Store {
+	t.Helper()
+	s, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(dir, "store"), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storedLicence writes a licence whose token expires in tokenLeft and
+// whose renewal date is renewIn away.
+func storedLicence(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.Duration) licensecore.License {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Second)
+	l := licensecore.License{
+		ServerID: "POS-9", LicenseID: "LIC-9", Type: licensecore.Subscription, Features: []string{"xms"},
+		TokenID: "jti-9", TokenIssuedAt: now.Add(tokenLeft - 72*time.Hour), TokenExpiry: now.Add(tokenLeft),
+		RenewalDate: now.Add(renewIn),
+	}
+	if err := s.SaveLicence(l, licensecore.Tokens{Licence: "x.y.z", Refresh: "r"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Setenv("LICENSEDESK_HOME", "/tmp/ld-home")
+	c, err := parseFlags("t", []string{"-authority", "https://a.example", "-log-level", "debug", "-json"}, io.Discard)
+	if err != nil || c.DataDir != "/tmp/ld-home" || c.AuthorityURL != "https://a.example" || c.LogLevel != zerolog.DebugLevel || !c.JSON {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := parseFlags("t", []string{"-log-level", "loud"}, io.Discard); err == nil {
+		t.Fatal("unknown log level accepted")
+	}
+}
+
+func TestSettingsRoundTrip(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	got, err := loadSettings(s)
+	if err != nil || got != defaultSettings() {
+		t.Fatalf("defaults: %+v %v", got, err)
+	}
+	want := screens.Settings{AuthorityURL: "https://lic.example", RenewalWindowDays: 14, TokenWarnHours: 12, TokenWarnPercent: 10, StartMinimized: true}
+	if err := saveSettings(s, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = loadSettings(s); err != nil || got != want {
+		t.Fatalf("got %+v %v", got, err)
+	}
+	p := policyOf(got)
+	if p.RenewalWindow != 14*24*time.Hour || p.TokenWarnBefore != 12*time.Hour || p.TokenWarnFraction != 0.10 {
+		t.Fatalf("policy %+v", p)
+	}
+	if err := s.SetSetting(setRenewalDays, "soon"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadSettings(s); err == nil {
+		t.Fatal("a damaged setting was accepted")
+	}
+}
+
+func TestStatusCommand(t *testing.T) {
+	cases := []struct {
+		name      string
+		tokenLeft time.Duration
+		renewIn   time.Duration
+		status    string
+		code      int
+	}{
+		{"licensed", 60 * time.Hour, 90 * 24 * time.Hour, "Licensed", 0},
+		{"renewal due", 60 * time.Hour, 5 * 24 * time.Hour, "Requires Renewal", 1},
+		{"token expiring", 2 * time.Hour, 90 * 24 * time.Hour, "Licensed", 1},
+		{"expired", 60 * time.Hour, -time.Hour, "Expired – Requires Renewal", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openTestStore(t, dir)
+			storedLicence(t, s, tc.tokenLeft, tc.renewIn)
+			s.Close()
+			cfg := Config{DataDir: dir, JSON: true}
+			var out bytes.Buffer
+			code := runStatus(cfg, &out, io.Discard)
+			var got struct {
+				Status  string `json:"status"`
+				License struct {
+					ServerID string `json:"server_id"`
+				} `json:"license"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("%v: %s", err, out.String())
+			}
+			if code != tc.code || got.Status != tc.status || got.License.ServerID != "POS-9" {
+				t.Fatalf("exit %d, %+v; want %d %q", code, got, tc.code, tc.status)
+			}
+		})
+	}
+	t.Run("unlicensed", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := runStatus(Config{DataDir: t.TempDir()}, &out, io.Discard); code != 2 || !bytes.Contains(out.Bytes(), []byte("Not licensed")) {
+			t.Fatalf("exit %d: %s", code, out.String())
+		}
+	})
+	t.Run("while the app runs", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openTestStore(t, dir) // the "running app" holds the lock
+		defer s.Close()
+		l := storedLicence(t, s, 60*time.Hour, 90*24*time.Hour)
+		if code := runStatus(Config{DataDir: dir, JSON: true}, io.Discard, io.Discard); code != 3 {
+			t.Fatalf("no snapshot yet: exit %d, want 3", code)
+		}
+		st := licensecore.Evaluate(&l, time.Now(), licensecore.DefaultPolicy())
+		if err := writeSnapshot(dir, st, licensecore.DefaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if code := runStatus(Config{DataDir: dir, JSON: true}, &out, io.Discard); code != 0 || !bytes.Contains(out.Bytes(), []byte(`"jti-9"`)) {
+			t.Fatalf("exit %d: %s", code, out.String())
+		}
+	})
+}
+
+func TestNotifierSendsEachThresholdOnce(t *testing.T) {
+	dir := t.TempDir()
+	p := licensecore.DefaultPolicy()
+	var sent []string
+	run := func() {
+		s := openTestStore(t, dir)
+		defer s.Close()
+		l := storedLicence(t, s, 2*time.Hour, 6*24*time.Hour)
+		n := &notifier{store: s, log: zerolog.Nop(), send: func(title, _ string) { sent = append(sent, title) }}
+		st := licensecore.Evaluate(&l, time.Now(), p)
+		n.check(st, p)
+		n.check(st, p)
+	}
+	run()
+	run() // a restart must not repeat them
+	want := []string{"Licence token expires soon", "Licence requires renewal"}
+	if len(sent) != len(want) || sent[0] != want[0] || sent[1] != want[1] {
+		t.Fatalf("sent %q, want %q", sent, want)
+	}
+}
+
+// fakeRefresh is a refreshService whose health and refresh outcomes the
+// test sets.
+type fakeRefresh struct {
+	mu       sync.Mutex
+	healthy  bool
+	next     time.Time
+	attempts atomic.Int32
+	refreshs atomic.Int32
+}
+
+func (f *fakeRefresh) Status() licensecore.Status {
+	return licensecore.Status{State: licensecore.Licensed, License: &licensecore.License{TokenExpiry: time.Now().Add(time.Hour)}}
+}
+func (f *fakeRefresh) NextRefresh() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.next }
+func (f *fakeRefresh) CheckHealth(context.Context) error {
+	f.attempts.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.healthy {
+		return licensecore.ErrAuthorityDown
+	}
+	return nil
+}
+func (f *fakeRefresh) RefreshNow(context.Context) (licensecore.Status, error) {
+	f.refreshs.Add(1)
+	f.mu.Lock()
+	f.next = time.Now().Add(time.Hour) // the new token's half-life
+	f.mu.Unlock()
+	return f.Status(), nil
+}
+
+func TestRefresherBacksOffWhileOfflineThenRefreshes(t *testing.T) {
+	f := &fakeRefresh{next: time.Now()} // due at once
+	var published atomic.Int32
+	r := newRefresher(f, zerolog.Nop(), func(licensecore.Status) { published.Add(1) })
+	r.tick, r.minRetry, r.maxRetry = 20*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	waitFor(t, func() bool { return f.attempts.Load() >= 3 })
+	if f.refreshs.Load() != 0 {
+		t.Fatal("refreshed while the authority was down")
+	}
+	// Back-off: three attempts need at least 50+100 ms (−20 % jitter).
+	f.mu.Lock()
+	f.healthy = true
+	f.mu.Unlock()
+	r.Kick()
+	waitFor(t, func() bool { return f.refreshs.Load() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := f.refreshs.Load(); n != 1 {
+		t.Fatalf("%d refreshes: once refreshed it must wait for the next half-life", n)
+	}
+	if published.Load() < 2 {
+		t.Fatal("status was not published")
+	}
+}
+
+func TestNextBackoff(t *testing.T) {
+	lo, hi := time.Second, 8*time.Second
+	d := time.Duration(0)
+	for i := 0; i < 10; i++ {
+		d = nextBackoff(d, lo, hi)
+		if d < lo*8/10 || d > hi*12/10 {
+			t.Fatalf("step %d: %v outside [%v, %v]", i, d, lo*8/10, hi*12/10)
+		}
+	}
+	if d < hi*8/10 {
+		t.Fatalf("back-off did not grow to the cap: %v", d)
+	}
+}
+
+func TestSecondInstanceBringsFirstForward(t *testing.T) {
+	dir := t.TempDir()
+	if pokeRunningInstance(dir) {
+		t.Fatal("poked an instance that does not exist")
+	}
+	shown := make(chan struct{}, 1)
+	c := &core{cfg: Config{DataDir: dir}, log: zerolog.Nop()}
+	c.listenIPC(func() { shown <- struct{}{} })
+	defer func() { c.ipc.Close(); c.wg.Wait() }()
+	if !pokeRunningInstance(dir) {
+		t.Fatal("could not reach the running instance")
+	}
+	select {
+	case <-shown:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the running instance was not asked to show its window")
+	}
+}
+
+func TestCoreRefusesSecondInstance(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, AuthorityURL: "http://127.0.0.1:1", LogLevel: zerolog.Disabled, DeviceName: "pc"}
+	first, err := openCore(cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close()
+	if _, err := openCore(cfg, io.Discard); !errors.Is(err, licensecore.ErrAlreadyRunning) {
+		t.Fatalf("second core: %v", err)
+	}
+}
+
+func TestDemoAuthorityServesOnLoopback(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir, Demo: true, DemoAddr: "127.0.0.1:0", LogLevel: zerolog.Disabled, DeviceName: "Back office"}
+	var msg bytes.Buffer
+	c, err := openCore(cfg, &msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if !bytes.Contains(msg.Bytes(), []byte(`"demo"`)) || c.mgr.AuthorityURL() != c.demo.url {
+		t.Fatalf("demo login not printed or manager not pointed at it: %s", msg.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.mgr.CheckHealth(ctx); err != nil {
+		t.Fatal(err)
+	}
+	da, err := c.mgr.StartDeviceAuth(ctx)
+	if err != nil || da.UserCode == "" {
+		t.Fatalf("device authorization from the demo authority: %v", err)
+	}
+	bad := Config{DataDir: t.TempDir(), Demo: true, DemoAddr: "0.0.0.0:0", LogLevel: zerolog.Disabled}
+	if _, err := openCore(bad, io.Discard); err == nil {
+		t.Fatal("demo authority listened on a non-loopback address")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

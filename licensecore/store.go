@@ -111,11 +111,12 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// badgerOptions are sized for a desktop: a few MiB of memory, small files,
-// every write synced (DESIGN.md §4).
-func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
+// BadgerOptions are Badger options sized for a desktop (DESIGN.md §4): a
+// few MiB of memory, small files, every write synced. The reference
+// authority uses them too; the licence store adds encryption.
+func BadgerOptions(dir string, log zerolog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log.With().Str("component", "badger").Logger()}).
+		WithLogger(BadgerLogger{log.With().Str("component", "badger").Logger()}).
 		WithMemTableSize(8 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
@@ -125,8 +126,11 @@ func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
 		WithBlockCacheSize(4 << 20).
 		WithIndexCacheSize(2 << 20).
 		WithValueLogFileSize(16 << 20).
-		WithSyncWrites(true).
-		WithEncryptionKey(key)
+		WithSyncWrites(true)
+}
+
+func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
+	return BadgerOptions(dir, log).WithEncryptionKey(key)
 }
 
 func mapOpenError(err error) error {
@@ -476,11 +480,18 @@ func (s *Store) open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// badgerLogger adapts zerolog to badger.Logger. Badger is chatty at Info,
+// BadgerLogger adapts zerolog to badger.Logger. Badger is chatty at Info,
 // so its Info goes to Debug.
-type badgerLogger struct{ l zerolog.Logger }
+type BadgerLogger struct{ L zerolog.Logger }
 
-func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Error().Msgf(strings.TrimSpace(f), a...) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warn().Msgf(strings.TrimSpace(f), a...) }
-func (b badgerLogger) Infof(f string, a ...any)    { b.l.Debug().Msgf(strings.TrimSpace(f), a...) }
-func (b badgerLogger) Debugf(f string, a ...any)   { b.l.Trace().Msgf(strings.TrimSpace(f), a...) }
+// Errorf implements badger.Logger.
+func (b BadgerLogger) Errorf(f string, a ...any) { b.L.Error().Msgf(strings.TrimSpace(f), a...) }
+
+// Warningf implements badger.Logger.
+func (b BadgerLogger) Warningf(f string, a ...any) { b.L.Warn().Msgf(strings.TrimSpace(f), a...) }
+
+// Infof implements badger.Logger.
+func (b BadgerLogger) Infof(f string, a ...any) { b.L.Debug().Msgf(strings.TrimSpace(f), a...) }
+
+// Debugf implements badger.Logger.
+func (b BadgerLogger) Debugf(f string, a ...any) { b.L.Trace().Msgf(strings.TrimSpace(f), a...) }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
 )
 
 // Errors returned by Server methods.
@@ -113,18 +115,7 @@ type keyRecord struct {
 
 // openBadger opens the store with the desktop-sized options of DESIGN.md §4.
 func openBadger(dir string, log zerolog.Logger) (*badger.DB, error) {
-	opts := badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log}).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(4).
-		WithBaseTableSize(1 << 20).
-		WithNumCompactors(2).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(2 << 20).
-		WithValueLogFileSize(16 << 20).
-		WithSyncWrites(true)
+	opts := licensecore.BadgerOptions(dir, log)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -134,15 +125,6 @@ func openBadger(dir string, log zerolog.Logger) (*badger.DB, error) {
 	}
 	return db, nil
 }
-
-// badgerLogger routes Badger's messages to zerolog; Badger's info chatter
-// goes to debug.
-type badgerLogger struct{ log zerolog.Logger }
-
-func (l badgerLogger) Errorf(f string, a ...any)   { l.log.Error().Msgf("badger: "+f, a...) }
-func (l badgerLogger) Warningf(f string, a ...any) { l.log.Warn().Msgf("badger: "+f, a...) }
-func (l badgerLogger) Infof(f string, a ...any)    { l.log.Debug().Msgf("badger: "+f, a...) }
-func (l badgerLogger) Debugf(f string, a ...any)   { l.log.Trace().Msgf("badger: "+f, a...) }
 
 func getJSON(txn *badger.Txn, key string, v any) error {
 	item, err := txn.Get([]byte(key))

@@ -33,6 +33,13 @@ type Claims struct {
 	RenewalDate   int64  `json:"rnw,omitempty"`
 	TransactionID string `json:"txn,omitempty"`
 	DeviceName    string `json:"dev,omitempty"`
+	// Entitlements that "Download new licence" picks up (issue 5).
+	Modules       []string `json:"mod,omitempty"`
+	Users         int      `json:"usr,omitempty"`
+	AccountNumber string   `json:"acc,omitempty"`
+	SerialNumber  string   `json:"ser,omitempty"`
+	// InstallCode binds an offline entitlement to one installation.
+	InstallCode string `json:"ins,omitempty"`
 }
 
 // Renewal returns the renewal date, or the zero time when there is none.

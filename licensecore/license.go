@@ -37,6 +37,10 @@ type License struct {
 	TokenIssuedAt time.Time `json:"token_issued_at"`
 	TokenExpiry   time.Time `json:"token_expiry"`
 	Issuer        string    `json:"issuer"`
+	Modules       []string  `json:"modules,omitempty"`
+	Users         int       `json:"users,omitempty"`
+	AccountNumber string    `json:"account_number,omitempty"`
+	SerialNumber  string    `json:"serial_number,omitempty"`
 
 	// Local facts.
 	AcquiredAt       time.Time    `json:"acquired_at,omitzero"`
@@ -61,6 +65,10 @@ func LicenseFromClaims(c *Claims) License {
 		RenewalDate:   c.Renewal(),
 		TokenID:       c.ID,
 		Issuer:        c.Issuer,
+		Modules:       slices.Clone(c.Modules),
+		Users:         c.Users,
+		AccountNumber: c.AccountNumber,
+		SerialNumber:  c.SerialNumber,
 	}
 	if c.IssuedAt != nil {
 		l.TokenIssuedAt = c.IssuedAt.UTC()

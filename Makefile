@@ -12,7 +12,7 @@ STATICCHECK_VERSION := v0.8.2
 BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
               libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
 # Packages the end-to-end tests need: a real X server, browser, D-Bus, screenshots.
-TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps
+TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps xclip
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOBIN := $(shell $(GO) env GOPATH)/bin
@@ -48,8 +48,25 @@ lint: test-deps
 	$(GOBIN)/staticcheck $(GOFLAGS_T) ./...
 	@if $(GO) list -deps ./licensecore/... | grep -q '^fyne.io/'; then echo "licensecore must not import Fyne"; exit 1; fi
 
+# The suite runs on a virtual X display inside its own D-Bus session, so the
+# desktop end-to-end test (app/e2e_test.go) runs too: LICENSEDESK_E2E=1 makes
+# it fail rather than skip when something it needs is missing. Screenshots
+# and logs land in ci-artifacts/ (keep them as CI artifacts).
+ARTIFACTS := $(CURDIR)/ci-artifacts
+define in_desktop
+	@rm -rf $(ARTIFACTS); mkdir -p $(ARTIFACTS)
+	@xdg=$$(mktemp -d); chmod 700 $$xdg; \
+	xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- \
+	  env LICENSEDESK_E2E=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) XDG_RUNTIME_DIR=$$xdg $(1); \
+	rc=$$?; rm -rf $$xdg; exit $$rc
+endef
+
 unit: test-deps
-	$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...
+	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...)
+
+# Only the desktop end-to-end test, verbose.
+e2e: test-deps
+	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '^TestEndToEndDesktop$$' -v ./app)
 
 test: lint unit
 

@@ -42,6 +42,7 @@ type Manager struct {
 	verifier *Verifier
 	lic      *License
 	refresh  sync.Mutex // one refresh at a time
+	admin    adminState
 }
 
 // NewManager loads the stored licence and key set.

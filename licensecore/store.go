@@ -495,3 +495,32 @@ func (b BadgerLogger) Infof(f string, a ...any) { b.L.Debug().Msgf(strings.TrimS
 
 // Debugf implements badger.Logger.
 func (b BadgerLogger) Debugf(f string, a ...any) { b.L.Trace().Msgf(strings.TrimSpace(f), a...) }
+
+// errStopScan ends a scan early without an error.
+var errStopScan = errors.New("stop scan")
+
+// scan calls fn for every key with prefix, in key order.
+func (s *Store) scan(prefix string, fn func(key string, val []byte) error) error {
+	err := s.view(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			val, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(string(it.Item().Key()), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		return nil
+	}
+	return err
+}
+
+func (s *Store) delete(key string) error {
+	return s.update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
+}

@@ -76,7 +76,9 @@ func TestExplainEverySentinel(t *testing.T) {
 		licensecore.ErrBadAlgorithm, licensecore.ErrBadSignature, licensecore.ErrMalformedToken,
 		licensecore.ErrMissingClaim, licensecore.ErrAuthorityDown, licensecore.ErrAuthorityBroken,
 		licensecore.ErrAccessDenied, licensecore.ErrDeviceCodeExpired, licensecore.ErrLicenceRevoked,
-		licensecore.ErrLicenceExpired, licensecore.ErrRefreshRejected,
+		licensecore.ErrLicenceExpired, licensecore.ErrRefreshRejected, licensecore.ErrAdminRequired,
+		licensecore.ErrBadCredentials, licensecore.ErrLoginThrottled, licensecore.ErrWeakPassword,
+		licensecore.ErrInvalidUserName, licensecore.ErrAdminExists,
 	} {
 		// Token rejections reach the screens wrapped in a TokenError.
 		wrapped := fmt.Errorf("op: %w", err)

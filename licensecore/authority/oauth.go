@@ -458,6 +458,10 @@ func claimsFor(dev *deviceRecord, lic *licenceRecord) *licensecore.Claims {
 		Capacity:      lic.Capacity,
 		TransactionID: lic.TransactionID,
 		DeviceName:    dev.Name,
+		Modules:       append([]string(nil), lic.Modules...),
+		Users:         lic.Users,
+		AccountNumber: lic.AccountNumber,
+		SerialNumber:  lic.SerialNumber,
 	}
 	if !lic.RenewalDate.IsZero() {
 		c.RenewalDate = lic.RenewalDate.Unix()

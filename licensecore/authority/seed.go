@@ -62,6 +62,11 @@ type LicenceSeed struct {
 	RenewalDate   time.Time               `json:"renewal_date,omitzero"`
 	TransactionID string                  `json:"transaction_id,omitempty"`
 	Revoked       bool                    `json:"revoked,omitempty"`
+	// Entitlements beyond the device's features (issue 5); optional.
+	Modules       []string `json:"modules,omitempty"`
+	Users         int      `json:"users,omitempty"`
+	AccountNumber string   `json:"account_number,omitempty"`
+	SerialNumber  string   `json:"serial_number,omitempty"`
 }
 
 // The demo login printed by `authority -demo` and shown by the app's demo

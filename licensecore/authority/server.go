@@ -202,6 +202,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /device", s.handleDevicePage)
 	mux.HandleFunc("POST /device", s.handleDeviceSubmit)
 	mux.HandleFunc("POST /device/confirm", s.handleConfirm)
+	mux.Handle("/licence/verify", s.oauthEndpoint(s.verifyLicence))
+	mux.Handle("/licence/release", s.oauthEndpoint(s.release))
+	mux.HandleFunc("/licence/switch", s.handleSwitchRequest)
+	mux.HandleFunc("GET /licence/switch/{id}", s.handleSwitchStatus)
+	mux.HandleFunc("GET /switch", s.handleSwitchPage)
+	mux.HandleFunc("POST /switch", s.handleSwitchDecision)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.enter() {
 			http.Error(w, "authority is shutting down", http.StatusServiceUnavailable)

@@ -19,7 +19,7 @@ var webFS embed.FS
 
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "org", "device", "confirm", "result", "error"}
+var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch"}
 
 func parsePages() (pages, error) {
 	p := make(pages, len(pageNames))
@@ -53,6 +53,8 @@ type pageData struct {
 
 	Success bool
 	Message string
+
+	Switches []switchRecord // the /switch page
 }
 
 // render writes a page with headers that keep it out of frames, caches and

@@ -1,0 +1,519 @@
+package authority
+
+// The licence lifecycle after acquisition (issue 5, online half): verify a
+// licence, change its entitlements, release a device, and switch a licence
+// between perpetual and subscription with approval on the /switch page.
+//
+//	POST /licence/verify       client_id, licence_token → {"result","licence_id","type","checked_at"}
+//	POST /licence/release      client_id, refresh_token → {"released":true}
+//	POST /licence/switch       client_id, refresh_token, to → 202 {"request_id","status","approve_uri"}
+//	GET  /licence/switch/{id}  → {"request_id","status","licence_id","from","to"}
+//	GET  /switch               signed-in page: table#switch-requests, one tr#switch-<id> per pending
+//	                           request with td.device-name, span.from, span.to and a form.switch-form
+//	                           (button.approve / button.deny, name=action); p#no-switch-requests when
+//	                           none; nav link a#nav-switch on every signed-in page
+//	POST /switch               csrf_token, request_id, action=approve|deny → the page with p#switch-message
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore"
+)
+
+// ErrInvalidEntitlements is returned by SetEntitlements for negative counts.
+var ErrInvalidEntitlements = errors.New("authority: invalid entitlements")
+
+// errUnknownSwitch is a switch request id this authority does not know.
+var errUnknownSwitch = errors.New("authority: no such switch request")
+
+// pSwitch holds switch requests by id. They are kept for switchRetention
+// after they were made, long enough for an app that was switched off to
+// learn the decision.
+const (
+	pSwitch         = "switch/"
+	switchRetention = 90 * 24 * time.Hour
+)
+
+// Switch request states, as GET /licence/switch/{id} reports them.
+const (
+	switchPending  = "pending"
+	switchApproved = "approved"
+	switchDenied   = "denied"
+)
+
+type switchRecord struct {
+	ID          string                  `json:"id"`
+	LicenceID   string                  `json:"licence_id"`
+	ServerID    string                  `json:"server_id"`
+	OrgID       string                  `json:"org"`
+	DeviceName  string                  `json:"device_name"`
+	From        licensecore.LicenseType `json:"from"`
+	To          licensecore.LicenseType `json:"to"`
+	Status      string                  `json:"status"`
+	RequestedAt time.Time               `json:"requested_at"`
+	DecidedAt   time.Time               `json:"decided_at,omitzero"`
+	DecidedBy   string                  `json:"decided_by,omitempty"`
+}
+
+// ---- entitlements ----
+
+// Entitlements are what "Download new licence" picks up: the device's
+// features and the licence's modules, users and capacity.
+type Entitlements struct {
+	Features []string
+	Modules  []string
+	Users    int
+	Capacity int
+}
+
+// Entitlements returns a licence's current entitlements.
+func (s *Server) Entitlements(licenceID string) (Entitlements, error) {
+	var e Entitlements
+	err := s.guard(func() error {
+		return s.db.View(func(txn *badger.Txn) error {
+			lic, dev, err := licenceAndDevice(txn, licenceID)
+			if err != nil {
+				return err
+			}
+			e = Entitlements{Features: slices.Clone(dev.Features), Modules: slices.Clone(lic.Modules), Users: lic.Users, Capacity: lic.Capacity}
+			return nil
+		})
+	})
+	return e, err
+}
+
+// SetEntitlements replaces a licence's entitlements (all four of them); the
+// device's next token carries them.
+func (s *Server) SetEntitlements(licenceID string, e Entitlements) error {
+	if e.Users < 0 || e.Capacity < 0 {
+		return fmt.Errorf("%w: users and capacity must not be negative", ErrInvalidEntitlements)
+	}
+	return s.guard(func() error {
+		err := s.db.Update(func(txn *badger.Txn) error {
+			lic, dev, err := licenceAndDevice(txn, licenceID)
+			if err != nil {
+				return err
+			}
+			dev.Features = append([]string{}, e.Features...)
+			lic.Modules, lic.Users, lic.Capacity = slices.Clone(e.Modules), e.Users, e.Capacity
+			if err := setJSON(txn, pDevice+dev.ServerID, dev, 0); err != nil {
+				return err
+			}
+			return setJSON(txn, pLicence+lic.ID, lic, 0)
+		})
+		if err != nil {
+			return err
+		}
+		s.log.Info().Str("lid", licenceID).Msg("entitlements changed")
+		return nil
+	})
+}
+
+// licenceAndDevice loads a licence and the device it belongs to.
+func licenceAndDevice(txn *badger.Txn, licenceID string) (*licenceRecord, *deviceRecord, error) {
+	var lic licenceRecord
+	var dev deviceRecord
+	err := getJSON(txn, pLicence+licenceID, &lic)
+	if err == nil {
+		err = getJSON(txn, pDevice+lic.ServerID, &dev)
+	}
+	if errors.Is(err, errNotFound) {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLicence, licenceID)
+	}
+	return &lic, &dev, err
+}
+
+// ---- verify ----
+
+type verifyResponse struct {
+	Result    string                  `json:"result"`
+	LicenceID string                  `json:"licence_id"`
+	Type      licensecore.LicenseType `json:"type"`
+	CheckedAt time.Time               `json:"checked_at"`
+}
+
+// publicKey finds one of this authority's keys by kid, retired ones
+// included: verification asks whether we issued a token, not whether it may
+// still be used.
+func (r *keyRing) publicKey(kid string) (ed25519.PublicKey, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range r.all {
+		if k.Kid == kid {
+			return ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey), true
+		}
+	}
+	return nil, false
+}
+
+// verifyLicence checks that licence_token is one of ours — signature, issuer
+// and audience; an expired token is fine — and reports its licence's state.
+func (s *Server) verifyLicence(form url.Values, _ string) (any, *oauthError) {
+	raw := form.Get("licence_token")
+	if raw == "" {
+		return nil, badRequest("invalid_request", "licence_token is required")
+	}
+	notOurs := badRequest("invalid_grant", "the licence token was not issued by this authorization server")
+	if len(raw) > licensecore.MaxTokenSize {
+		return nil, notOurs
+	}
+	var claims licensecore.Claims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		if pub, ok := s.keys.publicKey(kid); ok {
+			return pub, nil
+		}
+		return nil, errors.New("unknown kid")
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithoutClaimsValidation())
+	if err != nil || claims.Issuer != s.opts.Issuer || !slices.Contains(claims.Audience, licensecore.DefaultAudience) {
+		return nil, notOurs
+	}
+	var lic licenceRecord
+	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicence+claims.LicenseID, &lic) })
+	if errors.Is(err, errNotFound) || (err == nil && lic.ServerID != claims.Subject) {
+		return nil, badRequest("invalid_grant", "the licence of this token no longer exists")
+	}
+	if err != nil {
+		s.log.Error().Err(err).Msg("verify licence")
+		return nil, errServer
+	}
+	now := s.now()
+	result := "valid"
+	switch {
+	case lic.Revoked:
+		result = "revoked"
+	case !lic.RenewalDate.IsZero() && !now.Before(lic.RenewalDate):
+		result = "expired"
+	}
+	s.log.Info().Str("lid", lic.ID).Str("sub", claims.Subject).Str("result", result).Msg("licence verified")
+	return &verifyResponse{Result: result, LicenceID: lic.ID, Type: lic.Type, CheckedAt: now.UTC().Truncate(time.Second)}, nil
+}
+
+// ---- refresh-token holders: release and switch ----
+
+// refreshHolder finds the device that holds an unused refresh token. With
+// allowExpired an expired token still counts: a licence left alone past its
+// renewal date must still be removable.
+func refreshHolder(txn *badger.Txn, clientID, refresh string, allowExpired bool, now time.Time) (refreshRecord, *oauthError, error) {
+	var rt refreshRecord
+	if refresh == "" {
+		return rt, badRequest("invalid_request", "refresh_token is required"), nil
+	}
+	err := getJSON(txn, pRefresh+secretHash(refresh), &rt)
+	switch {
+	case errors.Is(err, errNotFound):
+		return rt, badRequest("invalid_grant", "unknown refresh token"), nil
+	case err != nil:
+		return rt, nil, err
+	case rt.Used:
+		return rt, badRequest("invalid_grant", "refresh token has already been used"), nil
+	case rt.ClientID != clientID:
+		return rt, badRequest("invalid_grant", "refresh token was issued to another client"), nil
+	case !allowExpired && !now.Before(rt.ExpiresAt):
+		return rt, badRequest("invalid_grant", "refresh token has expired"), nil
+	}
+	return rt, nil, nil
+}
+
+// update runs fn in a transaction and turns its refusal or failure into the
+// endpoint's answer.
+func (s *Server) update(what string, fn func(txn *badger.Txn) (*oauthError, error)) *oauthError {
+	var refused *oauthError
+	err := s.db.Update(func(txn *badger.Txn) error {
+		var err error
+		refused, err = fn(txn)
+		if refused != nil {
+			return nil
+		}
+		return err
+	})
+	if errors.Is(err, badger.ErrConflict) {
+		return badRequest("invalid_grant", "the licence changed meanwhile; try again")
+	}
+	if err != nil {
+		s.log.Error().Err(err).Msg(what)
+		return errServer
+	}
+	return refused
+}
+
+// release invalidates every refresh token of the device holding refresh and
+// withdraws its pending switch requests, so that a removed licence cannot be
+// renewed from a stale copy and the device can be acquired afresh.
+func (s *Server) release(form url.Values, clientID string) (any, *oauthError) {
+	now := s.now()
+	var serverID string
+	e := s.update("release", func(txn *badger.Txn) (*oauthError, error) {
+		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), true, now)
+		if refused != nil || err != nil {
+			return refused, err
+		}
+		serverID = rt.ServerID
+		var spent [][]byte
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pRefresh), PrefetchValues: true})
+		for it.Rewind(); it.Valid(); it.Next() {
+			var r refreshRecord
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err == nil && r.ServerID == serverID {
+				spent = append(spent, it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
+		for _, k := range spent {
+			if err := txn.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+		return nil, s.closeSwitches(txn, serverID, "released", now)
+	})
+	if e != nil {
+		return nil, e
+	}
+	s.log.Info().Str("sub", serverID).Msg("device released")
+	return map[string]bool{"released": true}, nil
+}
+
+// closeSwitches denies the device's pending switch requests.
+func (s *Server) closeSwitches(txn *badger.Txn, serverID, by string, now time.Time) error {
+	var open []switchRecord
+	err := scanJSON(txn, pSwitch, func(r *switchRecord) error {
+		if r.ServerID == serverID && r.Status == switchPending {
+			open = append(open, *r)
+		}
+		return nil
+	})
+	for i := 0; err == nil && i < len(open); i++ {
+		open[i].Status, open[i].DecidedAt, open[i].DecidedBy = switchDenied, now.UTC(), by
+		err = putSwitch(txn, &open[i], now)
+	}
+	return err
+}
+
+func putSwitch(txn *badger.Txn, r *switchRecord, now time.Time) error {
+	return setJSON(txn, pSwitch+r.ID, r, r.RequestedAt.Add(switchRetention).Sub(now))
+}
+
+type switchResponse struct {
+	RequestID  string                  `json:"request_id"`
+	Status     string                  `json:"status"`
+	ApproveURI string                  `json:"approve_uri,omitempty"`
+	LicenceID  string                  `json:"licence_id,omitempty"`
+	From       licensecore.LicenseType `json:"from,omitempty"`
+	To         licensecore.LicenseType `json:"to,omitempty"`
+}
+
+func (s *Server) switchAnswer(r *switchRecord) *switchResponse {
+	return &switchResponse{RequestID: r.ID, Status: r.Status, ApproveURI: s.opts.Issuer + "/switch",
+		LicenceID: r.LicenceID, From: r.From, To: r.To}
+}
+
+// handleSwitchRequest is POST /licence/switch: 202 with a pending request.
+// Asking again for the same change returns the request already pending;
+// asking for the other change replaces it.
+func (s *Server) handleSwitchRequest(w http.ResponseWriter, r *http.Request) {
+	form, clientID, e := s.oauthForm(w, r)
+	var rec switchRecord
+	if e == nil {
+		rec, e = s.requestSwitch(form, clientID)
+	}
+	if e != nil {
+		writeOAuthError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, s.switchAnswer(&rec))
+}
+
+func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, *oauthError) {
+	to := licensecore.LicenseType(form.Get("to"))
+	if to != licensecore.Perpetual && to != licensecore.Subscription {
+		return switchRecord{}, badRequest("invalid_request", "to must be perpetual or subscription")
+	}
+	id, err := randomToken(16)
+	if err != nil {
+		return switchRecord{}, errServer
+	}
+	now := s.now()
+	var rec switchRecord
+	e := s.update("switch request", func(txn *badger.Txn) (*oauthError, error) {
+		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), false, now)
+		if refused != nil || err != nil {
+			return refused, err
+		}
+		var dev deviceRecord
+		var lic licenceRecord
+		if err := getJSON(txn, pDevice+rt.ServerID, &dev); err != nil {
+			return badRequest("invalid_grant", "the device is no longer registered"), nil
+		}
+		if err := getJSON(txn, pLicence+dev.LicenceID, &lic); err != nil {
+			return badRequest("access_denied", "the device has no licence"), nil
+		}
+		switch {
+		case lic.Revoked:
+			return badRequest("access_denied", descRevoked), nil
+		case lic.Type == to:
+			return badRequest("invalid_request", "the licence is already "+string(to)), nil
+		}
+		var same *switchRecord
+		err = scanJSON(txn, pSwitch, func(r *switchRecord) error {
+			if r.ServerID == dev.ServerID && r.Status == switchPending && r.To == to {
+				same = r
+			}
+			return nil
+		})
+		if same != nil || err != nil {
+			if same != nil {
+				rec = *same
+			}
+			return nil, err
+		}
+		if err := s.closeSwitches(txn, dev.ServerID, "superseded", now); err != nil {
+			return nil, err
+		}
+		rec = switchRecord{ID: id, LicenceID: lic.ID, ServerID: dev.ServerID, OrgID: dev.OrgID, DeviceName: dev.Name,
+			From: lic.Type, To: to, Status: switchPending, RequestedAt: now.UTC()}
+		return nil, putSwitch(txn, &rec, now)
+	})
+	if e == nil {
+		s.log.Info().Str("sub", rec.ServerID).Str("lid", rec.LicenceID).Str("to", string(to)).Msg("licence switch requested")
+	}
+	return rec, e
+}
+
+// handleSwitchStatus is GET /licence/switch/{id}. The id is a 128-bit
+// secret, so knowing it is what entitles the app to the answer.
+func (s *Server) handleSwitchStatus(w http.ResponseWriter, r *http.Request) {
+	var rec switchRecord
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pSwitch+r.PathValue("id"), &rec) })
+	switch {
+	case errors.Is(err, errNotFound):
+		writeOAuthError(w, oerr(http.StatusNotFound, "invalid_request", "unknown switch request"))
+	case err != nil:
+		writeOAuthError(w, errServer)
+	default:
+		ans := s.switchAnswer(&rec)
+		ans.ApproveURI = ""
+		writeJSON(w, http.StatusOK, ans)
+	}
+}
+
+// ---- the /switch page ----
+
+// pendingSwitches lists the organization's pending requests, oldest first.
+func (s *Server) pendingSwitches(org string) ([]switchRecord, error) {
+	var out []switchRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scanJSON(txn, pSwitch, func(r *switchRecord) error {
+			if r.OrgID == org && r.Status == switchPending {
+				out = append(out, *r)
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(out, func(a, b switchRecord) int { return a.RequestedAt.Compare(b.RequestedAt) })
+	return out, err
+}
+
+func (s *Server) renderSwitches(w http.ResponseWriter, dc deviceContext, status int, msg string) {
+	list, err := s.pendingSwitches(dc.sess.org)
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, dc.sess, "Please try again.")
+		return
+	}
+	d := dc.page("Licence changes")
+	d.Switches, d.Message = list, msg
+	s.render(w, status, "switch", d)
+}
+
+func (s *Server) handleSwitchPage(w http.ResponseWriter, r *http.Request) {
+	sess, _ := s.currentSession(w, r, false)
+	if dc, ok := s.orgDevices(w, r, sess); ok {
+		s.renderSwitches(w, dc, http.StatusOK, "")
+	}
+}
+
+func (s *Server) handleSwitchDecision(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	dc, ok := s.orgDevices(w, r, sess)
+	if !ok {
+		return
+	}
+	action := r.PostFormValue("action")
+	if action != "approve" && action != "deny" {
+		s.renderError(w, http.StatusBadRequest, sess, "Choose Approve or Deny.")
+		return
+	}
+	rec, err := s.decideSwitch(r.PostFormValue("request_id"), dc.sess.org, action == "approve", sess.user)
+	switch {
+	case errors.Is(err, errUnknownSwitch):
+		s.renderError(w, http.StatusNotFound, sess, "There is no such licence change request in this organization.")
+	case errors.Is(err, errDecided):
+		s.renderError(w, http.StatusConflict, sess, "This licence change was already answered.")
+	case err != nil:
+		s.renderError(w, http.StatusInternalServerError, sess, "The decision could not be saved; please try again.")
+	case action == "approve":
+		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Approved: the licence of %s is now %s.", rec.DeviceName, rec.To))
+	default:
+		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Denied: the licence of %s stays %s.", rec.DeviceName, rec.From))
+	}
+}
+
+// DecideSwitch approves or denies a pending switch request, as the /switch
+// page does, on behalf of by (for the command line and tests). org limits
+// the request to one organization; "" allows any.
+func (s *Server) DecideSwitch(requestID, org string, approve bool, by string) error {
+	return s.guard(func() error {
+		_, err := s.decideSwitch(requestID, org, approve, by)
+		return err
+	})
+}
+
+// decideSwitch records the decision and, on approval, changes the licence
+// in the same transaction: perpetual has no renewal date, a new
+// subscription renews in a year. Licence ID and Server ID stay, so the
+// device's refresh token keeps working and its next token carries the type.
+func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRecord, error) {
+	now := s.now()
+	var rec switchRecord
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if err := getJSON(txn, pSwitch+id, &rec); errors.Is(err, errNotFound) || (err == nil && org != "" && rec.OrgID != org) {
+			return errUnknownSwitch
+		} else if err != nil {
+			return err
+		}
+		if rec.Status != switchPending {
+			return errDecided
+		}
+		rec.Status, rec.DecidedAt, rec.DecidedBy = switchDenied, now.UTC(), by
+		if approve {
+			rec.Status = switchApproved
+			var lic licenceRecord
+			if err := getJSON(txn, pLicence+rec.LicenceID, &lic); err != nil {
+				return err
+			}
+			lic.Type, lic.RenewalDate = rec.To, time.Time{}
+			if rec.To == licensecore.Subscription {
+				lic.RenewalDate = now.AddDate(1, 0, 0).UTC().Truncate(time.Second)
+			}
+			if err := setJSON(txn, pLicence+lic.ID, &lic, 0); err != nil {
+				return err
+			}
+		}
+		return putSwitch(txn, &rec, now)
+	})
+	if err == nil {
+		s.log.Info().Str("user", by).Str("lid", rec.LicenceID).Str("to", string(rec.To)).Bool("approved", approve).Msg("licence switch decided")
+	}
+	return rec, err
+}

@@ -53,3 +53,42 @@ func (e *TokenError) Error() string {
 
 // Unwrap lets errors.Is match both the category and ErrTokenInvalid.
 func (e *TokenError) Unwrap() []error { return []error{e.Kind, ErrTokenInvalid} }
+
+// Offline licensing errors: challenge/response codes and licence files
+// (offline.go, challenge.go). A refused code or file leaves the stored
+// licence untouched.
+var (
+	ErrCodeTypo            = errors.New("the code has a typing mistake")
+	ErrCodeInvalid         = errors.New("the code is not a License Desk code")
+	ErrNoChallenge         = errors.New("there is no pending challenge on this PC; get a new challenge")
+	ErrResponseMismatch    = errors.New("the response code does not answer this PC's challenge, or was not made by the licensing authority")
+	ErrResponseCannotCarry = errors.New("a response code cannot carry these features; use a licence file instead")
+	ErrRequestInvalid      = errors.New("the licence request is incomplete or damaged")
+	ErrFileTooLarge        = errors.New("the file is too large to be a licence file")
+	ErrEntitlementTampered = errors.New("the licence file is damaged or has been altered")
+	ErrEntitlementForeign  = errors.New("the licence file was made for another PC")
+	ErrEntitlementReplayed = errors.New("the licence file has been imported before or is older than the current licence")
+	ErrEntitlementExpired  = errors.New("the licence file has expired")
+)
+
+// EntitlementError is a refused licence file or response code: Kind is one
+// of the sentinels above, Cause the detail (may be nil).
+type EntitlementError struct {
+	Kind  error
+	Cause error
+}
+
+func (e *EntitlementError) Error() string {
+	if e.Cause == nil {
+		return e.Kind.Error()
+	}
+	return fmt.Sprintf("%s: %v", e.Kind.Error(), e.Cause)
+}
+
+// Unwrap lets errors.Is match the kind and the cause.
+func (e *EntitlementError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Cause}
+}

@@ -26,6 +26,10 @@ type Options struct {
 	Logger      zerolog.Logger
 	DeviceName  string
 	InstallCode string
+	// VerifyInterval: a subscription licence is due for online
+	// verification this long after the last one (default
+	// DefaultVerifyInterval, see VerifyDue).
+	VerifyInterval time.Duration
 }
 
 // Manager owns the licence of this server: acquisition, refresh and status.
@@ -177,6 +181,11 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
+	return m.refreshLocked(ctx)
+}
+
+// refreshLocked is RefreshNow for callers that hold m.refresh.
+func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	toks, err := m.store.Tokens()
 	if err != nil {
 		return m.Status(), err

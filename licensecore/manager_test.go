@@ -50,22 +50,30 @@ func startAuthority(t *testing.T, lifetime time.Duration) *realAuthority {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	renewal := time.Now().AddDate(0, 3, 0).UTC().Truncate(time.Second)
-	err = srv.Seed(authority.Seed{Organizations: []authority.OrganizationSeed{{
-		ID: "org1", Name: "Test Stores",
-		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
-		Devices: []authority.DeviceSeed{{
-			ServerID: "POS-T1", Name: "Till server", HubServerName: "hub-1", HubServerURL: "https://hub-1.example.com",
-			Features: []string{"xms"},
-			Licence: &authority.LicenceSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
-				Capacity: 3, RenewalDate: renewal, TransactionID: "TXN-T1"},
-		}},
-	}}})
-	if err != nil {
+	if err := srv.Seed(authoritySeed(nil)); err != nil {
 		t.Fatal(err)
 	}
 	ra.srv = srv
 	return ra
+}
+
+// authoritySeed is startAuthority's data; mod, when set, changes the
+// licence of POS-T1 (seeding again with it changes the licence in place).
+func authoritySeed(mod func(*authority.LicenceSeed)) authority.Seed {
+	renewal := time.Now().AddDate(0, 3, 0).UTC().Truncate(time.Second)
+	lic := &authority.LicenceSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
+		Capacity: 3, RenewalDate: renewal, TransactionID: "TXN-T1"}
+	if mod != nil {
+		mod(lic)
+	}
+	return authority.Seed{Organizations: []authority.OrganizationSeed{{
+		ID: "org1", Name: "Test Stores",
+		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
+		Devices: []authority.DeviceSeed{{
+			ServerID: "POS-T1", Name: "Till server", HubServerName: "hub-1", HubServerURL: "https://hub-1.example.com",
+			Features: []string{"xms"}, Licence: lic,
+		}},
+	}}}
 }
 
 func (ra *realAuthority) setFault(f http.HandlerFunc) {

@@ -29,6 +29,7 @@ const (
 	keyRefresh  = "lic/refresh"
 	keyJWKS     = "lic/jwks"
 	keyClock    = "clock/high"
+	keySwitch   = "lic/switch" // pending perpetual/subscription switch
 	prefixSet   = "set/"
 	prefixNote  = "notified/"
 	prefixAudit = "audit/e/"

@@ -21,6 +21,10 @@
 //	GET  /.well-known/jwks.json    every published signing key
 //	GET  /healthz                  {"status":"ok"}
 //	GET  /device?user_code=…       verification_uri(_complete), the person's pages below
+//	POST /licence/verify           licence lifecycle (lifecycle.go): verify, release, and the
+//	POST /licence/release          perpetual/subscription switch approved on the /switch page
+//	POST /licence/switch
+//	GET  /licence/switch/{id}
 //
 // # Pages and the names a browser test can rely on
 //

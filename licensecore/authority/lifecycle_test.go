@@ -3,8 +3,10 @@ package authority_test
 import (
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
@@ -331,4 +334,30 @@ func TestEntitlements(t *testing.T) {
 	if err := e.srv.SetEntitlements("LIC-MAIN", authority.Entitlements{Users: -1}); !errors.Is(err, authority.ErrInvalidEntitlements) {
 		t.Fatalf("negative users: %v", err)
 	}
+}
+
+// Download new licence, authority side: add a module and users to the
+// demo subscription; the device's next token carries them.
+func ExampleServer_SetEntitlements() {
+	dir, _ := os.MkdirTemp("", "authority-example-")
+	defer os.RemoveAll(dir)
+	srv, err := authority.New(authority.Options{DataDir: dir, Issuer: "http://127.0.0.1:8080", Logger: zerolog.Nop()})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	if err := srv.Seed(authority.DemoSeed()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, _ := srv.Entitlements("LIC-1001")
+	e.Modules, e.Users = append(e.Modules, "kitchen-display"), 12
+	if err := srv.SetEntitlements("LIC-1001", e); err != nil {
+		fmt.Println(err)
+		return
+	}
+	e, _ = srv.Entitlements("LIC-1001")
+	fmt.Printf("%v %v users=%d capacity=%d\n", e.Features, e.Modules, e.Users, e.Capacity)
+	// Output: [xms loyalty] [kitchen-display] users=12 capacity=8
 }

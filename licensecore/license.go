@@ -47,6 +47,13 @@ type License struct {
 	LastRefresh      time.Time    `json:"last_refresh,omitzero"`
 	LastVerifyTime   time.Time    `json:"last_verify_time,omitzero"`
 	LastVerifyResult VerifyResult `json:"last_verify_result,omitempty"`
+	// OfflineSince is the last contact with the authority: online
+	// acquisition, refresh or verification, or the issue time of the
+	// licence file or response code applied offline. Offline is set when
+	// the licence was last refreshed offline; only then does the offline
+	// window (Policy.OfflineWindow) apply.
+	OfflineSince time.Time `json:"offline_since,omitzero"`
+	Offline      bool      `json:"offline,omitempty"`
 }
 
 // LicenseFromClaims builds the token-derived part of a License.

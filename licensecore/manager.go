@@ -258,6 +258,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 		lic.AcquiredAt = now
 	}
 	lic.LastRefresh = now
+	lic.OfflineSince, lic.Offline = now, false // contact with the authority
 	if err := m.store.SaveLicence(lic, toks, fetched); err != nil {
 		return err
 	}

@@ -80,6 +80,12 @@ type Policy struct {
 	// RenewalNoticeDays: a notification is sent once when the renewal date
 	// comes within each of these many days (0 entries are ignored).
 	RenewalNoticeDays [3]int
+	// OfflineWindow: a licence refreshed offline (licence file or response
+	// code) stays valid this long after OfflineSince without contact with
+	// the authority; OfflineWarn: the warning starts this long before the
+	// end. Zero means the default (30 days, 7 days).
+	OfflineWindow time.Duration
+	OfflineWarn   time.Duration
 }
 
 // DefaultPolicy returns the documented defaults.
@@ -92,6 +98,8 @@ func DefaultPolicy() Policy {
 		Leeway:            30 * time.Second,
 		RefreshFraction:   0.5,
 		RenewalNoticeDays: [3]int{30, 7, 1},
+		OfflineWindow:     DefaultOfflineWindow,
+		OfflineWarn:       DefaultOfflineWarn,
 	}
 }
 
@@ -111,6 +119,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("token leeway must be between 0 and 60 seconds")
 	case !(p.RefreshFraction > 0 && p.RefreshFraction < 1):
 		return fmt.Errorf("refresh fraction must be between 0 and 1")
+	case p.OfflineWindow < 0 || p.OfflineWarn < 0:
+		return fmt.Errorf("offline window and warning must not be negative")
 	}
 	return nil
 }
@@ -130,6 +140,12 @@ type Status struct {
 	// RenewalLeft is the time until the renewal date; meaningful only when
 	// the licence has one.
 	RenewalLeft time.Duration `json:"-"`
+	// Offline window of a licence refreshed offline (zero otherwise): when
+	// it ends, how many days are left (rounded up; 0 once ended), and
+	// whether the warning applies (see OfflineWarning).
+	OfflineGraceEnd time.Time `json:"offline_grace_end,omitzero"`
+	OfflineDaysLeft int       `json:"offline_days_left,omitempty"`
+	OfflineExpiring bool      `json:"offline_expiring,omitempty"`
 }
 
 // HasRenewalDate reports whether the licence has a renewal date.
@@ -161,6 +177,7 @@ func Evaluate(l *License, now time.Time, p Policy) Status {
 		}
 	}
 	st.Token = tokenState(l, now, p, &st.TokenLeft)
+	evaluateOffline(&st, l, now, p)
 	return st
 }
 
@@ -190,7 +207,7 @@ func (s Status) Severity() int {
 	switch {
 	case s.State == Unlicensed || s.State == ExpiredRequiresRenewal || s.Token == TokenExpired:
 		return 2
-	case s.State == RequiresRenewal || s.Token == TokenExpiringSoon || s.ClockError:
+	case s.State == RequiresRenewal || s.Token == TokenExpiringSoon || s.ClockError || s.OfflineExpiring:
 		return 1
 	default:
 		return 0

@@ -34,6 +34,10 @@ const (
 	prefixNote  = "notified/"
 	prefixAudit = "audit/e/"
 	keyAuditTop = "audit/head"
+	// Offline licensing (offline.go): the pending challenge, and every
+	// licence file and response code applied, so none applies twice.
+	keyChallenge = "offline/challenge"
+	prefixUsed   = "offline/used/"
 )
 
 // Migration upgrades the store from version From to From+1 inside one
@@ -313,35 +317,49 @@ type Tokens struct {
 // SaveLicence stores the licence, its tokens and the key set they were
 // verified with in one transaction: either all of them or none.
 func (s *Store) SaveLicence(l License, t Tokens, jwks *JWKS) error {
-	lj, err := json.Marshal(l)
+	write, err := s.licenceWrites(l, &t, jwks)
 	if err != nil {
 		return err
 	}
-	sealed, err := s.seal([]byte(t.Refresh))
+	return s.update(write)
+}
+
+// licenceWrites prepares SaveLicence's writes for one transaction; a nil t
+// keeps the stored tokens.
+func (s *Store) licenceWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Txn) error, error) {
+	lj, err := json.Marshal(l)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var sealed []byte
+	if t != nil {
+		if sealed, err = s.seal([]byte(t.Refresh)); err != nil {
+			return nil, err
+		}
 	}
 	var kj []byte
 	if jwks != nil {
 		if kj, err = json.Marshal(jwks); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return s.update(func(txn *badger.Txn) error {
+	return func(txn *badger.Txn) error {
 		if err := txn.Set([]byte(keyLicense), lj); err != nil {
 			return err
 		}
-		if err := txn.Set([]byte(keyToken), []byte(t.Licence)); err != nil {
-			return err
-		}
-		if err := txn.Set([]byte(keyRefresh), sealed); err != nil {
-			return err
+		if t != nil {
+			if err := txn.Set([]byte(keyToken), []byte(t.Licence)); err != nil {
+				return err
+			}
+			if err := txn.Set([]byte(keyRefresh), sealed); err != nil {
+				return err
+			}
 		}
 		if kj != nil {
 			return txn.Set([]byte(keyJWKS), kj)
 		}
 		return nil
-	})
+	}, nil
 }
 
 // UpdateLicense replaces only the licence record (local facts such as the

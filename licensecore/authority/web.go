@@ -19,7 +19,7 @@ var webFS embed.FS
 
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch"}
+var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch", "upgrade", "entitle"}
 
 func parsePages() (pages, error) {
 	p := make(pages, len(pageNames))
@@ -55,6 +55,7 @@ type pageData struct {
 	Message string
 
 	Switches []switchRecord // the /switch page
+	Offline  offlinePage    // the /upgrade and /entitle pages (offline.go)
 }
 
 // render writes a page with headers that keep it out of frames, caches and

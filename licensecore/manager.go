@@ -47,6 +47,7 @@ type Manager struct {
 	lic      *License
 	refresh  sync.Mutex // one refresh at a time
 	admin    adminState
+	pool     poolState // pool.go: one pool operation at a time
 }
 
 // NewManager loads the stored licence and key set.

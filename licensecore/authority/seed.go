@@ -31,6 +31,8 @@ type OrganizationSeed struct {
 	Name    string       `json:"name"`
 	Users   []UserSeed   `json:"users"`
 	Devices []DeviceSeed `json:"devices"`
+	// Customers and their cloud pools (pool.go); optional.
+	Customers []CustomerSeed `json:"customers,omitempty"`
 }
 
 // UserSeed is a person who signs in on the pages. Give Password (hashed
@@ -145,6 +147,10 @@ func (s *Server) seed(seed Seed) error {
 	if err != nil {
 		return err
 	}
+	customers, pool, err := seedPool(seed, s.now())
+	if err != nil {
+		return err
+	}
 	err = s.db.Update(func(txn *badger.Txn) error {
 		var clients []string
 		if err := getJSON(txn, kClients, &clients); err != nil && !errors.Is(err, errNotFound) {
@@ -167,6 +173,9 @@ func (s *Server) seed(seed Seed) error {
 		}
 		for _, l := range licences {
 			puts = append(puts, keyValue{pLicence + l.ID, l})
+		}
+		if err := putPoolSeed(txn, customers, pool); err != nil {
+			return err
 		}
 		for _, kv := range puts {
 			if err := setJSON(txn, kv.key, kv.value, 0); err != nil {

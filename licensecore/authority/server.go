@@ -202,6 +202,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /device", s.handleDevicePage)
 	mux.HandleFunc("POST /device", s.handleDeviceSubmit)
 	mux.HandleFunc("POST /device/confirm", s.handleConfirm)
+	s.registerPool(mux) // pool.go: customers, cloud pool, partner pages
 	mux.HandleFunc("GET /upgrade", s.handleUpgradePage)
 	mux.HandleFunc("POST /upgrade", s.handleUpgrade)
 	mux.HandleFunc("GET /entitle", s.handleEntitlePage)

@@ -1,0 +1,654 @@
+package authority
+
+// Customers and their cloud pools (issue 6). A customer belongs to an
+// organization and is named by a random UUID v4, its Customer ID, which a
+// partner creates on /partner and types into License Desk. The pool holds
+// the customer's device-capacity and maintenance licences; installations
+// list, activate and transfer them with requests signed by their own
+// Ed25519 key (the protocol, authentication and receipts are described in
+// licensecore/poolwire.go).
+//
+// Every pool request runs in one Badger transaction, retried on a
+// conflict: two installations racing for one licence both read it, one
+// commits, the other's transaction conflicts and on its retry finds the
+// licence taken. The answer of an activation or a transfer is kept under
+// (install code, request id), so a repeated request gets the same answer
+// and changes nothing.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"licensedesk/licensecore"
+)
+
+// ErrUnknownCustomer is a customer id the authority does not know.
+var ErrUnknownCustomer = errors.New("authority: no such customer")
+
+// Key prefixes of customers and pools.
+const (
+	pCustomer = "cust/"   // customer ID → customerRecord
+	pPool     = "pool/"   // customer ID + "/" + licence ID → poolRecord
+	pInstall  = "inst/"   // install code → installRecord
+	pPoolOp   = "poolop/" // install code + "/" + request ID → poolOpRecord
+)
+
+// Pool licence states.
+const (
+	PoolAvailable = "available"
+	PoolActive    = "active"
+)
+
+// CustomerSeed is a customer of an organization with its cloud pool. ID is
+// its Customer ID, a UUID.
+type CustomerSeed struct {
+	ID   string            `json:"id"`
+	Name string            `json:"name"`
+	Pool []PoolLicenceSeed `json:"pool,omitempty"`
+}
+
+// PoolLicenceSeed is a licence in a customer's pool: Kind "capacity" with
+// Devices, or "maintenance" with MaintenanceUntil (RFC 3339 in JSON).
+// Re-seeding keeps an activation: only the grant is updated.
+type PoolLicenceSeed struct {
+	ID               string               `json:"id"`
+	Kind             licensecore.PoolKind `json:"kind"`
+	Devices          int                  `json:"devices,omitempty"`
+	MaintenanceUntil time.Time            `json:"maintenance_until,omitzero"`
+}
+
+type customerRecord struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	OrgID     string    `json:"org"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+}
+
+// PoolEntry is a licence of a customer's pool as the authority sees it:
+// available, or active on one installation.
+type PoolEntry struct {
+	licensecore.PoolLicence
+	CustomerID   string    `json:"customer_id"`
+	State        string    `json:"state"` // PoolAvailable or PoolActive
+	InstallCode  string    `json:"install_code,omitempty"`
+	ServerName   string    `json:"server_name,omitempty"`
+	ActivationID string    `json:"activation_id,omitempty"`
+	ActivatedAt  time.Time `json:"activated_at,omitzero"`
+}
+
+// poolRecord is a PoolEntry plus the key the activation is bound to.
+type poolRecord struct {
+	PoolEntry
+	HolderKey []byte `json:"holder_key,omitempty"`
+}
+
+type installRecord struct {
+	InstallCode  string    `json:"install_code"`
+	CustomerID   string    `json:"customer_id"`
+	PublicKey    []byte    `json:"public_key"`
+	ServerName   string    `json:"server_name,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// poolOpRecord remembers the answer to one request id.
+type poolOpRecord struct {
+	Op           string    `json:"op"`
+	LicenceID    string    `json:"licence_id"`
+	ActivationID string    `json:"activation_id"`
+	TransferDate time.Time `json:"transfer_date,omitzero"`
+}
+
+func poolKey(customerID, licenceID string) string { return pPool + customerID + "/" + licenceID }
+
+// seedPool validates the seed's customers and pool licences.
+func seedPool(seed Seed, now time.Time) ([]customerRecord, []poolRecord, error) {
+	var custs []customerRecord
+	var pool []poolRecord
+	seen := map[string]bool{}
+	for _, o := range seed.Organizations {
+		for _, c := range o.Customers {
+			id, err := licensecore.ParseCustomerID(c.ID)
+			if err != nil || seen["c"+id] {
+				return nil, nil, fmt.Errorf("%w: organization %q: customer id %q is not a UUID or appears twice", ErrInvalidSeed, o.ID, c.ID)
+			}
+			seen["c"+id] = true
+			custs = append(custs, customerRecord{ID: id, Name: orDefault(c.Name, id), OrgID: o.ID, CreatedAt: now.UTC()})
+			for _, l := range c.Pool {
+				pl := licensecore.PoolLicence{ID: l.ID, Kind: l.Kind, Devices: l.Devices, MaintenanceUntil: l.MaintenanceUntil.UTC()}
+				if l.MaintenanceUntil.IsZero() {
+					pl.MaintenanceUntil = time.Time{}
+				}
+				if err := pl.Validate(); err != nil || seen["l"+l.ID] {
+					return nil, nil, fmt.Errorf("%w: customer %s: pool licence %q: invalid or appears twice (%v)", ErrInvalidSeed, id, l.ID, err)
+				}
+				seen["l"+l.ID] = true
+				pl.TransferDate = now.UTC()
+				pool = append(pool, poolRecord{PoolEntry: PoolEntry{PoolLicence: pl, CustomerID: id, State: PoolAvailable}})
+			}
+		}
+	}
+	return custs, pool, nil
+}
+
+// putPoolSeed writes seeded customers and pool licences; a licence that
+// exists keeps its state and holder.
+func putPoolSeed(txn *badger.Txn, custs []customerRecord, pool []poolRecord) error {
+	for _, c := range custs {
+		var old customerRecord
+		if err := getJSON(txn, pCustomer+c.ID, &old); err == nil {
+			c.CreatedAt, c.CreatedBy = old.CreatedAt, old.CreatedBy
+		}
+		if err := setJSON(txn, pCustomer+c.ID, c, 0); err != nil {
+			return err
+		}
+	}
+	for _, p := range pool {
+		var old poolRecord
+		switch err := getJSON(txn, poolKey(p.CustomerID, p.ID), &old); {
+		case err == nil:
+			grant := p.PoolLicence
+			p = old
+			p.Kind, p.Devices, p.MaintenanceUntil = grant.Kind, grant.Devices, grant.MaintenanceUntil
+		case !errors.Is(err, errNotFound):
+			return err
+		}
+		if err := setJSON(txn, poolKey(p.CustomerID, p.ID), p, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NewCustomerID returns a random UUID v4 in canonical form.
+func NewCustomerID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+}
+
+// CreateCustomer adds a customer to an organization and returns its new
+// Customer ID, as the partner page does.
+func (s *Server) CreateCustomer(orgID, name string) (string, error) {
+	var id string
+	err := s.guard(func() error {
+		var err error
+		id, err = s.createCustomer(orgID, name, "")
+		return err
+	})
+	return id, err
+}
+
+func (s *Server) createCustomer(orgID, name, by string) (string, error) {
+	id, err := NewCustomerID()
+	if err != nil {
+		return "", err
+	}
+	name = cleanLabel(name, 100)
+	if name == "" {
+		return "", errors.New("authority: a customer needs a name")
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		var org orgRecord
+		if err := getJSON(txn, pOrg+orgID, &org); err != nil {
+			return fmt.Errorf("organization %q: %w", orgID, err)
+		}
+		return setJSON(txn, pCustomer+id, customerRecord{ID: id, Name: name, OrgID: orgID, CreatedAt: s.now().UTC(), CreatedBy: by}, 0)
+	})
+	if err != nil {
+		return "", fmt.Errorf("authority: create customer: %w", err)
+	}
+	s.log.Info().Str("org", orgID).Str("customer", id).Str("by", by).Msg("customer created")
+	return id, nil
+}
+
+// Pool lists a customer's pool licences, available and active, by ID.
+func (s *Server) Pool(customerID string) ([]PoolEntry, error) {
+	var out []PoolEntry
+	err := s.guard(func() error {
+		return s.db.View(func(txn *badger.Txn) error {
+			var c customerRecord
+			if err := getJSON(txn, pCustomer+customerID, &c); errors.Is(err, errNotFound) {
+				return fmt.Errorf("%w: %q", ErrUnknownCustomer, customerID)
+			} else if err != nil {
+				return err
+			}
+			var err error
+			out, err = poolEntries(txn, customerID)
+			return err
+		})
+	})
+	return out, err
+}
+
+func poolEntries(txn *badger.Txn, customerID string) ([]PoolEntry, error) {
+	var out []PoolEntry
+	err := scanJSON(txn, pPool+customerID+"/", func(p *poolRecord) error {
+		p.Description = p.Describe()
+		out = append(out, p.PoolEntry)
+		return nil
+	})
+	return out, err
+}
+
+// registerPool adds the customer and pool endpoints and the partner pages.
+func (s *Server) registerPool(mux *http.ServeMux) {
+	mux.HandleFunc("GET /customers/{id}", s.handleCustomerCheck)
+	for _, op := range []string{licensecore.PoolOpList, licensecore.PoolOpHeld, licensecore.PoolOpActivate, licensecore.PoolOpTransfer} {
+		mux.HandleFunc("POST /pool/"+op, s.poolEndpoint(op))
+	}
+	mux.HandleFunc("GET /partner", s.handlePartnerPage)
+	mux.HandleFunc("POST /partner/customers", s.handleCreateCustomer)
+	mux.HandleFunc("GET /partner/customers/{id}", s.handleCustomerPage)
+}
+
+func poolRefusal(status int, code, desc string) *oauthError { return oerr(status, code, desc) }
+
+func (s *Server) handleCustomerCheck(w http.ResponseWriter, r *http.Request) {
+	id, err := licensecore.ParseCustomerID(r.PathValue("id"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, err.Error()))
+		return
+	}
+	var c customerRecord
+	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pCustomer+id, &c) })
+	switch {
+	case errors.Is(err, errNotFound):
+		writeJSON(w, http.StatusNotFound, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownCustomer, "no customer has the Customer ID "+id))
+	case err != nil:
+		s.log.Error().Err(err).Msg("customer check")
+		writeJSON(w, http.StatusInternalServerError, errServer)
+	default:
+		writeJSON(w, http.StatusOK, licensecore.CustomerAnswer{CustomerID: c.ID, Name: c.Name})
+	}
+}
+
+// poolEndpoint serves one signed pool operation.
+func (s *Server) poolEndpoint(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, licensecore.MaxPoolEnvelope))
+		if err != nil {
+			writeJSON(w, http.StatusRequestEntityTooLarge, poolRefusal(http.StatusRequestEntityTooLarge, licensecore.PoolErrInvalidRequest, "request body too large"))
+			return
+		}
+		req, err := licensecore.OpenPoolEnvelope(body)
+		if err == nil && req.Op != op {
+			err = fmt.Errorf("op %q sent to /pool/%s", req.Op, op)
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, err.Error()))
+			return
+		}
+		now := s.now()
+		var ans any
+		var refused *oauthError
+		err = s.poolUpdate(func(txn *badger.Txn) error {
+			var err error
+			ans, refused, err = s.poolOp(txn, req, now)
+			return err
+		})
+		switch {
+		case err != nil:
+			s.log.Error().Err(err).Str("op", op).Msg("pool request")
+			writeJSON(w, http.StatusInternalServerError, errServer)
+		case refused != nil:
+			writeJSON(w, refused.status, refused)
+		default:
+			writeJSON(w, http.StatusOK, ans)
+		}
+	}
+}
+
+// poolUpdate runs fn in a transaction and runs it again when a concurrent
+// transaction changed what it read.
+func (s *Server) poolUpdate(fn func(txn *badger.Txn) error) error {
+	for i := 0; ; i++ {
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) || i == 50 {
+			return err
+		}
+	}
+}
+
+// poolOp answers one authenticated pool request inside txn.
+func (s *Server) poolOp(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+	if refused, err := s.authInstall(txn, req, now); refused != nil || err != nil {
+		return nil, refused, err
+	}
+	switch req.Op {
+	case licensecore.PoolOpList, licensecore.PoolOpHeld:
+		entries, err := poolEntries(txn, req.CustomerID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if req.Op == licensecore.PoolOpList {
+			ans := licensecore.PoolListAnswer{Licences: []licensecore.PoolLicence{}}
+			for _, e := range entries {
+				if e.State == PoolAvailable {
+					ans.Licences = append(ans.Licences, e.PoolLicence)
+				}
+			}
+			return ans, nil, nil
+		}
+		ans := licensecore.PoolHeldAnswer{Activations: []licensecore.PoolActivation{}}
+		for _, e := range entries {
+			if e.State == PoolActive && e.InstallCode == req.InstallCode {
+				ans.Activations = append(ans.Activations, e.activation())
+			}
+		}
+		return ans, nil, nil
+	case licensecore.PoolOpActivate:
+		return s.poolActivate(txn, req, now)
+	default:
+		return s.poolTransfer(txn, req, now)
+	}
+}
+
+func (e PoolEntry) activation() licensecore.PoolActivation {
+	l := e.PoolLicence
+	l.Description = ""
+	return licensecore.PoolActivation{Licence: l, ActivationID: e.ActivationID, ActivatedAt: e.ActivatedAt}
+}
+
+// authInstall admits a request: the customer exists, and the install code
+// is registered to the request's key (registering it on first use) and to
+// this customer (moving it only when it holds nothing of the old one).
+func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (*oauthError, error) {
+	var c customerRecord
+	if err := getJSON(txn, pCustomer+req.CustomerID, &c); errors.Is(err, errNotFound) {
+		return poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownCustomer, "no customer has the Customer ID "+req.CustomerID), nil
+	} else if err != nil {
+		return nil, err
+	}
+	var inst installRecord
+	err := getJSON(txn, pInstall+req.InstallCode, &inst)
+	switch {
+	case errors.Is(err, errNotFound):
+		inst = installRecord{InstallCode: req.InstallCode, CustomerID: req.CustomerID, PublicKey: req.PublicKey, RegisteredAt: now.UTC()}
+		s.log.Info().Str("install", req.InstallCode).Str("customer", req.CustomerID).Msg("installation registered")
+	case err != nil:
+		return nil, err
+	case !bytes.Equal(inst.PublicKey, req.PublicKey):
+		return poolRefusal(http.StatusConflict, licensecore.PoolErrInstallConflict,
+			"install code "+req.InstallCode+" is registered to another installation"), nil
+	case inst.CustomerID != req.CustomerID:
+		held, err := poolEntries(txn, inst.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(held, func(e PoolEntry) bool { return e.State == PoolActive && e.InstallCode == req.InstallCode }) {
+			return poolRefusal(http.StatusConflict, licensecore.PoolErrInstallBusy,
+				"this installation still holds licences of its previous customer"), nil
+		}
+		inst.CustomerID = req.CustomerID
+	}
+	name := cleanLabel(req.ServerName, 100)
+	if inst.ServerName == name && err == nil && inst.CustomerID == req.CustomerID {
+		return nil, nil // nothing to write
+	}
+	inst.ServerName = name
+	return nil, setJSON(txn, pInstall+req.InstallCode, inst, 0)
+}
+
+func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
+	key := poolKey(req.CustomerID, req.LicenceID)
+	var rec poolRecord
+	var op poolOpRecord
+	switch err := getJSON(txn, opKey, &op); {
+	case err == nil:
+		if op.Op != req.Op || op.LicenceID != req.LicenceID {
+			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
+		}
+		// A repeat: the same answer while the activation lasts.
+		if err := getJSON(txn, key, &rec); err != nil && !errors.Is(err, errNotFound) {
+			return nil, nil, err
+		}
+		if rec.State == PoolActive && rec.ActivationID == op.ActivationID {
+			return rec.activation(), nil, nil
+		}
+		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrSuperseded, "this activation has since ended"), nil
+	case !errors.Is(err, errNotFound):
+		return nil, nil, err
+	}
+	switch err := getJSON(txn, key, &rec); {
+	case errors.Is(err, errNotFound):
+		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicence, "the customer's pool has no licence "+req.LicenceID), nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if rec.State != PoolAvailable {
+		where := "another installation"
+		if rec.InstallCode == req.InstallCode {
+			where = "this installation"
+		}
+		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotAvailable, "licence "+req.LicenceID+" is already active on "+where), nil
+	}
+	actID, err := randomToken(16)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.State, rec.InstallCode, rec.ServerName = PoolActive, req.InstallCode, cleanLabel(req.ServerName, 100)
+	rec.ActivationID, rec.ActivatedAt, rec.HolderKey = actID, now.UTC(), req.PublicKey
+	if err := setJSON(txn, key, rec, 0); err != nil {
+		return nil, nil, err
+	}
+	if err := setJSON(txn, opKey, poolOpRecord{Op: req.Op, LicenceID: req.LicenceID, ActivationID: actID}, 0); err != nil {
+		return nil, nil, err
+	}
+	s.log.Info().Str("lid", req.LicenceID).Str("install", req.InstallCode).Str("activation", actID).Msg("pool licence activated")
+	return rec.activation(), nil, nil
+}
+
+// poolTransfer credits a licence back on its holder's signed receipt.
+func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
+	var op poolOpRecord
+	switch err := getJSON(txn, opKey, &op); {
+	case err == nil:
+		if op.Op != req.Op || op.LicenceID != req.LicenceID || op.ActivationID != req.ActivationID {
+			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
+		}
+		return licensecore.PoolTransferAnswer{LicenceID: op.LicenceID, TransferDate: op.TransferDate}, nil, nil
+	case !errors.Is(err, errNotFound):
+		return nil, nil, err
+	}
+	key := poolKey(req.CustomerID, req.LicenceID)
+	var rec poolRecord
+	switch err := getJSON(txn, key, &rec); {
+	case errors.Is(err, errNotFound):
+		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicence, "the customer's pool has no licence "+req.LicenceID), nil
+	case err != nil:
+		return nil, nil, err
+	}
+	if rec.State != PoolActive || rec.InstallCode != req.InstallCode || rec.ActivationID != req.ActivationID ||
+		!bytes.Equal(rec.HolderKey, req.PublicKey) {
+		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotHeld,
+			"licence "+req.LicenceID+" is not held by this installation under that activation"), nil
+	}
+	rec.PoolEntry = PoolEntry{PoolLicence: rec.PoolLicence, CustomerID: rec.CustomerID, State: PoolAvailable}
+	rec.TransferDate, rec.HolderKey = now.UTC(), nil
+	if err := setJSON(txn, key, rec, 0); err != nil {
+		return nil, nil, err
+	}
+	op = poolOpRecord{Op: req.Op, LicenceID: req.LicenceID, ActivationID: req.ActivationID, TransferDate: rec.TransferDate}
+	if err := setJSON(txn, opKey, op, 0); err != nil {
+		return nil, nil, err
+	}
+	s.log.Info().Str("lid", req.LicenceID).Str("install", req.InstallCode).Str("activation", req.ActivationID).Msg("pool licence returned")
+	return licensecore.PoolTransferAnswer{LicenceID: req.LicenceID, TransferDate: rec.TransferDate}, nil, nil
+}
+
+// ---- partner pages ----
+
+// poolPages are the partner templates, parsed once: they are immutable.
+var poolPages = sync.OnceValues(func() (map[string]*template.Template, error) {
+	p := map[string]*template.Template{}
+	for _, name := range []string{"partner", "pool"} {
+		t, err := template.New("layout.html").ParseFS(webFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("authority: template %s: %w", name, err)
+		}
+		p[name] = t
+	}
+	return p, nil
+})
+
+// partnerData feeds partner.html and pool.html.
+type partnerData struct {
+	pageData
+	Customers []customerView
+	Created   *customerRecord
+	Customer  customerRecord
+	Licences  []PoolEntry
+}
+
+type customerView struct {
+	customerRecord
+	Available, Active int
+}
+
+// pageHeaders keep pages out of frames, caches and referrers.
+var pageHeaders = [][2]string{
+	{"Content-Type", "text/html; charset=utf-8"},
+	{"Cache-Control", "no-store"},
+	{"Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
+	{"X-Frame-Options", "DENY"},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+}
+
+func (s *Server) renderPartner(w http.ResponseWriter, status int, name string, d partnerData) {
+	pp, err := poolPages()
+	var buf bytes.Buffer
+	if err == nil {
+		err = pp[name].Execute(&buf, d)
+	}
+	if err != nil {
+		s.log.Error().Err(err).Str("page", name).Msg("render")
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	for _, h := range pageHeaders {
+		w.Header().Set(h[0], h[1])
+	}
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// partnerContext needs a signed-in user with a chosen organization,
+// redirecting to /login or /org otherwise.
+func (s *Server) partnerContext(w http.ResponseWriter, r *http.Request, sess session) (partnerData, bool) {
+	u, ok := s.signedIn(w, r, sess)
+	if !ok {
+		return partnerData{}, false
+	}
+	if sess.org == "" || !slices.Contains(u.Orgs, sess.org) {
+		http.Redirect(w, r, "/org", http.StatusSeeOther)
+		return partnerData{}, false
+	}
+	d := partnerData{pageData: pageData{Title: "Customers", CSRF: sess.csrf, User: sess.user}}
+	err := s.db.View(func(txn *badger.Txn) error {
+		var org orgRecord
+		if err := getJSON(txn, pOrg+sess.org, &org); err != nil {
+			return err
+		}
+		d.OrgName = org.Name
+		return scanJSON(txn, pCustomer, func(c *customerRecord) error {
+			if c.OrgID != sess.org {
+				return nil
+			}
+			v := customerView{customerRecord: *c}
+			entries, err := poolEntries(txn, c.ID)
+			for _, e := range entries {
+				if e.State == PoolActive {
+					v.Active++
+				} else {
+					v.Available++
+				}
+			}
+			d.Customers = append(d.Customers, v)
+			return err
+		})
+	})
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
+		return partnerData{}, false
+	}
+	slices.SortFunc(d.Customers, func(a, b customerView) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	return d, true
+}
+
+func (s *Server) handlePartnerPage(w http.ResponseWriter, r *http.Request) {
+	sess, _ := s.currentSession(w, r, false)
+	if d, ok := s.partnerContext(w, r, sess); ok {
+		s.renderPartner(w, http.StatusOK, "partner", d)
+	}
+}
+
+func (s *Server) handleCreateCustomer(w http.ResponseWriter, r *http.Request) {
+	sess, ok := s.postForm(w, r)
+	if !ok {
+		return
+	}
+	d, ok := s.partnerContext(w, r, sess)
+	if !ok {
+		return
+	}
+	name := cleanLabel(r.PostFormValue("name"), 100)
+	if name == "" {
+		d.Error = "Enter the customer's name."
+		s.renderPartner(w, http.StatusBadRequest, "partner", d)
+		return
+	}
+	id, err := s.createCustomer(sess.org, name, sess.user)
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, sess, "The customer could not be saved; please try again.")
+		return
+	}
+	if d, ok = s.partnerContext(w, r, sess); !ok {
+		return
+	}
+	d.Created = &customerRecord{ID: id, Name: name}
+	s.renderPartner(w, http.StatusOK, "partner", d)
+}
+
+func (s *Server) handleCustomerPage(w http.ResponseWriter, r *http.Request) {
+	sess, _ := s.currentSession(w, r, false)
+	d, ok := s.partnerContext(w, r, sess)
+	if !ok {
+		return
+	}
+	id := r.PathValue("id")
+	k := slices.IndexFunc(d.Customers, func(c customerView) bool { return c.ID == id })
+	if k < 0 {
+		s.renderError(w, http.StatusNotFound, sess, "Your organization has no such customer.")
+		return
+	}
+	d.Customer, d.Title = d.Customers[k].customerRecord, d.Customers[k].Name
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		d.Licences, err = poolEntries(txn, id)
+		return err
+	})
+	if err != nil {
+		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
+		return
+	}
+	s.renderPartner(w, http.StatusOK, "pool", d)
+}

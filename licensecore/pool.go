@@ -1,0 +1,754 @@
+package licensecore
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// The cloud pool: licences a customer owns at the authority, which a server
+// activates (they count here and leave the pool) and transfers back. The
+// wire protocol is described in poolwire.go; the local half is:
+//
+//   - before a request leaves, its signed envelope is stored under its
+//     request id (pool/op/…); the answer is applied and the op deleted in
+//     one transaction; a lost answer leaves the op, and ReconcilePool (or
+//     the next pool call) sends the same envelope again, which the
+//     authority answers the same way;
+//   - a transfer first marks the activation "returning" (it no longer
+//     counts) together with its stored receipt, and only then sends it:
+//     there is no way back to active, so a licence is never usable in two
+//     places.
+
+// PoolKind is what a pool licence grants.
+type PoolKind string
+
+// Pool licence kinds.
+const (
+	PoolCapacity    PoolKind = "capacity"    // Devices more devices
+	PoolMaintenance PoolKind = "maintenance" // maintenance until MaintenanceUntil
+)
+
+// PoolLicence is a licence in the customer's cloud pool.
+type PoolLicence struct {
+	ID               string    `json:"id"`
+	Kind             PoolKind  `json:"kind"`
+	Devices          int       `json:"devices,omitempty"`
+	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"`
+	// TransferDate is when the licence was created or last returned to
+	// the pool.
+	TransferDate time.Time `json:"transfer_date,omitzero"`
+	// Description is Describe(), filled in by the Manager.
+	Description string `json:"description,omitempty"`
+}
+
+// Describe says what the licence grants: "8 devices", "1 device" or
+// "Maintenance until 31 Dec 2027".
+func (p PoolLicence) Describe() string {
+	switch p.Kind {
+	case PoolCapacity:
+		if p.Devices == 1 {
+			return "1 device"
+		}
+		return fmt.Sprintf("%d devices", p.Devices)
+	case PoolMaintenance:
+		return "Maintenance until " + formatPoolDate(p.MaintenanceUntil)
+	}
+	return string(p.Kind)
+}
+
+func formatPoolDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+
+// ActivationState is the local state of an activated pool licence.
+type ActivationState string
+
+// Activation states.
+const (
+	ActivationActive    ActivationState = "active"    // counts on this server
+	ActivationReturning ActivationState = "returning" // receipt stored, not yet confirmed; does not count
+)
+
+// ActivatedLicence is a pool licence activated on this server.
+type ActivatedLicence struct {
+	PoolLicence
+	ActivationID string          `json:"activation_id"`
+	ActivatedAt  time.Time       `json:"activated_at"`
+	State        ActivationState `json:"state"`
+}
+
+// PoolTotals is what the active pool licences add up to: capacity
+// licences add their devices, maintenance runs to the latest end date.
+type PoolTotals struct {
+	Devices          int
+	MaintenanceUntil time.Time // zero without a maintenance licence
+	Licences         int
+}
+
+// TransferResult is the outcome of TransferToPool.
+type TransferResult struct {
+	// Returned are back in the pool, confirmed by the authority.
+	Returned []string
+	// Pending no longer count here; their signed receipts are stored and
+	// ReconcilePool delivers them.
+	Pending []string
+	// Dropped were not held by this server at the authority any more.
+	Dropped       []string
+	Before, After PoolTotals
+}
+
+// Pool errors.
+var (
+	ErrPoolLicenceUnavailable = errors.New("the licence is not available in the cloud pool")
+	ErrInstallConflict        = errors.New("another installation with this install code is registered for the cloud pool")
+	ErrPoolRefused            = errors.New("the authorization server refused the cloud-pool request")
+	ErrNotActivated           = errors.New("the licence is not activated on this server")
+)
+
+// PoolLicenceError is the failure of one licence of a batch.
+type PoolLicenceError struct {
+	LicenceID string
+	Err       error
+}
+
+func (e *PoolLicenceError) Error() string { return "licence " + e.LicenceID + ": " + e.Err.Error() }
+
+// Unwrap exposes the cause.
+func (e *PoolLicenceError) Unwrap() error { return e.Err }
+
+// Audit events of the account and the pool.
+const (
+	EventCustomerSet   = "customer_set"
+	EventPoolActivated = "pool_activated"
+	EventPoolReturned  = "pool_returned"
+	EventPoolWithdrawn = "pool_withdrawn" // the authority no longer counts it here
+	EventPoolAdopted   = "pool_adopted"   // the authority counts it here; recorded again
+)
+
+// Store keys of the pool.
+const (
+	prefixActivated = "pool/act/" // licence ID → ActivatedLicence
+	prefixPoolOp    = "pool/op/"  // request ID → poolOp
+)
+
+// poolSettleTimeout bounds how long a cancelled activation waits to learn
+// the outcome of the request that was in flight.
+const poolSettleTimeout = 10 * time.Second
+
+// poolState serialises pool operations of one Manager.
+type poolState struct{ mu sync.Mutex }
+
+// poolOp is a request that may have reached the authority.
+type poolOp struct {
+	Kind      string    `json:"kind"` // PoolOpActivate or PoolOpTransfer
+	RequestID string    `json:"request_id"`
+	LicenceID string    `json:"licence_id"`
+	Envelope  []byte    `json:"envelope"` // sent again verbatim
+	Created   time.Time `json:"created"`
+}
+
+// poolIdent is who signs: the customer, this installation and its key.
+type poolIdent struct {
+	customer, install, server string
+	key                       ed25519.PrivateKey
+}
+
+// poolIdent needs m.pool.mu.
+func (m *Manager) poolIdent() (poolIdent, error) {
+	a, err := m.Account()
+	if err != nil {
+		return poolIdent{}, err
+	}
+	if a.CustomerID == "" {
+		return poolIdent{}, ErrNoCustomerID
+	}
+	key, err := m.installKey()
+	if err != nil {
+		return poolIdent{}, err
+	}
+	return poolIdent{customer: a.CustomerID, install: a.InstallCode, server: a.ServerName, key: key}, nil
+}
+
+func (id poolIdent) sign(op, licenceID, activationID, requestID string, now time.Time) ([]byte, error) {
+	return SignPoolRequest(id.key, PoolRequest{
+		Op: op, CustomerID: id.customer, InstallCode: id.install, ServerName: id.server,
+		RequestID: requestID, LicenceID: licenceID, ActivationID: activationID, IssuedAt: now.UTC(),
+	})
+}
+
+func newRequestID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// PoolLicences lists the licences available in the customer's cloud pool.
+// It first finishes any pool operation a crash or lost answer left open.
+func (m *Manager) PoolLicences(ctx context.Context) ([]PoolLicence, error) {
+	m.pool.mu.Lock()
+	defer m.pool.mu.Unlock()
+	if err := m.reconcilePending(ctx); err != nil {
+		return nil, err
+	}
+	id, err := m.poolIdent()
+	if err != nil {
+		return nil, err
+	}
+	env, err := id.sign(PoolOpList, "", "", "", m.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	c, _, _ := m.parts()
+	raw, err := c.poolPost(ctx, PoolOpList, env, nil)
+	if err != nil {
+		return nil, err
+	}
+	list, err := parsePoolList(raw)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(list, func(a, b PoolLicence) int { return strings.Compare(a.ID, b.ID) })
+	return list, nil
+}
+
+// ActivatePool activates the pool licences ids on this server, one request
+// each, calling progress (if not nil) after each. It needs an
+// administrator. A licence another server took first fails alone (a
+// *PoolLicenceError wrapping ErrPoolLicenceUnavailable, joined into the
+// error) and the others go on; an unreachable authority stops the batch.
+// Cancelling ctx stops after the licence in flight, whose outcome is
+// settled first: what was activated is recorded, nothing is half done.
+func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []string, progress func(done, total int)) ([]ActivatedLicence, error) {
+	if err := m.requireAdmin(sess); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	for i, id := range ids {
+		if !validPoolID(id) || slices.Contains(ids[:i], id) {
+			return nil, fmt.Errorf("%w: %q is not a licence ID or is listed twice", ErrPoolRefused, id)
+		}
+	}
+	m.pool.mu.Lock()
+	defer m.pool.mu.Unlock()
+	if err := m.reconcilePending(ctx); err != nil {
+		return nil, err
+	}
+	ident, err := m.poolIdent()
+	if err != nil {
+		return nil, err
+	}
+	var done []ActivatedLicence
+	var refused []error
+	for i, lid := range ids {
+		if err := ctx.Err(); err != nil {
+			return done, errors.Join(append(refused, err)...)
+		}
+		a, err := m.activateOne(ctx, ident, lid)
+		if a != nil {
+			done = append(done, *a)
+		}
+		var one *PoolLicenceError
+		switch {
+		case errors.As(err, &one):
+			refused = append(refused, err)
+		case err != nil:
+			return done, errors.Join(append(refused, err)...)
+		}
+		if progress != nil {
+			progress(i+1, len(ids))
+		}
+	}
+	return done, errors.Join(refused...)
+}
+
+// activateOne stores the op, sends it, and applies the answer.
+func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) (*ActivatedLicence, error) {
+	rid, err := newRequestID()
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock.Now()
+	env, err := ident.sign(PoolOpActivate, lid, "", rid, now)
+	if err != nil {
+		return nil, err
+	}
+	op := poolOp{Kind: PoolOpActivate, RequestID: rid, LicenceID: lid, Envelope: env, Created: now}
+	if err := m.store.putJSON(prefixPoolOp+rid, op); err != nil {
+		return nil, err
+	}
+	a, err := m.runOp(ctx, op)
+	if err != nil && ctx.Err() != nil && !definitive(err) {
+		// Cancelled with the request in flight: it may have been applied.
+		// Ask again with the same request id so the caller's cancel
+		// leaves nothing in doubt; if even that fails the op stays for
+		// ReconcilePool.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), poolSettleTimeout)
+		a, err = m.runOp(sctx, op)
+		cancel()
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return a, err
+}
+
+// TransferToPool returns activated licences to the cloud pool (ids nil:
+// all of them). It needs an administrator; show TransferImpact first. Each
+// licence stops counting here, durably and with its signed receipt, before
+// the receipt is sent; receipts the authority has not confirmed (offline,
+// cancelled) are listed as Pending and delivered by ReconcilePool.
+func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []string) (TransferResult, error) {
+	var res TransferResult
+	if err := m.requireAdmin(sess); err != nil {
+		return res, err
+	}
+	m.pool.mu.Lock()
+	defer m.pool.mu.Unlock()
+	// Deliver earlier receipts first; offline is no reason not to return
+	// licences locally, so that error waits.
+	pendingErr := m.reconcilePending(ctx)
+	all, err := m.ActivatedLicences()
+	if err != nil {
+		return res, err
+	}
+	chosen, err := chooseActive(all, ids)
+	if err != nil {
+		return res, err
+	}
+	res.Before = totals(all)
+	if len(chosen) == 0 {
+		res.After = res.Before
+		return res, pendingErr
+	}
+	ident, err := m.poolIdent()
+	if err != nil {
+		return res, err
+	}
+	now := m.clock.Now()
+	ops := make([]poolOp, 0, len(chosen))
+	for _, a := range chosen {
+		rid, err := newRequestID()
+		if err != nil {
+			return res, err
+		}
+		env, err := ident.sign(PoolOpTransfer, a.ID, a.ActivationID, rid, now)
+		if err != nil {
+			return res, err
+		}
+		ops = append(ops, poolOp{Kind: PoolOpTransfer, RequestID: rid, LicenceID: a.ID, Envelope: env, Created: now})
+	}
+	// One transaction: every chosen licence stops counting, with its receipt.
+	err = m.store.update(func(txn *badger.Txn) error {
+		for i, a := range chosen {
+			a.State = ActivationReturning
+			if err := setJSONTxn(txn, prefixActivated+a.ID, a); err != nil {
+				return err
+			}
+			if err := setJSONTxn(txn, prefixPoolOp+ops[i].RequestID, ops[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	var sendErr error
+	for _, op := range ops {
+		if sendErr != nil {
+			res.Pending = append(res.Pending, op.LicenceID)
+			continue
+		}
+		_, err := m.runOp(ctx, op)
+		var one *PoolLicenceError
+		switch {
+		case err == nil:
+			res.Returned = append(res.Returned, op.LicenceID)
+		case errors.As(err, &one):
+			res.Dropped = append(res.Dropped, op.LicenceID)
+		default:
+			sendErr = err
+			res.Pending = append(res.Pending, op.LicenceID)
+		}
+	}
+	if after, err := m.ActivatedLicences(); err == nil {
+		res.After = totals(after)
+	}
+	if sendErr == nil {
+		sendErr = pendingErr
+	}
+	return res, sendErr
+}
+
+// chooseActive picks the active licences named by ids (nil: all).
+func chooseActive(all []ActivatedLicence, ids []string) ([]ActivatedLicence, error) {
+	var out []ActivatedLicence
+	if ids == nil {
+		for _, a := range all {
+			if a.State == ActivationActive {
+				out = append(out, a)
+			}
+		}
+		return out, nil
+	}
+	for i, id := range ids {
+		k := slices.IndexFunc(all, func(a ActivatedLicence) bool { return a.ID == id })
+		if k < 0 || all[k].State != ActivationActive || slices.Contains(ids[:i], id) {
+			return nil, &PoolLicenceError{LicenceID: id, Err: ErrNotActivated}
+		}
+		out = append(out, all[k])
+	}
+	return out, nil
+}
+
+// ReconcilePool settles every pool operation a crash or a lost answer left
+// open, then makes the local record agree with the authority's: a licence
+// the authority no longer counts here is dropped, one it counts here but
+// the store lacks is recorded. The app calls it at start-up; every pool
+// call also settles open operations first.
+func (m *Manager) ReconcilePool(ctx context.Context) error {
+	m.pool.mu.Lock()
+	defer m.pool.mu.Unlock()
+	if err := m.reconcilePending(ctx); err != nil {
+		return err
+	}
+	ident, err := m.poolIdent()
+	if errors.Is(err, ErrNoCustomerID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	env, err := ident.sign(PoolOpHeld, "", "", "", m.clock.Now())
+	if err != nil {
+		return err
+	}
+	c, _, _ := m.parts()
+	raw, err := c.poolPost(ctx, PoolOpHeld, env, nil)
+	if err != nil {
+		return err
+	}
+	held, err := parseHeld(raw)
+	if err != nil {
+		return err
+	}
+	local, err := m.ActivatedLicences()
+	if err != nil {
+		return err
+	}
+	for _, a := range local {
+		if a.State == ActivationActive && !slices.ContainsFunc(held, func(h PoolActivation) bool {
+			return h.Licence.ID == a.ID && h.ActivationID == a.ActivationID
+		}) {
+			if err := m.store.delete(prefixActivated + a.ID); err != nil {
+				return err
+			}
+			m.auditPool(EventPoolWithdrawn, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		}
+	}
+	for _, h := range held {
+		if slices.ContainsFunc(local, func(a ActivatedLicence) bool {
+			return a.ID == h.Licence.ID && a.ActivationID == h.ActivationID
+		}) {
+			continue
+		}
+		a := ActivatedLicence{PoolLicence: h.Licence, ActivationID: h.ActivationID, ActivatedAt: h.ActivatedAt, State: ActivationActive}
+		if err := m.store.putJSON(prefixActivated+a.ID, a); err != nil {
+			return err
+		}
+		m.auditPool(EventPoolAdopted, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+	}
+	return nil
+}
+
+// reconcilePending sends every stored op again. An unreachable authority
+// stops it; refusals settle their op. The caller holds m.pool.mu.
+func (m *Manager) reconcilePending(ctx context.Context) error {
+	var ops []poolOp
+	err := m.store.scan(prefixPoolOp, func(key string, val []byte) error {
+		var op poolOp
+		if err := json.Unmarshal(val, &op); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
+		}
+		ops = append(ops, op)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(ops, func(a, b poolOp) int { return a.Created.Compare(b.Created) })
+	var stuck []error
+	for _, op := range ops {
+		_, err := m.runOp(ctx, op)
+		var one *PoolLicenceError
+		switch {
+		case err == nil, errors.As(err, &one):
+			m.log.Info().Str("op", op.Kind).Str("licence", op.LicenceID).AnErr("outcome", err).Msg("pending pool operation settled")
+		case definitive(err):
+			stuck = append(stuck, &PoolLicenceError{LicenceID: op.LicenceID, Err: err})
+		default:
+			return err
+		}
+	}
+	return errors.Join(stuck...)
+}
+
+// runOp sends a stored op and applies the answer. A *PoolLicenceError
+// means the op is settled without effect on this server (the licence was
+// not available, or was no longer held here); any other error leaves the
+// op stored for a retry.
+func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, error) {
+	c, _, _ := m.parts()
+	switch op.Kind {
+	case PoolOpActivate:
+		var ans PoolActivation
+		if _, err := c.poolPost(ctx, op.Kind, op.Envelope, &ans); err != nil {
+			if definitive(err) {
+				// Refused: nothing changed at the authority.
+				if derr := m.store.delete(prefixPoolOp + op.RequestID); derr != nil {
+					return nil, derr
+				}
+				return nil, &PoolLicenceError{LicenceID: op.LicenceID, Err: err}
+			}
+			return nil, err
+		}
+		ans, err := parseActivation(ans)
+		if err != nil {
+			return nil, err
+		}
+		if ans.Licence.ID != op.LicenceID {
+			return nil, fmt.Errorf("%w: asked to activate %s, got %s", ErrAuthorityBroken, op.LicenceID, ans.Licence.ID)
+		}
+		a := ActivatedLicence{PoolLicence: ans.Licence, ActivationID: ans.ActivationID, ActivatedAt: ans.ActivatedAt, State: ActivationActive}
+		err = m.store.update(func(txn *badger.Txn) error {
+			if err := setJSONTxn(txn, prefixActivated+a.ID, a); err != nil {
+				return err
+			}
+			return txn.Delete([]byte(prefixPoolOp + op.RequestID))
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.auditPool(EventPoolActivated, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		return &a, nil
+	case PoolOpTransfer:
+		var ans PoolTransferAnswer
+		_, err := c.poolPost(ctx, op.Kind, op.Envelope, &ans)
+		var ae *AuthorityError
+		notHeld := errors.As(err, &ae) && (ae.Code == PoolErrNotHeld || ae.Code == PoolErrUnknownLicence)
+		if err != nil && !notHeld {
+			return nil, err // the receipt stays: the licence may still be held there
+		}
+		err2 := m.store.update(func(txn *badger.Txn) error {
+			if err := txn.Delete([]byte(prefixActivated + op.LicenceID)); err != nil {
+				return err
+			}
+			return txn.Delete([]byte(prefixPoolOp + op.RequestID))
+		})
+		if err2 != nil {
+			return nil, err2
+		}
+		if notHeld {
+			m.auditPool(EventPoolWithdrawn, fmt.Sprintf("licence %s was not held here any more: %s", op.LicenceID, ae.Description))
+			return nil, &PoolLicenceError{LicenceID: op.LicenceID, Err: err}
+		}
+		m.auditPool(EventPoolReturned, fmt.Sprintf("licence %s returned to the cloud pool on %s", op.LicenceID, ans.TransferDate.UTC().Format(time.RFC3339)))
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)
+}
+
+// definitive reports an answer of the authority that refuses the request
+// (a 4xx with a JSON error): nothing changed there, retrying cannot help.
+func definitive(err error) bool {
+	var ae *AuthorityError
+	return errors.As(err, &ae)
+}
+
+// ActivatedLicences lists the pool licences activated on this server,
+// including those being returned (State ActivationReturning), by ID.
+func (m *Manager) ActivatedLicences() ([]ActivatedLicence, error) {
+	var out []ActivatedLicence
+	err := m.store.scan(prefixActivated, func(key string, val []byte) error {
+		var a ActivatedLicence
+		if err := json.Unmarshal(val, &a); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
+		}
+		a.Description = a.Describe()
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// TotalCapacity adds up the active pool licences of this server.
+func (m *Manager) TotalCapacity() (PoolTotals, error) {
+	all, err := m.ActivatedLicences()
+	return totals(all), err
+}
+
+func totals(all []ActivatedLicence) PoolTotals {
+	var t PoolTotals
+	for _, a := range all {
+		if a.State != ActivationActive {
+			continue
+		}
+		t.Licences++
+		t.Devices += a.Devices
+		if a.MaintenanceUntil.After(t.MaintenanceUntil) {
+			t.MaintenanceUntil = a.MaintenanceUntil
+		}
+	}
+	return t
+}
+
+// TransferImpact describes, for the confirmation before TransferToPool,
+// what returning ids (nil: all) would change, e.g. "2 licences return to
+// the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become
+// unlicensed."
+func (m *Manager) TransferImpact(ids []string) string {
+	all, err := m.ActivatedLicences()
+	if err != nil {
+		return "The activated licences could not be read: " + err.Error()
+	}
+	chosen, err := chooseActive(all, ids)
+	if err != nil {
+		return err.Error()
+	}
+	if len(chosen) == 0 {
+		return "No activated licence is selected; nothing changes."
+	}
+	before := totals(all)
+	rest := slices.DeleteFunc(slices.Clone(all), func(a ActivatedLicence) bool {
+		return slices.ContainsFunc(chosen, func(c ActivatedLicence) bool { return c.ID == a.ID })
+	})
+	after := totals(rest)
+	var b strings.Builder
+	if len(chosen) == 1 {
+		fmt.Fprintf(&b, "Licence %s (%s) returns to the cloud pool.", chosen[0].ID, chosen[0].Describe())
+	} else {
+		fmt.Fprintf(&b, "%d licences return to the cloud pool.", len(chosen))
+	}
+	if lost := before.Devices - after.Devices; lost > 0 {
+		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s become%s unlicensed.",
+			before.Devices, after.Devices, PoolLicence{Kind: PoolCapacity, Devices: lost}.Describe(), map[bool]string{true: "s"}[lost == 1])
+	}
+	switch {
+	case before.MaintenanceUntil.Equal(after.MaintenanceUntil):
+	case after.MaintenanceUntil.IsZero():
+		fmt.Fprintf(&b, " Maintenance (until %s) ends now.", formatPoolDate(before.MaintenanceUntil))
+	default:
+		fmt.Fprintf(&b, " Maintenance ends on %s instead of %s.", formatPoolDate(after.MaintenanceUntil), formatPoolDate(before.MaintenanceUntil))
+	}
+	return b.String()
+}
+
+// poolPost sends a signed envelope to /pool/{op}; with out it decodes the
+// answer there, and it returns the answer's bytes.
+func (c *Client) poolPost(ctx context.Context, op string, env []byte, out any) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+"/pool/"+op, bytes.NewReader(env))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.poolDo(req, out)
+}
+
+// maxPoolAnswer bounds an answer of the pool endpoints.
+const maxPoolAnswer = 1 << 20
+
+// poolDo sends a pool or customer request and maps the answer: a 4xx JSON
+// error becomes an *AuthorityError whose Kind is the matching sentinel,
+// anything else unexpected ErrAuthorityBroken, no answer ErrAuthorityDown.
+func (c *Client) poolDo(req *http.Request, out any) ([]byte, error) {
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPoolAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
+	}
+	if len(body) > maxPoolAnswer {
+		return nil, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrAuthorityBroken, req.URL.Path, maxPoolAnswer)
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		var e struct {
+			Code        string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Code != "" {
+			return nil, &AuthorityError{Code: e.Code, Description: e.Description, Kind: poolErrorKind(e.Code)}
+		}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s answered %s", ErrAuthorityBroken, req.URL.Path, resp.Status)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrAuthorityBroken, req.URL.Path, err)
+		}
+	}
+	return body, nil
+}
+
+func poolErrorKind(code string) error {
+	switch code {
+	case PoolErrUnknownCustomer:
+		return ErrUnknownCustomer
+	case PoolErrUnknownLicence, PoolErrNotAvailable, PoolErrSuperseded, PoolErrNotHeld:
+		return ErrPoolLicenceUnavailable
+	case PoolErrInstallConflict:
+		return ErrInstallConflict
+	case PoolErrInstallBusy:
+		return ErrCustomerInUse
+	}
+	return ErrPoolRefused
+}
+
+// poolBusy reports whether this server holds or is returning pool licences,
+// or has an operation open.
+func (m *Manager) poolBusy() (bool, error) {
+	busy := false
+	for _, p := range []string{prefixActivated, prefixPoolOp} {
+		if err := m.store.scan(p, func(string, []byte) error { busy = true; return errStopScan }); err != nil {
+			return false, err
+		}
+	}
+	return busy, nil
+}
+
+// putJSON stores v under key.
+func (s *Store) putJSON(key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.put(key, raw)
+}
+
+func setJSONTxn(txn *badger.Txn, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return txn.Set([]byte(key), raw)
+}

@@ -1,0 +1,288 @@
+package licensecore
+
+// The cloud-pool protocol between an installation and the authority. The
+// Manager speaks it and the reference authority (licensecore/authority)
+// answers it; both use the types and the envelope check below, so the two
+// sides cannot drift apart.
+//
+// # Authentication
+//
+// Every pool request is a JSON envelope {"payload","signature"}: payload is
+// the PoolRequest JSON exactly as signed, signature is Ed25519 over
+// "licensedesk-pool-v1\n" followed by the payload bytes. The signing key is
+// the installation's own key pair, made on first use and kept sealed in the
+// encrypted store; its public key travels in every request. The authority
+// binds an install code to the first key it sees (trust on first use) and
+// to one customer: a request signed with any other key for that install
+// code is refused (install_conflict), and an install may only move to
+// another customer while it holds none of the old customer's licences.
+// The Customer ID itself (a random UUID v4 from the partner page) is what
+// admits a new installation to a customer's pool. So one installation
+// acts only for its own customer, and only the installation holding an
+// activation can hand it back.
+//
+// # Endpoints
+//
+//	GET  /customers/{id}   200 CustomerAnswer, 404 unknown_customer (no signature: it checks an ID)
+//	POST /pool/list        op "list": the customer's available licences (PoolListAnswer)
+//	POST /pool/held        op "held": the licences this installation holds (PoolHeldAnswer)
+//	POST /pool/activate    op "activate" + licence_id + request_id → PoolActivation
+//	POST /pool/transfer    op "transfer" + licence_id + activation_id + request_id → PoolTransferAnswer
+//
+// Errors are {"error","error_description"} with the PoolErr… codes.
+//
+// # Idempotency and the transfer receipt
+//
+// request_id is chosen by the installation and persisted (with the signed
+// envelope) before the request is sent; a repeat of the same envelope gets
+// the same answer, so a retry after a lost answer or a crash neither doubles
+// nor loses a licence. A transfer envelope is the signed transfer receipt:
+// {licence id, activation id, install code, customer, request id, time}
+// signed by the key the activation was bound to. The authority credits the
+// licence back to the pool only for a receipt that names the licence's
+// current activation and verifies with that key; the installation stops
+// counting the licence before it sends the receipt.
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Pool operations: the op field of a PoolRequest, one per endpoint.
+const (
+	PoolOpList     = "list"
+	PoolOpHeld     = "held"
+	PoolOpActivate = "activate"
+	PoolOpTransfer = "transfer"
+)
+
+// Error codes of the pool endpoints.
+const (
+	PoolErrInvalidRequest  = "invalid_request"
+	PoolErrBadSignature    = "invalid_signature"
+	PoolErrUnknownCustomer = "unknown_customer"
+	PoolErrInstallConflict = "install_conflict"
+	PoolErrInstallBusy     = "install_busy"
+	PoolErrUnknownLicence  = "unknown_licence"
+	PoolErrNotAvailable    = "not_available"
+	PoolErrSuperseded      = "superseded"
+	PoolErrNotHeld         = "not_held"
+)
+
+// poolSigContext separates pool signatures from anything else the key
+// might ever sign.
+const poolSigContext = "licensedesk-pool-v1\n"
+
+// MaxPoolEnvelope bounds a pool request body.
+const MaxPoolEnvelope = 8 << 10
+
+// ErrBadPoolRequest is a pool envelope that is malformed or whose signature
+// does not verify.
+var ErrBadPoolRequest = errors.New("malformed or unsigned pool request")
+
+// PoolRequest is the signed payload of every pool request.
+type PoolRequest struct {
+	Op           string    `json:"op"`
+	CustomerID   string    `json:"customer_id"`
+	InstallCode  string    `json:"install_code"`
+	ServerName   string    `json:"server_name,omitempty"`
+	PublicKey    []byte    `json:"public_key"`
+	RequestID    string    `json:"request_id,omitempty"`
+	LicenceID    string    `json:"licence_id,omitempty"`
+	ActivationID string    `json:"activation_id,omitempty"`
+	IssuedAt     time.Time `json:"issued_at"`
+}
+
+// PoolEnvelope carries a signed PoolRequest.
+type PoolEnvelope struct {
+	Payload   []byte `json:"payload"`
+	Signature []byte `json:"signature"`
+}
+
+// CustomerAnswer is GET /customers/{id}.
+type CustomerAnswer struct {
+	CustomerID string `json:"customer_id"`
+	Name       string `json:"name"`
+}
+
+// PoolListAnswer is POST /pool/list.
+type PoolListAnswer struct {
+	Licences []PoolLicence `json:"licences"`
+}
+
+// PoolActivation is POST /pool/activate: the licence now bound to the
+// installation under ActivationID.
+type PoolActivation struct {
+	Licence      PoolLicence `json:"licence"`
+	ActivationID string      `json:"activation_id"`
+	ActivatedAt  time.Time   `json:"activated_at"`
+}
+
+// PoolHeldAnswer is POST /pool/held.
+type PoolHeldAnswer struct {
+	Activations []PoolActivation `json:"activations"`
+}
+
+// PoolTransferAnswer is POST /pool/transfer: the licence is back in the
+// pool since TransferDate.
+type PoolTransferAnswer struct {
+	LicenceID    string    `json:"licence_id"`
+	TransferDate time.Time `json:"transfer_date"`
+}
+
+// SignPoolRequest sets req.PublicKey from priv and returns the envelope's
+// JSON.
+func SignPoolRequest(priv ed25519.PrivateKey, req PoolRequest) ([]byte, error) {
+	req.PublicKey = priv.Public().(ed25519.PublicKey)
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	sig := ed25519.Sign(priv, append([]byte(poolSigContext), payload...))
+	return json.Marshal(PoolEnvelope{Payload: payload, Signature: sig})
+}
+
+// OpenPoolEnvelope parses a pool request body, checks every field and
+// verifies the signature with the public key the payload names. Whether that
+// key is the one registered for the install code is the authority's check.
+func OpenPoolEnvelope(raw []byte) (PoolRequest, error) {
+	var req PoolRequest
+	if len(raw) > MaxPoolEnvelope {
+		return req, fmt.Errorf("%w: larger than %d bytes", ErrBadPoolRequest, MaxPoolEnvelope)
+	}
+	var env PoolEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return req, fmt.Errorf("%w: %v", ErrBadPoolRequest, err)
+	}
+	if err := json.Unmarshal(env.Payload, &req); err != nil {
+		return PoolRequest{}, fmt.Errorf("%w: payload: %v", ErrBadPoolRequest, err)
+	}
+	if err := req.validate(); err != nil {
+		return PoolRequest{}, fmt.Errorf("%w: %v", ErrBadPoolRequest, err)
+	}
+	if len(env.Signature) != ed25519.SignatureSize ||
+		!ed25519.Verify(req.PublicKey, append([]byte(poolSigContext), env.Payload...), env.Signature) {
+		return PoolRequest{}, fmt.Errorf("%w: the signature does not verify", ErrBadPoolRequest)
+	}
+	return req, nil
+}
+
+func (r *PoolRequest) validate() error {
+	if id, err := ParseCustomerID(r.CustomerID); err != nil || id != r.CustomerID {
+		return fmt.Errorf("customer_id %q is not a canonical Customer ID", r.CustomerID)
+	}
+	if len(r.PublicKey) != ed25519.PublicKeySize {
+		return errors.New("public_key must be 32 bytes")
+	}
+	if !validPoolID(r.InstallCode) {
+		return errors.New("install_code is missing or malformed")
+	}
+	if len(r.ServerName) > 200 {
+		return errors.New("server_name is too long")
+	}
+	needs := map[string][]string{
+		PoolOpList:     nil,
+		PoolOpHeld:     nil,
+		PoolOpActivate: {r.RequestID, r.LicenceID},
+		PoolOpTransfer: {r.RequestID, r.LicenceID, r.ActivationID},
+	}
+	fields, ok := needs[r.Op]
+	if !ok {
+		return fmt.Errorf("unknown op %q", r.Op)
+	}
+	for _, f := range fields {
+		if !validPoolID(f) {
+			return fmt.Errorf("op %s needs request_id, licence_id (and activation_id to transfer) of 1-64 letters, digits, '-', '_' or '.'", r.Op)
+		}
+	}
+	return nil
+}
+
+// validPoolID accepts the identifiers of the protocol: licence IDs,
+// request and activation IDs, install codes.
+func validPoolID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxPoolDevices bounds a capacity licence; anything larger is a broken
+// answer rather than a licence.
+const maxPoolDevices = 1_000_000
+
+// Validate checks a pool licence as the authority describes it.
+func (p PoolLicence) Validate() error {
+	if !validPoolID(p.ID) {
+		return fmt.Errorf("pool licence id %q is malformed", p.ID)
+	}
+	switch p.Kind {
+	case PoolCapacity:
+		if p.Devices < 1 || p.Devices > maxPoolDevices || !p.MaintenanceUntil.IsZero() {
+			return fmt.Errorf("capacity licence %s: devices must be 1-%d and there is no maintenance date", p.ID, maxPoolDevices)
+		}
+	case PoolMaintenance:
+		if p.MaintenanceUntil.IsZero() || p.Devices != 0 {
+			return fmt.Errorf("maintenance licence %s: needs an end date and no devices", p.ID)
+		}
+	default:
+		return fmt.Errorf("pool licence %s: unknown kind %q", p.ID, p.Kind)
+	}
+	return nil
+}
+
+// parsePoolList decodes and checks a /pool/list answer.
+func parsePoolList(raw []byte) ([]PoolLicence, error) {
+	var a PoolListAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("%w: pool list: %v", ErrAuthorityBroken, err)
+	}
+	seen := map[string]bool{}
+	for i := range a.Licences {
+		l := &a.Licences[i]
+		if err := l.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+		}
+		if seen[l.ID] {
+			return nil, fmt.Errorf("%w: pool licence %s listed twice", ErrAuthorityBroken, l.ID)
+		}
+		seen[l.ID] = true
+		l.Description = l.Describe()
+	}
+	return a.Licences, nil
+}
+
+// parseActivation decodes and checks one activation.
+func parseActivation(a PoolActivation) (PoolActivation, error) {
+	if err := a.Licence.Validate(); err != nil {
+		return a, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+	}
+	if !validPoolID(a.ActivationID) || a.ActivatedAt.IsZero() {
+		return a, fmt.Errorf("%w: activation of %s lacks an activation id or time", ErrAuthorityBroken, a.Licence.ID)
+	}
+	a.Licence.Description = a.Licence.Describe()
+	return a, nil
+}
+
+// parseHeld decodes and checks a /pool/held answer.
+func parseHeld(raw []byte) ([]PoolActivation, error) {
+	var a PoolHeldAnswer
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("%w: held licences: %v", ErrAuthorityBroken, err)
+	}
+	for i := range a.Activations {
+		var err error
+		if a.Activations[i], err = parseActivation(a.Activations[i]); err != nil {
+			return nil, err
+		}
+	}
+	return a.Activations, nil
+}

@@ -84,6 +84,11 @@ func TestEndToEndDesktop(t *testing.T) {
 	// The app, in its own data directory, re-evaluating its status every
 	// second instead of every minute.
 	home := t.TempDir()
+	for _, d := range []string{"config", "cache"} { // Fyne creates only its own subdirectory
+		if err := os.Mkdir(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
 	appEnv := []string{"LICENSEDESK_HOME=" + home,
 		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "XDG_CACHE_HOME=" + filepath.Join(home, "cache")}
 	app := startProc(t, "licensedesk", filepath.Join(art, "licensedesk-stderr.log"), appEnv, appBin,

@@ -1,0 +1,85 @@
+package app_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+)
+
+// TestPrepareLicensedHome gives bench/startup.sh a licensed data directory
+// the honest way: the authority binary, the device flow through
+// licensecore.Manager (what the wizard calls) and a person approving in
+// headless Chromium. It runs only when the script asks:
+//
+//	LICENSEDESK_PREPARE_HOME            the app data directory to license
+//	LICENSEDESK_PREPARE_AUTHORITY_DATA  the authority's data directory
+//	LICENSEDESK_PREPARE_ADDR            the authority's loopback address
+//
+// The script then serves the same authority data on the same address, so
+// the licence's issuer answers during the benchmark.
+func TestPrepareLicensedHome(t *testing.T) {
+	home := os.Getenv("LICENSEDESK_PREPARE_HOME")
+	authData, addr := os.Getenv("LICENSEDESK_PREPARE_AUTHORITY_DATA"), os.Getenv("LICENSEDESK_PREPARE_ADDR")
+	if home == "" || authData == "" || addr == "" {
+		t.Skip("bench/startup.sh sets LICENSEDESK_PREPARE_HOME, _AUTHORITY_DATA and _ADDR")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the approval needs %s: %v", chromiumPath, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	authBin := filepath.Join(t.TempDir(), "authority")
+	goBuild(t, "build", "-o", authBin, "./cmd/authority")
+	seedFile := filepath.Join(t.TempDir(), "seed.json")
+	installCode := thisInstallCode()
+	writeSeed(t, seedFile, installCode)
+	base := "http://" + addr
+	auth := startProc(t, "authority", filepath.Join(t.TempDir(), "authority.log"), nil, authBin,
+		"-addr", addr, "-data", authData, "-seed", seedFile, "-poll-interval", "1s")
+	waitHealthy(ctx, t, base, auth)
+
+	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(home, "store"), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	machine, err := licensecore.MachineID(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: base,
+		Policy: licensecore.DefaultPolicy(), Logger: zerolog.Nop(),
+		DeviceName: e2eDevice, InstallCode: licensecore.InstallCode(machine)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, err := mgr.StartDeviceAuth(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		st  licensecore.Status
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := mgr.CompleteDeviceAuth(ctx, da)
+		done <- result{st, err}
+	}()
+	personApproves(ctx, t, base, da.UserCode, installCode)
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if res.st.State != licensecore.Licensed {
+		t.Fatalf("status after the approval: %s", res.st.State)
+	}
+	t.Logf("%s licensed as %s, token until %s", home, res.st.License.ServerID, res.st.License.TokenExpiry)
+}

@@ -3,6 +3,7 @@
 //	authority [-addr 127.0.0.1:8080] [-data DIR] [-seed FILE] [-demo] [-tls-cert F -tls-key F] …
 //	authority rotate-key -data DIR [-token-lifetime 72h]
 //	authority revoke -data DIR -licence ID
+//	authority entitle -data DIR -issuer URL -request FILE [-out licence.ent] [-device SERVERID]
 //
 // The subcommands open the data directory themselves, so stop the server
 // first (Badger's directory lock says so if you forget).
@@ -42,6 +43,8 @@ func run(args []string) error {
 		switch args[0] {
 		case "rotate-key":
 			return offline(args[0], args[1:], func(s *authority.Server, _ string) error { return s.RotateKey() })
+		case "entitle":
+			return entitle(args[1:], os.Stdout)
 		case "revoke":
 			return offline(args[0], args[1:], func(s *authority.Server, id string) error {
 				if id == "" {

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"licensedesk/licensecore"
+	"licensedesk/licensecore/authority"
+)
+
+// entitle answers a licence request file from a PC without a browser with
+// a licence file (.ent), as the /entitle page does.
+//
+// -issuer must be the authority URL License Desk is configured with: it is
+// the licence's iss, which the app checks. -device may be left out when the
+// request's install code is a seeded device's.
+func entitle(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("entitle", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	issuer := fs.String("issuer", "", "the authority's public base URL, as configured in License Desk (required)")
+	request := fs.String("request", "", "licence request file saved by License Desk (required)")
+	out := fs.String("out", "licence.ent", "licence file to write")
+	device := fs.String("device", "", "Server ID of the device (default: the device with the request's install code)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *issuer == "" || *request == "" {
+		return errors.New("entitle needs -issuer URL and -request FILE")
+	}
+	f, err := os.Open(*request)
+	if err != nil {
+		return err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, licensecore.MaxRequestFile+1))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	s, err := authority.New(authority.Options{DataDir: c.data, Issuer: *issuer, Logger: log, TokenLifetime: c.tokenLifetime})
+	if err != nil {
+		return err
+	}
+	file, err := s.Entitle(data, *device)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, file, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: import it in License Desk with Import licence file\n", *out)
+	return nil
+}

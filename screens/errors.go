@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 
 	"licensedesk/licensecore"
 )
@@ -50,6 +51,32 @@ var explanations = []struct {
 	{licensecore.ErrTokenInvalid, "The authorization server sent a licence token License Desk cannot trust. Check its address in Settings, or contact support."},
 }
 
+// plainSentinels are licensecore errors whose own text is already written
+// for the person at the server (and whose wrapping adds useful detail, such
+// as the group of a mistyped code): Explain shows the whole error as a
+// sentence.
+var plainSentinels = []error{
+	licensecore.ErrInvalidCustomerID, licensecore.ErrUnknownCustomer, licensecore.ErrNoCustomerID,
+	licensecore.ErrCustomerInUse, licensecore.ErrCodeTypo, licensecore.ErrCodeInvalid, licensecore.ErrNoChallenge,
+	licensecore.ErrResponseMismatch, licensecore.ErrResponseCannotCarry, licensecore.ErrRequestInvalid,
+	licensecore.ErrFileTooLarge, licensecore.ErrEntitlementTampered, licensecore.ErrEntitlementForeign,
+	licensecore.ErrEntitlementReplayed, licensecore.ErrEntitlementExpired, licensecore.ErrSwitchSameType,
+	licensecore.ErrSwitchPending, licensecore.ErrPoolLicenceUnavailable, licensecore.ErrInstallConflict,
+	licensecore.ErrPoolRefused, licensecore.ErrNotActivated,
+}
+
+// asSentence capitalises the first letter and ends with a full stop.
+func asSentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
 // Explain turns an error into a sentence for the person at the server.
 // It never returns technical jargon alone: unknown errors get a generic
 // sentence with a short detail for support.
@@ -60,6 +87,11 @@ func Explain(err error) string {
 	for _, e := range explanations {
 		if errors.Is(err, e.err) {
 			return e.msg + serverWords(err)
+		}
+	}
+	for _, s := range plainSentinels {
+		if errors.Is(err, s) {
+			return asSentence(err.Error()) + serverWords(err)
 		}
 	}
 	if isNetworkError(err) {

@@ -101,3 +101,12 @@ func isTokenKind(err error) bool {
 	}
 	return false
 }
+
+func TestExplainPlainSentinels(t *testing.T) {
+	for _, err := range plainSentinels {
+		got := Explain(fmt.Errorf("%w: group 3", err))
+		if !strings.HasPrefix(got, strings.ToUpper(err.Error()[:1])) || !strings.Contains(got, "group 3") || !strings.HasSuffix(got, ".") {
+			t.Errorf("%q explained as %q", err, got)
+		}
+	}
+}

@@ -74,3 +74,11 @@ func (p *progress) stop() {
 }
 
 func (p *progress) running() bool { return p.box.Visible() }
+
+// screenTitle is the bold sub-heading at the top of each screen.
+func screenTitle(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.SizeName = theme.SizeNameSubHeadingText
+	l.TextStyle.Bold = true
+	return l
+}

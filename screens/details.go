@@ -126,9 +126,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	d.msg.Hide()
 	open := widget.NewButtonWithIcon("Open Authorization server", theme.ComputerIcon(), d.onOpenAuthority)
 
-	title := widget.NewLabel("Licence details")
-	title.SizeName = theme.SizeNameSubHeadingText
-	title.TextStyle.Bold = true
+	title := screenTitle("Licence details")
 
 	d.root = container.NewVBox(
 		title,

@@ -79,9 +79,7 @@ func (m *manage) buildUI() fyne.CanvasObject {
 	m.pendingBox = container.NewVBox(m.pending, container.NewHBox(m.checkBtn, openApprove))
 	m.pendingBox.Hide()
 
-	title := widget.NewLabel("Manage licence")
-	title.SizeName = theme.SizeNameSubHeadingText
-	title.TextStyle.Bold = true
+	title := screenTitle("Manage licence")
 	help := widget.NewLabel("Verify checks the licence with the Authorization server. Download picks up added modules, users and capacity. " +
 		"Switching between perpetual and subscription, and removing the licence, need a System Administrator.")
 	help.Wrapping = fyne.TextWrapWord

@@ -96,9 +96,7 @@ func (o *offline) buildUI(defaultDir string) fyne.CanvasObject {
 	o.browseImprt = widget.NewButton("Browse…", func() { o.browse(o.entPath, false) })
 	o.run.buttons = []*widget.Button{o.getBtn, o.upgradeBtn, o.requestBtn, o.importBtn}
 
-	title := widget.NewLabel("Offline activation")
-	title.SizeName = theme.SizeNameSubHeadingText
-	title.TextStyle.Bold = true
+	title := screenTitle("Offline activation")
 	challengeHelp := widget.NewLabel("Upgrade without a browser on this PC: read the challenge to someone at the Authorization server's Upgrade page " +
 		"and type the response code they give you. You may close License Desk meanwhile; the challenge is kept.")
 	challengeHelp.Wrapping = fyne.TextWrapWord

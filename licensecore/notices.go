@@ -40,6 +40,13 @@ func DueNotices(st Status, p Policy) []Notice {
 			Body:  "Registers cannot authenticate until this server gets a fresh token. Connect it to the internet.",
 		})
 	}
+	if st.OfflineExpiring {
+		out = append(out, Notice{
+			Keys:  []string{"offline/" + l.LicenseID + "/" + st.OfflineGraceEnd.Format("2006-01-02")},
+			Title: "Licence expires soon: licensing server unavailable",
+			Body:  OfflineWarning(st, p) + ". Connect this server to the internet, or import a new licence file.",
+		})
+	}
 	if l.RenewalDate.IsZero() {
 		return out
 	}

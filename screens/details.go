@@ -64,7 +64,7 @@ type details struct {
 	tokenExpiry, licenseID, licType, customer, capa *field
 	lastVerify                                      *field
 
-	renewalBanner, renewalGoneBanner, tokenSoonBanner, tokenExpiredBanner, clockBanner *banner
+	renewalBanner, renewalGoneBanner, tokenSoonBanner, tokenExpiredBanner, clockBanner, offlineBanner *banner
 
 	root       *fyne.Container
 	refreshBtn *widget.Button
@@ -110,6 +110,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	d.tokenSoonBanner = newBanner(widget.WarningImportance)
 	d.tokenExpiredBanner = newBanner(widget.DangerImportance)
 	d.clockBanner = newBanner(widget.WarningImportance)
+	d.offlineBanner = newBanner(widget.WarningImportance)
 
 	form := container.New(layout.NewFormLayout(),
 		widget.NewLabelWithStyle("License Status", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}), d.state)
@@ -131,7 +132,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	d.root = container.NewVBox(
 		title,
 		d.renewalGoneBanner.box, d.tokenExpiredBanner.box, d.clockBanner.box,
-		d.renewalBanner.box, d.tokenSoonBanner.box,
+		d.renewalBanner.box, d.tokenSoonBanner.box, d.offlineBanner.box,
 		form,
 		widget.NewSeparator(),
 		container.NewHBox(d.refreshBtn, open, d.busy.box),
@@ -196,6 +197,7 @@ func (d *details) show(st licensecore.Status) {
 	}
 	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
 	d.clockBanner.set(choose(st.ClockError, msgClock))
+	d.offlineBanner.set(licensecore.OfflineWarning(st, licensecore.DefaultPolicy()))
 	d.root.Refresh() // banners and rows came or went: lay out again
 }
 

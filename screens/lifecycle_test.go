@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -209,5 +210,26 @@ func TestOfflineScreen(t *testing.T) {
 	test.Tap(o.importBtn)
 	if !strings.Contains(o.run.msg.Text, "another PC") {
 		t.Fatalf("foreign file: %q", o.run.msg.Text)
+	}
+}
+
+func TestOfflineWarningInTrayAndDetails(t *testing.T) {
+	test.NewTempApp(t)
+	since := t0.Add(-23 * 24 * time.Hour)
+	l := &licensecore.License{ServerID: "POS-1", LicenseID: "L", Type: licensecore.Subscription, Offline: true, OfflineSince: since,
+		TokenIssuedAt: since, TokenExpiry: since.Add(30 * 24 * time.Hour)}
+	st := licensecore.Evaluate(l, t0, licensecore.DefaultPolicy())
+	if !st.OfflineExpiring {
+		t.Fatalf("23 days offline should warn: %+v", st)
+	}
+	line, state := TrayStatus(st, t0)
+	if line != "Licence expires in 7 days — licensing server unavailable" || state != TrayWarning {
+		t.Errorf("tray: %q %v", line, state)
+	}
+	d := newDetails(context.Background(), nil, NewStatusBinding(st), nil, time.UTC)
+	d.buildUI()
+	d.show(st)
+	if !d.offlineBanner.box.Visible() || !strings.Contains(d.offlineBanner.text.Text, "unavailable for 23 days") {
+		t.Errorf("details banner: %v %q", d.offlineBanner.box.Visible(), d.offlineBanner.text.Text)
 	}
 }

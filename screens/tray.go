@@ -52,6 +52,8 @@ func TrayStatus(st licensecore.Status, now time.Time) (line string, state TraySt
 		return "Token expired — connect to the internet", state
 	case st.ClockError:
 		return "Clock error — correct the date and time", state
+	case st.OfflineExpiring:
+		return "Licence expires in " + plural(st.OfflineDaysLeft, "day") + " — licensing server unavailable", state
 	case st.State == licensecore.RequiresRenewal:
 		return "Requires Renewal — renew within " + durationWords(renewalLeft), state
 	case st.Token == licensecore.TokenNone:

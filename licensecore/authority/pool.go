@@ -171,6 +171,21 @@ func putPoolSeed(txn *badger.Txn, custs []customerRecord, pool []poolRecord) err
 	return nil
 }
 
+// DemoCustomerID is the demo seed's customer: its pool holds capacity
+// licences of 8, 4 and 2 devices and two maintenance licences.
+const DemoCustomerID = "de5a0c0d-e000-4000-8000-000000000001"
+
+func demoCustomer() CustomerSeed {
+	year := time.Now().UTC().Year()
+	return CustomerSeed{ID: DemoCustomerID, Name: "Demo Retail Ltd", Pool: []PoolLicenceSeed{
+		{ID: "POOL-CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
+		{ID: "POOL-CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
+		{ID: "POOL-CAP-2", Kind: licensecore.PoolCapacity, Devices: 2},
+		{ID: "POOL-MNT-1", Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(year+1, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{ID: "POOL-MNT-2", Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(year+2, 12, 31, 0, 0, 0, 0, time.UTC)},
+	}}
+}
+
 // NewCustomerID returns a random UUID v4 in canonical form.
 func NewCustomerID() (string, error) {
 	b := make([]byte, 16)

@@ -333,3 +333,17 @@ func TestPoolSeed(t *testing.T) {
 		t.Fatal("customer of an unknown organization")
 	}
 }
+
+func TestDemoSeedHasAPool(t *testing.T) {
+	e := newEnv(t)
+	if err := e.srv.Seed(authority.DemoSeed()); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := e.srv.Pool(authority.DemoCustomerID)
+	if err != nil || len(entries) != 5 {
+		t.Fatalf("demo pool: %+v %v", entries, err)
+	}
+	if id, err := licensecore.ParseCustomerID(authority.DemoCustomerID); err != nil || id != authority.DemoCustomerID {
+		t.Fatalf("demo customer id: %v", err)
+	}
+}

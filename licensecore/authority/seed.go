@@ -110,6 +110,8 @@ func DemoSeed(extra ...DeviceSeed) Seed {
 		ID: DemoOrganization, Name: "Demo Retail Ltd",
 		Users:   []UserSeed{{Username: DemoUsername, Password: DemoPassword}},
 		Devices: devices,
+		// A customer with a cloud pool (pool.go).
+		Customers: []CustomerSeed{demoCustomer()},
 	}}}
 }
 

@@ -170,6 +170,9 @@ type fakeRefresh struct {
 	next     time.Time
 	attempts atomic.Int32
 	refreshs atomic.Int32
+
+	verifyDue, switchPending bool
+	verifies, switchChecks   atomic.Int32
 }
 
 func (f *fakeRefresh) Status() licensecore.Status {
@@ -191,6 +194,54 @@ func (f *fakeRefresh) RefreshNow(context.Context) (licensecore.Status, error) {
 	f.next = time.Now().Add(time.Hour) // the new token's half-life
 	f.mu.Unlock()
 	return f.Status(), nil
+}
+
+func (f *fakeRefresh) VerifyDue() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.verifyDue
+}
+func (f *fakeRefresh) Verify(context.Context) (licensecore.Status, error) {
+	f.mu.Lock()
+	f.verifyDue = false
+	f.mu.Unlock()
+	f.verifies.Add(1)
+	return f.Status(), nil
+}
+func (f *fakeRefresh) PendingSwitch() (licensecore.SwitchRequest, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return licensecore.SwitchRequest{}, f.switchPending
+}
+func (f *fakeRefresh) CheckSwitch(context.Context) (licensecore.SwitchRequest, licensecore.Status, error) {
+	f.mu.Lock()
+	f.switchPending = false
+	f.mu.Unlock()
+	f.switchChecks.Add(1)
+	return licensecore.SwitchRequest{Status: licensecore.SwitchApproved}, f.Status(), nil
+}
+
+func TestRefresherVerifiesDailyAndChecksSwitches(t *testing.T) {
+	f := &fakeRefresh{next: time.Now().Add(time.Hour), verifyDue: true, switchPending: true}
+	r := newRefresher(f, zerolog.Nop(), func(licensecore.Status) {})
+	r.tick, r.minRetry = 20*time.Millisecond, 50*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+	if f.verifies.Load() != 0 || f.switchChecks.Load() != 0 {
+		t.Fatal("verified or checked while the authority was down")
+	}
+	f.mu.Lock()
+	f.healthy = true
+	f.mu.Unlock()
+	waitFor(t, func() bool { return f.verifies.Load() == 1 && f.switchChecks.Load() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if f.verifies.Load() != 1 || f.switchChecks.Load() != 1 || f.refreshs.Load() != 0 {
+		t.Fatalf("verify %d, switch %d, refresh %d: each once, and no refresh before its time",
+			f.verifies.Load(), f.switchChecks.Load(), f.refreshs.Load())
+	}
 }
 
 func TestRefresherBacksOffWhileOfflineThenRefreshes(t *testing.T) {

@@ -17,6 +17,10 @@ type refreshService interface {
 	NextRefresh() time.Time
 	CheckHealth(ctx context.Context) error
 	RefreshNow(ctx context.Context) (licensecore.Status, error)
+	VerifyDue() bool
+	Verify(ctx context.Context) (licensecore.Status, error)
+	PendingSwitch() (licensecore.SwitchRequest, bool)
+	CheckSwitch(ctx context.Context) (licensecore.SwitchRequest, licensecore.Status, error)
 }
 
 // refresher renews the licence token at its refresh point whenever the
@@ -31,6 +35,9 @@ type refresher struct {
 	tick     time.Duration // status re-evaluation period
 	minRetry time.Duration
 	maxRetry time.Duration
+	// verifyBackoff: no verification or switch check before this time,
+	// after the authority did not answer.
+	verifyBackoff time.Time
 }
 
 func newRefresher(svc refreshService, log zerolog.Logger, publish func(licensecore.Status)) *refresher {
@@ -73,6 +80,7 @@ func (r *refresher) run(ctx context.Context) {
 			kicked = true
 		case <-timer.C:
 		}
+		r.housekeeping(ctx)
 		if !kicked && (due.IsZero() || time.Now().Before(due)) {
 			continue
 		}
@@ -86,6 +94,47 @@ func (r *refresher) run(ctx context.Context) {
 			continue
 		}
 		retry, retryAt = 0, time.Time{}
+	}
+}
+
+// housekeeping runs the online checks that are not token refreshes, at most
+// once a tick and only when the authority answers: the daily verification
+// of a subscription, and whether a requested model switch was decided.
+func (r *refresher) housekeeping(ctx context.Context) {
+	_, pending := r.svc.PendingSwitch()
+	verify := r.svc.VerifyDue()
+	if !pending && !verify {
+		return
+	}
+	if !r.verifyBackoff.IsZero() && time.Now().Before(r.verifyBackoff) {
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := r.svc.CheckHealth(hctx)
+	cancel()
+	if err != nil {
+		r.verifyBackoff = time.Now().Add(r.minRetry)
+		return
+	}
+	r.verifyBackoff = time.Time{}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if verify {
+		st, err := r.svc.Verify(cctx)
+		if err != nil {
+			r.log.Info().Err(err).Msg("daily licence verification did not complete")
+		}
+		r.publish(st)
+	}
+	if pending {
+		req, st, err := r.svc.CheckSwitch(cctx)
+		switch {
+		case err != nil:
+			r.log.Info().Err(err).Msg("checking the model switch failed")
+		case req.Status == licensecore.SwitchApproved:
+			r.log.Info().Str("to", string(req.To)).Msg("model switch approved")
+			r.publish(st)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -11,13 +12,20 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/data/binding"
 	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
 
 	"licensedesk/assets"
 	"licensedesk/licensecore"
 	"licensedesk/screens"
 )
 
-var _ screens.LicenseService = (*licensecore.Manager)(nil)
+var (
+	_ screens.LicenseService   = (*licensecore.Manager)(nil)
+	_ screens.LifecycleService = (*licensecore.Manager)(nil)
+	_ screens.OfflineService   = (*licensecore.Manager)(nil)
+	_ screens.AdminService     = (*licensecore.Manager)(nil)
+	_ refreshService           = (*licensecore.Manager)(nil)
+)
 
 // AppID is the Fyne application id (also in FyneApp.toml).
 const AppID = "com.licensedesk.app"
@@ -36,6 +44,7 @@ type gui struct {
 	ctx    context.Context
 	ref    *refresher
 	notes  *notifier
+	gate   *screens.AdminGate
 	tray   desktop.App // nil without a tray
 	lastUI int         // -1 forces the first content build
 	// endScreen cancels the current screen's background work (the
@@ -72,6 +81,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		g.app.SendNotification(fyne.NewNotification(title, body))
 	}}
 	g.ref = newRefresher(c.mgr, c.log, g.publish)
+	g.gate = screens.NewAdminGate(c.mgr, g.win)
 	if cfg.StatusTick > 0 {
 		g.ref.tick = cfg.StatusTick
 	}
@@ -136,13 +146,45 @@ func (g *gui) setContent(st licensecore.Status) {
 	var ctx context.Context
 	ctx, g.endScreen = context.WithCancel(g.ctx)
 	if want == 1 {
-		g.win.SetContent(screens.NewDetails(ctx, g.c.mgr, g.status, g.app))
+		// Licensed: the details first, the lifecycle screens a tab away.
+		g.win.SetContent(container.NewAppTabs(
+			container.NewTabItemWithIcon("Licence", theme.InfoIcon(), container.NewVScroll(screens.NewDetails(ctx, g.c.mgr, g.status, g.app))),
+			container.NewTabItemWithIcon("Manage licence", theme.SettingsIcon(),
+				container.NewVScroll(screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish))),
+			container.NewTabItemWithIcon("Offline activation", theme.MailSendIcon(), container.NewVScroll(g.offlineScreen(ctx))),
+		))
 		return
 	}
+	// Not licensed: the wizard has the whole window; offline activation is
+	// in the Licence menu.
 	g.win.SetContent(screens.NewWizard(ctx, g.c.mgr, g.app, func(st licensecore.Status) {
 		g.publish(st)
 		g.ref.Kick()
 	}))
+}
+
+func (g *gui) offlineScreen(ctx context.Context) fyne.CanvasObject {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = g.c.cfg.DataDir
+	}
+	return screens.NewOffline(ctx, g.c.mgr, g.gate, g.win, g.status, g.publish, home)
+}
+
+// showOffline opens offline activation in its own window (from the menu,
+// for a server that is not licensed yet).
+func (g *gui) showOffline() {
+	w := g.app.NewWindow("License Desk – Offline activation")
+	ctx, cancel := context.WithCancel(g.ctx)
+	w.SetOnClosed(cancel)
+	w.SetContent(container.NewPadded(container.NewVScroll(screens.NewOffline(ctx, g.c.mgr, screens.NewAdminGate(g.c.mgr, w), w, g.status, func(st licensecore.Status) {
+		g.publish(st)
+		if st.State != licensecore.Unlicensed {
+			w.Close()
+		}
+	}, g.c.cfg.DataDir))))
+	w.Resize(fyne.NewSize(620, 560))
+	w.Show()
 }
 
 func (g *gui) updateTray(st licensecore.Status) {
@@ -185,7 +227,8 @@ func (g *gui) refreshFromTray() {
 func (g *gui) mainMenu() *fyne.MainMenu {
 	settings := fyne.NewMenuItem("Settings…", g.showSettings)
 	refresh := fyne.NewMenuItem("Refresh tokens now", func() { g.ref.Kick() })
-	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings))
+	offline := fyne.NewMenuItem("Offline activation…", g.showOffline)
+	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("Licence", offline))
 }
 
 func (g *gui) showSettings() {

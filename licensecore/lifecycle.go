@@ -239,6 +239,9 @@ func (m *Manager) recordVerify(licenceID string, result VerifyResult) error {
 	now := m.clock.Now()
 	upd := *cur
 	upd.LastVerifyTime, upd.LastVerifyResult = now, result
+	if result != VerifyUnreachable {
+		upd.OfflineSince = now // contact with the authority restarts the offline window
+	}
 	if err := m.store.UpdateLicense(upd); err != nil {
 		return err
 	}

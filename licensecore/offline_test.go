@@ -183,7 +183,13 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 		t.Fatalf("audit %s", k)
 	}
 
-	// Contact with the authority ends offline mode.
+	// Contact with the authority restarts the offline window; a new
+	// online licence ends offline mode.
+	time.Sleep(10 * time.Millisecond)
+	before := st.License.OfflineSince
+	if st, err = pc.m.Verify(ctx); err != nil || !st.License.OfflineSince.After(before) || !st.License.Offline {
+		t.Fatalf("verify while offline: %v %+v", err, st.License)
+	}
 	st, err = acquire(t, pc.m, ra.ts.URL, "approve")
 	if err != nil {
 		t.Fatal(err)

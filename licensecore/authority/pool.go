@@ -411,9 +411,11 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 				"this installation still holds licences of its previous customer"), nil
 		}
 		inst.CustomerID = req.CustomerID
+		s.log.Info().Str("install", req.InstallCode).Str("customer", req.CustomerID).Msg("installation moved to another customer")
+		err = errNotFound // write it
 	}
 	name := cleanLabel(req.ServerName, 100)
-	if inst.ServerName == name && err == nil && inst.CustomerID == req.CustomerID {
+	if err == nil && inst.ServerName == name {
 		return nil, nil // nothing to write
 	}
 	inst.ServerName = name

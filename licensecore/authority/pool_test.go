@@ -182,6 +182,8 @@ func TestPoolProtocol(t *testing.T) {
 	// An install moves to another customer only once it holds nothing.
 	e.pool(install{code: b.code, customer: custBeta, key: b.key}, licensecore.PoolOpList, "", "", "").want(t, 409, licensecore.PoolErrInstallBusy)
 	e.pool(install{code: a.code, customer: custBeta, key: a.key}, licensecore.PoolOpList, "", "", "").want(t, 200, "")
+	e.pool(a, licensecore.PoolOpActivate, "CAP-4", "", "moved-1").want(t, 200, "") // back: it held nothing of beta
+	e.pool(install{code: a.code, customer: custBeta, key: a.key}, licensecore.PoolOpList, "", "", "").want(t, 409, licensecore.PoolErrInstallBusy)
 
 	// Restart: the answers are durable.
 	e.restart()

@@ -392,6 +392,7 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 	}
 	var inst installRecord
 	err := getJSON(txn, pInstall+req.InstallCode, &inst)
+	dirty := err != nil
 	switch {
 	case errors.Is(err, errNotFound):
 		inst = installRecord{InstallCode: req.InstallCode, CustomerID: req.CustomerID, PublicKey: req.PublicKey, RegisteredAt: now.UTC()}
@@ -412,10 +413,10 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 		}
 		inst.CustomerID = req.CustomerID
 		s.log.Info().Str("install", req.InstallCode).Str("customer", req.CustomerID).Msg("installation moved to another customer")
-		err = errNotFound // write it
+		dirty = true
 	}
 	name := cleanLabel(req.ServerName, 100)
-	if err == nil && inst.ServerName == name {
+	if !dirty && inst.ServerName == name {
 		return nil, nil // nothing to write
 	}
 	inst.ServerName = name

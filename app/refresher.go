@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -165,9 +164,9 @@ func (r *refresher) attempt(ctx context.Context) error {
 		r.publish(st)
 		return nil
 	}
-	if errors.Is(err, licensecore.ErrNotLicensed) {
-		return nil
-	}
+	// Failures back off, including ErrNotLicensed: a licence that came
+	// from a licence file has no refresh token, and must not be retried
+	// in a tight loop.
 	r.publish(r.svc.Status())
 	return err
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,8 @@ var (
 	_ screens.LifecycleService = (*licensecore.Manager)(nil)
 	_ screens.OfflineService   = (*licensecore.Manager)(nil)
 	_ screens.AdminService     = (*licensecore.Manager)(nil)
+	_ screens.AccountService   = (*licensecore.Manager)(nil)
+	_ screens.PoolService      = (*licensecore.Manager)(nil)
 	_ refreshService           = (*licensecore.Manager)(nil)
 )
 
@@ -98,6 +101,15 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	g.publish(c.mgr.Status())
 	c.listenIPC(func() { fyne.Do(g.showWindow) })
 	c.goLong(func() { g.ref.run(ctx) })
+	c.goLong(func() {
+		// Deliver pool operations a crash or a lost connection left
+		// half-done, so this server and the cloud pool agree.
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := c.mgr.ReconcilePool(rctx); err != nil && !errors.Is(err, licensecore.ErrNoCustomerID) {
+			c.log.Info().Err(err).Msg("cloud pool not reconciled at start-up; retried on the next pool action")
+		}
+	})
 
 	if cfg.StartMinimized || c.settings.StartMinimized {
 		if g.tray == nil {
@@ -152,6 +164,8 @@ func (g *gui) setContent(st licensecore.Status) {
 			container.NewTabItemWithIcon("Manage licence", theme.SettingsIcon(),
 				container.NewVScroll(screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish))),
 			container.NewTabItemWithIcon("Offline activation", theme.MailSendIcon(), container.NewVScroll(g.offlineScreen(ctx))),
+			container.NewTabItemWithIcon("Customer account", theme.AccountIcon(), container.NewVScroll(screens.NewAccount(ctx, g.c.mgr, g.gate))),
+			container.NewTabItemWithIcon("Cloud licences", theme.StorageIcon(), container.NewVScroll(screens.NewPool(ctx, g.c.mgr, g.gate, g.win))),
 		))
 		return
 	}
@@ -171,20 +185,38 @@ func (g *gui) offlineScreen(ctx context.Context) fyne.CanvasObject {
 	return screens.NewOffline(ctx, g.c.mgr, g.gate, g.win, g.status, g.publish, home)
 }
 
-// showOffline opens offline activation in its own window (from the menu,
-// for a server that is not licensed yet).
-func (g *gui) showOffline() {
-	w := g.app.NewWindow("License Desk – Offline activation")
+// showExtra opens a screen in its own window (from the Licence menu, for a
+// server that is not licensed yet, while the wizard has the main window).
+func (g *gui) showExtra(title string, build func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject) {
+	w := g.app.NewWindow("License Desk – " + title)
 	ctx, cancel := context.WithCancel(g.ctx)
 	w.SetOnClosed(cancel)
-	w.SetContent(container.NewPadded(container.NewVScroll(screens.NewOffline(ctx, g.c.mgr, screens.NewAdminGate(g.c.mgr, w), w, g.status, func(st licensecore.Status) {
-		g.publish(st)
-		if st.State != licensecore.Unlicensed {
-			w.Close()
-		}
-	}, g.c.cfg.DataDir))))
-	w.Resize(fyne.NewSize(620, 560))
+	w.SetContent(container.NewPadded(container.NewVScroll(build(ctx, w, screens.NewAdminGate(g.c.mgr, w)))))
+	w.Resize(fyne.NewSize(640, 600))
 	w.Show()
+}
+
+func (g *gui) showOffline() {
+	g.showExtra("Offline activation", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
+		return screens.NewOffline(ctx, g.c.mgr, gate, w, g.status, func(st licensecore.Status) {
+			g.publish(st)
+			if st.State != licensecore.Unlicensed {
+				w.Close()
+			}
+		}, g.c.cfg.DataDir)
+	})
+}
+
+func (g *gui) showAccount() {
+	g.showExtra("Customer account", func(ctx context.Context, _ fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
+		return screens.NewAccount(ctx, g.c.mgr, gate)
+	})
+}
+
+func (g *gui) showPool() {
+	g.showExtra("Cloud licences", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
+		return screens.NewPool(ctx, g.c.mgr, gate, w)
+	})
 }
 
 func (g *gui) updateTray(st licensecore.Status) {
@@ -228,7 +260,9 @@ func (g *gui) mainMenu() *fyne.MainMenu {
 	settings := fyne.NewMenuItem("Settings…", g.showSettings)
 	refresh := fyne.NewMenuItem("Refresh tokens now", func() { g.ref.Kick() })
 	offline := fyne.NewMenuItem("Offline activation…", g.showOffline)
-	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("Licence", offline))
+	account := fyne.NewMenuItem("Customer account…", g.showAccount)
+	pool := fyne.NewMenuItem("Cloud licences…", g.showPool)
+	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("Licence", offline, account, pool))
 }
 
 func (g *gui) showSettings() {

@@ -1,0 +1,287 @@
+package screens
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"licensedesk/licensecore"
+)
+
+// PoolService is what the cloud licence screen needs; *licensecore.Manager
+// implements it.
+type PoolService interface {
+	PoolLicences(ctx context.Context) ([]licensecore.PoolLicence, error)
+	ActivatePool(ctx context.Context, sess *licensecore.AdminSession, ids []string, progress func(done, total int)) ([]licensecore.ActivatedLicence, error)
+	TransferToPool(ctx context.Context, sess *licensecore.AdminSession, ids []string) (licensecore.TransferResult, error)
+	ActivatedLicences() ([]licensecore.ActivatedLicence, error)
+	TotalCapacity() (licensecore.PoolTotals, error)
+	TransferImpact(ids []string) string
+}
+
+// poolTimeout bounds a whole activation batch; each licence is one request.
+const poolTimeout = 10 * time.Minute
+
+// pool is "Cloud licences": download the pool's list, activate some, and
+// transfer activated ones back.
+type pool struct {
+	ctx   context.Context
+	svc   PoolService
+	gate  Gate
+	win   fyne.Window
+	loc   *time.Location
+	async func(func())
+	run   *runner
+
+	available []licensecore.PoolLicence
+	activated []licensecore.ActivatedLicence
+	pickPool  map[string]bool
+	pickMine  map[string]bool
+
+	poolList, mineList                         *widget.List
+	totals, poolEmpty                          *widget.Label
+	downloadBtn, activateBtn, transferBtn, all *widget.Button
+	progress                                   *widget.ProgressBar
+	cancelBtn                                  *widget.Button
+	progressBox                                *fyne.Container
+	cancel                                     context.CancelFunc
+}
+
+// NewPool returns the cloud licence screen.
+func NewPool(ctx context.Context, svc PoolService, gate Gate, win fyne.Window) fyne.CanvasObject {
+	return newPool(ctx, svc, gate, win, goAsync).buildUI()
+}
+
+func newPool(ctx context.Context, svc PoolService, gate Gate, win fyne.Window, async func(func())) *pool {
+	return &pool{ctx: ctx, svc: svc, gate: gate, win: win, loc: time.Local, async: async, run: newRunner(ctx, async),
+		pickPool: map[string]bool{}, pickMine: map[string]bool{}}
+}
+
+// row is one line of either list: a check box and the licence's columns.
+func newRow() fyne.CanvasObject {
+	return container.NewBorder(nil, nil, widget.NewCheck("", nil), nil,
+		container.NewGridWithColumns(3, widget.NewLabel(""), widget.NewLabel(""), widget.NewLabel("")))
+}
+
+func setRow(o fyne.CanvasObject, picked bool, onPick func(bool), cols ...string) {
+	b := o.(*fyne.Container)
+	grid := b.Objects[0].(*fyne.Container)
+	check := b.Objects[1].(*widget.Check)
+	check.OnChanged = nil // not a user's click
+	check.SetChecked(picked)
+	check.OnChanged = onPick
+	for i, c := range cols {
+		grid.Objects[i].(*widget.Label).SetText(c)
+	}
+}
+
+func (p *pool) buildUI() fyne.CanvasObject {
+	p.poolList = widget.NewList(func() int { return len(p.available) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
+		l := p.available[i]
+		setRow(o, p.pickPool[l.ID], func(on bool) { p.pickPool[l.ID] = on; p.updateButtons() },
+			l.ID, formatDate(l.TransferDate, p.loc), l.Description)
+	})
+	p.mineList = widget.NewList(func() int { return len(p.activated) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
+		a := p.activated[i]
+		desc := a.Description
+		if a.State == licensecore.ActivationReturning {
+			desc += " (returning to the cloud)"
+		}
+		setRow(o, p.pickMine[a.ID], func(on bool) { p.pickMine[a.ID] = on; p.updateButtons() },
+			a.ID, formatDate(a.ActivatedAt, p.loc), desc)
+	})
+	p.poolEmpty = widget.NewLabel("Click Download licences from the cloud to see the licences available to this customer.")
+	p.poolEmpty.Wrapping = fyne.TextWrapWord
+	p.totals = widget.NewLabel("")
+	p.downloadBtn = widget.NewButtonWithIcon("Download licences from the cloud", theme.DownloadIcon(), p.onDownload)
+	p.activateBtn = widget.NewButtonWithIcon("Activate", theme.ConfirmIcon(), p.onActivate)
+	p.activateBtn.Importance = widget.HighImportance
+	p.transferBtn = widget.NewButtonWithIcon("Transfer selected to cloud", theme.UploadIcon(), func() { p.onTransfer(false) })
+	p.all = widget.NewButton("Transfer all to cloud", func() { p.onTransfer(true) })
+	p.run.buttons = []*widget.Button{p.downloadBtn, p.activateBtn, p.transferBtn, p.all}
+	p.progress = widget.NewProgressBar()
+	p.cancelBtn = widget.NewButton("Cancel", p.onCancel)
+	p.progressBox = container.NewBorder(nil, nil, nil, p.cancelBtn, p.progress)
+	p.progressBox.Hide()
+
+	header := func() fyne.CanvasObject {
+		return container.NewGridWithColumns(3, heading("License ID"), heading("Date"), heading("Description"))
+	}
+	sized := func(l *widget.List) fyne.CanvasObject {
+		// Lists have no minimum height of their own inside a VBox.
+		return container.NewGridWrap(fyne.NewSize(600, 150), l)
+	}
+	p.reloadActivated()
+	p.updateButtons()
+	return container.NewVBox(screenTitle("Cloud licences"),
+		heading("Available in the cloud pool"), p.downloadBtn, p.poolEmpty,
+		header(), sized(p.poolList),
+		container.NewHBox(p.activateBtn), p.progressBox,
+		widget.NewSeparator(),
+		heading("Activated on this server"), p.totals,
+		header(), sized(p.mineList),
+		container.NewHBox(p.transferBtn, p.all),
+		p.run.busy.box, p.run.msg)
+}
+
+func picked(m map[string]bool) []string {
+	var ids []string
+	for id, on := range m {
+		if on {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (p *pool) updateButtons() {
+	if p.run.busy.running() || p.progressBox.Visible() {
+		return
+	}
+	enable(p.activateBtn, len(picked(p.pickPool)) > 0)
+	enable(p.transferBtn, len(picked(p.pickMine)) > 0)
+	enable(p.all, slices.ContainsFunc(p.activated, func(a licensecore.ActivatedLicence) bool { return a.State == licensecore.ActivationActive }))
+}
+
+func enable(b *widget.Button, on bool) {
+	if on {
+		b.Enable()
+	} else {
+		b.Disable()
+	}
+}
+
+// reloadActivated reads this server's licences from the store (no network).
+func (p *pool) reloadActivated() {
+	mine, err := p.svc.ActivatedLicences()
+	if err != nil {
+		p.run.say(Explain(err), false)
+		return
+	}
+	p.activated = mine
+	p.pickMine = map[string]bool{}
+	t, err := p.svc.TotalCapacity()
+	if err == nil {
+		line := fmt.Sprintf("Capacity from cloud licences: %s", plural(t.Devices, "device"))
+		if !t.MaintenanceUntil.IsZero() {
+			line += "; maintenance until " + formatDate(t.MaintenanceUntil, p.loc)
+		}
+		p.totals.SetText(line)
+	}
+	p.mineList.Refresh()
+}
+
+func (p *pool) onDownload() {
+	var list []licensecore.PoolLicence
+	p.run.run("Downloading the list of cloud licences…", func(ctx context.Context) (err error) {
+		list, err = p.svc.PoolLicences(ctx)
+		return err
+	}, func(err error) string {
+		defer p.updateButtons()
+		if err != nil {
+			return Explain(err)
+		}
+		p.available, p.pickPool = list, map[string]bool{}
+		p.poolList.Refresh()
+		if len(list) == 0 {
+			p.poolEmpty.SetText("The cloud pool has no licence available for this customer.")
+			p.poolEmpty.Show()
+		} else {
+			p.poolEmpty.Hide()
+		}
+		return ""
+	})
+}
+
+func (p *pool) onActivate() {
+	ids := picked(p.pickPool)
+	if len(ids) == 0 {
+		return
+	}
+	p.gate.Do(fmt.Sprintf("Activate %s from the cloud", plural(len(ids), "licence")), func(sess *licensecore.AdminSession) {
+		ctx, cancel := context.WithTimeout(p.ctx, poolTimeout)
+		p.cancel = cancel
+		p.progress.SetValue(0)
+		p.progressBox.Show()
+		p.cancelBtn.Enable()
+		for _, b := range p.run.buttons {
+			b.Disable()
+		}
+		p.async(func() {
+			done, err := p.svc.ActivatePool(ctx, sess, ids, func(n, total int) {
+				fyne.Do(func() { p.progress.SetValue(float64(n) / float64(max(total, 1))) })
+			})
+			cancel()
+			fyne.Do(func() { p.onActivated(ids, done, err) })
+		})
+	})
+}
+
+// onActivated shows the outcome of an activation batch, complete or not.
+func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicence, err error) {
+	p.progressBox.Hide()
+	for _, b := range p.run.buttons {
+		b.Enable()
+	}
+	p.available = slices.DeleteFunc(p.available, func(l licensecore.PoolLicence) bool {
+		return slices.ContainsFunc(done, func(a licensecore.ActivatedLicence) bool { return a.ID == l.ID })
+	})
+	p.pickPool = map[string]bool{}
+	p.poolList.Refresh()
+	p.reloadActivated()
+	p.updateButtons()
+	switch {
+	case err == nil:
+		p.run.say(fmt.Sprintf("Activated %s on this server.", plural(len(done), "licence")), true)
+	case len(done) > 0:
+		p.run.say(fmt.Sprintf("Activated %d of %d licences; the rest were not: %s", len(done), len(ids), Explain(err)), false)
+	default:
+		p.run.say(Explain(err), false)
+	}
+}
+
+func (p *pool) onCancel() {
+	if p.cancel != nil {
+		p.cancel()
+		p.cancelBtn.Disable()
+	}
+}
+
+func (p *pool) onTransfer(all bool) {
+	var ids []string // nil: all
+	if !all {
+		ids = picked(p.pickMine)
+	}
+	impact := p.svc.TransferImpact(ids)
+	dialog.ShowConfirm("Transfer to cloud", impact+"\n\nTransfer now?", func(ok bool) {
+		if !ok {
+			return
+		}
+		p.gate.Do("Transfer licences to the cloud", func(sess *licensecore.AdminSession) {
+			var res licensecore.TransferResult
+			p.run.run("Returning licences to the cloud pool…", func(ctx context.Context) (err error) {
+				res, err = p.svc.TransferToPool(ctx, sess, ids)
+				return err
+			}, func(err error) string {
+				p.reloadActivated()
+				p.updateButtons()
+				if err != nil {
+					return Explain(err)
+				}
+				msg := fmt.Sprintf("%s returned to the cloud pool.", plural(len(res.Returned), "licence"))
+				if len(res.Pending) > 0 {
+					msg += fmt.Sprintf(" %s will be confirmed when the Authorization server can be reached; they no longer count here.", plural(len(res.Pending), "licence"))
+				}
+				return msg
+			})
+		})
+	}, p.win)
+}

@@ -8,14 +8,17 @@ import (
 // statusJSON is the stable shape of `licensedesk status --json`, read by IT
 // monitoring scripts.
 type statusJSON struct {
-	Status         string   `json:"status"`
-	Severity       int      `json:"severity"`
-	TokenState     string   `json:"token_state"`
-	TokenExpiresIn *int64   `json:"token_expires_in_seconds,omitempty"`
-	RenewalIn      *int64   `json:"renewal_in_seconds,omitempty"`
-	ClockError     bool     `json:"clock_error"`
-	At             string   `json:"at"`
-	License        *License `json:"license,omitempty"`
+	Status          string   `json:"status"`
+	Severity        int      `json:"severity"`
+	TokenState      string   `json:"token_state"`
+	TokenExpiresIn  *int64   `json:"token_expires_in_seconds,omitempty"`
+	RenewalIn       *int64   `json:"renewal_in_seconds,omitempty"`
+	ClockError      bool     `json:"clock_error"`
+	OfflineGraceEnd string   `json:"offline_grace_end,omitempty"`
+	OfflineDaysLeft *int     `json:"offline_days_left,omitempty"`
+	Warning         string   `json:"warning,omitempty"`
+	At              string   `json:"at"`
+	License         *License `json:"license,omitempty"`
 }
 
 // MarshalJSON writes the status for monitoring tools.
@@ -35,6 +38,14 @@ func (s Status) MarshalJSON() ([]byte, error) {
 	if s.HasRenewalDate() {
 		v := int64(math.Floor(s.RenewalLeft.Seconds()))
 		out.RenewalIn = &v
+	}
+	if !s.OfflineGraceEnd.IsZero() {
+		out.OfflineGraceEnd = s.OfflineGraceEnd.UTC().Format("2006-01-02T15:04:05Z07:00")
+		days := s.OfflineDaysLeft
+		out.OfflineDaysLeft = &days
+	}
+	if s.OfflineExpiring || (s.License != nil && s.License.Offline && s.State == ExpiredRequiresRenewal) {
+		out.Warning = OfflineWarning(s, DefaultPolicy())
 	}
 	return json.Marshal(out)
 }

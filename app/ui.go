@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -108,6 +110,19 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		defer cancel()
 		if err := c.mgr.ReconcilePool(rctx); err != nil && !errors.Is(err, licensecore.ErrNoCustomerID) {
 			c.log.Info().Err(err).Msg("cloud pool not reconciled at start-up; retried on the next pool action")
+		}
+	})
+	// Logout and shutdown send SIGTERM: quit in order, so the store closes
+	// cleanly and the trusted clock is saved.
+	c.goLong(func() {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+		defer signal.Stop(sigs)
+		select {
+		case s := <-sigs:
+			c.log.Info().Str("signal", s.String()).Msg("quitting on signal")
+			fyne.Do(g.app.Quit)
+		case <-ctx.Done():
 		}
 	})
 

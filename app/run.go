@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/authority"
 	"licensedesk/screens"
 
 	"github.com/rs/zerolog"
@@ -85,8 +86,8 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 			return nil, err
 		}
 		authorityURL = c.demo.url
-		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n\n",
-			c.demo.url, c.demo.user, c.demo.password, c.demo.org)
+		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licences: %s\n\n",
+			c.demo.url, c.demo.user, c.demo.password, c.demo.org, authority.DemoCustomerID)
 	}
 	c.mgr, err = licensecore.NewManager(licensecore.Options{
 		Store: c.store, AuthorityURL: authorityURL, Policy: policyOf(c.settings), Logger: log,

@@ -60,7 +60,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # success green; the bare window draws its light label text.
 shown_app() { # window id → exit 0 when the green status value is drawn
 	local n
-	n=$(import -window "$1" -depth 8 -crop 240x40+150+70 +repage txt:- 2>/dev/null | grep -cE '#[0-7][0-9A-F][C-F][0-9A-F][0-7][0-9A-F]' || true)
+	n=$(import -window "$1" -depth 8 -crop 320x160+150+40 +repage txt:- 2>/dev/null | grep -cE '#[0-7][0-9A-F][C-F][0-9A-F][0-7][0-9A-F]' || true)
 	[ "${n:-0}" -ge 20 ]
 }
 shown_bare() {
@@ -81,7 +81,11 @@ start() {
 	deadline=$((t0 + 30000))
 	WIN=""
 	until WIN=$(xdotool search --onlyvisible --name "^$title\$" 2>/dev/null | head -1) && [ -n "$WIN" ]; do
-		kill -0 "$PID" 2>/dev/null || { echo "$name exited:"; tail "$work/$name.log"; exit 1; }
+		kill -0 "$PID" 2>/dev/null || {
+			echo "$name exited before its window appeared:"
+			grep -m1 -B6 -A8 -E '^(panic|fatal error|SIG)' "$work/$name.log" || tail "$work/$name.log"
+			exit 1
+		}
 		[ "$(now_ms)" -lt "$deadline" ] || { echo "$name: no window"; exit 1; }
 		sleep 0.01
 	done

@@ -32,7 +32,7 @@ const (
 	e2eTokenLifetime = 60 * time.Second
 )
 
-// Where the wizard's controls are in the 640x560 window, read off
+// Where the wizard's controls are in the 780x600 window, read off
 // screenshots of each step (the step screenshots in the artifacts show
 // them). Next sits at the right end of the bottom bar.
 var (
@@ -103,8 +103,8 @@ func TestEndToEndDesktop(t *testing.T) {
 	win := waitWindow(ctx, t, "License Desk", app)
 	w, h := windowSize(ctx, t, win)
 	step("window %s mapped, %dx%d", win, w, h)
-	if w != 640 || h != 560 {
-		t.Logf("window is %dx%d, not 640x560: click positions may be off (see the screenshots)", w, h)
+	if w != 780 || h != 600 {
+		t.Logf("window is %dx%d, not 780x600: click positions may be off (see the screenshots)", w, h)
 	}
 
 	// The tray registered with the watcher under its documented bus name.

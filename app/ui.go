@@ -80,7 +80,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	g.app.SetIcon(assets.AppIcon)
 	g.win = g.app.NewWindow(WindowTitle)
 	g.win.SetIcon(assets.AppIcon)
-	g.win.Resize(fyne.NewSize(640, 560))
+	g.win.Resize(fyne.NewSize(780, 600))
 	g.status = screens.NewStatusBinding(c.mgr.Status())
 	g.notes = &notifier{store: c.store, log: c.log, send: func(title, body string) {
 		g.app.SendNotification(fyne.NewNotification(title, body))
@@ -174,13 +174,16 @@ func (g *gui) setContent(st licensecore.Status) {
 	ctx, g.endScreen = context.WithCancel(g.ctx)
 	if want == 1 {
 		// Licensed: the details first, the lifecycle screens a tab away.
-		g.win.SetContent(container.NewAppTabs(
-			container.NewTabItemWithIcon("Licence", theme.InfoIcon(), container.NewVScroll(screens.NewDetails(ctx, g.c.mgr, g.status, g.app))),
-			container.NewTabItemWithIcon("Manage licence", theme.SettingsIcon(),
-				container.NewVScroll(screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish))),
-			container.NewTabItemWithIcon("Offline activation", theme.MailSendIcon(), container.NewVScroll(g.offlineScreen(ctx))),
-			container.NewTabItemWithIcon("Customer account", theme.AccountIcon(), container.NewVScroll(screens.NewAccount(ctx, g.c.mgr, g.gate))),
-			container.NewTabItemWithIcon("Cloud licences", theme.StorageIcon(), container.NewVScroll(screens.NewPool(ctx, g.c.mgr, g.gate, g.win))),
+		// Only the details are built now; each other tab is built when it
+		// is first opened, which keeps start-up time and memory down.
+		g.win.SetContent(lazyTabs(
+			lazyTab{"Licence", theme.InfoIcon(), func() fyne.CanvasObject { return screens.NewDetails(ctx, g.c.mgr, g.status, g.app) }},
+			lazyTab{"Manage licence", theme.SettingsIcon(), func() fyne.CanvasObject {
+				return screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish)
+			}},
+			lazyTab{"Offline activation", theme.MailSendIcon(), func() fyne.CanvasObject { return g.offlineScreen(ctx) }},
+			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.c.mgr, g.gate) }},
+			lazyTab{"Cloud licences", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.mgr, g.gate, g.win) }},
 		))
 		return
 	}
@@ -198,6 +201,39 @@ func (g *gui) offlineScreen(ctx context.Context) fyne.CanvasObject {
 		home = g.c.cfg.DataDir
 	}
 	return screens.NewOffline(ctx, g.c.mgr, g.gate, g.win, g.status, g.publish, home)
+}
+
+// lazyTab is a tab whose screen is built on first selection.
+type lazyTab struct {
+	title string
+	icon  fyne.Resource
+	build func() fyne.CanvasObject
+}
+
+func lazyTabs(tabs ...lazyTab) *container.AppTabs {
+	items := make([]*container.TabItem, len(tabs))
+	built := make([]bool, len(tabs))
+	for i, t := range tabs {
+		items[i] = container.NewTabItemWithIcon(t.title, t.icon, container.NewVScroll(container.NewVBox()))
+	}
+	at := container.NewAppTabs(items...)
+	open := func(i int) {
+		if built[i] {
+			return
+		}
+		built[i] = true
+		items[i].Content.(*container.Scroll).Content = tabs[i].build()
+		items[i].Content.Refresh()
+	}
+	at.OnSelected = func(ti *container.TabItem) {
+		for i := range items {
+			if items[i] == ti {
+				open(i)
+			}
+		}
+	}
+	open(0)
+	return at
 }
 
 // showExtra opens a screen in its own window (from the Licence menu, for a

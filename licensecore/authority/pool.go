@@ -20,12 +20,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -514,19 +512,6 @@ func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now 
 
 // ---- partner pages ----
 
-// poolPages are the partner templates, parsed once: they are immutable.
-var poolPages = sync.OnceValues(func() (map[string]*template.Template, error) {
-	p := map[string]*template.Template{}
-	for _, name := range []string{"partner", "pool"} {
-		t, err := template.New("layout.html").ParseFS(webFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("authority: template %s: %w", name, err)
-		}
-		p[name] = t
-	}
-	return p, nil
-})
-
 // partnerData feeds partner.html and pool.html.
 type partnerData struct {
 	pageData
@@ -541,32 +526,8 @@ type customerView struct {
 	Available, Active int
 }
 
-// pageHeaders keep pages out of frames, caches and referrers.
-var pageHeaders = [][2]string{
-	{"Content-Type", "text/html; charset=utf-8"},
-	{"Cache-Control", "no-store"},
-	{"Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
-	{"X-Frame-Options", "DENY"},
-	{"X-Content-Type-Options", "nosniff"},
-	{"Referrer-Policy", "no-referrer"},
-}
-
 func (s *Server) renderPartner(w http.ResponseWriter, status int, name string, d partnerData) {
-	pp, err := poolPages()
-	var buf bytes.Buffer
-	if err == nil {
-		err = pp[name].Execute(&buf, d)
-	}
-	if err != nil {
-		s.log.Error().Err(err).Str("page", name).Msg("render")
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	for _, h := range pageHeaders {
-		w.Header().Set(h[0], h[1])
-	}
-	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
+	s.renderPage(w, status, name, d)
 }
 
 // partnerContext needs a signed-in user with a chosen organization,

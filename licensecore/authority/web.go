@@ -19,7 +19,7 @@ var webFS embed.FS
 
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch", "upgrade", "entitle"}
+var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch", "upgrade", "entitle", "partner", "pool"}
 
 func parsePages() (pages, error) {
 	p := make(pages, len(pageNames))
@@ -61,6 +61,11 @@ type pageData struct {
 // render writes a page with headers that keep it out of frames, caches and
 // referrers (the URL may hold a user code).
 func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+	s.renderPage(w, status, name, d)
+}
+
+// renderPage executes any page template with its own data type.
+func (s *Server) renderPage(w http.ResponseWriter, status int, name string, d any) {
 	var buf bytes.Buffer
 	if err := s.pages[name].Execute(&buf, d); err != nil {
 		s.log.Error().Err(err).Str("page", name).Msg("render")

@@ -37,14 +37,20 @@ func TestPrepareLicensedHome(t *testing.T) {
 
 	authBin := filepath.Join(t.TempDir(), "authority")
 	goBuild(t, "build", "-o", authBin, "./cmd/authority")
-	seedFile := filepath.Join(t.TempDir(), "seed.json")
 	installCode := thisInstallCode()
-	writeSeed(t, seedFile, installCode)
-	base := "http://" + addr
-	auth := startProc(t, "authority", filepath.Join(t.TempDir(), "authority.log"), nil, authBin,
-		"-addr", addr, "-data", authData, "-seed", seedFile, "-poll-interval", "1s")
-	waitHealthy(ctx, t, base, auth)
+	auth := serveAuthority(ctx, t, authBin, addr, authData, filepath.Join(t.TempDir(), "authority.log"),
+		e2eSeed(installCode), "-poll-interval", "1s")
+	st := licenseHome(ctx, t, home, auth.base, installCode)
+	t.Logf("%s licensed as %s, token until %s", home, st.License.ServerID, st.License.TokenExpiry)
+}
 
+// licenseHome licenses the app data directory home through the device
+// flow, as the wizard does: licensecore.Manager asks the authority at base
+// for a code, a person approves it in headless Chromium, and the Manager
+// stores the licence. The app must not be running on home (its store is
+// locked then); the authority must be, seeded with e2eSeed.
+func licenseHome(ctx context.Context, t *testing.T, home, base, installCode string) licensecore.Status {
+	t.Helper()
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(home, "store"), Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -81,5 +87,5 @@ func TestPrepareLicensedHome(t *testing.T) {
 	if res.st.State != licensecore.Licensed {
 		t.Fatalf("status after the approval: %s", res.st.State)
 	}
-	t.Logf("%s licensed as %s, token until %s", home, res.st.License.ServerID, res.st.License.TokenExpiry)
+	return res.st
 }

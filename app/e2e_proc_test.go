@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"licensedesk/licensecore/authority"
 )
 
 // Helpers for the end-to-end test: real binaries, a real X display (Xvfb),
@@ -325,6 +328,7 @@ type statusJSON struct {
 		LicenseID   string    `json:"license_id"`
 		TokenID     string    `json:"token_id"`
 		TokenExpiry time.Time `json:"token_expiry"`
+		Offline     bool      `json:"offline"`
 	} `json:"license"`
 }
 
@@ -378,4 +382,225 @@ func copyFile(dst, src string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// stepper returns a logger that prefixes each step with the seconds since
+// the test began.
+func stepper(t *testing.T) func(format string, args ...any) {
+	began := time.Now()
+	return func(format string, args ...any) {
+		t.Helper()
+		t.Logf("%6.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
+}
+
+// authorityRun is the authority binary serving one data directory on one
+// loopback address; stop and start it again for the same data and port.
+type authorityRun struct {
+	t          *testing.T
+	bin, log   string
+	addr, base string
+	data       string
+	args       []string // the flags of every start (not the seed)
+	p          *proc
+}
+
+// startAuthority serves a fresh data directory, seeded with seed, on a free
+// loopback address, logging to logPath; extra are more flags.
+func startAuthority(ctx context.Context, t *testing.T, bin, logPath string, seed authority.Seed, extra ...string) *authorityRun {
+	t.Helper()
+	return serveAuthority(ctx, t, bin, freeLoopbackAddr(t), t.TempDir(), logPath, seed, extra...)
+}
+
+// serveAuthority seeds data and serves it on addr until the test ends.
+func serveAuthority(ctx context.Context, t *testing.T, bin, addr, data, logPath string, seed authority.Seed, extra ...string) *authorityRun {
+	t.Helper()
+	seedFile := filepath.Join(t.TempDir(), "seed.json")
+	writeSeed(t, seedFile, seed)
+	a := &authorityRun{t: t, bin: bin, log: logPath, addr: addr, base: "http://" + addr, data: data,
+		args: append([]string{"-addr", addr, "-data", data, "-log-level", "debug"}, extra...)}
+	a.run(ctx, "-seed", seedFile)
+	return a
+}
+
+// start serves the same data on the same address again.
+func (a *authorityRun) start(ctx context.Context) {
+	a.t.Helper()
+	a.run(ctx)
+}
+
+func (a *authorityRun) run(ctx context.Context, more ...string) {
+	a.t.Helper()
+	a.p = startProc(a.t, "authority", a.log, nil, a.bin, append(slices.Clone(a.args), more...)...)
+	waitHealthy(ctx, a.t, a.base, a.p)
+}
+
+// stop ends the server (SIGTERM), which releases the data directory's lock.
+func (a *authorityRun) stop() {
+	a.t.Helper()
+	a.p.stop(a.t, 10*time.Second)
+}
+
+// newAppHome makes an empty app data directory and the environment that
+// points the app, and Fyne, at it.
+func newAppHome(t *testing.T) (home string, env []string) {
+	t.Helper()
+	home = t.TempDir()
+	for _, d := range []string{"config", "cache"} { // Fyne creates only its own subdirectory
+		if err := os.Mkdir(filepath.Join(home, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home, []string{"LICENSEDESK_HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "XDG_CACHE_HOME=" + filepath.Join(home, "cache")}
+}
+
+// startApp starts the app binary with debug logging; its stderr and, at the
+// end, its log file land in art, named with prefix.
+func startApp(t *testing.T, art, prefix, bin string, env []string, args ...string) *proc {
+	t.Helper()
+	p := startProc(t, "licensedesk", filepath.Join(art, prefix+"licensedesk-stderr.log"), env, bin,
+		append([]string{"-log-level", "debug"}, args...)...)
+	t.Cleanup(func() {
+		for _, e := range env {
+			if home, ok := strings.CutPrefix(e, "LICENSEDESK_HOME="); ok {
+				_ = copyFile(filepath.Join(art, prefix+"licensedesk.log"), filepath.Join(home, "licensedesk.log"))
+			}
+		}
+	})
+	return p
+}
+
+// waitMainWindow waits for the app's main window and returns its id and
+// size; the click positions assume 780x600.
+func waitMainWindow(ctx context.Context, t *testing.T, app *proc, step func(string, ...any)) (win string, w, h int) {
+	t.Helper()
+	win = waitWindow(ctx, t, "License Desk", app)
+	w, h = windowSize(ctx, t, win)
+	step("window %s mapped, %dx%d", win, w, h)
+	if w != 780 || h != 600 {
+		t.Logf("window is %dx%d, not 780x600: click positions may be off (see the screenshots)", w, h)
+	}
+	return win, w, h
+}
+
+// waitWindowGone waits until no visible window has this title.
+func waitWindowGone(ctx context.Context, t *testing.T, title string) {
+	t.Helper()
+	for {
+		// xdotool search fails when it finds nothing.
+		if out, _ := x(ctx, "xdotool", "search", "--onlyvisible", "--name", "^"+title+"$"); out == "" {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the %q window is still open", title)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// typeText types text on the keyboard into whatever has the focus (the
+// pointer's window: Xvfb has no window manager, so focus follows it).
+func typeText(ctx context.Context, t *testing.T, text string) {
+	t.Helper()
+	if _, err := x(ctx, "xdotool", "type", "--delay", "12", "--", text); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pressKeys presses keys such as "Tab" or "ctrl+a", one after the other.
+func pressKeys(ctx context.Context, t *testing.T, keys ...string) {
+	t.Helper()
+	if _, err := x(ctx, "xdotool", append([]string{"key", "--delay", "12"}, keys...)...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fillEntry clicks the entry at p, selects what it holds and types text
+// over it.
+func fillEntry(ctx context.Context, t *testing.T, win string, p point, text string) {
+	t.Helper()
+	click(ctx, t, win, p)
+	pressKeys(ctx, t, "ctrl+a")
+	typeText(ctx, t, text)
+}
+
+// waitShot takes screenshots (saved as name) until ok accepts one, and
+// returns it. poke, when not nil, runs before each screenshot.
+func waitShot(ctx context.Context, t *testing.T, win, art, name, what string, poke func(), ok func(image.Image) bool) image.Image {
+	t.Helper()
+	for {
+		if poke != nil {
+			poke()
+		}
+		img := screenshot(ctx, t, win, art, name)
+		if ok(img) {
+			return img
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s (last screenshot: %s)", what, name)
+		case <-time.After(150 * time.Millisecond):
+		}
+	}
+}
+
+// The administrator the tests create in AdminGate's dialog.
+const (
+	e2eAdmin         = "sysadmin"
+	e2eAdminPassword = "e2e-admin-pass-1"
+)
+
+// fillAdminDialog waits for AdminGate's dialog over the window (prev is
+// the window before the click that opens it), types the administrator's
+// name and password (and the password again when create, for "Create the
+// System Administrator"), saves a screenshot as name and confirms. The
+// keyboard finds the fields: Tab focuses the dialog's first entry and moves
+// on from there. The confirm button is the one primary (blue) button the
+// dialog does not dim.
+func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, prev image.Image, create bool) {
+	t.Helper()
+	shot := waitShot(ctx, t, win, art, name, "the administrator dialog", nil, func(img image.Image) bool {
+		_, found := primaryButton(img)
+		return found && differs(img, prev) > 0.3 // the dialog dims the whole window
+	})
+	pressKeys(ctx, t, "Tab")
+	typeText(ctx, t, e2eAdmin)
+	pressKeys(ctx, t, "Tab")
+	typeText(ctx, t, e2eAdminPassword)
+	if create {
+		pressKeys(ctx, t, "Tab")
+		typeText(ctx, t, e2eAdminPassword)
+	}
+	confirm, _ := primaryButton(shot)
+	screenshot(ctx, t, win, art, name) // with the fields filled in
+	click(ctx, t, win, confirm)
+}
+
+// primaryButton finds the primary (high importance) button in img: the
+// centre of the pixels in the theme's primary blue, rgb(41,111,246), that
+// lie inside a solid block of it (a focused entry's blue border is too
+// thin). It reports false when there is none, or more than one button's
+// worth (several undimmed primary buttons).
+func primaryButton(img image.Image) (point, bool) {
+	isPrimary := func(x, y int) bool {
+		r, g, b, _ := img.At(x, y).RGBA()
+		near := func(v uint32, want int) bool { d := int(v>>8) - want; return d >= -8 && d <= 8 }
+		return near(r, 41) && near(g, 111) && near(b, 246)
+	}
+	const k = 4 // the block is (2k+1)² pixels
+	bounds := img.Bounds()
+	box := image.Rectangle{}
+	for y := bounds.Min.Y + k; y < bounds.Max.Y-k; y++ {
+		for x := bounds.Min.X + k; x < bounds.Max.X-k; x++ {
+			if isPrimary(x, y) && isPrimary(x-k, y-k) && isPrimary(x+k, y-k) && isPrimary(x-k, y+k) && isPrimary(x+k, y+k) {
+				box = box.Union(image.Rect(x, y, x+1, y+1))
+			}
+		}
+	}
+	if box.Empty() || box.Dx() > 300 || box.Dy() > 60 {
+		return point{}, false
+	}
+	return point{(box.Min.X + box.Max.X) / 2, (box.Min.Y + box.Max.Y) / 2}, true
 }

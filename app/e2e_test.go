@@ -62,50 +62,26 @@ func TestEndToEndDesktop(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	began := time.Now()
-	step := func(format string, args ...any) {
-		t.Logf("%6.1fs  %s", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
-	}
+	step := stepper(t)
 
 	// The authority, seeded with this PC as a device of one organization.
 	installCode := thisInstallCode()
-	authData := t.TempDir()
-	seedFile := filepath.Join(t.TempDir(), "seed.json")
-	writeSeed(t, seedFile, installCode)
-	addr := freeLoopbackAddr(t)
-	base := "http://" + addr
-	authArgs := []string{"-addr", addr, "-data", authData, "-token-lifetime", e2eTokenLifetime.String(),
-		"-poll-interval", "1s", "-log-level", "debug"}
-	authLog := filepath.Join(art, "authority.log")
-	auth := startProc(t, "authority", authLog, nil, authBin, append(authArgs, "-seed", seedFile)...)
-	waitHealthy(ctx, t, base, auth)
+	auth := startAuthority(ctx, t, authBin, filepath.Join(art, "authority.log"), e2eSeed(installCode),
+		"-token-lifetime", e2eTokenLifetime.String(), "-poll-interval", "1s")
+	base := auth.base
 	step("authority at %s", base)
 
 	// The app, in its own data directory, re-evaluating its status every
 	// second instead of every minute.
-	home := t.TempDir()
-	for _, d := range []string{"config", "cache"} { // Fyne creates only its own subdirectory
-		if err := os.Mkdir(filepath.Join(home, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	appEnv := []string{"LICENSEDESK_HOME=" + home,
-		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "XDG_CACHE_HOME=" + filepath.Join(home, "cache")}
-	app := startProc(t, "licensedesk", filepath.Join(art, "licensedesk-stderr.log"), appEnv, appBin,
-		"-authority", base, "-device-name", e2eDevice, "-log-level", "debug", "-status-tick", "1s")
+	_, appEnv := newAppHome(t)
+	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-device-name", e2eDevice, "-status-tick", "1s")
 	t.Cleanup(func() {
-		_ = copyFile(filepath.Join(art, "licensedesk.log"), filepath.Join(home, "licensedesk.log"))
 		bus.mu.Lock()
 		raw, _ := json.MarshalIndent(bus.notes, "", "  ")
 		bus.mu.Unlock()
 		_ = os.WriteFile(filepath.Join(art, "notifications.json"), raw, 0o644)
 	})
-	win := waitWindow(ctx, t, "License Desk", app)
-	w, h := windowSize(ctx, t, win)
-	step("window %s mapped, %dx%d", win, w, h)
-	if w != 780 || h != 600 {
-		t.Logf("window is %dx%d, not 780x600: click positions may be off (see the screenshots)", w, h)
-	}
+	win, w, h := waitMainWindow(ctx, t, app, step)
 
 	// The tray registered with the watcher under its documented bus name.
 	item := bus.waitTrayItem(ctx, t)
@@ -166,7 +142,7 @@ func TestEndToEndDesktop(t *testing.T) {
 	step("tray menu %s at %s", menuLabels(menu), menuPath)
 
 	// Offline: refreshes fail, and the token nears its expiry.
-	auth.stop(t, 10*time.Second)
+	auth.stop()
 	step("authority stopped; waiting for the expiry warning")
 	soon := bus.waitNotification(ctx, t, "Licence token expires soon")
 	if soon.AppName != "com.licensedesk.app" || !strings.Contains(soon.Body, "expires") {
@@ -179,8 +155,7 @@ func TestEndToEndDesktop(t *testing.T) {
 
 	// Back online (same data, same port), the person chooses Refresh tokens
 	// now in the tray.
-	auth = startProc(t, "authority", authLog, nil, authBin, authArgs...)
-	waitHealthy(ctx, t, base, auth)
+	auth.start(ctx)
 	before, err := licenceStatus(ctx, appBin, env)
 	if err != nil || before.License == nil {
 		t.Fatalf("status before the refresh: %+v, %v", before, err)
@@ -216,9 +191,10 @@ func thisInstallCode() string {
 	return ""
 }
 
-func writeSeed(t *testing.T, path, installCode string) {
-	t.Helper()
-	seed := authority.Seed{Organizations: []authority.OrganizationSeed{{
+// e2eSeed is one organization with one user and this PC as its device,
+// licensed by a subscription.
+func e2eSeed(installCode string) authority.Seed {
+	return authority.Seed{Organizations: []authority.OrganizationSeed{{
 		ID: e2eOrg, Name: "E2E Retail",
 		Users: []authority.UserSeed{{Username: e2eUser, Password: e2ePassword}},
 		Devices: []authority.DeviceSeed{{
@@ -228,6 +204,10 @@ func writeSeed(t *testing.T, path, installCode string) {
 				RenewalDate: time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 		}},
 	}}}
+}
+
+func writeSeed(t *testing.T, path string, seed authority.Seed) {
+	t.Helper()
 	raw, err := json.Marshal(seed)
 	if err != nil {
 		t.Fatal(err)

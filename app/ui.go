@@ -101,6 +101,10 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	}
 	g.win.SetMainMenu(g.mainMenu())
 	g.publish(c.mgr.Status())
+	// Build the content now, before the window is shown, rather than when
+	// the binding's listener first runs: the licence is then on screen as
+	// soon as the window maps.
+	g.onStatus()
 	c.listenIPC(func() { fyne.Do(g.showWindow) })
 	c.goLong(func() { g.ref.run(ctx) })
 	c.goLong(func() {

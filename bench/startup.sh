@@ -56,11 +56,12 @@ bare_cmd=("$work/barewindow")
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Pixel probes on a strip of the window, one per program: what "shown"
-# means for it. The app draws the licence status "Licensed" in the theme's
+# means for it. Both crops are small so that the probe itself (import +
+# grep) costs about the same for both programs. The app draws the licence status "Licensed" in the theme's
 # success green; the bare window draws its light label text.
 shown_app() { # window id → exit 0 when the green status value is drawn
 	local n
-	n=$(import -window "$1" -depth 8 -crop 320x160+150+40 +repage txt:- 2>/dev/null | grep -cE '#[0-7][0-9A-F][C-F][0-9A-F][0-7][0-9A-F]' || true)
+	n=$(import -window "$1" -depth 8 -crop 96x32+176+118 +repage txt:- 2>/dev/null | grep -cE '#[0-7][0-9A-F][C-F][0-9A-F][0-7][0-9A-F]' || true)
 	[ "${n:-0}" -ge 20 ]
 }
 shown_bare() {

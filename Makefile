@@ -64,9 +64,9 @@ endef
 unit: test-deps
 	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...)
 
-# Only the desktop end-to-end test, verbose.
+# Only the desktop end-to-end tests (wizard and tray, offline activation, cloud pool), verbose.
 e2e: test-deps
-	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '^TestEndToEndDesktop$$' -v ./app)
+	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '^TestEndToEnd' -v ./app)
 
 test: lint unit
 

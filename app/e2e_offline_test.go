@@ -40,18 +40,12 @@ var (
 // window closes, the main window shows the licence details in green, and
 // `status --json` says Licensed, offline, for the seeded server.
 func TestEndToEndOfflineActivation(t *testing.T) {
-	requireDesktop(t)
-	art := artifactDir(t)
-	appBin, authBin := buildBinaries(t)
-	startDesktopBus(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	step := stepper(t)
+	r := beginDesktopRun(t, 2*time.Minute)
+	ctx, art, appBin, step, installCode := r.ctx, r.art, r.appBin, r.step, r.installCode
 
 	// The authority's data: this PC as a device. It is not running while
 	// the app runs: this PC has no connection to it.
-	installCode := thisInstallCode()
-	auth := startAuthority(ctx, t, authBin, filepath.Join(art, "offline-authority.log"), e2eSeed(installCode))
+	auth := startAuthority(ctx, t, r.authBin, filepath.Join(art, "offline-authority.log"), e2eSeed(installCode))
 	auth.stop()
 	step("authority data seeded; %s is not served", auth.base)
 

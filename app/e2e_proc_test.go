@@ -384,6 +384,33 @@ func copyFile(dst, src string) error {
 	return out.Close()
 }
 
+// desktopRun is what each desktop end-to-end test begins with: the
+// programs built, the desktop shell's side of the session bus, a deadline
+// for the whole run, and where the artifacts go.
+type desktopRun struct {
+	ctx             context.Context
+	art             string
+	appBin, authBin string
+	bus             *desktopBus
+	step            func(format string, args ...any)
+	installCode     string // this PC's, or "" when it has no machine id
+}
+
+// beginDesktopRun skips or fails the test when the desktop is missing (see
+// requireDesktop), then sets up a run that must end within timeout.
+func beginDesktopRun(t *testing.T, timeout time.Duration) *desktopRun {
+	t.Helper()
+	requireDesktop(t)
+	r := &desktopRun{art: artifactDir(t), installCode: thisInstallCode()}
+	t.Logf("artifacts in %s", r.art)
+	r.appBin, r.authBin = buildBinaries(t)
+	r.bus = startDesktopBus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	r.ctx, r.step = ctx, stepper(t)
+	return r
+}
+
 // stepper returns a logger that prefixes each step with the seconds since
 // the test began.
 func stepper(t *testing.T) func(format string, args ...any) {
@@ -573,34 +600,98 @@ func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, p
 		pressKeys(ctx, t, "Tab")
 		typeText(ctx, t, e2eAdminPassword)
 	}
-	confirm, _ := primaryButton(shot)
 	screenshot(ctx, t, win, art, name) // with the fields filled in
-	click(ctx, t, win, confirm)
+	clickPrimary(ctx, t, win, shot, "the administrator dialog")
 }
 
 // primaryButton finds the primary (high importance) button in img: the
-// centre of the pixels in the theme's primary blue, rgb(41,111,246), that
-// lie inside a solid block of it (a focused entry's blue border is too
-// thin). It reports false when there is none, or more than one button's
-// worth (several undimmed primary buttons).
+// largest solid block of the theme's primary blue, rgb(41,111,246), its
+// pixels counted only where their neighbourhood is that blue too (a focused
+// entry's border is too thin, a ticked check box too small). It reports
+// false when there is no such block: no enabled primary button, or only
+// dimmed ones behind a dialog.
 func primaryButton(img image.Image) (point, bool) {
 	isPrimary := func(x, y int) bool {
 		r, g, b, _ := img.At(x, y).RGBA()
 		near := func(v uint32, want int) bool { d := int(v>>8) - want; return d >= -8 && d <= 8 }
 		return near(r, 41) && near(g, 111) && near(b, 246)
 	}
-	const k = 4 // the block is (2k+1)² pixels
+	const k = 4 // the neighbourhood is (2k+1)² pixels
 	bounds := img.Bounds()
-	box := image.Rectangle{}
+	solid := map[image.Point]bool{}
 	for y := bounds.Min.Y + k; y < bounds.Max.Y-k; y++ {
 		for x := bounds.Min.X + k; x < bounds.Max.X-k; x++ {
 			if isPrimary(x, y) && isPrimary(x-k, y-k) && isPrimary(x+k, y-k) && isPrimary(x-k, y+k) && isPrimary(x+k, y+k) {
-				box = box.Union(image.Rect(x, y, x+1, y+1))
+				solid[image.Pt(x, y)] = true
 			}
 		}
 	}
-	if box.Empty() || box.Dx() > 300 || box.Dy() > 60 {
+	// The largest 4-connected block.
+	var best image.Rectangle
+	bestN := 0
+	seen := map[image.Point]bool{}
+	for p := range solid {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		box, n := image.Rectangle{Min: p, Max: p.Add(image.Pt(1, 1))}, 0
+		for queue := []image.Point{p}; len(queue) > 0; {
+			q := queue[len(queue)-1]
+			queue = queue[:len(queue)-1]
+			n++
+			box = box.Union(image.Rectangle{Min: q, Max: q.Add(image.Pt(1, 1))})
+			for _, d := range []image.Point{{1, 0}, {-1, 0}, {0, 1}, {0, -1}} {
+				if r := q.Add(d); solid[r] && !seen[r] {
+					seen[r] = true
+					queue = append(queue, r)
+				}
+			}
+		}
+		if n > bestN {
+			best, bestN = box, n
+		}
+	}
+	if bestN < 300 { // a button's worth
 		return point{}, false
 	}
-	return point{(box.Min.X + box.Max.X) / 2, (box.Min.Y + box.Max.Y) / 2}, true
+	return point{(best.Min.X + best.Max.X) / 2, (best.Min.Y + best.Max.Y) / 2}, true
+}
+
+// crop is the part r of img (window coordinates).
+func crop(img image.Image, r image.Rectangle) image.Image {
+	return img.(interface {
+		SubImage(image.Rectangle) image.Image
+	}).SubImage(r)
+}
+
+// greenIn counts clearly green pixels (a success message, the Licensed
+// status value) in the part r of img.
+func greenIn(img image.Image, r image.Rectangle) int {
+	return greenPixels(crop(img, r), r.Dy())
+}
+
+// scroll turns the mouse wheel over p: clicks of button 4 scroll up, of
+// button 5 down; a negative n scrolls up.
+func scroll(ctx context.Context, t *testing.T, win string, p point, n int) {
+	t.Helper()
+	button := "5"
+	if n < 0 {
+		button, n = "4", -n
+	}
+	if _, err := x(ctx, "xdotool", "mousemove", "--window", win, strconv.Itoa(p.X), strconv.Itoa(p.Y),
+		"click", "--repeat", strconv.Itoa(n), "--delay", "10", button); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clickPrimary clicks the one undimmed primary button of img, the window's
+// latest screenshot: a dialog's confirm button.
+func clickPrimary(ctx context.Context, t *testing.T, win string, img image.Image, what string) {
+	t.Helper()
+	p, ok := primaryButton(img)
+	if !ok {
+		t.Fatalf("no primary button to click for %s", what)
+	}
+	click(ctx, t, win, p)
 }

@@ -54,19 +54,12 @@ var (
 // "Licence token expires soon" is notified; with it back, the tray's
 // "Refresh tokens now" brings a new token, and the tray's Quit ends the app.
 func TestEndToEndDesktop(t *testing.T) {
-	requireDesktop(t)
-	art := artifactDir(t)
-	t.Logf("artifacts in %s", art)
-	appBin, authBin := buildBinaries(t)
-	bus := startDesktopBus(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	step := stepper(t)
+	r := beginDesktopRun(t, 4*time.Minute)
+	ctx, art, appBin, bus, step := r.ctx, r.art, r.appBin, r.bus, r.step
 
 	// The authority, seeded with this PC as a device of one organization.
-	installCode := thisInstallCode()
-	auth := startAuthority(ctx, t, authBin, filepath.Join(art, "authority.log"), e2eSeed(installCode),
+	installCode := r.installCode
+	auth := startAuthority(ctx, t, r.authBin, filepath.Join(art, "authority.log"), e2eSeed(installCode),
 		"-token-lifetime", e2eTokenLifetime.String(), "-poll-interval", "1s")
 	base := auth.base
 	step("authority at %s", base)

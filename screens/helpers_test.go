@@ -127,6 +127,16 @@ type tracker struct {
 	t    *testing.T
 	wg   sync.WaitGroup
 	done chan struct{}
+	ui   sync.Mutex
+}
+
+// do stands in for fyne.Do: the test driver runs the update on the calling
+// goroutine, so two background goroutines would otherwise update widgets at
+// the same time, which the real driver's single UI thread never does.
+func (tr *tracker) do(f func()) {
+	tr.ui.Lock()
+	defer tr.ui.Unlock()
+	f()
 }
 
 func newTracker(t *testing.T) *tracker {

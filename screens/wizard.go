@@ -42,7 +42,10 @@ type wizard struct {
 	onLicensed func(licensecore.Status)
 	now        func() time.Time
 	async      func(func())
-	tickEvery  time.Duration
+	// do runs UI updates from background goroutines (fyne.Do). Tests
+	// serialise it: Fyne's test driver runs them on the calling goroutine.
+	do        func(func())
+	tickEvery time.Duration
 
 	step      int
 	pages     [stepCount]fyne.CanvasObject
@@ -84,7 +87,7 @@ func NewWizard(ctx context.Context, svc DeviceAuthorizer, opener URLOpener, onLi
 func newWizard(ctx context.Context, svc DeviceAuthorizer, opener URLOpener, onLicensed func(licensecore.Status), now func() time.Time) *wizard {
 	return &wizard{
 		ctx: ctx, svc: svc, open: openerOrApp(opener), onLicensed: onLicensed,
-		now: now, async: goAsync, tickEvery: time.Second,
+		now: now, async: goAsync, do: fyne.Do, tickEvery: time.Second,
 	}
 }
 
@@ -276,7 +279,7 @@ func (w *wizard) onStart() {
 	w.relayout()
 	w.async(func() {
 		da, err := w.svc.StartDeviceAuth(w.ctx)
-		fyne.Do(func() { w.onStarted(da, err) })
+		w.do(func() { w.onStarted(da, err) })
 	})
 }
 
@@ -386,7 +389,7 @@ func (w *wizard) startPoll() {
 		st, err := w.svc.CompleteDeviceAuth(ctx, da)
 		expired := errors.Is(ctx.Err(), context.DeadlineExceeded)
 		cancel()
-		fyne.Do(func() { w.onPollResult(gen, st, err, expired) })
+		w.do(func() { w.onPollResult(gen, st, err, expired) })
 	})
 }
 
@@ -468,7 +471,7 @@ func (w *wizard) startTicker() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				fyne.Do(func() {
+				w.do(func() {
 					select {
 					case <-stop: // a tick queued before the step was left
 					default:

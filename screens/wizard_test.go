@@ -33,6 +33,7 @@ func newWizardFixture(t *testing.T) *wizardFixture {
 		func(st licensecore.Status) { f.licensed = append(f.licensed, st) },
 		func() time.Time { return f.now })
 	f.w.async = f.tr.run
+	f.w.do = f.tr.do
 	f.w.tickEvery = time.Hour // the test drives the countdown itself
 	f.ui = f.w.buildUI()
 	f.win = test.NewWindow(f.ui)
@@ -241,7 +242,9 @@ func TestWizardTickerUpdatesCountdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the countdown ticker never fired")
 	}
-	tap(t, f.w.next) // leaving the step stops the ticker
+	// Leaving the step stops the ticker; tap under the UI lock, as the
+	// ticker may be updating the countdown at that moment.
+	f.tr.do(func() { tap(t, f.w.next) })
 	f.tr.finished(1)
 	if f.w.stopTick != nil {
 		t.Error("ticker still registered after leaving the step")

@@ -54,7 +54,7 @@ lint: test-deps
 # and logs land in ci-artifacts/ (keep them as CI artifacts).
 ARTIFACTS := $(CURDIR)/ci-artifacts
 define in_desktop
-	@rm -rf $(ARTIFACTS); mkdir -p $(ARTIFACTS)
+	@rm -rf $(ARTIFACTS)/e2e; mkdir -p $(ARTIFACTS)
 	@xdg=$$(mktemp -d); chmod 700 $$xdg; \
 	xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- \
 	  env LICENSEDESK_E2E=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) XDG_RUNTIME_DIR=$$xdg $(1); \

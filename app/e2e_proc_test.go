@@ -401,6 +401,7 @@ type desktopRun struct {
 func beginDesktopRun(t *testing.T, timeout time.Duration) *desktopRun {
 	t.Helper()
 	requireDesktop(t)
+	holdDisplay(t)
 	r := &desktopRun{art: artifactDir(t), installCode: thisInstallCode()}
 	t.Logf("artifacts in %s", r.art)
 	r.appBin, r.authBin = buildBinaries(t)
@@ -409,6 +410,16 @@ func beginDesktopRun(t *testing.T, timeout time.Duration) *desktopRun {
 	t.Cleanup(cancel)
 	r.ctx, r.step = ctx, stepper(t)
 	return r
+}
+
+// holdDisplay keeps a client connected to the X display until the test
+// ends, as a desktop session's window manager is. A bare Xvfb resets when
+// its last client disconnects, and a program opening the display during
+// the reset fails ("failed to initialise GLFW"): the app starting just as
+// headless Chromium (which opens the display too) exits, for one.
+func holdDisplay(t *testing.T) {
+	t.Helper()
+	startProc(t, "xdotool sleep", os.DevNull, nil, "xdotool", "sleep", "3600")
 }
 
 // stepper returns a logger that prefixes each step with the seconds since

@@ -111,22 +111,22 @@ func (p *pool) buildUI() fyne.CanvasObject {
 	p.progressBox = container.NewBorder(nil, nil, nil, p.cancelBtn, p.progress)
 	p.progressBox.Hide()
 
-	header := func() fyne.CanvasObject {
-		return container.NewGridWithColumns(3, heading("License ID"), heading("Date"), heading("Description"))
+	header := func(date string) fyne.CanvasObject {
+		return container.NewGridWithColumns(3, heading("License ID"), heading(date), heading("Description"))
 	}
 	sized := func(l *widget.List) fyne.CanvasObject {
 		// Lists have no minimum height of their own inside a VBox.
-		return container.NewGridWrap(fyne.NewSize(600, 150), l)
+		return container.NewGridWrap(fyne.NewSize(740, 150), l)
 	}
 	p.reloadActivated()
 	p.updateButtons()
 	return container.NewVBox(screenTitle("Cloud licences"),
 		heading("Available in the cloud pool"), p.downloadBtn, p.poolEmpty,
-		header(), sized(p.poolList),
+		header("Transfer Date"), sized(p.poolList),
 		container.NewHBox(p.activateBtn), p.progressBox,
 		widget.NewSeparator(),
 		heading("Activated on this server"), p.totals,
-		header(), sized(p.mineList),
+		header("Activated"), sized(p.mineList),
 		container.NewHBox(p.transferBtn, p.all),
 		p.run.busy.box, p.run.msg)
 }

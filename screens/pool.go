@@ -115,8 +115,10 @@ func (p *pool) buildUI() fyne.CanvasObject {
 		return container.NewGridWithColumns(3, heading("License ID"), heading(date), heading("Description"))
 	}
 	sized := func(l *widget.List) fyne.CanvasObject {
-		// Lists have no minimum height of their own inside a VBox.
-		return container.NewGridWrap(fyne.NewSize(740, 150), l)
+		// Lists have no minimum height of their own inside a VBox. They
+		// stay narrower than the window so the wheel over the margin
+		// scrolls the page rather than the list.
+		return container.NewGridWrap(fyne.NewSize(660, 150), l)
 	}
 	p.reloadActivated()
 	p.updateButtons()

@@ -126,6 +126,9 @@ func (w *wizard) buildInstructions() fyne.CanvasObject {
 			"Then click **Next**."),
 		container.NewHBox(widget.NewButtonWithIcon("Open Authorization server", theme.ComputerIcon(), w.onOpenAuthority), addr),
 		w.openErr,
+		widget.NewSeparator(),
+		wrapped("No browser or no internet on this PC? Choose Offline activation… in the Licence menu: "+
+			"a licence request file gets a licence to this server without a connection."),
 	)
 }
 

@@ -147,7 +147,7 @@ func (m *Manager) SetCustomerID(ctx context.Context, sess *AdminSession, id stri
 	if err := m.store.putJSON(keyCustomer, customerRecord{ID: canon, Name: ans.Name, CheckedAt: now}); err != nil {
 		return Account{}, err
 	}
-	m.auditPool(EventCustomerSet, fmt.Sprintf("customer %s (%s) by %s", canon, ans.Name, sess.User()))
+	m.audit(EventCustomerSet, fmt.Sprintf("customer %s (%s) by %s", canon, ans.Name, sess.User()))
 	return m.Account()
 }
 
@@ -197,12 +197,4 @@ func (m *Manager) installKey() (ed25519.PrivateKey, error) {
 		return nil, err
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
-}
-
-// auditPool appends an event; a failure is logged, not returned, because the
-// change it records has already happened.
-func (m *Manager) auditPool(kind, detail string) {
-	if _, err := m.store.AppendAudit(kind, detail, m.clock.Now()); err != nil {
-		m.log.Warn().Err(err).Str("event", kind).Msg("audit append failed")
-	}
 }

@@ -142,7 +142,7 @@ func (m *Manager) putOperator(user, password string) error {
 	if err := m.store.put(prefixOperator+strings.ToLower(user), raw); err != nil {
 		return err
 	}
-	_, _ = m.store.AppendAudit("admin_created", "administrator "+user, m.clock.Now())
+	m.audit("admin_created", "administrator "+user)
 	return nil
 }
 
@@ -177,7 +177,7 @@ func (m *Manager) AdminLogin(user, password string) (*AdminSession, error) {
 		if raw, merr := json.Marshal(fails); merr == nil {
 			_ = m.store.put(prefixOpFail+key, raw)
 		}
-		_, _ = m.store.AppendAudit("admin_login_failed", "user "+user, now)
+		m.audit("admin_login_failed", "user "+user)
 		return nil, ErrBadCredentials
 	}
 	if fails.Count > 0 {

@@ -160,3 +160,11 @@ func verifyChain(entries []AuditEntry, head auditHead) error {
 	}
 	return nil
 }
+
+// audit appends an event at the trusted time. A failure is logged, not
+// returned: the change it records has already happened.
+func (m *Manager) audit(kind, detail string) {
+	if _, err := m.store.AppendAudit(kind, detail, m.clock.Now()); err != nil {
+		m.log.Warn().Err(err).Str("event", kind).Msg("audit append failed")
+	}
+}

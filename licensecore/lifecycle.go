@@ -252,12 +252,6 @@ func (m *Manager) recordVerify(licenceID string, result VerifyResult) error {
 	return nil
 }
 
-func (m *Manager) audit(kind, detail string) {
-	if _, err := m.store.AppendAudit(kind, detail, m.clock.Now()); err != nil {
-		m.log.Warn().Err(err).Msg("audit append failed")
-	}
-}
-
 // ---- Download new licence ----
 
 // Change is one licence field that a download changed. Old and New are the

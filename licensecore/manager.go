@@ -211,9 +211,7 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 
 func (m *Manager) noteRefreshFailure(err error) {
 	if errors.Is(err, ErrLicenceRevoked) || errors.Is(err, ErrLicenceExpired) || errors.Is(err, ErrRefreshRejected) {
-		if _, aerr := m.store.AppendAudit(EventRejected, err.Error(), m.clock.Now()); aerr != nil {
-			m.log.Warn().Err(aerr).Msg("audit append failed")
-		}
+		m.audit(EventRejected, err.Error())
 	}
 }
 
@@ -238,7 +236,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 		claims, err = v.Verify(toks.Licence)
 	}
 	if err != nil {
-		_, _ = m.store.AppendAudit(EventRejected, err.Error(), m.clock.Now())
+		m.audit(EventRejected, err.Error())
 		return err
 	}
 	m.mu.Lock()
@@ -267,9 +265,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	m.lic = &lic
 	m.mu.Unlock()
 	detail := fmt.Sprintf("server %s, licence %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339))
-	if _, err := m.store.AppendAudit(event, detail, now); err != nil {
-		m.log.Warn().Err(err).Msg("audit append failed")
-	}
+	m.audit(event, detail)
 	m.log.Info().Str("event", event).Str("server_id", lic.ServerID).Time("token_expiry", lic.TokenExpiry).Msg("licence token stored")
 	return nil
 }

@@ -136,9 +136,7 @@ func (m *Manager) LicenceRequest(account, serial string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := m.store.AppendAudit(EventRequestCreated, "account "+account+", serial "+serial, now); err != nil {
-		m.log.Warn().Err(err).Msg("audit append failed")
-	}
+	m.audit(EventRequestCreated, "account "+account+", serial "+serial)
 	return append(out, '\n'), nil
 }
 
@@ -240,7 +238,7 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 	e, err := VerifyResponse(code, ch, prev.ServerID, prev.LicenseID, keys)
 	if err != nil {
 		if !errors.Is(err, ErrCodeTypo) {
-			m.offlineAudit(EventRejected, "response code: "+err.Error())
+			m.audit(EventRejected, "response code: "+err.Error())
 		}
 		return m.Status(), err
 	}
@@ -260,7 +258,7 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 	if err := m.saveOffline(lic, nil, nil, "response-"+hex.EncodeToString(ch.Nonce[:]), now); err != nil {
 		return m.Status(), err
 	}
-	m.offlineAudit(EventUpgradedOffline, fmt.Sprintf("server %s, licence %s: capacity %d, users %d, renewal %s, features %s (response issued %s)",
+	m.audit(EventUpgradedOffline, fmt.Sprintf("server %s, licence %s: capacity %d, users %d, renewal %s, features %s (response issued %s)",
 		lic.ServerID, lic.LicenseID, lic.Capacity, lic.Users, dateOrNone(lic.RenewalDate), strings.Join(lic.Features, ","), e.IssuedAt.Format(time.RFC3339)))
 	return m.Status(), nil
 }
@@ -288,12 +286,6 @@ func dateOrNone(t time.Time) string {
 		return "none"
 	}
 	return t.Format(time.DateOnly)
-}
-
-func (m *Manager) offlineAudit(kind, detail string) {
-	if _, err := m.store.AppendAudit(kind, detail, m.clock.Now()); err != nil {
-		m.log.Warn().Err(err).Msg("audit append failed")
-	}
 }
 
 // saveOffline stores a licence refreshed offline in one transaction: the
@@ -439,7 +431,7 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	}
 	ent, err := openEntitlement(data, pinned, VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: p.Leeway, Now: m.clock.Now}, m.opts.InstallCode)
 	if err != nil {
-		m.offlineAudit(EventRejected, "licence file: "+err.Error())
+		m.audit(EventRejected, "licence file: "+err.Error())
 		return m.Status(), err
 	}
 	claims := ent.claims
@@ -451,7 +443,7 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	if prev != nil {
 		if prev.TokenID == claims.ID || iat.Before(prev.TokenIssuedAt) {
 			err := &EntitlementError{Kind: ErrEntitlementReplayed, Cause: fmt.Errorf("issued %s, the stored licence %s", iat.Format(time.RFC3339), prev.TokenIssuedAt.Format(time.RFC3339))}
-			m.offlineAudit(EventRejected, "licence file: "+err.Error())
+			m.audit(EventRejected, "licence file: "+err.Error())
 			return m.Status(), err
 		}
 		if prev.ServerID == claims.Subject {
@@ -475,14 +467,14 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	lic.Offline, lic.OfflineSince = true, iat
 	if err := m.saveOffline(lic, &Tokens{Licence: ent.token, Refresh: refresh}, ent.pin, "entitlement-"+claims.ID, now); err != nil {
 		if errors.Is(err, ErrEntitlementReplayed) {
-			m.offlineAudit(EventRejected, "licence file: "+err.Error())
+			m.audit(EventRejected, "licence file: "+err.Error())
 		}
 		return m.Status(), err
 	}
 	if ent.pin != nil {
 		_ = mv.SetKeySet(*ent.pin)
 	}
-	m.offlineAudit(EventImportedOffline, fmt.Sprintf("server %s, licence %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339)))
+	m.audit(EventImportedOffline, fmt.Sprintf("server %s, licence %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339)))
 	return m.Status(), nil
 }
 

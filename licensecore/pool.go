@@ -459,7 +459,7 @@ func (m *Manager) ReconcilePool(ctx context.Context) error {
 			if err := m.store.delete(prefixActivated + a.ID); err != nil {
 				return err
 			}
-			m.auditPool(EventPoolWithdrawn, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+			m.audit(EventPoolWithdrawn, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 		}
 	}
 	for _, h := range held {
@@ -472,7 +472,7 @@ func (m *Manager) ReconcilePool(ctx context.Context) error {
 		if err := m.store.putJSON(prefixActivated+a.ID, a); err != nil {
 			return err
 		}
-		m.auditPool(EventPoolAdopted, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		m.audit(EventPoolAdopted, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 	}
 	return nil
 }
@@ -545,7 +545,7 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 		if err != nil {
 			return nil, err
 		}
-		m.auditPool(EventPoolActivated, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		m.audit(EventPoolActivated, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 		return &a, nil
 	case PoolOpTransfer:
 		var ans PoolTransferAnswer
@@ -565,10 +565,10 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 			return nil, err2
 		}
 		if notHeld {
-			m.auditPool(EventPoolWithdrawn, fmt.Sprintf("licence %s was not held here any more: %s", op.LicenceID, ae.Description))
+			m.audit(EventPoolWithdrawn, fmt.Sprintf("licence %s was not held here any more: %s", op.LicenceID, ae.Description))
 			return nil, &PoolLicenceError{LicenceID: op.LicenceID, Err: err}
 		}
-		m.auditPool(EventPoolReturned, fmt.Sprintf("licence %s returned to the cloud pool on %s", op.LicenceID, ans.TransferDate.UTC().Format(time.RFC3339)))
+		m.audit(EventPoolReturned, fmt.Sprintf("licence %s returned to the cloud pool on %s", op.LicenceID, ans.TransferDate.UTC().Format(time.RFC3339)))
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)

@@ -157,21 +157,12 @@ func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, body, err := c.roundTrip(req, limit)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrAuthorityDown, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrAuthorityDown, err)
+		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: %s answered %s", ErrAuthorityBroken, path, resp.Status)
-	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrAuthorityBroken, path, limit)
 	}
 	if !json.Valid(body) {
 		return nil, fmt.Errorf("%w: %s did not answer JSON", ErrAuthorityBroken, path)
@@ -182,6 +173,27 @@ func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any)
 		}
 	}
 	return body, nil
+}
+
+// roundTrip sends one request to the authority and reads at most limit
+// bytes of its answer. Every call outside x/oauth2 goes through it: no
+// answer is ErrAuthorityDown (wrapping the transport's error), a longer
+// answer ErrAuthorityBroken. Callers decode the status and body their way.
+func (c *Client) roundTrip(req *http.Request, limit int64) (*http.Response, []byte, error) {
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrAuthorityBroken, req.URL.Path, limit)
+	}
+	return resp, body, nil
 }
 
 // StartDeviceAuth requests a device authorization (RFC 8628 §3.1). The

@@ -70,18 +70,12 @@ func (c *Client) call(ctx context.Context, method, path string, form url.Values,
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Accept", "application/json")
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := c.http.Do(req)
+	resp, raw, err := c.roundTrip(req, maxLifecycleAnswer)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAuthorityDown, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxLifecycleAnswer+1))
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrAuthorityDown, err)
+		return err
 	}
 	return decodeAnswer(path, resp.StatusCode, raw, grantKind, out)
 }

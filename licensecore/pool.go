@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -677,18 +676,9 @@ const maxPoolAnswer = 1 << 20
 // error becomes an *AuthorityError whose Kind is the matching sentinel,
 // anything else unexpected ErrAuthorityBroken, no answer ErrAuthorityDown.
 func (c *Client) poolDo(req *http.Request, out any) ([]byte, error) {
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	resp, body, err := c.roundTrip(req, maxPoolAnswer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPoolAnswer+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
-	}
-	if len(body) > maxPoolAnswer {
-		return nil, fmt.Errorf("%w: %s answer is larger than %d bytes", ErrAuthorityBroken, req.URL.Path, maxPoolAnswer)
+		return nil, err
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		var e struct {

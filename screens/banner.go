@@ -54,11 +54,12 @@ func (b *banner) set(msg string) {
 type progress struct {
 	box      *fyne.Container
 	activity *widget.Activity
+	text     *widget.Label
 }
 
 func newProgress(text string) *progress {
-	p := &progress{activity: widget.NewActivity()}
-	p.box = container.NewHBox(p.activity, widget.NewLabel(text))
+	p := &progress{activity: widget.NewActivity(), text: widget.NewLabel(text)}
+	p.box = container.NewHBox(p.activity, p.text)
 	p.box.Hide()
 	return p
 }

@@ -45,7 +45,7 @@ func (r *runner) run(waiting string, work func(ctx context.Context) error, done 
 	if r.busy.running() {
 		return
 	}
-	r.busy.box.Objects[1].(*widget.Label).SetText(waiting)
+	r.busy.text.SetText(waiting)
 	r.busy.start()
 	r.msg.Hide()
 	for _, b := range r.buttons {

@@ -1,5 +1,5 @@
-// Command licensedesk manages a point-of-sale server's licence: the
-// acquisition wizard, licence details, tray indicator and automatic token
+// Command licensedesk manages a point-of-sale server's license: the
+// acquisition wizard, license details, tray indicator and automatic token
 // refresh. `licensedesk status --json` prints the status for monitoring.
 package main
 

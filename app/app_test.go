@@ -27,9 +27,9 @@ func openTestStore(t *testing.T, dir string) *licensecore.Store {
 	return s
 }
 
-// storedLicence writes a licence whose token expires in tokenLeft and
+// storedLicense writes a license whose token expires in tokenLeft and
 // whose renewal date is renewIn away.
-func storedLicence(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.Duration) licensecore.License {
+func storedLicense(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.Duration) licensecore.License {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	l := licensecore.License{
@@ -37,7 +37,7 @@ func storedLicence(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.D
 		TokenID: "jti-9", TokenIssuedAt: now.Add(tokenLeft - 72*time.Hour), TokenExpiry: now.Add(tokenLeft),
 		RenewalDate: now.Add(renewIn),
 	}
-	if err := s.SaveLicence(l, licensecore.Tokens{Licence: "x.y.z", Refresh: "r"}, nil); err != nil {
+	if err := s.SaveLicense(l, licensecore.Tokens{License: "x.y.z", Refresh: "r"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -97,7 +97,7 @@ func TestStatusCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := openTestStore(t, dir)
-			storedLicence(t, s, tc.tokenLeft, tc.renewIn)
+			storedLicense(t, s, tc.tokenLeft, tc.renewIn)
 			s.Close()
 			cfg := Config{DataDir: dir, JSON: true}
 			var out bytes.Buffer
@@ -106,7 +106,7 @@ func TestStatusCommand(t *testing.T) {
 				Status  string `json:"status"`
 				License struct {
 					ServerID string `json:"server_id"`
-				} `json:"license"`
+				} `json:"licence"`
 			}
 			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 				t.Fatalf("%v: %s", err, out.String())
@@ -126,7 +126,7 @@ func TestStatusCommand(t *testing.T) {
 		dir := t.TempDir()
 		s := openTestStore(t, dir) // the "running app" holds the lock
 		defer s.Close()
-		l := storedLicence(t, s, 60*time.Hour, 90*24*time.Hour)
+		l := storedLicense(t, s, 60*time.Hour, 90*24*time.Hour)
 		if code := runStatus(Config{DataDir: dir, JSON: true}, io.Discard, io.Discard); code != 3 {
 			t.Fatalf("no snapshot yet: exit %d, want 3", code)
 		}
@@ -148,7 +148,7 @@ func TestNotifierSendsEachThresholdOnce(t *testing.T) {
 	run := func() {
 		s := openTestStore(t, dir)
 		defer s.Close()
-		l := storedLicence(t, s, 2*time.Hour, 6*24*time.Hour)
+		l := storedLicense(t, s, 2*time.Hour, 6*24*time.Hour)
 		n := &notifier{store: s, log: zerolog.Nop(), send: func(title, _ string) { sent = append(sent, title) }}
 		st := licensecore.Evaluate(&l, time.Now(), p)
 		n.check(st, p)
@@ -156,7 +156,7 @@ func TestNotifierSendsEachThresholdOnce(t *testing.T) {
 	}
 	run()
 	run() // a restart must not repeat them
-	want := []string{"Licence token expires soon", "Licence requires renewal"}
+	want := []string{"License token expires soon", "License requires renewal"}
 	if len(sent) != len(want) || sent[0] != want[0] || sent[1] != want[1] {
 		t.Fatalf("sent %q, want %q", sent, want)
 	}

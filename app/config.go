@@ -1,5 +1,5 @@
 // Package app wires License Desk together: configuration, logging, the
-// store, the licence manager, the window and tray, notifications, the
+// store, the license manager, the window and tray, notifications, the
 // background refresher, demo mode and the `status --json` command. It owns
 // every long-lived goroutine and the shutdown order.
 package app
@@ -50,7 +50,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
 	} else if def != "" {
 		def = filepath.Join(def, "licensedesk")
 	}
-	fs.StringVar(&c.DataDir, "data", def, "directory for the licence store and log (env LICENSEDESK_HOME)")
+	fs.StringVar(&c.DataDir, "data", def, "directory for the license store and log (env LICENSEDESK_HOME)")
 	fs.StringVar(&c.AuthorityURL, "authority", "", "Authorization server URL (default: saved setting, else "+DefaultAuthorityURL+")")
 	fs.BoolVar(&c.Demo, "demo", false, "start the reference Authorization server on loopback with a demo organization")
 	fs.StringVar(&c.DemoAddr, "demo-addr", "127.0.0.1:8765", "listen address of the demo Authorization server")
@@ -59,7 +59,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "status: print JSON")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.DeviceName, "device-name", host, "this server's name as shown to the Authorization server")
-	fs.DurationVar(&c.StatusTick, "status-tick", time.Minute, "how often the licence status is re-evaluated (for tests)")
+	fs.DurationVar(&c.StatusTick, "status-tick", time.Minute, "how often the license status is re-evaluated (for tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

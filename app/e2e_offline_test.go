@@ -14,30 +14,30 @@ import (
 
 // Where the controls are, read off screenshots (the artifacts show them).
 // The main menu is at the top of the main window; the Offline activation
-// window the Licence menu opens is 640x600.
+// window the License menu opens is 640x600.
 var (
-	licenceMenuAt   = point{145, 13} // "Licence" in the main menu bar
+	licenseMenuAt   = point{145, 13} // "License" in the main menu bar
 	menuOfflineAt   = point{180, 45} // its first item, "Offline activation…"
 	offAccountAt    = point{160, 388}
 	offSerialAt     = point{476, 388}
 	offRequestAt    = point{168, 427} // request file path
-	offGenerateAt   = point{525, 427} // Generate licence request
-	offLicenceAt    = point{190, 467} // licence file path
-	offImportAt     = point{548, 467} // Import licence file
+	offGenerateAt   = point{525, 427} // Generate license request
+	offLicenseAt    = point{190, 467} // license file path
+	offImportAt     = point{548, 467} // Import license file
 	offlineWinTitle = "License Desk – Offline activation"
 )
 
 // TestEndToEndOfflineActivation is issue 5's end-to-end run: a PC that
-// cannot reach the authority is licensed with a licence request file and a
-// licence file, all through the real app on the X display.
+// cannot reach the authority is licensed with a license request file and a
+// license file, all through the real app on the X display.
 //
 // The authority is seeded with this PC as a device and then stopped: the
-// app, configured with its URL, never reaches it. In the Licence menu's
+// app, configured with its URL, never reaches it. In the License menu's
 // Offline activation window the person types an account and serial number
 // and generates the request file; `authority entitle` (the command line
-// form of the Licence file page) turns it into a licence file; the person
+// form of the License file page) turns it into a license file; the person
 // imports that and creates the System Administrator the import needs. The
-// window closes, the main window shows the licence details in green, and
+// window closes, the main window shows the license details in green, and
 // `status --json` says Licensed, offline, for the seeded server.
 func TestEndToEndOfflineActivation(t *testing.T) {
 	r := beginDesktopRun(t, 2*time.Minute)
@@ -54,16 +54,16 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 	win, _, _ := waitMainWindow(ctx, t, app, step)
 	wizard := waitDrawn(ctx, t, win, art, "offline-01-wizard.png")
 
-	// Licence → Offline activation… opens its own window over the wizard.
-	click(ctx, t, win, licenceMenuAt)
+	// License → Offline activation… opens its own window over the wizard.
+	click(ctx, t, win, licenseMenuAt)
 	waitChanged(ctx, t, win, art, "offline-02-menu.png", wizard)
 	click(ctx, t, win, menuOfflineAt)
 	off := waitWindow(ctx, t, offlineWinTitle, app)
 	form := waitDrawn(ctx, t, off, art, "offline-03-window.png")
 
-	// The licence request.
-	reqPath := filepath.Join(art, "offline-licence-request.json")
-	entPath := filepath.Join(art, "offline-licence.ent")
+	// The license request.
+	reqPath := filepath.Join(art, "offline-license-request.json")
+	entPath := filepath.Join(art, "offline-license.ent")
 	for _, p := range []string{reqPath, entPath} {
 		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
@@ -73,21 +73,21 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 	fillEntry(ctx, t, off, offSerialAt, "SN-E2E-42")
 	fillEntry(ctx, t, off, offRequestAt, reqPath)
 	click(ctx, t, off, offGenerateAt)
-	req := waitLicenceRequest(ctx, t, reqPath)
+	req := waitLicenseRequest(ctx, t, reqPath)
 	if req.AccountNumber != "ACC-E2E-1001" || req.SerialNumber != "SN-E2E-42" || req.DeviceName != e2eDevice ||
 		(installCode != "" && req.InstallCode != installCode) {
-		t.Errorf("licence request %+v: want account ACC-E2E-1001, serial SN-E2E-42, device %q, install code %q",
+		t.Errorf("license request %+v: want account ACC-E2E-1001, serial SN-E2E-42, device %q, install code %q",
 			req, e2eDevice, installCode)
 	}
 	saved := waitChanged(ctx, t, off, art, "offline-04-request.png", form)
-	step("licence request saved: install code %s", req.InstallCode)
+	step("license request saved: install code %s", req.InstallCode)
 
-	// At a PC that reaches the authority: the request becomes a licence file.
+	// At a PC that reaches the authority: the request becomes a license file.
 	entitle(ctx, t, auth, reqPath, entPath, installCode == "")
 	step("authority entitle wrote %s", filepath.Base(entPath))
 
 	// Import it; the first protected action creates the administrator.
-	fillEntry(ctx, t, off, offLicenceAt, entPath)
+	fillEntry(ctx, t, off, offLicenseAt, entPath)
 	click(ctx, t, off, offImportAt)
 	fillAdminDialog(ctx, t, off, art, "offline-05-admin.png", saved, true)
 
@@ -99,30 +99,30 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 	}
 	waitWindowGone(ctx, t, offlineWinTitle)
 	// The details replace the wizard, the status value in green at the top.
-	waitShot(ctx, t, win, art, "offline-06-licensed.png", "the licence details", nil, func(img image.Image) bool {
+	waitShot(ctx, t, win, art, "offline-06-licensed.png", "the license details", nil, func(img image.Image) bool {
 		return greenPixels(img, 200) >= 40
 	})
 	step("Licensed offline as %s, token %s until %s", st.License.ServerID, st.License.TokenID,
 		st.License.TokenExpiry.Format(time.DateTime))
 }
 
-// waitLicenceRequest waits for the app to write the request file and
+// waitLicenseRequest waits for the app to write the request file and
 // parses it.
-func waitLicenceRequest(ctx context.Context, t *testing.T, path string) licensecore.LicenceRequestFile {
+func waitLicenseRequest(ctx context.Context, t *testing.T, path string) licensecore.LicenseRequestFile {
 	t.Helper()
 	var lastErr error
 	for {
 		data, err := os.ReadFile(path)
 		if err == nil {
-			var req licensecore.LicenceRequestFile
-			if req, err = licensecore.ParseLicenceRequest(data); err == nil {
+			var req licensecore.LicenseRequestFile
+			if req, err = licensecore.ParseLicenseRequest(data); err == nil {
 				return req
 			}
 		}
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no licence request at %s: %v", path, lastErr)
+			t.Fatalf("no license request at %s: %v", path, lastErr)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -25,14 +25,14 @@ const (
 // screenshots (the artifacts show them).
 var (
 	tabAccountAt = point{503, 49} // "Customer account"
-	tabPoolAt    = point{672, 49} // "Cloud licences"
+	tabPoolAt    = point{672, 49} // "Cloud licenses"
 	customerIDAt = point{440, 269}
 	saveIDAt     = point{58, 348}                 // Save changes, shown once the ID is edited
 	customerRow  = image.Rect(110, 296, 500, 322) // the Customer name
 	accountMsg   = image.Rect(0, 335, 780, 362)   // the outcome line under the form
 
-	// Cloud licences, scrolled to the top, after a download: the pool's
-	// licences sorted by ID, one row each.
+	// Cloud licenses, scrolled to the top, after a download: the pool's
+	// licenses sorted by ID, one row each.
 	downloadAt = point{390, 172}
 	poolCheck  = func(row int) point { return point{19, 251 + 39*row} }
 	poolRow    = func(row int) image.Rectangle { return image.Rect(40, 241+39*row, 600, 262+39*row) }
@@ -45,14 +45,14 @@ var (
 )
 
 // TestEndToEndCloudPool is issue 6's end-to-end run: a licensed server
-// draws licences from its customer's cloud pool and gives them back, in the
+// draws licenses from its customer's cloud pool and gives them back, in the
 // real app on the X display against the authority binary.
 //
 // The app's data directory is licensed first (device flow, approved in
 // headless Chromium, see licenseHome). In the Customer account tab the
 // person types the Customer ID and saves it, creating the System
-// Administrator; the customer's name appears. In the Cloud licences tab
-// they download the pool's list, tick a capacity and a maintenance licence
+// Administrator; the customer's name appears. In the Cloud licenses tab
+// they download the pool's list, tick a capacity and a maintenance license
 // and activate them (the administrator session is reused), and the
 // authority's data shows them held by this PC. Transfer all to cloud,
 // confirmed, returns them: the app's list is empty, a new download lists
@@ -68,7 +68,7 @@ func TestEndToEndCloudPool(t *testing.T) {
 
 	app := startApp(t, art, "pool-", appBin, env, "-authority", auth.base, "-device-name", e2eDevice)
 	win, w, h := waitMainWindow(ctx, t, app, step)
-	details := waitShot(ctx, t, win, art, "pool-01-licensed.png", "the licence details", nil, func(img image.Image) bool {
+	details := waitShot(ctx, t, win, art, "pool-01-licensed.png", "the license details", nil, func(img image.Image) bool {
 		return greenPixels(img, 200) >= 40
 	})
 
@@ -84,13 +84,13 @@ func TestEndToEndCloudPool(t *testing.T) {
 	})
 	step("Customer ID %s saved", e2eCustomerID)
 
-	// Cloud licences: download the list, tick two, activate.
+	// Cloud licenses: download the list, tick two, activate.
 	click(ctx, t, win, tabPoolAt)
 	waitChanged(ctx, t, win, art, "pool-06-cloud.png", customer)
 	download := func(name string) {
 		t.Helper()
 		click(ctx, t, win, downloadAt)
-		waitShot(ctx, t, win, art, name, "the pool's three licences", nil, func(img image.Image) bool {
+		waitShot(ctx, t, win, art, name, "the pool's three licenses", nil, func(img image.Image) bool {
 			return colours(crop(img, poolRow(2))) >= 10
 		})
 	}
@@ -103,7 +103,7 @@ func TestEndToEndCloudPool(t *testing.T) {
 	})
 	click(ctx, t, win, activateAt)
 	toBottom := func() { scroll(ctx, t, win, wheelAt, 15) }
-	activated := waitShot(ctx, t, win, art, "pool-09-activated.png", "the activated licences", toBottom, func(img image.Image) bool {
+	activated := waitShot(ctx, t, win, art, "pool-09-activated.png", "the activated licenses", toBottom, func(img image.Image) bool {
 		return greenIn(img, poolMsg(w, h)) >= 20 && colours(crop(img, activatedRows(w, h))) >= 10
 	})
 	step("activated %s and %s", poolCap5, poolMaintenance)
@@ -130,7 +130,7 @@ func TestEndToEndCloudPool(t *testing.T) {
 		return found && differs(img, activated) > 0.3
 	})
 	clickPrimary(ctx, t, win, confirm, "Yes, transfer")
-	waitShot(ctx, t, win, art, "pool-11-transferred.png", "the empty list of activated licences", nil, func(img image.Image) bool {
+	waitShot(ctx, t, win, art, "pool-11-transferred.png", "the empty list of activated licenses", nil, func(img image.Image) bool {
 		_, dialog := primaryButton(img)
 		return !dialog && greenIn(img, poolMsg(w, h)) >= 20 && colours(crop(img, activatedRows(w, h))) <= 3
 	})
@@ -149,11 +149,11 @@ func TestEndToEndCloudPool(t *testing.T) {
 }
 
 // poolSeed is e2eSeed with a customer whose cloud pool has two capacity
-// licences and a maintenance licence.
+// licenses and a maintenance license.
 func poolSeed(installCode string) authority.Seed {
 	seed := e2eSeed(installCode)
 	seed.Organizations[0].Customers = []authority.CustomerSeed{{ID: e2eCustomerID, Name: e2eCustomerName,
-		Pool: []authority.PoolLicenceSeed{
+		Pool: []authority.PoolLicenseSeed{
 			{ID: poolCap3, Kind: licensecore.PoolCapacity, Devices: 3},
 			{ID: poolCap5, Kind: licensecore.PoolCapacity, Devices: 5},
 			{ID: poolMaintenance, Kind: licensecore.PoolMaintenance,
@@ -163,7 +163,7 @@ func poolSeed(installCode string) authority.Seed {
 }
 
 // poolAt reads a customer's cloud pool from the authority's data, by
-// licence ID. The authority must be stopped: Badger locks its directory.
+// license ID. The authority must be stopped: Badger locks its directory.
 func poolAt(t *testing.T, auth *authorityRun, customerID string) map[string]authority.PoolEntry {
 	t.Helper()
 	s, err := authority.New(authority.Options{DataDir: auth.data, Issuer: auth.base, Logger: zerolog.Nop()})
@@ -180,7 +180,7 @@ func poolAt(t *testing.T, auth *authorityRun, customerID string) map[string]auth
 		m[e.ID] = e
 	}
 	if len(m) != 3 {
-		t.Errorf("the pool has %d licences, want 3: %+v", len(m), entries)
+		t.Errorf("the pool has %d licenses, want 3: %+v", len(m), entries)
 	}
 	return m
 }

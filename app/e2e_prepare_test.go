@@ -22,7 +22,7 @@ import (
 //	LICENSEDESK_PREPARE_ADDR            the authority's loopback address
 //
 // The script then serves the same authority data on the same address, so
-// the licence's issuer answers during the benchmark.
+// the license's issuer answers during the benchmark.
 func TestPrepareLicensedHome(t *testing.T) {
 	home := os.Getenv("LICENSEDESK_PREPARE_HOME")
 	authData, addr := os.Getenv("LICENSEDESK_PREPARE_AUTHORITY_DATA"), os.Getenv("LICENSEDESK_PREPARE_ADDR")
@@ -47,7 +47,7 @@ func TestPrepareLicensedHome(t *testing.T) {
 // licenseHome licenses the app data directory home through the device
 // flow, as the wizard does: licensecore.Manager asks the authority at base
 // for a code, a person approves it in headless Chromium, and the Manager
-// stores the licence. The app must not be running on home (its store is
+// stores the license. The app must not be running on home (its store is
 // locked then); the authority must be, seeded with e2eSeed.
 func licenseHome(ctx context.Context, t *testing.T, home, base, installCode string) licensecore.Status {
 	t.Helper()

@@ -325,16 +325,16 @@ type statusJSON struct {
 	TokenState string `json:"token_state"`
 	License    *struct {
 		ServerID    string    `json:"server_id"`
-		LicenseID   string    `json:"license_id"`
+		LicenseID   string    `json:"licence_id"`
 		TokenID     string    `json:"token_id"`
 		TokenExpiry time.Time `json:"token_expiry"`
 		Offline     bool      `json:"offline"`
-	} `json:"license"`
+	} `json:"licence"`
 }
 
-// licenceStatus runs `licensedesk status --json` against the running app's
+// licenseStatus runs `licensedesk status --json` against the running app's
 // data directory, as a monitoring script would.
-func licenceStatus(ctx context.Context, bin string, env []string) (statusJSON, error) {
+func licenseStatus(ctx context.Context, bin string, env []string) (statusJSON, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "status", "--json")
@@ -355,7 +355,7 @@ func waitStatus(ctx context.Context, t *testing.T, bin string, env []string, wha
 	var last statusJSON
 	var lastErr error
 	for {
-		last, lastErr = licenceStatus(ctx, bin, env)
+		last, lastErr = licenseStatus(ctx, bin, env)
 		if lastErr == nil && ok(last) {
 			return last
 		}

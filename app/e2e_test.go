@@ -51,7 +51,7 @@ var (
 // (screenshot details-licensed.png) and `status --json` says Licensed. The
 // tray item is registered and its menu's status line reads "Licensed —
 // token expires in …". With the authority stopped the token runs down and
-// "Licence token expires soon" is notified; with it back, the tray's
+// "License token expires soon" is notified; with it back, the tray's
 // "Refresh tokens now" brings a new token, and the tray's Quit ends the app.
 func TestEndToEndDesktop(t *testing.T) {
 	r := beginDesktopRun(t, 4*time.Minute)
@@ -137,7 +137,7 @@ func TestEndToEndDesktop(t *testing.T) {
 	// Offline: refreshes fail, and the token nears its expiry.
 	auth.stop()
 	step("authority stopped; waiting for the expiry warning")
-	soon := bus.waitNotification(ctx, t, "Licence token expires soon")
+	soon := bus.waitNotification(ctx, t, "License token expires soon")
 	if soon.AppName != "com.licensedesk.app" || !strings.Contains(soon.Body, "expires") {
 		t.Errorf("warning notification %+v", soon)
 	}
@@ -149,12 +149,12 @@ func TestEndToEndDesktop(t *testing.T) {
 	// Back online (same data, same port), the person chooses Refresh tokens
 	// now in the tray.
 	auth.start(ctx)
-	before, err := licenceStatus(ctx, appBin, env)
+	before, err := licenseStatus(ctx, appBin, env)
 	if err != nil || before.License == nil {
 		t.Fatalf("status before the refresh: %+v, %v", before, err)
 	}
 	chooseTrayItem(ctx, t, bus, item, "Refresh tokens now", func() bool {
-		return bus.count("Licence token refreshed") > 0
+		return bus.count("License token refreshed") > 0
 	})
 	after := waitStatus(ctx, t, appBin, env, "a new token", func(s statusJSON) bool {
 		return s.License != nil && s.License.TokenID != before.License.TokenID
@@ -193,7 +193,7 @@ func e2eSeed(installCode string) authority.Seed {
 		Devices: []authority.DeviceSeed{{
 			ServerID: e2eServerID, Name: e2eDevice, InstallCode: installCode,
 			HubServerName: "hub-e2e", HubServerURL: "https://hub-e2e.example.com", Features: []string{"xms"},
-			Licence: &authority.LicenceSeed{ID: "LIC-E2E-1", Type: licensecore.Subscription, Customer: "E2E Customer",
+			License: &authority.LicenseSeed{ID: "LIC-E2E-1", Type: licensecore.Subscription, Customer: "E2E Customer",
 				RenewalDate: time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 		}},
 	}}}

@@ -9,7 +9,7 @@ import (
 )
 
 // newLogger logs to <data>/licensedesk.log (appended, not rotated: a
-// licence manager writes a few lines a day) and to stderr for whoever
+// license manager writes a few lines a day) and to stderr for whoever
 // started it from a terminal.
 func newLogger(dataDir string, level zerolog.Level, stderr io.Writer) (zerolog.Logger, io.Closer, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {

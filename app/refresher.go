@@ -22,7 +22,7 @@ type refreshService interface {
 	CheckSwitch(ctx context.Context) (licensecore.SwitchRequest, licensecore.Status, error)
 }
 
-// refresher renews the licence token at its refresh point whenever the
+// refresher renews the license token at its refresh point whenever the
 // authority answers, and re-publishes the status every tick so countdowns
 // and notifications stay current. Offline is a normal state: it backs off
 // (exponential with jitter) and tries again; it never blocks the UI.
@@ -48,7 +48,7 @@ func newRefresher(svc refreshService, log zerolog.Logger, publish func(licenseco
 }
 
 // Kick asks for an immediate refresh attempt (the tray's "Refresh tokens
-// now", or a new licence). It never blocks.
+// now", or a new license). It never blocks.
 func (r *refresher) Kick() {
 	select {
 	case r.kick <- struct{}{}:
@@ -121,7 +121,7 @@ func (r *refresher) housekeeping(ctx context.Context) {
 	if verify {
 		st, err := r.svc.Verify(cctx)
 		if err != nil {
-			r.log.Info().Err(err).Msg("daily licence verification did not complete")
+			r.log.Info().Err(err).Msg("daily license verification did not complete")
 		}
 		r.publish(st)
 	}
@@ -164,8 +164,8 @@ func (r *refresher) attempt(ctx context.Context) error {
 		r.publish(st)
 		return nil
 	}
-	// Failures back off, including ErrNotLicensed: a licence that came
-	// from a licence file has no refresh token, and must not be retried
+	// Failures back off, including ErrNotLicensed: a license that came
+	// from a license file has no refresh token, and must not be retried
 	// in a tight loop.
 	r.publish(r.svc.Status())
 	return err

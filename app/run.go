@@ -19,7 +19,7 @@ import (
 )
 
 // Run is the whole program: `licensedesk [flags]` opens the window,
-// `licensedesk status [--json]` prints the licence status. It returns the
+// `licensedesk status [--json]` prints the license status. It returns the
 // process exit code.
 func Run(args []string, stdout, stderr io.Writer) int {
 	name := "licensedesk"
@@ -86,7 +86,7 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 			return nil, err
 		}
 		authorityURL = c.demo.url
-		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licences: %s\n\n",
+		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licenses: %s\n\n",
 			c.demo.url, c.demo.user, c.demo.password, c.demo.org, authority.DemoCustomerID)
 	}
 	c.mgr, err = licensecore.NewManager(licensecore.Options{

@@ -18,7 +18,7 @@ import (
 // is locked by the running app, so the command reads this file instead and
 // evaluates it at the current time.
 type snapshot struct {
-	License    *licensecore.License `json:"license,omitempty"`
+	License    *licensecore.License `json:"licence,omitempty"`
 	Policy     licensecore.Policy   `json:"policy"`
 	TrustedAt  time.Time            `json:"trusted_at"`
 	ClockError bool                 `json:"clock_error"`
@@ -60,7 +60,7 @@ func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {
 func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	st, err := currentStatus(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "licensedesk: cannot read the licence status: %v\n", err)
+		fmt.Fprintf(stderr, "licensedesk: cannot read the license status: %v\n", err)
 		return 3
 	}
 	if cfg.JSON {

@@ -96,13 +96,13 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		g.tray = d
 		d.SetSystemTrayIcon(assets.TrayUnlicensed)
 		d.SetSystemTrayWindow(g.win)
-		// Closing the window hides it: the tray keeps the licence watched.
+		// Closing the window hides it: the tray keeps the license watched.
 		g.win.SetCloseIntercept(g.win.Hide)
 	}
 	g.win.SetMainMenu(g.mainMenu())
 	g.publish(c.mgr.Status())
 	// Build the content now, before the window is shown, rather than when
-	// the binding's listener first runs: the licence is then on screen as
+	// the binding's listener first runs: the license is then on screen as
 	// soon as the window maps.
 	g.onStatus()
 	c.listenIPC(func() { fyne.Do(g.showWindow) })
@@ -181,18 +181,18 @@ func (g *gui) setContent(st licensecore.Status) {
 		// Only the details are built now; each other tab is built when it
 		// is first opened, which keeps start-up time and memory down.
 		g.win.SetContent(lazyTabs(
-			lazyTab{"Licence", theme.InfoIcon(), func() fyne.CanvasObject { return screens.NewDetails(ctx, g.c.mgr, g.status, g.app) }},
-			lazyTab{"Manage licence", theme.SettingsIcon(), func() fyne.CanvasObject {
+			lazyTab{"License", theme.InfoIcon(), func() fyne.CanvasObject { return screens.NewDetails(ctx, g.c.mgr, g.status, g.app) }},
+			lazyTab{"Manage license", theme.SettingsIcon(), func() fyne.CanvasObject {
 				return screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish)
 			}},
 			lazyTab{"Offline activation", theme.MailSendIcon(), func() fyne.CanvasObject { return g.offlineScreen(ctx) }},
 			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.c.mgr, g.gate) }},
-			lazyTab{"Cloud licences", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.mgr, g.gate, g.win) }},
+			lazyTab{"Cloud licenses", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.mgr, g.gate, g.win) }},
 		))
 		return
 	}
 	// Not licensed: the wizard has the whole window; offline activation is
-	// in the Licence menu.
+	// in the License menu.
 	g.win.SetContent(screens.NewWizard(ctx, g.c.mgr, g.app, func(st licensecore.Status) {
 		g.publish(st)
 		g.ref.Kick()
@@ -240,7 +240,7 @@ func lazyTabs(tabs ...lazyTab) *container.AppTabs {
 	return at
 }
 
-// showExtra opens a screen in its own window (from the Licence menu, for a
+// showExtra opens a screen in its own window (from the License menu, for a
 // server that is not licensed yet, while the wizard has the main window).
 func (g *gui) showExtra(title string, build func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject) {
 	w := g.app.NewWindow("License Desk – " + title)
@@ -269,7 +269,7 @@ func (g *gui) showAccount() {
 }
 
 func (g *gui) showPool() {
-	g.showExtra("Cloud licences", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
+	g.showExtra("Cloud licenses", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
 		return screens.NewPool(ctx, g.c.mgr, gate, w)
 	})
 }
@@ -306,7 +306,7 @@ func (g *gui) refreshFromTray() {
 			return
 		}
 		g.c.log.Info().Time("token_expiry", st.License.TokenExpiry).Msg("token refreshed from the tray")
-		g.app.SendNotification(fyne.NewNotification("Licence token refreshed",
+		g.app.SendNotification(fyne.NewNotification("License token refreshed",
 			"New token valid until "+st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04")+"."))
 	}()
 }
@@ -316,8 +316,8 @@ func (g *gui) mainMenu() *fyne.MainMenu {
 	refresh := fyne.NewMenuItem("Refresh tokens now", func() { g.ref.Kick() })
 	offline := fyne.NewMenuItem("Offline activation…", g.showOffline)
 	account := fyne.NewMenuItem("Customer account…", g.showAccount)
-	pool := fyne.NewMenuItem("Cloud licences…", g.showPool)
-	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("Licence", offline, account, pool))
+	pool := fyne.NewMenuItem("Cloud licenses…", g.showPool)
+	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("License", offline, account, pool))
 }
 
 func (g *gui) showSettings() {

@@ -1,5 +1,5 @@
 // Package assets embeds License Desk's icons: the app icon and one tray icon
-// per licence state (ok, warning, expired, unlicensed).
+// per license state (ok, warning, expired, unlicensed).
 package assets
 
 //go:generate go run ./internal/genicons

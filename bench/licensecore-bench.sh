@@ -39,7 +39,7 @@ verdict "$raw / $verify >= 0.85"
 awk -v s="$serial" -v p="$parallel" 'BEGIN { printf "cached verify: %.2f M ops/s serial, %.2f M ops/s parallel (goal >= 1M)  ", s / 1e6, p / 1e6 }'
 verdict "$parallel >= 1e6 && $serial >= 1e6"
 awk -v o="$open" 'BEGIN { printf "store open+close: %.1f ms\n", o / 1e6 }'
-awk -v k="$rss" 'BEGIN { printf "store RSS delta (open + licence + 100 audit entries): %.1f MB (goal < 20)  ", k * 1024 / 1e6 }'
+awk -v k="$rss" 'BEGIN { printf "store RSS delta (open + license + 100 audit entries): %.1f MB (goal < 20)  ", k * 1024 / 1e6 }'
 verdict "$rss * 1024 < 20e6"
 awk -v o="$disk_open" -v c="$du_closed" 'BEGIN { printf "store on disk (apparent): %.1f MiB while open, %.2f MiB after close (goal < 50 MiB)  ", o / 1048576, c / 1048576 }'
 verdict "$disk_open < 50 * 1048576 && $du_closed < 50 * 1048576"

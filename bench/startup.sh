@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start-up and memory of License Desk beside a bare Fyne window (issue 4):
-#   time from exec to the window mapped, and to the licence shown
+#   time from exec to the window mapped, and to the license shown
 #   (goal app/bare ≤ 1.15), RSS after 5 s idle (goal ≤ 1.25), and CPU used
 #   while idle over 60 s (goal ~0).
 # Both programs are built and measured in the same run, alternately, on the
@@ -42,7 +42,7 @@ LICENSEDESK_PREPARE_HOME="$work/home" LICENSEDESK_PREPARE_AUTHORITY_DATA="$work/
 	LICENSEDESK_PREPARE_ADDR="$addr" \
 	go test -tags migrated_fynedo -count=1 -run '^TestPrepareLicensedHome$' ./app >"$work/prepare.log" 2>&1 ||
 	{ cat "$work/prepare.log"; exit 1; }
-# The licence's issuer keeps answering during the benchmark, as in a shop.
+# The license's issuer keeps answering during the benchmark, as in a shop.
 "$work/authority" -addr "$addr" -data "$work/authority-data" >"$work/authority.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
@@ -57,7 +57,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Pixel probes on a strip of the window, one per program: what "shown"
 # means for it. Both crops are small so that the probe itself (import +
-# grep) costs about the same for both programs. The app draws the licence status "Licensed" in the theme's
+# grep) costs about the same for both programs. The app draws the license status "Licensed" in the theme's
 # success green; the bare window draws its light label text.
 shown_app() { # window id → exit 0 when the green status value is drawn
 	local n

@@ -18,7 +18,7 @@ var (
 	ErrInvalidCustomerID = errors.New("not a valid Customer ID")
 	ErrUnknownCustomer   = errors.New("the authorization server does not know this Customer ID")
 	ErrNoCustomerID      = errors.New("no Customer ID is set for this server; enter the one from the partner page")
-	ErrCustomerInUse     = errors.New("this server holds cloud licences of its current customer; transfer them to the cloud before changing the Customer ID")
+	ErrCustomerInUse     = errors.New("this server holds cloud licenses of its current customer; transfer them to the cloud before changing the Customer ID")
 )
 
 // CustomerIDError is a Customer ID that is not a UUID. Its message is the
@@ -34,7 +34,7 @@ func (e *CustomerIDError) Unwrap() error { return ErrInvalidCustomerID }
 
 // Account is the customer account screen: this server's install code
 // (grouped XXXX-XXXX-XXXX-XXXX), its name, and the Customer ID it draws
-// cloud licences for (empty until set; CustomerName is the authority's name
+// cloud licenses for (empty until set; CustomerName is the authority's name
 // for it, learnt when it was checked).
 type Account struct {
 	InstallCode  string
@@ -107,7 +107,7 @@ func (m *Manager) Account() (Account, error) {
 // SetCustomerID validates id, checks it with the authority and stores it.
 // It needs an administrator. Changing to another customer is refused with
 // ErrCustomerInUse while this server holds (or is still returning) cloud
-// licences of the current one.
+// licenses of the current one.
 func (m *Manager) SetCustomerID(ctx context.Context, sess *AdminSession, id string) (Account, error) {
 	if err := m.requireAdmin(sess); err != nil {
 		return Account{}, err

@@ -37,15 +37,15 @@ func TestParseCustomerID(t *testing.T) {
 	}
 }
 
-func TestPoolLicenceDescribe(t *testing.T) {
+func TestPoolLicenseDescribe(t *testing.T) {
 	for _, tc := range []struct {
-		l    PoolLicence
+		l    PoolLicense
 		want string
 	}{
-		{PoolLicence{Kind: PoolCapacity, Devices: 8}, "8 devices"},
-		{PoolLicence{Kind: PoolCapacity, Devices: 1}, "1 device"},
-		{PoolLicence{Kind: PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 23, 0, 0, 0, time.UTC)}, "Maintenance until 31 Dec 2027"},
-		{PoolLicence{Kind: "seats"}, "seats"},
+		{PoolLicense{Kind: PoolCapacity, Devices: 8}, "8 devices"},
+		{PoolLicense{Kind: PoolCapacity, Devices: 1}, "1 device"},
+		{PoolLicense{Kind: PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 23, 0, 0, 0, time.UTC)}, "Maintenance until 31 Dec 2027"},
+		{PoolLicense{Kind: "seats"}, "seats"},
 	} {
 		if got := tc.l.Describe(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.l, got, tc.want)
@@ -81,7 +81,7 @@ func FuzzParseCustomerID(f *testing.F) {
 func FuzzOpenPoolEnvelope(f *testing.F) {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	req := PoolRequest{Op: PoolOpTransfer, CustomerID: "5d0c3f7e-1a2b-4c3d-8e4f-a0b1c2d3e4f5", InstallCode: "BCDF-GHJK",
-		RequestID: "r1", LicenceID: "CAP-8", ActivationID: "a1", IssuedAt: time.Unix(0, 0)}
+		RequestID: "r1", LicenseID: "CAP-8", ActivationID: "a1", IssuedAt: time.Unix(0, 0)}
 	valid, err := SignPoolRequest(key, req)
 	if err != nil {
 		f.Fatal(err)
@@ -109,7 +109,7 @@ func FuzzOpenPoolEnvelope(f *testing.F) {
 }
 
 // FuzzParsePoolList: answers of /pool/list never panic the client, and
-// every licence it accepts is valid and described.
+// every license it accepts is valid and described.
 func FuzzParsePoolList(f *testing.F) {
 	for _, s := range []string{
 		`{"licences":[{"id":"CAP-8","kind":"capacity","devices":8,"transfer_date":"2025-01-01T00:00:00Z"},{"id":"M","kind":"maintenance","maintenance_until":"2027-12-31T00:00:00Z"}]}`,

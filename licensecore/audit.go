@@ -22,7 +22,7 @@ const (
 	EventClock     = "clock_error"
 )
 
-// AuditEntry is one licence event. Hash covers every other field and the
+// AuditEntry is one license event. Hash covers every other field and the
 // previous entry's hash, so removing or editing an entry breaks the chain.
 type AuditEntry struct {
 	Seq    uint64    `json:"seq"`

@@ -92,15 +92,15 @@ func BenchmarkVerifyCached(b *testing.B) {
 }
 
 // BenchmarkStoreOpen measures opening and closing a store that holds a
-// licence, settings and an audit log.
+// license, settings and an audit log.
 func BenchmarkStoreOpen(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "store")
 	s, err := OpenStore(StoreOptions{Dir: dir})
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, toks, set := sampleLicence(b)
-	if err := s.SaveLicence(l, toks, &set); err != nil {
+	l, toks, set := sampleLicense(b)
+	if err := s.SaveLicense(l, toks, &set); err != nil {
 		b.Fatal(err)
 	}
 	appendAudit(b, s, 100)

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Challenge / response: upgrading the licence of a PC that has no browser.
+// Challenge / response: upgrading the license of a PC that has no browser.
 //
 // The PC shows a challenge code; the person types it on the authority's
 // /upgrade page (on any PC with a browser, or reads it out over the phone),
@@ -51,11 +51,11 @@ import (
 //	bytes 10-11  features: bit i (from the least significant) = ResponseFeatures()[i]
 //	bytes 12-75  Ed25519 signature over responseMessage:
 //	             "licensedesk-response-v1\x00" || the 16 challenge digits || 0x00 ||
-//	             server ID || 0x00 || licence ID || 0x00 || bytes 0-11
+//	             server ID || 0x00 || license ID || 0x00 || bytes 0-11
 //
-// The challenge, the server ID and the licence ID are signed but not sent:
+// The challenge, the server ID and the license ID are signed but not sent:
 // the PC knows them, and a response made for any other challenge, server or
-// licence fails the signature check. 64 of the 76 bytes are the signature,
+// license fails the signature check. 64 of the 76 bytes are the signature,
 // the minimum Ed25519 allows.
 
 // Sizes of the codes.
@@ -83,7 +83,7 @@ var responseFeatureNames = [16]string{
 }
 
 // ResponseFeatures lists the feature names a response code can carry, by
-// bit. A licence with any other feature needs a licence file instead.
+// bit. A license with any other feature needs a license file instead.
 func ResponseFeatures() []string {
 	var out []string
 	for _, f := range responseFeatureNames {
@@ -285,7 +285,7 @@ func ParseChallenge(s string) (Challenge, error) {
 
 // ---- response ----
 
-// ResponseEntitlement is what a response code grants: the licence's
+// ResponseEntitlement is what a response code grants: the license's
 // capacity, users, renewal date (day precision) and features.
 type ResponseEntitlement struct {
 	IssuedAt    time.Time // minute precision
@@ -310,14 +310,14 @@ func keyTag(kid string) byte {
 }
 
 // responseMessage is the byte string the authority signs.
-func responseMessage(ch Challenge, serverID, licenceID string, signed []byte) []byte {
-	msg := make([]byte, 0, 64+len(serverID)+len(licenceID))
+func responseMessage(ch Challenge, serverID, licenseID string, signed []byte) []byte {
+	msg := make([]byte, 0, 64+len(serverID)+len(licenseID))
 	msg = append(msg, "licensedesk-response-v1\x00"...)
 	msg = append(msg, ch.Digits()...)
 	msg = append(msg, 0)
 	msg = append(msg, serverID...)
 	msg = append(msg, 0)
-	msg = append(msg, licenceID...)
+	msg = append(msg, licenseID...)
 	msg = append(msg, 0)
 	return append(msg, signed...)
 }
@@ -380,18 +380,18 @@ func decodeEntitlement(b [responseSignedLen]byte) ResponseEntitlement {
 }
 
 // SignResponse makes the response code that answers ch for the given
-// server and licence, signed with the authority's key priv (whose kid is
+// server and license, signed with the authority's key priv (whose kid is
 // kid). The renewal date is rounded down to its UTC day and the issue time
 // to its minute. Features outside ResponseFeatures are
 // ErrResponseCannotCarry.
-func SignResponse(priv ed25519.PrivateKey, kid string, ch Challenge, serverID, licenceID string, e ResponseEntitlement) (string, error) {
+func SignResponse(priv ed25519.PrivateKey, kid string, ch Challenge, serverID, licenseID string, e ResponseEntitlement) (string, error) {
 	signed, err := encodeEntitlement(kid, e)
 	if err != nil {
 		return "", err
 	}
 	var raw [responseBytes]byte
 	copy(raw[:], signed[:])
-	copy(raw[responseSignedLen:], ed25519.Sign(priv, responseMessage(ch, serverID, licenceID, signed[:])))
+	copy(raw[responseSignedLen:], ed25519.Sign(priv, responseMessage(ch, serverID, licenseID, signed[:])))
 	d := toDigits(new(big.Int).SetBytes(raw[:]), responseDigits)
 	var b strings.Builder
 	for g := 0; g < responseDigits/responseGroup; g++ {
@@ -453,16 +453,16 @@ func ParseResponse(s string) (Response, error) {
 }
 
 // VerifyResponse parses code and checks that one of keys (by kid, as in a
-// pinned JWKS) signed it as the answer to ch for serverID and licenceID.
+// pinned JWKS) signed it as the answer to ch for serverID and licenseID.
 // A key tag no key matches is ErrUnknownKey; a signature that does not
-// match (another challenge, server or licence, or a forgery) is
+// match (another challenge, server or license, or a forgery) is
 // ErrResponseMismatch.
-func VerifyResponse(code string, ch Challenge, serverID, licenceID string, keys map[string]ed25519.PublicKey) (ResponseEntitlement, error) {
+func VerifyResponse(code string, ch Challenge, serverID, licenseID string, keys map[string]ed25519.PublicKey) (ResponseEntitlement, error) {
 	r, err := ParseResponse(code)
 	if err != nil {
 		return ResponseEntitlement{}, err
 	}
-	msg := responseMessage(ch, serverID, licenceID, r.signed[:])
+	msg := responseMessage(ch, serverID, licenseID, r.signed[:])
 	tagged := false
 	for kid, pub := range keys {
 		if keyTag(kid) != r.KeyTag {
@@ -474,7 +474,7 @@ func VerifyResponse(code string, ch Challenge, serverID, licenceID string, keys 
 		}
 	}
 	if !tagged {
-		return ResponseEntitlement{}, fmt.Errorf("%w: the response code was signed with a key this PC does not know yet; connect to the authority once or use a licence file", ErrUnknownKey)
+		return ResponseEntitlement{}, fmt.Errorf("%w: the response code was signed with a key this PC does not know yet; connect to the authority once or use a license file", ErrUnknownKey)
 	}
 	return ResponseEntitlement{}, ErrResponseMismatch
 }

@@ -140,7 +140,7 @@ func TestResponseRoundTripAndBinding(t *testing.T) {
 	for name, try := range map[string]func() error{
 		"other challenge": func() error { _, err := VerifyResponse(code, other, "server-0001", "lic-0001", keys); return err },
 		"other server":    func() error { _, err := VerifyResponse(code, ch, "server-0002", "lic-0001", keys); return err },
-		"other licence":   func() error { _, err := VerifyResponse(code, ch, "server-0001", "lic-0002", keys); return err },
+		"other license":   func() error { _, err := VerifyResponse(code, ch, "server-0001", "lic-0002", keys); return err },
 		"other key, same tag": func() error {
 			_, err := VerifyResponse(code, ch, "server-0001", "lic-0001", map[string]ed25519.PublicKey{keyA.kid: keyB.pub})
 			return err

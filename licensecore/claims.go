@@ -9,13 +9,13 @@ import (
 // LicenseType is perpetual or subscription.
 type LicenseType string
 
-// Licence types.
+// License types.
 const (
 	Perpetual    LicenseType = "perpetual"
 	Subscription LicenseType = "subscription"
 )
 
-// Claims is the payload of a licence token. The reference authority signs
+// Claims is the payload of a license token. The reference authority signs
 // it and licensecore verifies it; it is the only type the two share.
 // sub is the Server ID, exp the Token Expiry, iat the issue time, jti the
 // token ID.
@@ -28,12 +28,12 @@ type Claims struct {
 	HubServerName string      `json:"hsn,omitempty"`
 	HubServerURL  string      `json:"hsu,omitempty"`
 	Capacity      int         `json:"cap,omitempty"`
-	// RenewalDate is the licence renewal date in Unix seconds; 0 when the
-	// licence has none (a perpetual licence, for example).
+	// RenewalDate is the license renewal date in Unix seconds; 0 when the
+	// license has none (a perpetual license, for example).
 	RenewalDate   int64  `json:"rnw,omitempty"`
 	TransactionID string `json:"txn,omitempty"`
 	DeviceName    string `json:"dev,omitempty"`
-	// Entitlements that "Download new licence" picks up (issue 5).
+	// Entitlements that "Download new license" picks up (issue 5).
 	Modules       []string `json:"mod,omitempty"`
 	Users         int      `json:"usr,omitempty"`
 	AccountNumber string   `json:"acc,omitempty"`
@@ -51,9 +51,9 @@ func (c *Claims) Renewal() time.Time {
 }
 
 // TokenResponseLicenseField is the extra field of the token endpoint's JSON
-// answer that carries the licence token (the access_token carries it too).
+// answer that carries the license token (the access_token carries it too).
 const TokenResponseLicenseField = "licence_token"
 
-// DefaultAudience is the audience of licence tokens: the POS registers and
+// DefaultAudience is the audience of license tokens: the POS registers and
 // peer servers that accept them.
 const DefaultAudience = "pos-licence"

@@ -24,9 +24,9 @@ const DefaultClientID = "license-desk"
 var (
 	ErrAccessDenied      = errors.New("the authorization was denied")
 	ErrDeviceCodeExpired = errors.New("the user code expired before it was authorized")
-	ErrLicenceRevoked    = errors.New("the licence was revoked")
-	ErrLicenceExpired    = errors.New("the licence has expired and requires renewal")
-	ErrRefreshRejected   = errors.New("the authorization server refused to renew the licence token")
+	ErrLicenseRevoked    = errors.New("the license was revoked")
+	ErrLicenseExpired    = errors.New("the license has expired and requires renewal")
+	ErrRefreshRejected   = errors.New("the authorization server refused to renew the license token")
 )
 
 // AuthorityError is an OAuth error answer (RFC 6749 §5.2 / RFC 8628 §3.5).
@@ -260,7 +260,7 @@ func (c *Client) PollDeviceToken(ctx context.Context, da *DeviceAuthorization) (
 	}
 }
 
-// Refresh exchanges the refresh token for a new licence token (and a
+// Refresh exchanges the refresh token for a new license token (and a
 // rotated refresh token).
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
 	ts := c.cfg.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
@@ -281,9 +281,9 @@ func tokensFrom(tok *oauth2.Token) (Tokens, error) {
 		lic = tok.AccessToken
 	}
 	if lic == "" {
-		return Tokens{}, fmt.Errorf("%w: token answer without a licence token", ErrAuthorityBroken)
+		return Tokens{}, fmt.Errorf("%w: token answer without a license token", ErrAuthorityBroken)
 	}
-	return Tokens{Licence: lic, Refresh: tok.RefreshToken}, nil
+	return Tokens{License: lic, Refresh: tok.RefreshToken}, nil
 }
 
 // mapError turns x/oauth2 and net/http errors into our sentinels.
@@ -295,17 +295,17 @@ func (c *Client) mapError(err error) error {
 		case "access_denied":
 			kind = ErrAccessDenied
 			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
-				kind = ErrLicenceRevoked
+				kind = ErrLicenseRevoked
 			}
 		case "expired_token":
 			kind = ErrDeviceCodeExpired
 		case "invalid_grant":
 			kind = ErrRefreshRejected
 			if strings.Contains(strings.ToLower(re.ErrorDescription), "expired") {
-				kind = ErrLicenceExpired
+				kind = ErrLicenseExpired
 			}
 			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
-				kind = ErrLicenceRevoked
+				kind = ErrLicenseRevoked
 			}
 		case "":
 			status := "no answer"

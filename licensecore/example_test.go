@@ -58,7 +58,7 @@ func ExampleEvaluate() {
 }
 
 func ExampleVerifier_Verify() {
-	// The authority signs a licence token (EdDSA, kid in the header).
+	// The authority signs a license token (EdDSA, kid in the header).
 	priv := exampleKey()
 	pub := priv.Public().(ed25519.PublicKey)
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &licensecore.Claims{
@@ -123,7 +123,7 @@ func ExampleOpenStore() {
 	fmt.Println("licensed:", !errors.Is(err, licensecore.ErrNotLicensed))
 
 	l := licensecore.License{ServerID: "server-0001", LicenseID: "lic-0001", Type: licensecore.Perpetual}
-	if err := s.SaveLicence(l, licensecore.Tokens{Licence: "header.payload.signature", Refresh: "secret"}, nil); err != nil {
+	if err := s.SaveLicense(l, licensecore.Tokens{License: "header.payload.signature", Refresh: "secret"}, nil); err != nil {
 		panic(err)
 	}
 	got, _ := s.License()

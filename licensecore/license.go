@@ -17,13 +17,13 @@ const (
 	VerifyUnreachable VerifyResult = "unreachable"
 )
 
-// License holds every licence fact the screens show: the ones carried by the
-// current licence token and the ones License Desk records locally.
+// License holds every license fact the screens show: the ones carried by the
+// current license token and the ones License Desk records locally.
 type License struct {
-	// From the licence token.
+	// From the license token.
 	ServerID      string      `json:"server_id"`
 	DeviceName    string      `json:"device_name,omitempty"`
-	LicenseID     string      `json:"license_id"`
+	LicenseID     string      `json:"licence_id"`
 	Type          LicenseType `json:"type"`
 	Customer      string      `json:"customer,omitempty"`
 	Features      []string    `json:"features"`
@@ -31,7 +31,7 @@ type License struct {
 	HubServerURL  string      `json:"hub_server_url,omitempty"`
 	Capacity      int         `json:"capacity,omitempty"`
 	TransactionID string      `json:"transaction_id,omitempty"`
-	// RenewalDate is zero when the licence has no renewal date.
+	// RenewalDate is zero when the license has no renewal date.
 	RenewalDate   time.Time `json:"renewal_date,omitzero"`
 	TokenID       string    `json:"token_id"`
 	TokenIssuedAt time.Time `json:"token_issued_at"`
@@ -49,8 +49,8 @@ type License struct {
 	LastVerifyResult VerifyResult `json:"last_verify_result,omitempty"`
 	// OfflineSince is the last contact with the authority: online
 	// acquisition, refresh or verification, or the issue time of the
-	// licence file or response code applied offline. Offline is set when
-	// the licence was last refreshed offline; only then does the offline
+	// license file or response code applied offline. Offline is set when
+	// the license was last refreshed offline; only then does the offline
 	// window (Policy.OfflineWindow) apply.
 	OfflineSince time.Time `json:"offline_since,omitzero"`
 	Offline      bool      `json:"offline,omitempty"`
@@ -87,7 +87,7 @@ func LicenseFromClaims(c *Claims) License {
 }
 
 // WithToken returns a copy of l updated from a newer token of the same
-// licence, keeping the local facts.
+// license, keeping the local facts.
 func (l License) WithToken(c *Claims) License {
 	n := LicenseFromClaims(c)
 	n.AcquiredAt = l.AcquiredAt

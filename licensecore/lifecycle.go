@@ -1,7 +1,7 @@
 package licensecore
 
-// The online half of the licence lifecycle (issue 5): Verify License,
-// Download new licence, Remove licence and Switch model (perpetual ↔
+// The online half of the license lifecycle (issue 5): Verify License,
+// Download new license, Remove license and Switch model (perpetual ↔
 // subscription). Removing and switching change what this server may do, so
 // they need a System Administrator's session; verifying and downloading do
 // not.
@@ -22,14 +22,14 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// DefaultVerifyInterval: subscription licences are verified online once a
+// DefaultVerifyInterval: subscription licenses are verified online once a
 // day.
 const DefaultVerifyInterval = 24 * time.Hour
 
 // Lifecycle outcomes the person must act on.
 var (
-	ErrSwitchSameType = errors.New("the licence already has that type")
-	ErrSwitchPending  = errors.New("another licence change is already waiting for approval")
+	ErrSwitchSameType = errors.New("the license already has that type")
+	ErrSwitchPending  = errors.New("another license change is already waiting for approval")
 )
 
 // Audit event kinds of the lifecycle.
@@ -47,7 +47,7 @@ const maxLifecycleAnswer = 64 << 10
 
 type verifyReply struct {
 	Result    VerifyResult `json:"result"`
-	LicenceID string       `json:"licence_id"`
+	LicenseID string       `json:"licence_id"`
 	Type      LicenseType  `json:"type"`
 	CheckedAt time.Time    `json:"checked_at"`
 }
@@ -99,7 +99,7 @@ func decodeAnswer(path string, status int, raw []byte, grantKind error, out any)
 		revoked := strings.Contains(strings.ToLower(oe.Description), "revoked")
 		switch {
 		case revoked && (oe.Code == "access_denied" || oe.Code == "invalid_grant"):
-			kind = ErrLicenceRevoked
+			kind = ErrLicenseRevoked
 		case oe.Code == "access_denied":
 			kind = ErrAccessDenied
 		case oe.Code == "invalid_grant":
@@ -115,21 +115,21 @@ func decodeAnswer(path string, status int, raw []byte, grantKind error, out any)
 	return nil
 }
 
-// verifyLicence asks the authority about the licence of token.
-func (c *Client) verifyLicence(ctx context.Context, token string) (verifyReply, error) {
+// verifyLicense asks the authority about the license of token.
+func (c *Client) verifyLicense(ctx context.Context, token string) (verifyReply, error) {
 	var r verifyReply
 	err := c.call(ctx, http.MethodPost, "/licence/verify", url.Values{"licence_token": {token}}, ErrTokenInvalid, &r)
 	return r, err
 }
 
-// release tells the authority this device gives its licence up.
+// release tells the authority this device gives its license up.
 func (c *Client) release(ctx context.Context, refresh string) error {
 	var r struct {
 		Released bool `json:"released"`
 	}
 	err := c.call(ctx, http.MethodPost, "/licence/release", url.Values{"refresh_token": {refresh}}, ErrRefreshRejected, &r)
 	if err == nil && !r.Released {
-		err = fmt.Errorf("%w: the licence was not released", ErrAuthorityBroken)
+		err = fmt.Errorf("%w: the license was not released", ErrAuthorityBroken)
 	}
 	return err
 }
@@ -155,9 +155,9 @@ func (c *Client) switchStatus(ctx context.Context, id string) (SwitchStatus, err
 // ---- Verify License ----
 
 // VerifyDue reports whether the background loop should call Verify: the
-// licence is a subscription and was never verified, was last found
+// license is a subscription and was never verified, was last found
 // unreachable, or was verified VerifyInterval (default a day) ago or more.
-// Perpetual licences are verified only on request. The app calls Verify
+// Perpetual licenses are verified only on request. The app calls Verify
 // only when the authority is reachable (CheckHealth) and backs off on
 // failures itself.
 func (m *Manager) VerifyDue() bool {
@@ -177,8 +177,8 @@ func (m *Manager) VerifyDue() bool {
 	return !m.clock.Now().Before(lic.LastVerifyTime.Add(every))
 }
 
-// Verify checks the current licence online and records Last verify time
-// and Last verify result (valid, expired or revoked; a perpetual licence is
+// Verify checks the current license online and records Last verify time
+// and Last verify result (valid, expired or revoked; a perpetual license is
 // valid unless revoked). The outcome is in the returned Status's License,
 // and a completed check returns a nil error whatever its result. When the
 // authority cannot be reached (or answers nonsense) the result
@@ -197,7 +197,7 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 		return m.Status(), err
 	}
 	c, _, _ := m.parts()
-	ans, err := c.verifyLicence(ctx, toks.Licence)
+	ans, err := c.verifyLicense(ctx, toks.License)
 	result := ans.Result
 	switch {
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
@@ -208,8 +208,8 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 		result, err = VerifyUnreachable, fmt.Errorf("%w: %w", ErrAuthorityDown, err)
 	case err != nil:
 		return m.Status(), err
-	case ans.LicenceID != lic.LicenseID:
-		return m.Status(), fmt.Errorf("%w: verification answered for licence %q, this one is %q", ErrAuthorityBroken, ans.LicenceID, lic.LicenseID)
+	case ans.LicenseID != lic.LicenseID:
+		return m.Status(), fmt.Errorf("%w: verification answered for license %q, this one is %q", ErrAuthorityBroken, ans.LicenseID, lic.LicenseID)
 	case result != VerifyValid && result != VerifyExpired && result != VerifyRevoked:
 		return m.Status(), fmt.Errorf("%w: verification result %q", ErrAuthorityBroken, result)
 	}
@@ -219,16 +219,16 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 	return m.Status(), err
 }
 
-// recordVerify stores a verification result on the licence it was made
+// recordVerify stores a verification result on the license it was made
 // for; a refresh or removal in the meantime is respected.
-func (m *Manager) recordVerify(licenceID string, result VerifyResult) error {
+func (m *Manager) recordVerify(licenseID string, result VerifyResult) error {
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
 	m.mu.Lock()
 	cur := m.lic
 	m.mu.Unlock()
-	if cur == nil || cur.LicenseID != licenceID {
-		return fmt.Errorf("%w: the licence was removed during verification", ErrNotLicensed)
+	if cur == nil || cur.LicenseID != licenseID {
+		return fmt.Errorf("%w: the license was removed during verification", ErrNotLicensed)
 	}
 	now := m.clock.Now()
 	upd := *cur
@@ -242,13 +242,13 @@ func (m *Manager) recordVerify(licenceID string, result VerifyResult) error {
 	m.mu.Lock()
 	m.lic = &upd
 	m.mu.Unlock()
-	m.audit(EventVerified, fmt.Sprintf("licence %s: %s", licenceID, result))
+	m.audit(EventVerified, fmt.Sprintf("license %s: %s", licenseID, result))
 	return nil
 }
 
-// ---- Download new licence ----
+// ---- Download new license ----
 
-// Change is one licence field that a download changed. Old and New are the
+// Change is one license field that a download changed. Old and New are the
 // field as the details screen shows it ("" when empty); lists are sorted
 // and joined with ", ", dates are YYYY-MM-DD.
 type Change struct {
@@ -293,7 +293,7 @@ func dateText(t time.Time) string {
 }
 
 // changedFields lists, in a fixed order, the entitlement fields that differ
-// between two versions of a licence.
+// between two versions of a license.
 func changedFields(a, b License) []Change {
 	fields := []struct {
 		name string
@@ -322,11 +322,11 @@ func changedFields(a, b License) []Change {
 	return out
 }
 
-// DownloadLicence fetches a fresh licence token (the refresh grant) so
+// DownloadLicense fetches a fresh license token (the refresh grant) so
 // that modules, users, capacity and the other entitlements added at the
 // authority take effect, and reports which fields changed (none: an empty
 // slice). Errors are RefreshNow's.
-func (m *Manager) DownloadLicence(ctx context.Context) (Status, []Change, error) {
+func (m *Manager) DownloadLicense(ctx context.Context) (Status, []Change, error) {
 	m.refresh.Lock()
 	defer m.refresh.Unlock()
 	m.mu.Lock()
@@ -347,28 +347,28 @@ func (m *Manager) DownloadLicence(ctx context.Context) (Status, []Change, error)
 	for _, c := range changes {
 		detail = append(detail, fmt.Sprintf("%s: %q → %q", c.Field, c.Old, c.New))
 	}
-	m.audit(EventDownloaded, fmt.Sprintf("licence %s: %d changes %s", cur.LicenseID, len(changes), strings.Join(detail, "; ")))
+	m.audit(EventDownloaded, fmt.Sprintf("license %s: %d changes %s", cur.LicenseID, len(changes), strings.Join(detail, "; ")))
 	if changes == nil {
 		changes = []Change{}
 	}
 	return st, changes, nil
 }
 
-// ---- Remove licence ----
+// ---- Remove license ----
 
 // RemoveOptions modify Remove.
 type RemoveOptions struct {
-	// Force removes the licence here even when the authority cannot be
+	// Force removes the license here even when the authority cannot be
 	// told (offline, or it no longer knows this device's refresh token,
 	// which it forgets 90 days after issue). The authority then still
-	// counts the device as licensed until the licence is released there.
+	// counts the device as licensed until the license is released there.
 	Force bool
 }
 
-// Remove gives the licence up (protected: sess must be a live
+// Remove gives the license up (protected: sess must be a live
 // administrator session, else ErrAdminRequired and nothing changes). The
 // authority is told first (it invalidates this device's refresh tokens and
-// frees the device for a new acquisition); then the licence, its tokens and
+// frees the device for a new acquisition); then the license, its tokens and
 // any pending switch are deleted here, keeping the audit log and the pinned
 // key set. The status becomes Unlicensed. If the authority cannot be
 // reached the error wraps ErrAuthorityDown and nothing changes, unless
@@ -391,7 +391,7 @@ func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOpt
 	if rerr != nil && (!opts.Force || ctx.Err() != nil) {
 		return rerr
 	}
-	if err := m.store.DeleteLicence(); err != nil {
+	if err := m.store.DeleteLicense(); err != nil {
 		return err
 	}
 	if err := m.store.clearSwitch(); err != nil {
@@ -400,15 +400,15 @@ func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOpt
 	m.mu.Lock()
 	m.lic = nil
 	m.mu.Unlock()
-	detail := "licence removed by " + sess.User()
+	detail := "license removed by " + sess.User()
 	if lic != nil {
-		detail = fmt.Sprintf("licence %s of server %s removed by %s", lic.LicenseID, lic.ServerID, sess.User())
+		detail = fmt.Sprintf("license %s of server %s removed by %s", lic.LicenseID, lic.ServerID, sess.User())
 	}
 	if rerr != nil {
 		detail += fmt.Sprintf("; forced, the authority was not told (%v)", rerr)
 	}
 	m.audit(EventRemoved, detail)
-	m.log.Info().Bool("forced", rerr != nil).Msg("licence removed")
+	m.log.Info().Bool("forced", rerr != nil).Msg("license removed")
 	return nil
 }
 
@@ -424,12 +424,12 @@ const (
 	SwitchDenied   SwitchStatus = "denied"
 )
 
-// SwitchRequest is a request to change the licence between perpetual and
+// SwitchRequest is a request to change the license between perpetual and
 // subscription. ApproveURI is the authority's page where someone of the
 // organization approves it.
 type SwitchRequest struct {
 	ID          string       `json:"id"`
-	LicenseID   string       `json:"license_id"`
+	LicenseID   string       `json:"licence_id"`
 	From        LicenseType  `json:"from"`
 	To          LicenseType  `json:"to"`
 	Status      SwitchStatus `json:"status"`
@@ -459,7 +459,7 @@ func (m *Manager) PendingSwitch() (SwitchRequest, bool) {
 	return r, true
 }
 
-// RequestSwitch asks the authority to change the licence to type to
+// RequestSwitch asks the authority to change the license to type to
 // (protected: sess must be a live administrator session, else
 // ErrAdminRequired and nothing changes). The request is stored and stays
 // pending until someone approves or denies it on the authority's page
@@ -471,7 +471,7 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to Lice
 		return SwitchRequest{}, err
 	}
 	if to != Perpetual && to != Subscription {
-		return SwitchRequest{}, fmt.Errorf("licence type %q is neither perpetual nor subscription", to)
+		return SwitchRequest{}, fmt.Errorf("license type %q is neither perpetual nor subscription", to)
 	}
 	m.refresh.Lock() // the refresh token must not rotate under the request
 	defer m.refresh.Unlock()
@@ -504,14 +504,14 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to Lice
 	if err := m.store.saveSwitch(req); err != nil {
 		return SwitchRequest{}, err
 	}
-	m.audit(EventSwitchRequested, fmt.Sprintf("licence %s: %s → %s requested by %s", lic.LicenseID, lic.Type, to, sess.User()))
+	m.audit(EventSwitchRequested, fmt.Sprintf("license %s: %s → %s requested by %s", lic.LicenseID, lic.Type, to, sess.User()))
 	return req, nil
 }
 
 // CheckSwitch asks the authority about the pending switch request. While
 // it is pending it returns it with a nil error. Once approved it refreshes
-// the licence token, which carries the new type (same Server ID, same
-// licence ID, same activation), and clears the request; if that refresh
+// the license token, which carries the new type (same Server ID, same
+// license ID, same activation), and clears the request; if that refresh
 // fails the request stays (Status approved) and the next CheckSwitch tries
 // again. Denied clears the request and returns an error wrapping
 // ErrAccessDenied; a request the authority no longer knows is cleared with
@@ -520,7 +520,7 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to Lice
 func (m *Manager) CheckSwitch(ctx context.Context) (SwitchRequest, Status, error) {
 	p, ok := m.PendingSwitch()
 	if !ok {
-		return SwitchRequest{}, m.Status(), fmt.Errorf("%w: no licence change is waiting", ErrNotFound)
+		return SwitchRequest{}, m.Status(), fmt.Errorf("%w: no license change is waiting", ErrNotFound)
 	}
 	c, _, _ := m.parts()
 	status, err := c.switchStatus(ctx, p.ID)
@@ -535,7 +535,7 @@ func (m *Manager) CheckSwitch(ctx context.Context) (SwitchRequest, Status, error
 	switch status {
 	case SwitchDenied:
 		m.finishSwitch(EventSwitchDenied, p, "denied")
-		return p, m.Status(), fmt.Errorf("%w: the change to a %s licence was denied at the authority", ErrAccessDenied, p.To)
+		return p, m.Status(), fmt.Errorf("%w: the change to a %s license was denied at the authority", ErrAccessDenied, p.To)
 	case SwitchApproved:
 		if err := m.store.saveSwitch(p); err != nil {
 			return p, m.Status(), err
@@ -557,5 +557,5 @@ func (m *Manager) finishSwitch(event string, p SwitchRequest, how string) {
 	if err := m.store.clearSwitch(); err != nil {
 		m.log.Warn().Err(err).Msg("could not clear the pending switch")
 	}
-	m.audit(event, fmt.Sprintf("licence %s: %s → %s %s", p.LicenseID, p.From, p.To, how))
+	m.audit(event, fmt.Sprintf("license %s: %s → %s %s", p.LicenseID, p.From, p.To, how))
 }

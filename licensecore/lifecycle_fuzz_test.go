@@ -49,7 +49,7 @@ func FuzzDecodeAnswer(f *testing.F) {
 		{200, `{"result":"valid","licence_id":"L","type":"perpetual","checked_at":"2026-01-01T00:00:00Z"}`},
 		{200, `{"result":"valid","checked_at":"yesterday"}`},
 		{400, `{"error":"invalid_grant","error_description":"unknown refresh token"}`},
-		{400, `{"error":"access_denied","error_description":"licence revoked"}`},
+		{400, `{"error":"access_denied","error_description":"license revoked"}`},
 		{404, `{"error":"invalid_request"}`},
 		{500, `<html>oops</html>`},
 		{200, ``},
@@ -58,7 +58,7 @@ func FuzzDecodeAnswer(f *testing.F) {
 	} {
 		f.Add(seed.status, []byte(seed.body))
 	}
-	sentinels := []error{ErrAuthorityBroken, ErrTokenInvalid, ErrLicenceRevoked, ErrAccessDenied, ErrNotFound}
+	sentinels := []error{ErrAuthorityBroken, ErrTokenInvalid, ErrLicenseRevoked, ErrAccessDenied, ErrNotFound}
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		var out verifyReply
 		err := decodeAnswer("/licence/verify", status, body, ErrTokenInvalid, &out)

@@ -28,7 +28,7 @@ func (p *person) decideSwitch(requestID, action string) {
 	p.send(http.MethodPost, "/switch", url.Values{"request_id": {requestID}, "action": {action}}, `id="switch-message"`)
 }
 
-// licensedManager starts an authority and a manager with the licence of
+// licensedManager starts an authority and a manager with the license of
 // POS-T1 acquired.
 func licensedManager(t *testing.T, now func() time.Time) (*realAuthority, *licensecore.Manager, *licensecore.Store) {
 	t.Helper()
@@ -81,14 +81,14 @@ func auditKinds(t *testing.T, s *licensecore.Store) []string {
 
 func TestVerifyResults(t *testing.T) {
 	ra, m, store := licensedManager(t, nil)
-	reseed := func(mod func(*authority.LicenceSeed)) func() {
+	reseed := func(mod func(*authority.LicenseSeed)) func() {
 		return func() {
 			if err := ra.srv.Seed(authoritySeed(mod)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	// One licence, one step after another: the authority's view changes
+	// One license, one step after another: the authority's view changes
 	// between the steps.
 	steps := []struct {
 		name    string
@@ -101,14 +101,14 @@ func TestVerifyResults(t *testing.T) {
 		{name: "connection refused", fault: hangUp, want: licensecore.VerifyUnreachable, wantErr: []error{licensecore.ErrAuthorityDown}},
 		{name: "HTML error page", fault: serverError, want: licensecore.VerifyUnreachable,
 			wantErr: []error{licensecore.ErrAuthorityDown, licensecore.ErrAuthorityBroken}},
-		{name: "perpetual", setup: reseed(func(l *authority.LicenceSeed) {
+		{name: "perpetual", setup: reseed(func(l *authority.LicenseSeed) {
 			l.Type, l.RenewalDate = licensecore.Perpetual, time.Time{}
 		}), want: licensecore.VerifyValid},
-		{name: "past renewal", setup: reseed(func(l *authority.LicenceSeed) {
+		{name: "past renewal", setup: reseed(func(l *authority.LicenseSeed) {
 			l.RenewalDate = time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
 		}), want: licensecore.VerifyExpired},
 		{name: "revoked", setup: func() {
-			if err := ra.srv.RevokeLicence("LIC-T1"); err != nil {
+			if err := ra.srv.RevokeLicense("LIC-T1"); err != nil {
 				t.Fatal(err)
 			}
 		}, want: licensecore.VerifyRevoked},
@@ -182,7 +182,7 @@ func TestVerifyDue(t *testing.T) {
 			}
 			defer store.Close()
 			if tc.lic != nil {
-				if err := store.SaveLicence(*tc.lic, licensecore.Tokens{Licence: "x", Refresh: "y"}, nil); err != nil {
+				if err := store.SaveLicense(*tc.lic, licensecore.Tokens{License: "x", Refresh: "y"}, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -195,19 +195,19 @@ func TestVerifyDue(t *testing.T) {
 				t.Fatalf("VerifyDue = %v, want %v", got, tc.want)
 			}
 			if _, err := m.Verify(context.Background()); tc.lic == nil && !errors.Is(err, licensecore.ErrNotLicensed) {
-				t.Fatalf("verify without a licence: %v", err)
+				t.Fatalf("verify without a license: %v", err)
 			}
 		})
 	}
 }
 
-func TestDownloadLicence(t *testing.T) {
+func TestDownloadLicense(t *testing.T) {
 	ra, m, store := licensedManager(t, nil)
 	err := ra.srv.SetEntitlements("LIC-T1", authority.Entitlements{Features: []string{"xms", "loyalty"}, Modules: []string{"kds"}, Users: 5, Capacity: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, changes, err := m.DownloadLicence(context.Background())
+	st, changes, err := m.DownloadLicense(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestDownloadLicence(t *testing.T) {
 		t.Fatalf("changes %+v, want %+v", changes, want)
 	}
 	if l := st.License; l.Users != 5 || l.Capacity != 3 || len(l.Modules) != 1 || len(l.Features) != 2 {
-		t.Fatalf("licence after download: %+v", l)
+		t.Fatalf("license after download: %+v", l)
 	}
 	if stored, _ := store.License(); stored.Users != 5 {
 		t.Fatal("the download was not stored")
@@ -229,16 +229,16 @@ func TestDownloadLicence(t *testing.T) {
 	if err := ra.srv.SetEntitlements("LIC-T1", authority.Entitlements{Features: []string{"loyalty", "xms"}, Modules: []string{"kds"}, Users: 5, Capacity: 10}); err != nil {
 		t.Fatal(err)
 	}
-	if _, changes, err = m.DownloadLicence(context.Background()); err != nil || !reflect.DeepEqual(changes, []licensecore.Change{{Field: licensecore.FieldCapacity, Old: "3", New: "10"}}) {
+	if _, changes, err = m.DownloadLicense(context.Background()); err != nil || !reflect.DeepEqual(changes, []licensecore.Change{{Field: licensecore.FieldCapacity, Old: "3", New: "10"}}) {
 		t.Fatalf("capacity only (features reordered): %+v, %v", changes, err)
 	}
-	if _, changes, err = m.DownloadLicence(context.Background()); err != nil || changes == nil || len(changes) != 0 {
+	if _, changes, err = m.DownloadLicense(context.Background()); err != nil || changes == nil || len(changes) != 0 {
 		t.Fatalf("nothing changed: %#v, %v", changes, err)
 	}
 
 	ra.setFault(hangUp)
 	before, _ := store.Tokens()
-	if _, changes, err = m.DownloadLicence(context.Background()); !errors.Is(err, licensecore.ErrAuthorityDown) || changes != nil {
+	if _, changes, err = m.DownloadLicense(context.Background()); !errors.Is(err, licensecore.ErrAuthorityDown) || changes != nil {
 		t.Fatalf("offline download: %v, %v", changes, err)
 	}
 	ra.setFault(nil)
@@ -293,7 +293,7 @@ func TestLifecycleNeedsAdmin(t *testing.T) {
 			nowToks, _ := store.Tokens()
 			nowLic, _ := store.License()
 			if nowToks != toks || nowLic.TokenID != lic.TokenID || m.Status().State != licensecore.Licensed {
-				t.Fatal("a refused call changed the licence")
+				t.Fatal("a refused call changed the license")
 			}
 			if _, pending := m.PendingSwitch(); pending {
 				t.Fatal("a refused call left a switch request")
@@ -322,7 +322,7 @@ func TestRemove(t *testing.T) {
 	}
 	ra.setFault(nil)
 	if now, _ := store.Tokens(); now != before || m.Status().State != licensecore.Licensed {
-		t.Fatal("a failed remove changed the licence")
+		t.Fatal("a failed remove changed the license")
 	}
 
 	if err := m.Remove(context.Background(), sess, licensecore.RemoveOptions{}); err != nil {
@@ -368,7 +368,7 @@ func TestRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	if m.Status().State != licensecore.Unlicensed {
-		t.Fatal("forced remove left a licence")
+		t.Fatal("forced remove left a license")
 	}
 	log, _ := store.AuditLog()
 	if last := log[len(log)-1]; last.Kind != licensecore.EventRemoved || !strings.Contains(last.Detail, "forced") {
@@ -421,7 +421,7 @@ func TestSwitchModel(t *testing.T) {
 	l := st.License
 	if l.Type != licensecore.Perpetual || !l.RenewalDate.IsZero() || l.ServerID != first.License.ServerID ||
 		l.LicenseID != first.License.LicenseID || !l.AcquiredAt.Equal(first.License.AcquiredAt) || st.State != licensecore.Licensed {
-		t.Fatalf("licence after the switch: %+v (%v)", l, st.State)
+		t.Fatalf("license after the switch: %+v (%v)", l, st.State)
 	}
 	if _, ok := m2.PendingSwitch(); ok {
 		t.Fatal("the approved request was not cleared")
@@ -460,7 +460,7 @@ func ExampleManager_VerifyDue() {
 	store, done := exampleStore()
 	defer done()
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	_ = store.SaveLicence(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: licensecore.Subscription,
+	_ = store.SaveLicense(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: licensecore.Subscription,
 		LastVerifyTime: now.Add(-25 * time.Hour), LastVerifyResult: licensecore.VerifyValid}, licensecore.Tokens{}, nil)
 	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com",
 		Now: func() time.Time { return now }})
@@ -495,9 +495,9 @@ func ExampleManager_Verify() {
 	fmt.Println(st.License.LastVerifyResult, "at", st.License.LastVerifyTime)
 }
 
-func ExampleManager_DownloadLicence() {
+func ExampleManager_DownloadLicense() {
 	var m *licensecore.Manager
-	_, changes, err := m.DownloadLicence(context.Background())
+	_, changes, err := m.DownloadLicense(context.Background())
 	if err != nil {
 		fmt.Println(err)
 		return

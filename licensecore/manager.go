@@ -26,13 +26,13 @@ type Options struct {
 	Logger      zerolog.Logger
 	DeviceName  string
 	InstallCode string
-	// VerifyInterval: a subscription licence is due for online
+	// VerifyInterval: a subscription license is due for online
 	// verification this long after the last one (default
 	// DefaultVerifyInterval, see VerifyDue).
 	VerifyInterval time.Duration
 }
 
-// Manager owns the licence of this server: acquisition, refresh and status.
+// Manager owns the license of this server: acquisition, refresh and status.
 // Its I/O methods block and take a context; it starts no goroutines.
 type Manager struct {
 	store *Store
@@ -50,7 +50,7 @@ type Manager struct {
 	pool     poolState // pool.go: one pool operation at a time
 }
 
-// NewManager loads the stored licence and key set.
+// NewManager loads the stored license and key set.
 func NewManager(opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("manager needs a store")
@@ -143,7 +143,7 @@ func (m *Manager) parts() (*Client, *Verifier, Policy) {
 	return m.client, m.verifier, m.policy
 }
 
-// Status evaluates the stored licence at the trusted time.
+// Status evaluates the stored license at the trusted time.
 func (m *Manager) Status() Status {
 	m.mu.Lock()
 	lic, p := m.lic, m.policy
@@ -164,7 +164,7 @@ func (m *Manager) StartDeviceAuth(ctx context.Context) (*DeviceAuthorization, er
 }
 
 // CompleteDeviceAuth waits for the person to authorize the code, then
-// verifies and stores the licence.
+// verifies and stores the license.
 func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorization) (Status, error) {
 	c, _, _ := m.parts()
 	toks, err := c.PollDeviceToken(ctx, da)
@@ -177,7 +177,7 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 	return m.Status(), nil
 }
 
-// RefreshNow renews the licence token. Offline is reported as
+// RefreshNow renews the license token. Offline is reported as
 // ErrAuthorityDown and leaves everything as it was.
 func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 	m.refresh.Lock()
@@ -210,7 +210,7 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 }
 
 func (m *Manager) noteRefreshFailure(err error) {
-	if errors.Is(err, ErrLicenceRevoked) || errors.Is(err, ErrLicenceExpired) || errors.Is(err, ErrRefreshRejected) {
+	if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
 		m.audit(EventRejected, err.Error())
 	}
 }
@@ -222,7 +222,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 		return ErrClockRollback
 	}
 	c, v, _ := m.parts()
-	claims, err := v.Verify(toks.Licence)
+	claims, err := v.Verify(toks.License)
 	var fetched *JWKS
 	if errors.Is(err, ErrUnknownKey) {
 		set, ferr := c.FetchJWKS(ctx)
@@ -233,7 +233,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 			return err
 		}
 		fetched = &set
-		claims, err = v.Verify(toks.Licence)
+		claims, err = v.Verify(toks.License)
 	}
 	if err != nil {
 		m.audit(EventRejected, err.Error())
@@ -258,15 +258,15 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	}
 	lic.LastRefresh = now
 	lic.OfflineSince, lic.Offline = now, false // contact with the authority
-	if err := m.store.SaveLicence(lic, toks, fetched); err != nil {
+	if err := m.store.SaveLicense(lic, toks, fetched); err != nil {
 		return err
 	}
 	m.mu.Lock()
 	m.lic = &lic
 	m.mu.Unlock()
-	detail := fmt.Sprintf("server %s, licence %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339))
+	detail := fmt.Sprintf("server %s, license %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339))
 	m.audit(event, detail)
-	m.log.Info().Str("event", event).Str("server_id", lic.ServerID).Time("token_expiry", lic.TokenExpiry).Msg("licence token stored")
+	m.log.Info().Str("event", event).Str("server_id", lic.ServerID).Time("token_expiry", lic.TokenExpiry).Msg("license token stored")
 	return nil
 }
 

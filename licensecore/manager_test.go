@@ -58,10 +58,10 @@ func startAuthority(t *testing.T, lifetime time.Duration) *realAuthority {
 }
 
 // authoritySeed is startAuthority's data; mod, when set, changes the
-// licence of POS-T1 (seeding again with it changes the licence in place).
-func authoritySeed(mod func(*authority.LicenceSeed)) authority.Seed {
+// license of POS-T1 (seeding again with it changes the license in place).
+func authoritySeed(mod func(*authority.LicenseSeed)) authority.Seed {
 	renewal := time.Now().AddDate(0, 3, 0).UTC().Truncate(time.Second)
-	lic := &authority.LicenceSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
+	lic := &authority.LicenseSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
 		Capacity: 3, RenewalDate: renewal, TransactionID: "TXN-T1"}
 	if mod != nil {
 		mod(lic)
@@ -71,7 +71,7 @@ func authoritySeed(mod func(*authority.LicenceSeed)) authority.Seed {
 		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
 		Devices: []authority.DeviceSeed{{
 			ServerID: "POS-T1", Name: "Till server", HubServerName: "hub-1", HubServerURL: "https://hub-1.example.com",
-			Features: []string{"xms"}, Licence: lic,
+			Features: []string{"xms"}, License: lic,
 		}},
 	}}}
 }
@@ -190,7 +190,7 @@ func TestManagerAcquireAndRefresh(t *testing.T) {
 	if st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || l.ServerID != "POS-T1" ||
 		l.LicenseID != "LIC-T1" || l.HubServerName != "hub-1" || strings.Join(l.Features, ",") != "xms" ||
 		l.Type != licensecore.Subscription || l.Capacity != 3 || l.TransactionID != "TXN-T1" || l.RenewalDate.IsZero() {
-		t.Fatalf("licence after acquisition: %+v (%v/%v)", l, st.State, st.Token)
+		t.Fatalf("license after acquisition: %+v (%v/%v)", l, st.State, st.Token)
 	}
 	if got := l.TokenExpiry.Sub(l.TokenIssuedAt); got != time.Hour {
 		t.Fatalf("token lifetime %v", got)
@@ -205,7 +205,7 @@ func TestManagerAcquireAndRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, _ := store.Tokens()
-	if st2.License.TokenID == l.TokenID || after.Licence == before.Licence || after.Refresh == before.Refresh {
+	if st2.License.TokenID == l.TokenID || after.License == before.License || after.Refresh == before.Refresh {
 		t.Fatal("refresh did not store a new token and a rotated refresh token")
 	}
 	if !st2.License.AcquiredAt.Equal(l.AcquiredAt) || !st2.License.TokenExpiry.After(l.TokenExpiry) {
@@ -283,7 +283,7 @@ func TestManagerRefreshFailures(t *testing.T) {
 			now, _ := store.Tokens()
 			l, _ := store.License()
 			if now != stored || l.TokenID != lic.TokenID {
-				t.Fatal("a failed refresh changed the stored licence")
+				t.Fatal("a failed refresh changed the stored license")
 			}
 		})
 	}
@@ -294,12 +294,12 @@ func TestManagerRefreshFailures(t *testing.T) {
 		}
 	})
 	t.Run("revoked", func(t *testing.T) {
-		if err := ra.srv.RevokeLicence("LIC-T1"); err != nil {
+		if err := ra.srv.RevokeLicense("LIC-T1"); err != nil {
 			t.Fatal(err)
 		}
 		_, err := m.RefreshNow(context.Background())
-		if !errors.Is(err, licensecore.ErrLicenceRevoked) {
-			t.Fatalf("revoked licence: %v", err)
+		if !errors.Is(err, licensecore.ErrLicenseRevoked) {
+			t.Fatalf("revoked license: %v", err)
 		}
 	})
 }

@@ -30,21 +30,21 @@ func DueNotices(st Status, p Policy) []Notice {
 	case TokenExpiringSoon:
 		out = append(out, Notice{
 			Keys:  []string{"token-soon/" + l.TokenID},
-			Title: "Licence token expires soon",
-			Body:  fmt.Sprintf("The licence token expires %s. Connect this server to the internet to get fresh tokens.", l.TokenExpiry.Local().Format("Mon 2 Jan 15:04")),
+			Title: "License token expires soon",
+			Body:  fmt.Sprintf("The license token expires %s. Connect this server to the internet to get fresh tokens.", l.TokenExpiry.Local().Format("Mon 2 Jan 15:04")),
 		})
 	case TokenExpired:
 		out = append(out, Notice{
 			Keys:  []string{"token-expired/" + l.TokenID},
-			Title: "Licence token has expired",
+			Title: "License token has expired",
 			Body:  "Registers cannot authenticate until this server gets a fresh token. Connect it to the internet.",
 		})
 	}
 	if st.OfflineExpiring {
 		out = append(out, Notice{
 			Keys:  []string{"offline/" + l.LicenseID + "/" + st.OfflineGraceEnd.Format("2006-01-02")},
-			Title: "Licence expires soon: licensing server unavailable",
-			Body:  OfflineWarning(st, p) + ". Connect this server to the internet, or import a new licence file.",
+			Title: "License expires soon: licensing server unavailable",
+			Body:  OfflineWarning(st, p) + ". Connect this server to the internet, or import a new license file.",
 		})
 	}
 	if l.RenewalDate.IsZero() {
@@ -54,8 +54,8 @@ func DueNotices(st Status, p Policy) []Notice {
 	if st.State == ExpiredRequiresRenewal {
 		return append(out, Notice{
 			Keys:  []string{"licence-expired/" + renewal},
-			Title: "Licence expired – requires renewal",
-			Body:  "The licence passed its renewal date. Remove it and acquire a renewed licence.",
+			Title: "License expired – requires renewal",
+			Body:  "The license passed its renewal date. Remove it and acquire a renewed license.",
 		})
 	}
 	days := slices.Clone(p.RenewalNoticeDays[:])
@@ -73,8 +73,8 @@ func DueNotices(st Status, p Policy) []Notice {
 	if len(keys) > 0 {
 		out = append(out, Notice{
 			Keys:  keys,
-			Title: "Licence requires renewal",
-			Body:  fmt.Sprintf("The licence must be renewed by %s (within %d days).", l.RenewalDate.Local().Format("2 Jan 2006"), tightest),
+			Title: "License requires renewal",
+			Body:  fmt.Sprintf("The license must be renewed by %s (within %d days).", l.RenewalDate.Local().Format("2 Jan 2006"), tightest),
 		})
 	}
 	return out

@@ -23,13 +23,13 @@ func TestDueNotices(t *testing.T) {
 		title string
 	}{
 		{"healthy", lic(60*time.Hour, 90*day), nil, ""},
-		{"token soon", lic(10*time.Hour, 0), []string{"token-soon/j1"}, "Licence token expires soon"},
-		{"token expired", lic(-time.Second, 0), []string{"token-expired/j1"}, "Licence token has expired"},
-		{"renewal 30", lic(60*time.Hour, 30*day), []string{"renewal-30/L/2026-12-23"}, "Licence requires renewal"},
+		{"token soon", lic(10*time.Hour, 0), []string{"token-soon/j1"}, "License token expires soon"},
+		{"token expired", lic(-time.Second, 0), []string{"token-expired/j1"}, "License token has expired"},
+		{"renewal 30", lic(60*time.Hour, 30*day), []string{"renewal-30/L/2026-12-23"}, "License requires renewal"},
 		{"renewal 30 plus a second", lic(60*time.Hour, 30*day+time.Second), nil, ""},
-		{"renewal 7 covers 30", lic(60*time.Hour, 6*day), []string{"renewal-7/L/2026-11-29", "renewal-30/L/2026-11-29"}, "Licence requires renewal"},
-		{"renewal 1 covers all", lic(60*time.Hour, time.Hour), []string{"renewal-1/L/2026-11-23", "renewal-7/L/2026-11-23", "renewal-30/L/2026-11-23"}, "Licence requires renewal"},
-		{"licence expired", lic(60*time.Hour, -time.Hour), []string{"licence-expired/L/2026-11-23"}, "Licence expired – requires renewal"},
+		{"renewal 7 covers 30", lic(60*time.Hour, 6*day), []string{"renewal-7/L/2026-11-29", "renewal-30/L/2026-11-29"}, "License requires renewal"},
+		{"renewal 1 covers all", lic(60*time.Hour, time.Hour), []string{"renewal-1/L/2026-11-23", "renewal-7/L/2026-11-23", "renewal-30/L/2026-11-23"}, "License requires renewal"},
+		{"license expired", lic(60*time.Hour, -time.Hour), []string{"licence-expired/L/2026-11-23"}, "License expired – requires renewal"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,15 +21,15 @@ import (
 //
 // Challenge / response (challenge.go has the byte layouts): GetChallenge
 // shows a code, the authority's /upgrade page answers it, ApplyResponse
-// checks and applies the answer to the stored licence record (capacity,
-// users, renewal date, features). The licence token registers use is not
-// changed by a response code; the next online refresh or licence file
+// checks and applies the answer to the stored license record (capacity,
+// users, renewal date, features). The license token registers use is not
+// changed by a response code; the next online refresh or license file
 // brings a token with the new entitlement.
 //
-// Licence request → licence file: LicenceRequest writes a request file, the
-// authority's /entitle page or `authority entitle` turns it into a licence
+// License request → license file: LicenseRequest writes a request file, the
+// authority's /entitle page or `authority entitle` turns it into a license
 // file (.ent), and ImportEntitlement verifies and stores it. The file's
-// entitlement is a licence token like the online ones (same claims, aud
+// entitlement is a license token like the online ones (same claims, aud
 // DefaultAudience), so registers accept it, with typ "licence-entitlement",
 // ins = this PC's install code and exp = iat + 30 days.
 //
@@ -41,22 +41,22 @@ import (
 // a key rotation a PC that was never online since needs a file signed with
 // a key it knows, or one online contact.
 //
-// Offline window: a licence refreshed offline is valid for
+// Offline window: a license refreshed offline is valid for
 // Policy.OfflineWindow (30 days) after OfflineSince (the issue time of the
 // file or code). Within Policy.OfflineWarn (7 days) of the end the status
-// warns (OfflineWarning); at the end the licence counts as
+// warns (OfflineWarning); at the end the license counts as
 // ExpiredRequiresRenewal until the authority is contacted (online refresh,
 // acquisition or verification) or a newer file or code is applied. Online
-// licences are governed by their token expiry instead.
+// licenses are governed by their token expiry instead.
 
 // Limits and names of the offline files.
 const (
-	// MaxEntitlementFile bounds a licence file; larger files are refused
+	// MaxEntitlementFile bounds a license file; larger files are refused
 	// unread (ErrFileTooLarge).
 	MaxEntitlementFile = 64 << 10
-	// MaxRequestFile bounds a licence request file.
+	// MaxRequestFile bounds a license request file.
 	MaxRequestFile = 4 << 10
-	// EntitlementType is the JWS typ header of a licence file's token.
+	// EntitlementType is the JWS typ header of a license file's token.
 	EntitlementType   = "licence-entitlement"
 	entitlementFormat = "licensedesk-entitlement"
 	requestType       = "licence-request"
@@ -72,9 +72,9 @@ const (
 	EventRequestCreated  = "request_created"
 )
 
-// LicenceRequestFile is the request a person carries to the authority. It
+// LicenseRequestFile is the request a person carries to the authority. It
 // holds nothing secret.
-type LicenceRequestFile struct {
+type LicenseRequestFile struct {
 	Version       int       `json:"version"`
 	Type          string    `json:"type"`
 	AccountNumber string    `json:"account_number"`
@@ -85,7 +85,7 @@ type LicenceRequestFile struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// EntitlementFile is the JSON envelope of a licence file (.ent).
+// EntitlementFile is the JSON envelope of a license file (.ent).
 type EntitlementFile struct {
 	Format      string `json:"format"`
 	Version     int    `json:"version"`
@@ -111,10 +111,10 @@ func validLabel(s string, max int) bool {
 	return true
 }
 
-// LicenceRequest writes the request file for this PC (indented JSON). The
+// LicenseRequest writes the request file for this PC (indented JSON). The
 // account and serial numbers are what the customer was given; they are
-// checked against the licence by the authority.
-func (m *Manager) LicenceRequest(account, serial string) ([]byte, error) {
+// checked against the license by the authority.
+func (m *Manager) LicenseRequest(account, serial string) ([]byte, error) {
 	account, serial = strings.TrimSpace(account), strings.TrimSpace(serial)
 	if !validLabel(account, 64) || !validLabel(serial, 64) {
 		return nil, fmt.Errorf("%w: the account number and serial number are required (at most 64 characters)", ErrRequestInvalid)
@@ -127,7 +127,7 @@ func (m *Manager) LicenceRequest(account, serial string) ([]byte, error) {
 		return nil, err
 	}
 	now := m.clock.Now().UTC().Truncate(time.Second)
-	req := LicenceRequestFile{
+	req := LicenseRequestFile{
 		Version: 1, Type: requestType, AccountNumber: account, SerialNumber: serial,
 		InstallCode: m.opts.InstallCode, DeviceName: m.opts.DeviceName,
 		Nonce: base64.RawURLEncoding.EncodeToString(nonce), CreatedAt: now,
@@ -140,25 +140,25 @@ func (m *Manager) LicenceRequest(account, serial string) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// ParseLicenceRequest reads a request file (the authority's side). Anything
+// ParseLicenseRequest reads a request file (the authority's side). Anything
 // but a complete version-1 request is ErrRequestInvalid.
-func ParseLicenceRequest(data []byte) (LicenceRequestFile, error) {
-	var req LicenceRequestFile
+func ParseLicenseRequest(data []byte) (LicenseRequestFile, error) {
+	var req LicenseRequestFile
 	if len(data) > MaxRequestFile {
 		return req, fmt.Errorf("%w: larger than %d bytes", ErrRequestInvalid, MaxRequestFile)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return LicenceRequestFile{}, fmt.Errorf("%w: %v", ErrRequestInvalid, err)
+		return LicenseRequestFile{}, fmt.Errorf("%w: %v", ErrRequestInvalid, err)
 	}
 	if dec.More() {
-		return LicenceRequestFile{}, fmt.Errorf("%w: data after the request", ErrRequestInvalid)
+		return LicenseRequestFile{}, fmt.Errorf("%w: data after the request", ErrRequestInvalid)
 	}
 	nonce, err := base64.RawURLEncoding.DecodeString(req.Nonce)
 	switch {
 	case req.Version != 1 || req.Type != requestType:
-		err = fmt.Errorf("not a version 1 licence request")
+		err = fmt.Errorf("not a version 1 license request")
 	case !validLabel(req.AccountNumber, 64) || !validLabel(req.SerialNumber, 64):
 		err = fmt.Errorf("account number and serial number are required")
 	case !validLabel(req.InstallCode, 64) || NormalizeInstallCode(req.InstallCode) == "":
@@ -171,7 +171,7 @@ func ParseLicenceRequest(data []byte) (LicenceRequestFile, error) {
 		err = fmt.Errorf("created_at is missing")
 	}
 	if err != nil {
-		return LicenceRequestFile{}, fmt.Errorf("%w: %v", ErrRequestInvalid, err)
+		return LicenseRequestFile{}, fmt.Errorf("%w: %v", ErrRequestInvalid, err)
 	}
 	return req, nil
 }
@@ -203,9 +203,9 @@ func (m *Manager) GetChallenge() (Challenge, error) {
 }
 
 // ApplyResponse checks a response code against the pending challenge and
-// the pinned key set and applies its entitlement to the stored licence. It
+// the pinned key set and applies its entitlement to the stored license. It
 // needs an administrator session. Typos are *CodeError (ErrCodeTypo) with
-// the group; an answer to another challenge, server or licence is
+// the group; an answer to another challenge, server or license is
 // ErrResponseMismatch; with no pending challenge (never asked, or already
 // answered) ErrNoChallenge. A refused code changes nothing.
 func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code string) (Status, error) {
@@ -223,11 +223,11 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 	prev := m.lic
 	m.mu.Unlock()
 	if prev == nil {
-		return m.Status(), fmt.Errorf("%w: a response code upgrades a licence; import a licence file first", ErrNotLicensed)
+		return m.Status(), fmt.Errorf("%w: a response code upgrades a license; import a license file first", ErrNotLicensed)
 	}
 	set, err := m.store.JWKS()
 	if errors.Is(err, ErrNotFound) {
-		return m.Status(), fmt.Errorf("%w: no key set is pinned yet; import a licence file first", ErrUnknownKey)
+		return m.Status(), fmt.Errorf("%w: no key set is pinned yet; import a license file first", ErrUnknownKey)
 	} else if err != nil {
 		return m.Status(), err
 	}
@@ -258,7 +258,7 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 	if err := m.saveOffline(lic, nil, nil, "response-"+hex.EncodeToString(ch.Nonce[:]), now); err != nil {
 		return m.Status(), err
 	}
-	m.audit(EventUpgradedOffline, fmt.Sprintf("server %s, licence %s: capacity %d, users %d, renewal %s, features %s (response issued %s)",
+	m.audit(EventUpgradedOffline, fmt.Sprintf("server %s, license %s: capacity %d, users %d, renewal %s, features %s (response issued %s)",
 		lic.ServerID, lic.LicenseID, lic.Capacity, lic.Users, dateOrNone(lic.RenewalDate), strings.Join(lic.Features, ","), e.IssuedAt.Format(time.RFC3339)))
 	return m.Status(), nil
 }
@@ -288,12 +288,12 @@ func dateOrNone(t time.Time) string {
 	return t.Format(time.DateOnly)
 }
 
-// saveOffline stores a licence refreshed offline in one transaction: the
-// licence (and tokens and key set when given), the used marker, refused
+// saveOffline stores a license refreshed offline in one transaction: the
+// license (and tokens and key set when given), the used marker, refused
 // when present (ErrEntitlementReplayed), and the end of the pending
 // challenge.
 func (m *Manager) saveOffline(l License, t *Tokens, jwks *JWKS, used string, now time.Time) error {
-	write, err := m.store.licenceWrites(l, t, jwks)
+	write, err := m.store.licenseWrites(l, t, jwks)
 	if err != nil {
 		return err
 	}
@@ -323,16 +323,16 @@ func (m *Manager) saveOffline(l License, t *Tokens, jwks *JWKS, used string, now
 	return nil
 }
 
-// ---- licence files ----
+// ---- license files ----
 
-// openedEntitlement is a verified licence file.
+// openedEntitlement is a verified license file.
 type openedEntitlement struct {
 	token  string
 	claims *Claims
 	pin    *JWKS // the file's key set, to pin (trust on first use)
 }
 
-// openEntitlement verifies a licence file for this PC. pinned is nil when
+// openEntitlement verifies a license file for this PC. pinned is nil when
 // no key set is pinned yet.
 func openEntitlement(data []byte, pinned *JWKS, vo VerifierOptions, installCode string) (openedEntitlement, error) {
 	tampered := func(format string, a ...any) error {
@@ -343,17 +343,17 @@ func openEntitlement(data []byte, pinned *JWKS, vo VerifierOptions, installCode 
 	}
 	var f EntitlementFile
 	if err := json.Unmarshal(data, &f); err != nil {
-		return openedEntitlement{}, tampered("not a licence file: %v", err)
+		return openedEntitlement{}, tampered("not a license file: %v", err)
 	}
 	if f.Format != entitlementFormat || f.Version != 1 || f.Entitlement == "" {
-		return openedEntitlement{}, tampered("not a version 1 licence file")
+		return openedEntitlement{}, tampered("not a version 1 license file")
 	}
 	var hdr struct {
 		Typ string `json:"typ"`
 	}
 	h64, _, _ := strings.Cut(f.Entitlement, ".")
 	if err := decodeSegment(h64, &hdr); err != nil || hdr.Typ != EntitlementType {
-		return openedEntitlement{}, tampered("the entitlement is not a licence entitlement")
+		return openedEntitlement{}, tampered("the entitlement is not a license entitlement")
 	}
 	out := openedEntitlement{token: f.Entitlement}
 	var fileKeys map[string]JWK
@@ -410,13 +410,13 @@ func openEntitlement(data []byte, pinned *JWKS, vo VerifierOptions, installCode 
 	return out, nil
 }
 
-// ImportEntitlement verifies a licence file (.ent) and stores its licence
+// ImportEntitlement verifies a license file (.ent) and stores its license
 // and token. It needs an administrator session. Refusals are
 // *EntitlementError: ErrFileTooLarge, ErrEntitlementTampered (damaged,
-// truncated, altered, not a licence file), ErrEntitlementForeign (another
+// truncated, altered, not a license file), ErrEntitlementForeign (another
 // PC or authority), ErrEntitlementExpired, ErrEntitlementReplayed (imported
-// before, or older than the stored licence) or ErrUnknownKey; the stored
-// licence is then untouched.
+// before, or older than the stored license) or ErrUnknownKey; the stored
+// license is then untouched.
 func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, data []byte) (Status, error) {
 	if err := m.beginOffline(ctx, sess); err != nil {
 		return m.Status(), err
@@ -431,7 +431,7 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	}
 	ent, err := openEntitlement(data, pinned, VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: p.Leeway, Now: m.clock.Now}, m.opts.InstallCode)
 	if err != nil {
-		m.audit(EventRejected, "licence file: "+err.Error())
+		m.audit(EventRejected, "license file: "+err.Error())
 		return m.Status(), err
 	}
 	claims := ent.claims
@@ -442,8 +442,8 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	var refresh string
 	if prev != nil {
 		if prev.TokenID == claims.ID || iat.Before(prev.TokenIssuedAt) {
-			err := &EntitlementError{Kind: ErrEntitlementReplayed, Cause: fmt.Errorf("issued %s, the stored licence %s", iat.Format(time.RFC3339), prev.TokenIssuedAt.Format(time.RFC3339))}
-			m.audit(EventRejected, "licence file: "+err.Error())
+			err := &EntitlementError{Kind: ErrEntitlementReplayed, Cause: fmt.Errorf("issued %s, the stored license %s", iat.Format(time.RFC3339), prev.TokenIssuedAt.Format(time.RFC3339))}
+			m.audit(EventRejected, "license file: "+err.Error())
 			return m.Status(), err
 		}
 		if prev.ServerID == claims.Subject {
@@ -465,16 +465,16 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	}
 	lic.LastRefresh = now
 	lic.Offline, lic.OfflineSince = true, iat
-	if err := m.saveOffline(lic, &Tokens{Licence: ent.token, Refresh: refresh}, ent.pin, "entitlement-"+claims.ID, now); err != nil {
+	if err := m.saveOffline(lic, &Tokens{License: ent.token, Refresh: refresh}, ent.pin, "entitlement-"+claims.ID, now); err != nil {
 		if errors.Is(err, ErrEntitlementReplayed) {
-			m.audit(EventRejected, "licence file: "+err.Error())
+			m.audit(EventRejected, "license file: "+err.Error())
 		}
 		return m.Status(), err
 	}
 	if ent.pin != nil {
 		_ = mv.SetKeySet(*ent.pin)
 	}
-	m.audit(EventImportedOffline, fmt.Sprintf("server %s, licence %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339)))
+	m.audit(EventImportedOffline, fmt.Sprintf("server %s, license %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339)))
 	return m.Status(), nil
 }
 
@@ -492,7 +492,7 @@ func (p Policy) offlineWindow() (window, warn time.Duration) {
 }
 
 // evaluateOffline fills the offline fields of st (Evaluate's last step).
-// Boundaries: at exactly OfflineSince + window the licence has expired; it
+// Boundaries: at exactly OfflineSince + window the license has expired; it
 // warns from exactly window − warn after OfflineSince. Days left round up.
 func evaluateOffline(st *Status, l *License, now time.Time, p Policy) {
 	if !l.Offline || l.OfflineSince.IsZero() {
@@ -516,8 +516,8 @@ func days(n int) string {
 	return fmt.Sprintf("%d days", n)
 }
 
-// OfflineWarning is the sentence shown when a licence refreshed offline
-// nears or reaches the end of its offline window, e.g. "The licence will
+// OfflineWarning is the sentence shown when a license refreshed offline
+// nears or reaches the end of its offline window, e.g. "The license will
 // expire in 7 days because the licensing server has been unavailable for
 // 23 days"; "" when there is nothing to say. Days offline round down, days
 // left round up.
@@ -531,9 +531,9 @@ func OfflineWarning(st Status, p Policy) string {
 	left := l.OfflineSince.Add(window).Sub(st.At)
 	switch {
 	case left <= 0:
-		return "The licence has expired because the licensing server has been unavailable for " + days(away)
+		return "The license has expired because the licensing server has been unavailable for " + days(away)
 	case left <= warn:
-		return fmt.Sprintf("The licence will expire in %s because the licensing server has been unavailable for %s", days(int((left+day-1)/day)), days(away))
+		return fmt.Sprintf("The license will expire in %s because the licensing server has been unavailable for %s", days(int((left+day-1)/day)), days(away))
 	}
 	return ""
 }

@@ -79,15 +79,15 @@ func ExampleOfflineWarning() {
 	}
 	// Output:
 	// 20: Licensed, 10 days left, ""
-	// 23: Licensed, 7 days left, "The licence will expire in 7 days because the licensing server has been unavailable for 23 days"
-	// 30: Expired – Requires Renewal, 0 days left, "The licence has expired because the licensing server has been unavailable for 30 days"
+	// 23: Licensed, 7 days left, "The license will expire in 7 days because the licensing server has been unavailable for 23 days"
+	// 30: Expired – Requires Renewal, 0 days left, "The license has expired because the licensing server has been unavailable for 30 days"
 }
 
-func ExampleParseLicenceRequest() {
-	req, err := licensecore.ParseLicenceRequest([]byte(`{"version":1,"type":"licence-request","account_number":"ACC-1",
+func ExampleParseLicenseRequest() {
+	req, err := licensecore.ParseLicenseRequest([]byte(`{"version":1,"type":"licence-request","account_number":"ACC-1",
 		"serial_number":"SER-1","install_code":"BCDF-GHJK-LMNP-QRST","nonce":"AAAAAAAAAAAAAAAAAAAAAA","created_at":"2025-03-01T12:00:00Z"}`))
 	fmt.Println(req.AccountNumber, req.InstallCode, err)
-	_, err = licensecore.ParseLicenceRequest([]byte(`{"version":1}`))
+	_, err = licensecore.ParseLicenseRequest([]byte(`{"version":1}`))
 	fmt.Println(errors.Is(err, licensecore.ErrRequestInvalid))
 	// Output:
 	// ACC-1 BCDF-GHJK-LMNP-QRST <nil>
@@ -111,8 +111,8 @@ func exampleManager(store *licensecore.Store) (*licensecore.Manager, *licensecor
 	return m, sess
 }
 
-// exampleLicenceFile is what the authority's /entitle page makes for the PC.
-func exampleLicenceFile() []byte {
+// exampleLicenseFile is what the authority's /entitle page makes for the PC.
+func exampleLicenseFile() []byte {
 	priv := exampleKey()
 	pub := priv.Public().(ed25519.PublicKey)
 	claims := &licensecore.Claims{
@@ -141,7 +141,7 @@ func ExampleManager_ImportEntitlement() {
 	store, done := exampleStore()
 	defer done()
 	m, sess := exampleManager(store)
-	file := exampleLicenceFile()
+	file := exampleLicenseFile()
 
 	st, err := m.ImportEntitlement(context.Background(), sess, file)
 	fmt.Println(st.State, st.License.ServerID, st.License.Capacity, st.OfflineDaysLeft, err)
@@ -159,7 +159,7 @@ func ExampleManager_ApplyResponse() {
 	store, done := exampleStore()
 	defer done()
 	m, sess := exampleManager(store)
-	if _, err := m.ImportEntitlement(context.Background(), sess, exampleLicenceFile()); err != nil {
+	if _, err := m.ImportEntitlement(context.Background(), sess, exampleLicenseFile()); err != nil {
 		panic(err)
 	}
 	ch, _ := m.GetChallenge() // shown to the person, typed on the authority's /upgrade page
@@ -187,12 +187,12 @@ func ExampleManager_GetChallenge() {
 	// 21 true
 }
 
-func ExampleManager_LicenceRequest() {
+func ExampleManager_LicenseRequest() {
 	store, done := exampleStore()
 	defer done()
 	m, _ := exampleManager(store)
-	data, _ := m.LicenceRequest("ACC-1", "SER-1") // saved to a file the person carries
-	req, err := licensecore.ParseLicenceRequest(data)
+	data, _ := m.LicenseRequest("ACC-1", "SER-1") // saved to a file the person carries
+	req, err := licensecore.ParseLicenseRequest(data)
 	fmt.Println(req.AccountNumber, req.SerialNumber, req.InstallCode, req.DeviceName, err)
 	// Output:
 	// ACC-1 SER-1 BCDF-GHJK-LMNP-QRST Till PC <nil>

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// StoreSnapshot returns every stored licence, token, key set and offline
+// StoreSnapshot returns every stored license, token, key set and offline
 // record as raw bytes, so tests can prove a refusal changed nothing.
 func StoreSnapshot(tb testing.TB, s *Store) map[string]string {
 	tb.Helper()
@@ -37,12 +37,12 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 	}{
 		{"just contacted", 0, Licensed, 30, false, ""},
 		{"22 days 23:59:59", 23*day - time.Second, Licensed, 8, false, ""},
-		{"exactly 23 days", 23 * day, Licensed, 7, true, "The licence will expire in 7 days because the licensing server has been unavailable for 23 days"},
-		{"23 days and a second", 23*day + time.Second, Licensed, 7, true, "The licence will expire in 7 days because the licensing server has been unavailable for 23 days"},
-		{"29 days 12 h rounds up to 1 day", 29*day + 12*time.Hour, Licensed, 1, true, "The licence will expire in 1 day because the licensing server has been unavailable for 29 days"},
-		{"one second left", 30*day - time.Second, Licensed, 1, true, "The licence will expire in 1 day because the licensing server has been unavailable for 29 days"},
-		{"exactly 30 days", 30 * day, ExpiredRequiresRenewal, 0, false, "The licence has expired because the licensing server has been unavailable for 30 days"},
-		{"45 days", 45 * day, ExpiredRequiresRenewal, 0, false, "The licence has expired because the licensing server has been unavailable for 45 days"},
+		{"exactly 23 days", 23 * day, Licensed, 7, true, "The license will expire in 7 days because the licensing server has been unavailable for 23 days"},
+		{"23 days and a second", 23*day + time.Second, Licensed, 7, true, "The license will expire in 7 days because the licensing server has been unavailable for 23 days"},
+		{"29 days 12 h rounds up to 1 day", 29*day + 12*time.Hour, Licensed, 1, true, "The license will expire in 1 day because the licensing server has been unavailable for 29 days"},
+		{"one second left", 30*day - time.Second, Licensed, 1, true, "The license will expire in 1 day because the licensing server has been unavailable for 29 days"},
+		{"exactly 30 days", 30 * day, ExpiredRequiresRenewal, 0, false, "The license has expired because the licensing server has been unavailable for 30 days"},
+		{"45 days", 45 * day, ExpiredRequiresRenewal, 0, false, "The license has expired because the licensing server has been unavailable for 45 days"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,12 +58,12 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 			}
 		})
 	}
-	t.Run("online licences have no offline window", func(t *testing.T) {
+	t.Run("online licenses have no offline window", func(t *testing.T) {
 		online := *lic
 		online.Offline = false
 		st := Evaluate(&online, since.Add(45*day), p)
 		if st.State != Licensed || !st.OfflineGraceEnd.IsZero() || OfflineWarning(st, p) != "" {
-			t.Fatalf("online licence: %+v", st)
+			t.Fatalf("online license: %+v", st)
 		}
 	})
 	t.Run("zero policy values mean the defaults", func(t *testing.T) {
@@ -83,7 +83,7 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 	})
 }
 
-// entitlementClaims are the claims of a licence file for installCode,
+// entitlementClaims are the claims of a license file for installCode,
 // issued at iat by testIssuer.
 func entitlementClaims(iat time.Time, installCode, jti string) *Claims {
 	c := validClaims(iat)
@@ -197,7 +197,7 @@ func FuzzImportEntitlement(f *testing.F) {
 		}
 		toks, _ := m.store.Tokens()
 		v := newTestVerifier(t, clock.Now, 1, keyA)
-		if _, verr := v.Verify(toks.Licence); verr != nil || st.License == nil {
+		if _, verr := v.Verify(toks.License); verr != nil || st.License == nil {
 			t.Fatalf("accepted a file keyA did not sign: %v", verr)
 		}
 	})

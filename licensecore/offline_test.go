@@ -52,15 +52,15 @@ func newOfflinePC(t *testing.T, base, installCode string, now func() time.Time) 
 	return &offlinePC{m: m, store: store, sess: sess}
 }
 
-// snapshot is the raw stored licence, tokens, key set and offline records.
+// snapshot is the raw stored license, tokens, key set and offline records.
 func (pc *offlinePC) snapshot(t *testing.T) map[string]string {
 	return licensecore.StoreSnapshot(t, pc.store)
 }
 
-// request makes this PC's licence request file.
+// request makes this PC's license request file.
 func (pc *offlinePC) request(t *testing.T) []byte {
 	t.Helper()
-	req, err := pc.m.LicenceRequest("ACC-1", "SER-1")
+	req, err := pc.m.LicenseRequest("ACC-1", "SER-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +68,14 @@ func (pc *offlinePC) request(t *testing.T) []byte {
 }
 
 // entitle uploads a request on the authority's /entitle page and returns
-// the downloaded licence file.
+// the downloaded license file.
 func (p *person) entitle(request []byte, device string) []byte {
 	p.t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
 	_ = w.WriteField("csrf_token", p.csrf)
 	_ = w.WriteField("device", device)
-	fw, _ := w.CreateFormFile("request_file", "licence-request.json")
+	fw, _ := w.CreateFormFile("request_file", "license-request.json")
 	_, _ = fw.Write(request)
 	_ = w.Close()
 	resp, err := p.c.Post(p.base+"/entitle", w.FormDataContentType(), &body)
@@ -116,7 +116,7 @@ func reseedT1(t *testing.T, ra *realAuthority, capacity int, features ...string)
 		ID: "org1", Name: "Test Stores",
 		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
 		Devices: []authority.DeviceSeed{{ServerID: "POS-T1", Name: "Till server", Features: features,
-			Licence: &authority.LicenceSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
+			License: &authority.LicenseSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
 				Capacity: capacity, RenewalDate: time.Now().AddDate(0, 6, 0).UTC(), TransactionID: "TXN-T1"}}},
 	}}})
 	if err != nil {
@@ -130,9 +130,9 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 	ctx := context.Background()
 	p := newPerson(t, ra.ts.URL)
 
-	// Licence request → licence file → import, never online.
+	// License request → license file → import, never online.
 	req := pc.request(t)
-	if parsed, err := licensecore.ParseLicenceRequest(req); err != nil || parsed.InstallCode != "BCDF-GHJK-LMNP-QRST" || parsed.DeviceName != "Till PC" {
+	if parsed, err := licensecore.ParseLicenseRequest(req); err != nil || parsed.InstallCode != "BCDF-GHJK-LMNP-QRST" || parsed.DeviceName != "Till PC" {
 		t.Fatalf("request %s: %v", req, err)
 	}
 	st, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1"))
@@ -150,7 +150,7 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 		t.Fatal(err)
 	}
 	toks, _ := pc.store.Tokens()
-	if _, err := v.Verify(toks.Licence); err != nil {
+	if _, err := v.Verify(toks.License); err != nil {
 		t.Fatalf("registers refuse the imported token: %v", err)
 	}
 
@@ -184,7 +184,7 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 	}
 
 	// Contact with the authority restarts the offline window; a new
-	// online licence ends offline mode.
+	// online license ends offline mode.
 	time.Sleep(10 * time.Millisecond)
 	before := st.License.OfflineSince
 	if st, err = pc.m.Verify(ctx); err != nil || !st.License.OfflineSince.After(before) || !st.License.Offline {
@@ -251,10 +251,10 @@ func TestOfflineRefusals(t *testing.T) {
 	}
 	files := []fileCase{
 		{"replayed", pc, pc.sess, current, licensecore.ErrEntitlementReplayed},
-		{"older than the stored licence", pc, pc.sess, older, licensecore.ErrEntitlementReplayed},
+		{"older than the stored license", pc, pc.sess, older, licensecore.ErrEntitlementReplayed},
 		{"tampered", pc, pc.sess, tamperToken(t, current), licensecore.ErrEntitlementTampered},
 		{"truncated", pc, pc.sess, current[:len(current)/2], licensecore.ErrEntitlementTampered},
-		{"not a licence file", pc, pc.sess, []byte(`{"entitlement":"x"}`), licensecore.ErrEntitlementTampered},
+		{"not a license file", pc, pc.sess, []byte(`{"entitlement":"x"}`), licensecore.ErrEntitlementTampered},
 		{"oversized", pc, pc.sess, bytes.Repeat([]byte(" "), licensecore.MaxEntitlementFile+1), licensecore.ErrFileTooLarge},
 		{"another PC's", pc, pc.sess, foreign, licensecore.ErrEntitlementForeign},
 		{"key swapped in the file", pc, pc.sess, swapKey(t, current), licensecore.ErrEntitlementTampered},
@@ -273,7 +273,7 @@ func TestOfflineRefusals(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 			if !maps.Equal(before, tc.pc.snapshot(t)) {
-				t.Fatal("a refused file changed the stored licence")
+				t.Fatal("a refused file changed the stored license")
 			}
 		})
 	}

@@ -18,7 +18,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// The cloud pool: licences a customer owns at the authority, which a server
+// The cloud pool: licenses a customer owns at the authority, which a server
 // activates (they count here and leave the pool) and transfers back. The
 // wire protocol is described in poolwire.go; the local half is:
 //
@@ -29,34 +29,34 @@ import (
 //     authority answers the same way;
 //   - a transfer first marks the activation "returning" (it no longer
 //     counts) together with its stored receipt, and only then sends it:
-//     there is no way back to active, so a licence is never usable in two
+//     there is no way back to active, so a license is never usable in two
 //     places.
 
-// PoolKind is what a pool licence grants.
+// PoolKind is what a pool license grants.
 type PoolKind string
 
-// Pool licence kinds.
+// Pool license kinds.
 const (
 	PoolCapacity    PoolKind = "capacity"    // Devices more devices
 	PoolMaintenance PoolKind = "maintenance" // maintenance until MaintenanceUntil
 )
 
-// PoolLicence is a licence in the customer's cloud pool.
-type PoolLicence struct {
+// PoolLicense is a license in the customer's cloud pool.
+type PoolLicense struct {
 	ID               string    `json:"id"`
 	Kind             PoolKind  `json:"kind"`
 	Devices          int       `json:"devices,omitempty"`
 	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"`
-	// TransferDate is when the licence was created or last returned to
+	// TransferDate is when the license was created or last returned to
 	// the pool.
 	TransferDate time.Time `json:"transfer_date,omitzero"`
 	// Description is Describe(), filled in by the Manager.
 	Description string `json:"description,omitempty"`
 }
 
-// Describe says what the licence grants: "8 devices", "1 device" or
+// Describe says what the license grants: "8 devices", "1 device" or
 // "Maintenance until 31 Dec 2027".
-func (p PoolLicence) Describe() string {
+func (p PoolLicense) Describe() string {
 	switch p.Kind {
 	case PoolCapacity:
 		if p.Devices == 1 {
@@ -71,7 +71,7 @@ func (p PoolLicence) Describe() string {
 
 func formatPoolDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
 
-// ActivationState is the local state of an activated pool licence.
+// ActivationState is the local state of an activated pool license.
 type ActivationState string
 
 // Activation states.
@@ -80,20 +80,20 @@ const (
 	ActivationReturning ActivationState = "returning" // receipt stored, not yet confirmed; does not count
 )
 
-// ActivatedLicence is a pool licence activated on this server.
-type ActivatedLicence struct {
-	PoolLicence
+// ActivatedLicense is a pool license activated on this server.
+type ActivatedLicense struct {
+	PoolLicense
 	ActivationID string          `json:"activation_id"`
 	ActivatedAt  time.Time       `json:"activated_at"`
 	State        ActivationState `json:"state"`
 }
 
-// PoolTotals is what the active pool licences add up to: capacity
-// licences add their devices, maintenance runs to the latest end date.
+// PoolTotals is what the active pool licenses add up to: capacity
+// licenses add their devices, maintenance runs to the latest end date.
 type PoolTotals struct {
 	Devices          int
-	MaintenanceUntil time.Time // zero without a maintenance licence
-	Licences         int
+	MaintenanceUntil time.Time // zero without a maintenance license
+	Licenses         int
 }
 
 // TransferResult is the outcome of TransferToPool.
@@ -110,22 +110,22 @@ type TransferResult struct {
 
 // Pool errors.
 var (
-	ErrPoolLicenceUnavailable = errors.New("the licence is not available in the cloud pool")
+	ErrPoolLicenseUnavailable = errors.New("the license is not available in the cloud pool")
 	ErrInstallConflict        = errors.New("another installation with this install code is registered for the cloud pool")
 	ErrPoolRefused            = errors.New("the authorization server refused the cloud-pool request")
-	ErrNotActivated           = errors.New("the licence is not activated on this server")
+	ErrNotActivated           = errors.New("the license is not activated on this server")
 )
 
-// PoolLicenceError is the failure of one licence of a batch.
-type PoolLicenceError struct {
-	LicenceID string
+// PoolLicenseError is the failure of one license of a batch.
+type PoolLicenseError struct {
+	LicenseID string
 	Err       error
 }
 
-func (e *PoolLicenceError) Error() string { return "licence " + e.LicenceID + ": " + e.Err.Error() }
+func (e *PoolLicenseError) Error() string { return "license " + e.LicenseID + ": " + e.Err.Error() }
 
 // Unwrap exposes the cause.
-func (e *PoolLicenceError) Unwrap() error { return e.Err }
+func (e *PoolLicenseError) Unwrap() error { return e.Err }
 
 // Audit events of the account and the pool.
 const (
@@ -138,7 +138,7 @@ const (
 
 // Store keys of the pool.
 const (
-	prefixActivated = "pool/act/" // licence ID → ActivatedLicence
+	prefixActivated = "pool/act/" // license ID → ActivatedLicense
 	prefixPoolOp    = "pool/op/"  // request ID → poolOp
 )
 
@@ -153,7 +153,7 @@ type poolState struct{ mu sync.Mutex }
 type poolOp struct {
 	Kind      string    `json:"kind"` // PoolOpActivate or PoolOpTransfer
 	RequestID string    `json:"request_id"`
-	LicenceID string    `json:"licence_id"`
+	LicenseID string    `json:"licence_id"`
 	Envelope  []byte    `json:"envelope"` // sent again verbatim
 	Created   time.Time `json:"created"`
 }
@@ -180,10 +180,10 @@ func (m *Manager) poolIdent() (poolIdent, error) {
 	return poolIdent{customer: a.CustomerID, install: a.InstallCode, server: a.ServerName, key: key}, nil
 }
 
-func (id poolIdent) sign(op, licenceID, activationID, requestID string, now time.Time) ([]byte, error) {
+func (id poolIdent) sign(op, licenseID, activationID, requestID string, now time.Time) ([]byte, error) {
 	return SignPoolRequest(id.key, PoolRequest{
 		Op: op, CustomerID: id.customer, InstallCode: id.install, ServerName: id.server,
-		RequestID: requestID, LicenceID: licenceID, ActivationID: activationID, IssuedAt: now.UTC(),
+		RequestID: requestID, LicenseID: licenseID, ActivationID: activationID, IssuedAt: now.UTC(),
 	})
 }
 
@@ -195,9 +195,9 @@ func newRequestID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// PoolLicences lists the licences available in the customer's cloud pool.
+// PoolLicenses lists the licenses available in the customer's cloud pool.
 // It first finishes any pool operation a crash or lost answer left open.
-func (m *Manager) PoolLicences(ctx context.Context) ([]PoolLicence, error) {
+func (m *Manager) PoolLicenses(ctx context.Context) ([]PoolLicense, error) {
 	m.pool.mu.Lock()
 	defer m.pool.mu.Unlock()
 	if err := m.reconcilePending(ctx); err != nil {
@@ -220,18 +220,18 @@ func (m *Manager) PoolLicences(ctx context.Context) ([]PoolLicence, error) {
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(list, func(a, b PoolLicence) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(list, func(a, b PoolLicense) int { return strings.Compare(a.ID, b.ID) })
 	return list, nil
 }
 
-// ActivatePool activates the pool licences ids on this server, one request
+// ActivatePool activates the pool licenses ids on this server, one request
 // each, calling progress (if not nil) after each. It needs an
-// administrator. A licence another server took first fails alone (a
-// *PoolLicenceError wrapping ErrPoolLicenceUnavailable, joined into the
+// administrator. A license another server took first fails alone (a
+// *PoolLicenseError wrapping ErrPoolLicenseUnavailable, joined into the
 // error) and the others go on; an unreachable authority stops the batch.
-// Cancelling ctx stops after the licence in flight, whose outcome is
+// Cancelling ctx stops after the license in flight, whose outcome is
 // settled first: what was activated is recorded, nothing is half done.
-func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []string, progress func(done, total int)) ([]ActivatedLicence, error) {
+func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []string, progress func(done, total int)) ([]ActivatedLicense, error) {
 	if err := m.requireAdmin(sess); err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 	}
 	for i, id := range ids {
 		if !validPoolID(id) || slices.Contains(ids[:i], id) {
-			return nil, fmt.Errorf("%w: %q is not a licence ID or is listed twice", ErrPoolRefused, id)
+			return nil, fmt.Errorf("%w: %q is not a license ID or is listed twice", ErrPoolRefused, id)
 		}
 	}
 	m.pool.mu.Lock()
@@ -252,7 +252,7 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 	if err != nil {
 		return nil, err
 	}
-	var done []ActivatedLicence
+	var done []ActivatedLicense
 	var refused []error
 	for i, lid := range ids {
 		if err := ctx.Err(); err != nil {
@@ -262,7 +262,7 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 		if a != nil {
 			done = append(done, *a)
 		}
-		var one *PoolLicenceError
+		var one *PoolLicenseError
 		switch {
 		case errors.As(err, &one):
 			refused = append(refused, err)
@@ -277,7 +277,7 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 }
 
 // activateOne stores the op, sends it, and applies the answer.
-func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) (*ActivatedLicence, error) {
+func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) (*ActivatedLicense, error) {
 	rid, err := newRequestID()
 	if err != nil {
 		return nil, err
@@ -287,7 +287,7 @@ func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) 
 	if err != nil {
 		return nil, err
 	}
-	op := poolOp{Kind: PoolOpActivate, RequestID: rid, LicenceID: lid, Envelope: env, Created: now}
+	op := poolOp{Kind: PoolOpActivate, RequestID: rid, LicenseID: lid, Envelope: env, Created: now}
 	if err := m.store.putJSON(prefixPoolOp+rid, op); err != nil {
 		return nil, err
 	}
@@ -307,9 +307,9 @@ func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) 
 	return a, err
 }
 
-// TransferToPool returns activated licences to the cloud pool (ids nil:
+// TransferToPool returns activated licenses to the cloud pool (ids nil:
 // all of them). It needs an administrator; show TransferImpact first. Each
-// licence stops counting here, durably and with its signed receipt, before
+// license stops counting here, durably and with its signed receipt, before
 // the receipt is sent; receipts the authority has not confirmed (offline,
 // cancelled) are listed as Pending and delivered by ReconcilePool.
 func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []string) (TransferResult, error) {
@@ -320,9 +320,9 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 	m.pool.mu.Lock()
 	defer m.pool.mu.Unlock()
 	// Deliver earlier receipts first; offline is no reason not to return
-	// licences locally, so that error waits.
+	// licenses locally, so that error waits.
 	pendingErr := m.reconcilePending(ctx)
-	all, err := m.ActivatedLicences()
+	all, err := m.ActivatedLicenses()
 	if err != nil {
 		return res, err
 	}
@@ -350,9 +350,9 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 		if err != nil {
 			return res, err
 		}
-		ops = append(ops, poolOp{Kind: PoolOpTransfer, RequestID: rid, LicenceID: a.ID, Envelope: env, Created: now})
+		ops = append(ops, poolOp{Kind: PoolOpTransfer, RequestID: rid, LicenseID: a.ID, Envelope: env, Created: now})
 	}
-	// One transaction: every chosen licence stops counting, with its receipt.
+	// One transaction: every chosen license stops counting, with its receipt.
 	err = m.store.update(func(txn *badger.Txn) error {
 		for i, a := range chosen {
 			a.State = ActivationReturning
@@ -371,22 +371,22 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 	var sendErr error
 	for _, op := range ops {
 		if sendErr != nil {
-			res.Pending = append(res.Pending, op.LicenceID)
+			res.Pending = append(res.Pending, op.LicenseID)
 			continue
 		}
 		_, err := m.runOp(ctx, op)
-		var one *PoolLicenceError
+		var one *PoolLicenseError
 		switch {
 		case err == nil:
-			res.Returned = append(res.Returned, op.LicenceID)
+			res.Returned = append(res.Returned, op.LicenseID)
 		case errors.As(err, &one):
-			res.Dropped = append(res.Dropped, op.LicenceID)
+			res.Dropped = append(res.Dropped, op.LicenseID)
 		default:
 			sendErr = err
-			res.Pending = append(res.Pending, op.LicenceID)
+			res.Pending = append(res.Pending, op.LicenseID)
 		}
 	}
-	if after, err := m.ActivatedLicences(); err == nil {
+	if after, err := m.ActivatedLicenses(); err == nil {
 		res.After = totals(after)
 	}
 	if sendErr == nil {
@@ -395,9 +395,9 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 	return res, sendErr
 }
 
-// chooseActive picks the active licences named by ids (nil: all).
-func chooseActive(all []ActivatedLicence, ids []string) ([]ActivatedLicence, error) {
-	var out []ActivatedLicence
+// chooseActive picks the active licenses named by ids (nil: all).
+func chooseActive(all []ActivatedLicense, ids []string) ([]ActivatedLicense, error) {
+	var out []ActivatedLicense
 	if ids == nil {
 		for _, a := range all {
 			if a.State == ActivationActive {
@@ -407,9 +407,9 @@ func chooseActive(all []ActivatedLicence, ids []string) ([]ActivatedLicence, err
 		return out, nil
 	}
 	for i, id := range ids {
-		k := slices.IndexFunc(all, func(a ActivatedLicence) bool { return a.ID == id })
+		k := slices.IndexFunc(all, func(a ActivatedLicense) bool { return a.ID == id })
 		if k < 0 || all[k].State != ActivationActive || slices.Contains(ids[:i], id) {
-			return nil, &PoolLicenceError{LicenceID: id, Err: ErrNotActivated}
+			return nil, &PoolLicenseError{LicenseID: id, Err: ErrNotActivated}
 		}
 		out = append(out, all[k])
 	}
@@ -417,7 +417,7 @@ func chooseActive(all []ActivatedLicence, ids []string) ([]ActivatedLicence, err
 }
 
 // ReconcilePool settles every pool operation a crash or a lost answer left
-// open, then makes the local record agree with the authority's: a licence
+// open, then makes the local record agree with the authority's: a license
 // the authority no longer counts here is dropped, one it counts here but
 // the store lacks is recorded. The app calls it at start-up; every pool
 // call also settles open operations first.
@@ -447,31 +447,31 @@ func (m *Manager) ReconcilePool(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	local, err := m.ActivatedLicences()
+	local, err := m.ActivatedLicenses()
 	if err != nil {
 		return err
 	}
 	for _, a := range local {
 		if a.State == ActivationActive && !slices.ContainsFunc(held, func(h PoolActivation) bool {
-			return h.Licence.ID == a.ID && h.ActivationID == a.ActivationID
+			return h.License.ID == a.ID && h.ActivationID == a.ActivationID
 		}) {
 			if err := m.store.delete(prefixActivated + a.ID); err != nil {
 				return err
 			}
-			m.audit(EventPoolWithdrawn, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+			m.audit(EventPoolWithdrawn, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 		}
 	}
 	for _, h := range held {
-		if slices.ContainsFunc(local, func(a ActivatedLicence) bool {
-			return a.ID == h.Licence.ID && a.ActivationID == h.ActivationID
+		if slices.ContainsFunc(local, func(a ActivatedLicense) bool {
+			return a.ID == h.License.ID && a.ActivationID == h.ActivationID
 		}) {
 			continue
 		}
-		a := ActivatedLicence{PoolLicence: h.Licence, ActivationID: h.ActivationID, ActivatedAt: h.ActivatedAt, State: ActivationActive}
+		a := ActivatedLicense{PoolLicense: h.License, ActivationID: h.ActivationID, ActivatedAt: h.ActivatedAt, State: ActivationActive}
 		if err := m.store.putJSON(prefixActivated+a.ID, a); err != nil {
 			return err
 		}
-		m.audit(EventPoolAdopted, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		m.audit(EventPoolAdopted, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 	}
 	return nil
 }
@@ -495,12 +495,12 @@ func (m *Manager) reconcilePending(ctx context.Context) error {
 	var stuck []error
 	for _, op := range ops {
 		_, err := m.runOp(ctx, op)
-		var one *PoolLicenceError
+		var one *PoolLicenseError
 		switch {
 		case err == nil, errors.As(err, &one):
-			m.log.Info().Str("op", op.Kind).Str("licence", op.LicenceID).AnErr("outcome", err).Msg("pending pool operation settled")
+			m.log.Info().Str("op", op.Kind).Str("license", op.LicenseID).AnErr("outcome", err).Msg("pending pool operation settled")
 		case definitive(err):
-			stuck = append(stuck, &PoolLicenceError{LicenceID: op.LicenceID, Err: err})
+			stuck = append(stuck, &PoolLicenseError{LicenseID: op.LicenseID, Err: err})
 		default:
 			return err
 		}
@@ -508,11 +508,11 @@ func (m *Manager) reconcilePending(ctx context.Context) error {
 	return errors.Join(stuck...)
 }
 
-// runOp sends a stored op and applies the answer. A *PoolLicenceError
-// means the op is settled without effect on this server (the licence was
+// runOp sends a stored op and applies the answer. A *PoolLicenseError
+// means the op is settled without effect on this server (the license was
 // not available, or was no longer held here); any other error leaves the
 // op stored for a retry.
-func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, error) {
+func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) {
 	c, _, _ := m.parts()
 	switch op.Kind {
 	case PoolOpActivate:
@@ -523,7 +523,7 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 				if derr := m.store.delete(prefixPoolOp + op.RequestID); derr != nil {
 					return nil, derr
 				}
-				return nil, &PoolLicenceError{LicenceID: op.LicenceID, Err: err}
+				return nil, &PoolLicenseError{LicenseID: op.LicenseID, Err: err}
 			}
 			return nil, err
 		}
@@ -531,10 +531,10 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 		if err != nil {
 			return nil, err
 		}
-		if ans.Licence.ID != op.LicenceID {
-			return nil, fmt.Errorf("%w: asked to activate %s, got %s", ErrAuthorityBroken, op.LicenceID, ans.Licence.ID)
+		if ans.License.ID != op.LicenseID {
+			return nil, fmt.Errorf("%w: asked to activate %s, got %s", ErrAuthorityBroken, op.LicenseID, ans.License.ID)
 		}
-		a := ActivatedLicence{PoolLicence: ans.Licence, ActivationID: ans.ActivationID, ActivatedAt: ans.ActivatedAt, State: ActivationActive}
+		a := ActivatedLicense{PoolLicense: ans.License, ActivationID: ans.ActivationID, ActivatedAt: ans.ActivatedAt, State: ActivationActive}
 		err = m.store.update(func(txn *badger.Txn) error {
 			if err := setJSONTxn(txn, prefixActivated+a.ID, a); err != nil {
 				return err
@@ -544,18 +544,18 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 		if err != nil {
 			return nil, err
 		}
-		m.audit(EventPoolActivated, fmt.Sprintf("licence %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		m.audit(EventPoolActivated, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
 		return &a, nil
 	case PoolOpTransfer:
 		var ans PoolTransferAnswer
 		_, err := c.poolPost(ctx, op.Kind, op.Envelope, &ans)
 		var ae *AuthorityError
-		notHeld := errors.As(err, &ae) && (ae.Code == PoolErrNotHeld || ae.Code == PoolErrUnknownLicence)
+		notHeld := errors.As(err, &ae) && (ae.Code == PoolErrNotHeld || ae.Code == PoolErrUnknownLicense)
 		if err != nil && !notHeld {
-			return nil, err // the receipt stays: the licence may still be held there
+			return nil, err // the receipt stays: the license may still be held there
 		}
 		err2 := m.store.update(func(txn *badger.Txn) error {
-			if err := txn.Delete([]byte(prefixActivated + op.LicenceID)); err != nil {
+			if err := txn.Delete([]byte(prefixActivated + op.LicenseID)); err != nil {
 				return err
 			}
 			return txn.Delete([]byte(prefixPoolOp + op.RequestID))
@@ -564,10 +564,10 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicence, erro
 			return nil, err2
 		}
 		if notHeld {
-			m.audit(EventPoolWithdrawn, fmt.Sprintf("licence %s was not held here any more: %s", op.LicenceID, ae.Description))
-			return nil, &PoolLicenceError{LicenceID: op.LicenceID, Err: err}
+			m.audit(EventPoolWithdrawn, fmt.Sprintf("license %s was not held here any more: %s", op.LicenseID, ae.Description))
+			return nil, &PoolLicenseError{LicenseID: op.LicenseID, Err: err}
 		}
-		m.audit(EventPoolReturned, fmt.Sprintf("licence %s returned to the cloud pool on %s", op.LicenceID, ans.TransferDate.UTC().Format(time.RFC3339)))
+		m.audit(EventPoolReturned, fmt.Sprintf("license %s returned to the cloud pool on %s", op.LicenseID, ans.TransferDate.UTC().Format(time.RFC3339)))
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)
@@ -580,12 +580,12 @@ func definitive(err error) bool {
 	return errors.As(err, &ae)
 }
 
-// ActivatedLicences lists the pool licences activated on this server,
+// ActivatedLicenses lists the pool licenses activated on this server,
 // including those being returned (State ActivationReturning), by ID.
-func (m *Manager) ActivatedLicences() ([]ActivatedLicence, error) {
-	var out []ActivatedLicence
+func (m *Manager) ActivatedLicenses() ([]ActivatedLicense, error) {
+	var out []ActivatedLicense
 	err := m.store.scan(prefixActivated, func(key string, val []byte) error {
-		var a ActivatedLicence
+		var a ActivatedLicense
 		if err := json.Unmarshal(val, &a); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
 		}
@@ -596,19 +596,19 @@ func (m *Manager) ActivatedLicences() ([]ActivatedLicence, error) {
 	return out, err
 }
 
-// TotalCapacity adds up the active pool licences of this server.
+// TotalCapacity adds up the active pool licenses of this server.
 func (m *Manager) TotalCapacity() (PoolTotals, error) {
-	all, err := m.ActivatedLicences()
+	all, err := m.ActivatedLicenses()
 	return totals(all), err
 }
 
-func totals(all []ActivatedLicence) PoolTotals {
+func totals(all []ActivatedLicense) PoolTotals {
 	var t PoolTotals
 	for _, a := range all {
 		if a.State != ActivationActive {
 			continue
 		}
-		t.Licences++
+		t.Licenses++
 		t.Devices += a.Devices
 		if a.MaintenanceUntil.After(t.MaintenanceUntil) {
 			t.MaintenanceUntil = a.MaintenanceUntil
@@ -618,35 +618,35 @@ func totals(all []ActivatedLicence) PoolTotals {
 }
 
 // TransferImpact describes, for the confirmation before TransferToPool,
-// what returning ids (nil: all) would change, e.g. "2 licences return to
+// what returning ids (nil: all) would change, e.g. "2 licenses return to
 // the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become
 // unlicensed."
 func (m *Manager) TransferImpact(ids []string) string {
-	all, err := m.ActivatedLicences()
+	all, err := m.ActivatedLicenses()
 	if err != nil {
-		return "The activated licences could not be read: " + err.Error()
+		return "The activated licenses could not be read: " + err.Error()
 	}
 	chosen, err := chooseActive(all, ids)
 	if err != nil {
 		return err.Error()
 	}
 	if len(chosen) == 0 {
-		return "No activated licence is selected; nothing changes."
+		return "No activated license is selected; nothing changes."
 	}
 	before := totals(all)
-	rest := slices.DeleteFunc(slices.Clone(all), func(a ActivatedLicence) bool {
-		return slices.ContainsFunc(chosen, func(c ActivatedLicence) bool { return c.ID == a.ID })
+	rest := slices.DeleteFunc(slices.Clone(all), func(a ActivatedLicense) bool {
+		return slices.ContainsFunc(chosen, func(c ActivatedLicense) bool { return c.ID == a.ID })
 	})
 	after := totals(rest)
 	var b strings.Builder
 	if len(chosen) == 1 {
-		fmt.Fprintf(&b, "Licence %s (%s) returns to the cloud pool.", chosen[0].ID, chosen[0].Describe())
+		fmt.Fprintf(&b, "License %s (%s) returns to the cloud pool.", chosen[0].ID, chosen[0].Describe())
 	} else {
-		fmt.Fprintf(&b, "%d licences return to the cloud pool.", len(chosen))
+		fmt.Fprintf(&b, "%d licenses return to the cloud pool.", len(chosen))
 	}
 	if lost := before.Devices - after.Devices; lost > 0 {
 		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s become%s unlicensed.",
-			before.Devices, after.Devices, PoolLicence{Kind: PoolCapacity, Devices: lost}.Describe(), map[bool]string{true: "s"}[lost == 1])
+			before.Devices, after.Devices, PoolLicense{Kind: PoolCapacity, Devices: lost}.Describe(), map[bool]string{true: "s"}[lost == 1])
 	}
 	switch {
 	case before.MaintenanceUntil.Equal(after.MaintenanceUntil):
@@ -704,8 +704,8 @@ func poolErrorKind(code string) error {
 	switch code {
 	case PoolErrUnknownCustomer:
 		return ErrUnknownCustomer
-	case PoolErrUnknownLicence, PoolErrNotAvailable, PoolErrSuperseded, PoolErrNotHeld:
-		return ErrPoolLicenceUnavailable
+	case PoolErrUnknownLicense, PoolErrNotAvailable, PoolErrSuperseded, PoolErrNotHeld:
+		return ErrPoolLicenseUnavailable
 	case PoolErrInstallConflict:
 		return ErrInstallConflict
 	case PoolErrInstallBusy:
@@ -714,7 +714,7 @@ func poolErrorKind(code string) error {
 	return ErrPoolRefused
 }
 
-// poolBusy reports whether this server holds or is returning pool licences,
+// poolBusy reports whether this server holds or is returning pool licenses,
 // or has an operation open.
 func (m *Manager) poolBusy() (bool, error) {
 	busy := false

@@ -25,9 +25,9 @@ func ExampleParseCustomerID() {
 	// "12345" is not a valid Customer ID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)
 }
 
-func ExamplePoolLicence_Describe() {
-	fmt.Println(licensecore.PoolLicence{Kind: licensecore.PoolCapacity, Devices: 8}.Describe())
-	fmt.Println(licensecore.PoolLicence{Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)}.Describe())
+func ExamplePoolLicense_Describe() {
+	fmt.Println(licensecore.PoolLicense{Kind: licensecore.PoolCapacity, Devices: 8}.Describe())
+	fmt.Println(licensecore.PoolLicense{Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)}.Describe())
 	// Output:
 	// 8 devices
 	// Maintenance until 31 Dec 2027
@@ -61,7 +61,7 @@ func poolExample() (*licensecore.Manager, *licensecore.AdminSession, func()) {
 	}
 	ts.Config.Handler = srv.Handler()
 	err = srv.Seed(authority.Seed{Organizations: []authority.OrganizationSeed{{ID: "partner", Customers: []authority.CustomerSeed{{
-		ID: "5d0c3f7e-1a2b-4c3d-8e4f-a0b1c2d3e4f5", Name: "Corner Shop", Pool: []authority.PoolLicenceSeed{
+		ID: "5d0c3f7e-1a2b-4c3d-8e4f-a0b1c2d3e4f5", Name: "Corner Shop", Pool: []authority.PoolLicenseSeed{
 			{ID: "CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
 			{ID: "CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
 			{ID: "MNT-27", Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)},
@@ -108,7 +108,7 @@ func ExampleManager_ActivatePool() {
 	if _, err := m.SetCustomerID(ctx, sess, "5d0c3f7e-1a2b-4c3d-8e4f-a0b1c2d3e4f5"); err != nil {
 		panic(err)
 	}
-	list, _ := m.PoolLicences(ctx)
+	list, _ := m.PoolLicenses(ctx)
 	var ids []string
 	for _, l := range list {
 		fmt.Println(l.ID, l.Description)
@@ -117,7 +117,7 @@ func ExampleManager_ActivatePool() {
 	_, err := m.ActivatePool(ctx, sess, ids, func(done, total int) { fmt.Printf("activated %d of %d\n", done, total) })
 	tot, _ := m.TotalCapacity()
 	fmt.Println(tot.Devices, tot.MaintenanceUntil.Format(time.DateOnly), err)
-	left, _ := m.PoolLicences(ctx)
+	left, _ := m.PoolLicenses(ctx)
 	fmt.Println(len(left), "left in the pool")
 	// Output:
 	// CAP-4 4 devices
@@ -145,10 +145,10 @@ func ExampleManager_TransferToPool() {
 	fmt.Println(res.Returned, res.Before.Devices, "→", res.After.Devices, err)
 	// At start-up the app settles whatever a crash left open.
 	fmt.Println(m.ReconcilePool(ctx))
-	active, _ := m.ActivatedLicences()
+	active, _ := m.ActivatedLicenses()
 	fmt.Println(active[0].ID, active[0].State)
 	// Output:
-	// Licence CAP-8 (8 devices) returns to the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become unlicensed.
+	// License CAP-8 (8 devices) returns to the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become unlicensed.
 	// [CAP-8] 12 → 4 <nil>
 	// <nil>
 	// CAP-4 active

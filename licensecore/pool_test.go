@@ -22,7 +22,7 @@ import (
 )
 
 // The cloud pool against the real authority: customer "Test Stores"
-// (custID) owns CAP-8, CAP-4, CAP-2 and two maintenance licences.
+// (custID) owns CAP-8, CAP-4, CAP-2 and two maintenance licenses.
 const (
 	custID    = "5d0c3f7e-1a2b-4c3d-8e4f-a0b1c2d3e4f5"
 	otherCust = "9e8d7c6b-5a49-4837-a625-140302010000"
@@ -39,14 +39,14 @@ func startPoolAuthority(t *testing.T) *realAuthority {
 	err := ra.srv.Seed(authority.Seed{Organizations: []authority.OrganizationSeed{{
 		ID: "org1", Name: "Test Stores",
 		Customers: []authority.CustomerSeed{
-			{ID: custID, Name: "Test Stores", Pool: []authority.PoolLicenceSeed{
+			{ID: custID, Name: "Test Stores", Pool: []authority.PoolLicenseSeed{
 				{ID: "CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
 				{ID: "CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
 				{ID: "CAP-2", Kind: licensecore.PoolCapacity, Devices: 2},
 				{ID: "MNT-26", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint26},
 				{ID: "MNT-27", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint27},
 			}},
-			{ID: otherCust, Name: "Other Shop", Pool: []authority.PoolLicenceSeed{
+			{ID: otherCust, Name: "Other Shop", Pool: []authority.PoolLicenseSeed{
 				{ID: "OTHER-1", Kind: licensecore.PoolCapacity, Devices: 1},
 			}},
 		},
@@ -123,7 +123,7 @@ func (p *poolInstall) setCustomer(id string) {
 	}
 }
 
-func (p *poolInstall) activate(ids ...string) []licensecore.ActivatedLicence {
+func (p *poolInstall) activate(ids ...string) []licensecore.ActivatedLicense {
 	p.t.Helper()
 	got, err := p.m.ActivatePool(context.Background(), p.sess, ids, nil)
 	if err != nil {
@@ -136,7 +136,7 @@ func (p *poolInstall) activate(ids ...string) []licensecore.ActivatedLicence {
 // authority: held by this install under the same activation.
 func (p *poolInstall) active(ra *realAuthority) []string {
 	p.t.Helper()
-	all, err := p.m.ActivatedLicences()
+	all, err := p.m.ActivatedLicenses()
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func (p *poolInstall) active(ra *realAuthority) []string {
 	return ids
 }
 
-// agree checks that the authority and every install agree: each licence
+// agree checks that the authority and every install agree: each license
 // is either available in the pool, or active on exactly the install that
 // records it, under the same activation id.
 func agree(t *testing.T, ra *realAuthority, installs ...*poolInstall) {
@@ -158,19 +158,19 @@ func agree(t *testing.T, ra *realAuthority, installs ...*poolInstall) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := map[string]licensecore.ActivatedLicence{}
+	local := map[string]licensecore.ActivatedLicense{}
 	owner := map[string]string{}
 	for _, p := range installs {
-		all, err := p.m.ActivatedLicences()
+		all, err := p.m.ActivatedLicenses()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range all {
 			if _, dup := local[a.ID]; dup {
-				t.Fatalf("licence %s recorded on two installs", a.ID)
+				t.Fatalf("license %s recorded on two installs", a.ID)
 			}
 			if a.State != licensecore.ActivationActive {
-				t.Fatalf("licence %s still %s on %s", a.ID, a.State, p.code)
+				t.Fatalf("license %s still %s on %s", a.ID, a.State, p.code)
 			}
 			local[a.ID], owner[a.ID] = a, p.code
 		}
@@ -186,13 +186,13 @@ func agree(t *testing.T, ra *realAuthority, installs ...*poolInstall) {
 		delete(local, e.ID)
 	}
 	if len(local) > 0 {
-		t.Fatalf("licences counted locally but unknown to the pool: %v", local)
+		t.Fatalf("licenses counted locally but unknown to the pool: %v", local)
 	}
 }
 
 func poolIDs(t *testing.T, m *licensecore.Manager) []string {
 	t.Helper()
-	list, err := m.PoolLicences(context.Background())
+	list, err := m.PoolLicenses(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestCustomerAccount(t *testing.T) {
 	if err != nil || acc.InstallCode != "BCDF-GHJK-LMNP-QRST" || acc.ServerName != "Till BCDF-GHJK-LMNP-QRST" || acc.CustomerID != "" {
 		t.Fatalf("fresh account: %+v %v", acc, err)
 	}
-	if _, err := p.m.PoolLicences(ctx); !errors.Is(err, licensecore.ErrNoCustomerID) {
+	if _, err := p.m.PoolLicenses(ctx); !errors.Is(err, licensecore.ErrNoCustomerID) {
 		t.Fatalf("pool without a customer: %v", err)
 	}
 	for _, tc := range []struct {
@@ -239,10 +239,10 @@ func TestCustomerAccount(t *testing.T) {
 	if err != nil || acc.CustomerID != custID || acc.CustomerName != "Test Stores" {
 		t.Fatalf("set customer: %+v %v", acc, err)
 	}
-	// Moving to another customer waits until the licences are back.
+	// Moving to another customer waits until the licenses are back.
 	p.activate("CAP-2")
 	if _, err := p.m.SetCustomerID(ctx, p.sess, otherCust); !errors.Is(err, licensecore.ErrCustomerInUse) {
-		t.Fatalf("change customer while holding licences: %v", err)
+		t.Fatalf("change customer while holding licenses: %v", err)
 	}
 	if _, err := p.m.TransferToPool(ctx, p.sess, nil); err != nil {
 		t.Fatal(err)
@@ -266,7 +266,7 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	b.setCustomer(custID)
 	ctx := context.Background()
 
-	list, err := a.m.PoolLicences(ctx)
+	list, err := a.m.PoolLicenses(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 		t.Fatalf("activate: %v %+v %v", err, got, calls)
 	}
 	tot, err := a.m.TotalCapacity()
-	if err != nil || tot.Devices != 12 || !tot.MaintenanceUntil.Equal(maint27) || tot.Licences != 4 {
+	if err != nil || tot.Devices != 12 || !tot.MaintenanceUntil.Equal(maint27) || tot.Licenses != 4 {
 		t.Fatalf("totals: %+v %v", tot, err)
 	}
 	if ids := poolIDs(t, b.m); !slices.Equal(ids, []string{"CAP-2"}) {
@@ -301,12 +301,12 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 		ids  []string
 		want string
 	}{
-		{[]string{"CAP-8"}, "Licence CAP-8 (8 devices) returns to the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become unlicensed."},
-		{[]string{"MNT-27"}, "Licence MNT-27 (Maintenance until 31 Dec 2027) returns to the cloud pool. Maintenance ends on 30 Jun 2026 instead of 31 Dec 2027."},
-		{[]string{"MNT-26"}, "Licence MNT-26 (Maintenance until 30 Jun 2026) returns to the cloud pool."},
-		{nil, "4 licences return to the cloud pool. Capacity drops from 12 to 0 devices; 12 devices become unlicensed. Maintenance (until 31 Dec 2027) ends now."},
-		{[]string{"CAP-2"}, "licence CAP-2: the licence is not activated on this server"},
-		{[]string{}, "No activated licence is selected; nothing changes."},
+		{[]string{"CAP-8"}, "License CAP-8 (8 devices) returns to the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become unlicensed."},
+		{[]string{"MNT-27"}, "License MNT-27 (Maintenance until 31 Dec 2027) returns to the cloud pool. Maintenance ends on 30 Jun 2026 instead of 31 Dec 2027."},
+		{[]string{"MNT-26"}, "License MNT-26 (Maintenance until 30 Jun 2026) returns to the cloud pool."},
+		{nil, "4 licenses return to the cloud pool. Capacity drops from 12 to 0 devices; 12 devices become unlicensed. Maintenance (until 31 Dec 2027) ends now."},
+		{[]string{"CAP-2"}, "license CAP-2: the license is not activated on this server"},
+		{[]string{}, "No activated license is selected; nothing changes."},
 	} {
 		if got := a.m.TransferImpact(tc.ids); got != tc.want {
 			t.Errorf("TransferImpact(%v) =\n%q, want\n%q", tc.ids, got, tc.want)
@@ -321,7 +321,7 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	if _, err := a.m.TransferToPool(ctx, a.sess, []string{"CAP-8"}); !errors.Is(err, licensecore.ErrNotActivated) {
 		t.Fatalf("transfer twice: %v", err)
 	}
-	list, _ = b.m.PoolLicences(ctx)
+	list, _ = b.m.PoolLicenses(ctx)
 	if len(list) != 2 || list[0].ID != "CAP-2" || list[1].ID != "CAP-8" || !list[1].TransferDate.After(list[0].TransferDate) {
 		t.Fatalf("pool after transfer: %+v", list)
 	}
@@ -333,9 +333,9 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 		t.Fatalf("second install: %+v", got)
 	}
 	_, err = a.m.ActivatePool(ctx, a.sess, []string{"CAP-8", "CAP-2"}, nil)
-	var one *licensecore.PoolLicenceError
-	if !errors.Is(err, licensecore.ErrPoolLicenceUnavailable) || !errors.As(err, &one) || one.LicenceID != "CAP-8" {
-		t.Fatalf("activating a taken licence: %v", err)
+	var one *licensecore.PoolLicenseError
+	if !errors.Is(err, licensecore.ErrPoolLicenseUnavailable) || !errors.As(err, &one) || one.LicenseID != "CAP-8" {
+		t.Fatalf("activating a taken license: %v", err)
 	}
 	if ids := a.active(ra); !slices.Equal(ids, []string{"CAP-2", "CAP-4", "MNT-26", "MNT-27"}) {
 		t.Fatalf("the rest of the batch: %v", ids)
@@ -385,7 +385,7 @@ func TestPoolNeedsAdministrator(t *testing.T) {
 	agree(t, ra, p)
 }
 
-// TestPoolRaceBetweenInstalls: two installs race for the same licence,
+// TestPoolRaceBetweenInstalls: two installs race for the same license,
 // round after round; exactly one wins and both agree with the authority.
 func TestPoolRaceBetweenInstalls(t *testing.T) {
 	ra := startPoolAuthority(t)
@@ -405,7 +405,7 @@ func TestPoolRaceBetweenInstalls(t *testing.T) {
 				case err == nil && len(got) == 1:
 					wins.Add(1)
 					winner.Store(p)
-				case !errors.Is(err, licensecore.ErrPoolLicenceUnavailable):
+				case !errors.Is(err, licensecore.ErrPoolLicenseUnavailable):
 					t.Errorf("round %d: %v", round, err)
 				}
 			})
@@ -497,8 +497,8 @@ func TestPoolLostAnswers(t *testing.T) {
 				t.Fatalf("after reconcile: %v", ids)
 			}
 			agree(t, ra, p, other)
-			if _, err := other.m.ActivatePool(ctx, other.sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrPoolLicenceUnavailable) {
-				t.Fatalf("the licence is free for another install: %v", err)
+			if _, err := other.m.ActivatePool(ctx, other.sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrPoolLicenseUnavailable) {
+				t.Fatalf("the license is free for another install: %v", err)
 			}
 
 			// Transfer.
@@ -511,11 +511,11 @@ func TestPoolLostAnswers(t *testing.T) {
 			if tc.kill {
 				p.restart()
 			} else if tot, _ := p.m.TotalCapacity(); tot.Devices != 2 {
-				t.Fatalf("a returning licence still counts: %+v", tot)
+				t.Fatalf("a returning license still counts: %+v", tot)
 			}
-			// The returning licence is not usable here, and until the
+			// The returning license is not usable here, and until the
 			// receipt arrives not available there either.
-			if all, _ := p.m.ActivatedLicences(); len(all) != 2 || all[1].State != licensecore.ActivationReturning {
+			if all, _ := p.m.ActivatedLicenses(); len(all) != 2 || all[1].State != licensecore.ActivationReturning {
 				t.Fatalf("returning: %+v", all)
 			}
 			// The next pool call delivers the receipt.

@@ -15,7 +15,7 @@ package licensecore
 // binds an install code to the first key it sees (trust on first use) and
 // to one customer: a request signed with any other key for that install
 // code is refused (install_conflict), and an install may only move to
-// another customer while it holds none of the old customer's licences.
+// another customer while it holds none of the old customer's licenses.
 // The Customer ID itself (a random UUID v4 from the partner page) is what
 // admits a new installation to a customer's pool. So one installation
 // acts only for its own customer, and only the installation holding an
@@ -24,8 +24,8 @@ package licensecore
 // # Endpoints
 //
 //	GET  /customers/{id}   200 CustomerAnswer, 404 unknown_customer (no signature: it checks an ID)
-//	POST /pool/list        op "list": the customer's available licences (PoolListAnswer)
-//	POST /pool/held        op "held": the licences this installation holds (PoolHeldAnswer)
+//	POST /pool/list        op "list": the customer's available licenses (PoolListAnswer)
+//	POST /pool/held        op "held": the licenses this installation holds (PoolHeldAnswer)
 //	POST /pool/activate    op "activate" + licence_id + request_id → PoolActivation
 //	POST /pool/transfer    op "transfer" + licence_id + activation_id + request_id → PoolTransferAnswer
 //
@@ -36,12 +36,12 @@ package licensecore
 // request_id is chosen by the installation and persisted (with the signed
 // envelope) before the request is sent; a repeat of the same envelope gets
 // the same answer, so a retry after a lost answer or a crash neither doubles
-// nor loses a licence. A transfer envelope is the signed transfer receipt:
-// {licence id, activation id, install code, customer, request id, time}
+// nor loses a license. A transfer envelope is the signed transfer receipt:
+// {license id, activation id, install code, customer, request id, time}
 // signed by the key the activation was bound to. The authority credits the
-// licence back to the pool only for a receipt that names the licence's
+// license back to the pool only for a receipt that names the license's
 // current activation and verifies with that key; the installation stops
-// counting the licence before it sends the receipt.
+// counting the license before it sends the receipt.
 
 import (
 	"crypto/ed25519"
@@ -66,7 +66,7 @@ const (
 	PoolErrUnknownCustomer = "unknown_customer"
 	PoolErrInstallConflict = "install_conflict"
 	PoolErrInstallBusy     = "install_busy"
-	PoolErrUnknownLicence  = "unknown_licence"
+	PoolErrUnknownLicense  = "unknown_licence"
 	PoolErrNotAvailable    = "not_available"
 	PoolErrSuperseded      = "superseded"
 	PoolErrNotHeld         = "not_held"
@@ -91,7 +91,7 @@ type PoolRequest struct {
 	ServerName   string    `json:"server_name,omitempty"`
 	PublicKey    []byte    `json:"public_key"`
 	RequestID    string    `json:"request_id,omitempty"`
-	LicenceID    string    `json:"licence_id,omitempty"`
+	LicenseID    string    `json:"licence_id,omitempty"`
 	ActivationID string    `json:"activation_id,omitempty"`
 	IssuedAt     time.Time `json:"issued_at"`
 }
@@ -110,13 +110,13 @@ type CustomerAnswer struct {
 
 // PoolListAnswer is POST /pool/list.
 type PoolListAnswer struct {
-	Licences []PoolLicence `json:"licences"`
+	Licenses []PoolLicense `json:"licences"`
 }
 
-// PoolActivation is POST /pool/activate: the licence now bound to the
+// PoolActivation is POST /pool/activate: the license now bound to the
 // installation under ActivationID.
 type PoolActivation struct {
-	Licence      PoolLicence `json:"licence"`
+	License      PoolLicense `json:"licence"`
 	ActivationID string      `json:"activation_id"`
 	ActivatedAt  time.Time   `json:"activated_at"`
 }
@@ -126,10 +126,10 @@ type PoolHeldAnswer struct {
 	Activations []PoolActivation `json:"activations"`
 }
 
-// PoolTransferAnswer is POST /pool/transfer: the licence is back in the
+// PoolTransferAnswer is POST /pool/transfer: the license is back in the
 // pool since TransferDate.
 type PoolTransferAnswer struct {
-	LicenceID    string    `json:"licence_id"`
+	LicenseID    string    `json:"licence_id"`
 	TransferDate time.Time `json:"transfer_date"`
 }
 
@@ -186,8 +186,8 @@ func (r *PoolRequest) validate() error {
 	needs := map[string][]string{
 		PoolOpList:     nil,
 		PoolOpHeld:     nil,
-		PoolOpActivate: {r.RequestID, r.LicenceID},
-		PoolOpTransfer: {r.RequestID, r.LicenceID, r.ActivationID},
+		PoolOpActivate: {r.RequestID, r.LicenseID},
+		PoolOpTransfer: {r.RequestID, r.LicenseID, r.ActivationID},
 	}
 	fields, ok := needs[r.Op]
 	if !ok {
@@ -201,7 +201,7 @@ func (r *PoolRequest) validate() error {
 	return nil
 }
 
-// validPoolID accepts the identifiers of the protocol: licence IDs,
+// validPoolID accepts the identifiers of the protocol: license IDs,
 // request and activation IDs, install codes.
 func validPoolID(s string) bool {
 	if s == "" || len(s) > 64 {
@@ -215,60 +215,60 @@ func validPoolID(s string) bool {
 	return true
 }
 
-// maxPoolDevices bounds a capacity licence; anything larger is a broken
-// answer rather than a licence.
+// maxPoolDevices bounds a capacity license; anything larger is a broken
+// answer rather than a license.
 const maxPoolDevices = 1_000_000
 
-// Validate checks a pool licence as the authority describes it.
-func (p PoolLicence) Validate() error {
+// Validate checks a pool license as the authority describes it.
+func (p PoolLicense) Validate() error {
 	if !validPoolID(p.ID) {
-		return fmt.Errorf("pool licence id %q is malformed", p.ID)
+		return fmt.Errorf("pool license id %q is malformed", p.ID)
 	}
 	switch p.Kind {
 	case PoolCapacity:
 		if p.Devices < 1 || p.Devices > maxPoolDevices || !p.MaintenanceUntil.IsZero() {
-			return fmt.Errorf("capacity licence %s: devices must be 1-%d and there is no maintenance date", p.ID, maxPoolDevices)
+			return fmt.Errorf("capacity license %s: devices must be 1-%d and there is no maintenance date", p.ID, maxPoolDevices)
 		}
 	case PoolMaintenance:
 		if p.MaintenanceUntil.IsZero() || p.Devices != 0 {
-			return fmt.Errorf("maintenance licence %s: needs an end date and no devices", p.ID)
+			return fmt.Errorf("maintenance license %s: needs an end date and no devices", p.ID)
 		}
 	default:
-		return fmt.Errorf("pool licence %s: unknown kind %q", p.ID, p.Kind)
+		return fmt.Errorf("pool license %s: unknown kind %q", p.ID, p.Kind)
 	}
 	return nil
 }
 
 // parsePoolList decodes and checks a /pool/list answer.
-func parsePoolList(raw []byte) ([]PoolLicence, error) {
+func parsePoolList(raw []byte) ([]PoolLicense, error) {
 	var a PoolListAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("%w: pool list: %v", ErrAuthorityBroken, err)
 	}
 	seen := map[string]bool{}
-	for i := range a.Licences {
-		l := &a.Licences[i]
+	for i := range a.Licenses {
+		l := &a.Licenses[i]
 		if err := l.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
 		}
 		if seen[l.ID] {
-			return nil, fmt.Errorf("%w: pool licence %s listed twice", ErrAuthorityBroken, l.ID)
+			return nil, fmt.Errorf("%w: pool license %s listed twice", ErrAuthorityBroken, l.ID)
 		}
 		seen[l.ID] = true
 		l.Description = l.Describe()
 	}
-	return a.Licences, nil
+	return a.Licenses, nil
 }
 
 // parseActivation decodes and checks one activation.
 func parseActivation(a PoolActivation) (PoolActivation, error) {
-	if err := a.Licence.Validate(); err != nil {
+	if err := a.License.Validate(); err != nil {
 		return a, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
 	}
 	if !validPoolID(a.ActivationID) || a.ActivatedAt.IsZero() {
-		return a, fmt.Errorf("%w: activation of %s lacks an activation id or time", ErrAuthorityBroken, a.Licence.ID)
+		return a, fmt.Errorf("%w: activation of %s lacks an activation id or time", ErrAuthorityBroken, a.License.ID)
 	}
-	a.Licence.Description = a.Licence.Describe()
+	a.License.Description = a.License.Describe()
 	return a, nil
 }
 
@@ -276,7 +276,7 @@ func parseActivation(a PoolActivation) (PoolActivation, error) {
 func parseHeld(raw []byte) ([]PoolActivation, error) {
 	var a PoolHeldAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("%w: held licences: %v", ErrAuthorityBroken, err)
+		return nil, fmt.Errorf("%w: held licenses: %v", ErrAuthorityBroken, err)
 	}
 	for i := range a.Activations {
 		var err error

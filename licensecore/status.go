@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// State is the licence status shown as "License Status".
+// State is the license status shown as "License Status".
 type State int
 
-// Licence states.
+// License states.
 const (
 	Unlicensed State = iota
 	Licensed
@@ -29,9 +29,9 @@ func (s State) String() string {
 	}
 }
 
-// TokenState is the state of the current licence token, separate from the
-// licence: an expired token means registers cannot authenticate until the
-// server reaches the internet again, not that the licence is gone.
+// TokenState is the state of the current license token, separate from the
+// license: an expired token means registers cannot authenticate until the
+// server reaches the internet again, not that the license is gone.
 type TokenState int
 
 // Token states.
@@ -58,7 +58,7 @@ func (s TokenState) String() string {
 // Policy holds every threshold of status evaluation, so none is a literal
 // scattered through the code.
 type Policy struct {
-	// RenewalWindow: a licence whose renewal date is closer than this
+	// RenewalWindow: a license whose renewal date is closer than this
 	// requires renewal.
 	RenewalWindow time.Duration
 	// TokenWarnBefore and TokenWarnFraction: a token is "expiring soon" when
@@ -80,7 +80,7 @@ type Policy struct {
 	// RenewalNoticeDays: a notification is sent once when the renewal date
 	// comes within each of these many days (0 entries are ignored).
 	RenewalNoticeDays [3]int
-	// OfflineWindow: a licence refreshed offline (licence file or response
+	// OfflineWindow: a license refreshed offline (license file or response
 	// code) stays valid this long after OfflineSince without contact with
 	// the authority; OfflineWarn: the warning starts this long before the
 	// end. Zero means the default (30 days, 7 days).
@@ -125,7 +125,7 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// Status is the evaluated state of the stored licence at one instant.
+// Status is the evaluated state of the stored license at one instant.
 type Status struct {
 	State State      `json:"-"`
 	Token TokenState `json:"-"`
@@ -133,14 +133,14 @@ type Status struct {
 	// extended until it is right again.
 	ClockError bool `json:"clock_error"`
 	// License is nil when State is Unlicensed.
-	License *License  `json:"license,omitempty"`
+	License *License  `json:"licence,omitempty"`
 	At      time.Time `json:"at"`
 	// TokenLeft is the time until the token expires (negative once expired).
 	TokenLeft time.Duration `json:"-"`
 	// RenewalLeft is the time until the renewal date; meaningful only when
-	// the licence has one.
+	// the license has one.
 	RenewalLeft time.Duration `json:"-"`
-	// Offline window of a licence refreshed offline (zero otherwise): when
+	// Offline window of a license refreshed offline (zero otherwise): when
 	// it ends, how many days are left (rounded up; 0 once ended), and
 	// whether the warning applies (see OfflineWarning).
 	OfflineGraceEnd time.Time `json:"offline_grace_end,omitzero"`
@@ -148,15 +148,15 @@ type Status struct {
 	OfflineExpiring bool      `json:"offline_expiring,omitempty"`
 }
 
-// HasRenewalDate reports whether the licence has a renewal date.
+// HasRenewalDate reports whether the license has a renewal date.
 func (s Status) HasRenewalDate() bool {
 	return s.License != nil && !s.License.RenewalDate.IsZero()
 }
 
 // Evaluate computes the status of l at now under p. It is pure: the caller
-// supplies the trusted time. A nil licence is Unlicensed.
+// supplies the trusted time. A nil license is Unlicensed.
 //
-// Boundaries: at exactly the renewal date the licence has expired; one
+// Boundaries: at exactly the renewal date the license has expired; one
 // second before it requires renewal. At exactly now+RenewalWindow before the
 // date it requires renewal. The token is expired at exactly its exp.
 func Evaluate(l *License, now time.Time, p Policy) Status {

@@ -9,10 +9,10 @@ import (
 
 const oneDay = 24 * time.Hour
 
-// renewalLicence has a renewal date at t0 and a 30-day token that expires
+// renewalLicense has a renewal date at t0 and a 30-day token that expires
 // well after every instant the renewal cases look at, so only the renewal
 // date decides the state.
-func renewalLicence() *License {
+func renewalLicense() *License {
 	return &License{
 		ServerID:      "server-0001",
 		LicenseID:     "lic-0001",
@@ -41,7 +41,7 @@ func TestEvaluateRenewalBoundaries(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			st := Evaluate(renewalLicence(), tc.now, p)
+			st := Evaluate(renewalLicense(), tc.now, p)
 			if st.State != tc.want {
 				t.Errorf("State = %v, want %v", st.State, tc.want)
 			}
@@ -49,7 +49,7 @@ func TestEvaluateRenewalBoundaries(t *testing.T) {
 				t.Errorf("RenewalLeft = %v, want %v", st.RenewalLeft, want)
 			}
 			if !st.HasRenewalDate() {
-				t.Error("HasRenewalDate = false for a licence with a renewal date")
+				t.Error("HasRenewalDate = false for a license with a renewal date")
 			}
 			if !st.At.Equal(tc.now) {
 				t.Errorf("At = %v, want %v", st.At, tc.now)
@@ -62,16 +62,16 @@ func TestEvaluateRenewalWindowIsPolicy(t *testing.T) {
 	p := DefaultPolicy()
 	p.RenewalWindow = 7 * oneDay
 	now := t0.Add(-10 * oneDay) // inside the default 30 days, outside 7
-	if got := Evaluate(renewalLicence(), now, p).State; got != Licensed {
+	if got := Evaluate(renewalLicense(), now, p).State; got != Licensed {
 		t.Errorf("with a 7-day window, 10 days before renewal: %v, want Licensed", got)
 	}
-	if got := Evaluate(renewalLicence(), now, DefaultPolicy()).State; got != RequiresRenewal {
+	if got := Evaluate(renewalLicense(), now, DefaultPolicy()).State; got != RequiresRenewal {
 		t.Errorf("with the default window, 10 days before renewal: %v, want Requires Renewal", got)
 	}
 }
 
 func TestEvaluateWithoutRenewalDate(t *testing.T) {
-	l := renewalLicence()
+	l := renewalLicense()
 	l.RenewalDate = time.Time{}
 	l.Type = Perpetual
 	for _, now := range []time.Time{t0.Add(-100 * 365 * oneDay), t0.Add(-time.Second), t0, t0.Add(time.Second), t0.Add(399 * oneDay)} {
@@ -80,24 +80,24 @@ func TestEvaluateWithoutRenewalDate(t *testing.T) {
 			t.Errorf("at %v: State = %v, want Licensed (no renewal date)", now, st.State)
 		}
 		if st.HasRenewalDate() || st.RenewalLeft != 0 {
-			t.Errorf("at %v: HasRenewalDate = %v, RenewalLeft = %v for a licence without one", now, st.HasRenewalDate(), st.RenewalLeft)
+			t.Errorf("at %v: HasRenewalDate = %v, RenewalLeft = %v for a license without one", now, st.HasRenewalDate(), st.RenewalLeft)
 		}
 	}
 }
 
-func TestEvaluateNilLicence(t *testing.T) {
+func TestEvaluateNilLicense(t *testing.T) {
 	st := Evaluate(nil, t0, DefaultPolicy())
 	if st.State != Unlicensed || st.Token != TokenNone || st.License != nil || st.HasRenewalDate() {
-		t.Errorf("Evaluate(nil) = %+v, want Unlicensed without licence or token", st)
+		t.Errorf("Evaluate(nil) = %+v, want Unlicensed without license or token", st)
 	}
 	if st.Severity() != 2 {
 		t.Errorf("Severity of Unlicensed = %d, want 2", st.Severity())
 	}
 }
 
-// tokenLicence has no renewal date and a token of the given lifetime that
+// tokenLicense has no renewal date and a token of the given lifetime that
 // expires at t0.
-func tokenLicence(lifetime time.Duration) *License {
+func tokenLicense(lifetime time.Duration) *License {
 	l := &License{ServerID: "server-0001", TokenExpiry: t0}
 	if lifetime > 0 {
 		l.TokenIssuedAt = t0.Add(-lifetime)
@@ -137,7 +137,7 @@ func TestEvaluateTokenThresholds(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			now := t0.Add(-tc.left)
-			st := Evaluate(tokenLicence(tc.lifetime), now, p)
+			st := Evaluate(tokenLicense(tc.lifetime), now, p)
 			if st.Token != tc.want {
 				t.Errorf("Token = %v, want %v", st.Token, tc.want)
 			}
@@ -145,7 +145,7 @@ func TestEvaluateTokenThresholds(t *testing.T) {
 				t.Errorf("TokenLeft = %v, want %v", st.TokenLeft, tc.left)
 			}
 			if st.State != Licensed {
-				t.Errorf("State = %v: the token must not change the licence state", st.State)
+				t.Errorf("State = %v: the token must not change the license state", st.State)
 			}
 		})
 	}
@@ -158,12 +158,12 @@ func TestEvaluateWithoutToken(t *testing.T) {
 	}
 }
 
-func TestEvaluateCopiesLicence(t *testing.T) {
-	l := renewalLicence()
+func TestEvaluateCopiesLicense(t *testing.T) {
+	l := renewalLicense()
 	st := Evaluate(l, t0.Add(-time.Hour), DefaultPolicy())
 	l.ServerID = "changed"
 	if st.License == l || st.License.ServerID != "server-0001" {
-		t.Error("Status shares the caller's licence; later changes leak into it")
+		t.Error("Status shares the caller's license; later changes leak into it")
 	}
 }
 
@@ -180,8 +180,8 @@ func TestSeverity(t *testing.T) {
 		{"clock error", Status{State: Licensed, Token: TokenOK, ClockError: true}, 1},
 		{"token expired", Status{State: Licensed, Token: TokenExpired}, 2},
 		{"token expired while renewal due", Status{State: RequiresRenewal, Token: TokenExpired}, 2},
-		{"expired licence", Status{State: ExpiredRequiresRenewal, Token: TokenOK}, 2},
-		{"expired licence with clock error", Status{State: ExpiredRequiresRenewal, ClockError: true}, 2},
+		{"expired license", Status{State: ExpiredRequiresRenewal, Token: TokenOK}, 2},
+		{"expired license with clock error", Status{State: ExpiredRequiresRenewal, ClockError: true}, 2},
 		{"unlicensed", Status{State: Unlicensed}, 2},
 	}
 	for _, tc := range cases {

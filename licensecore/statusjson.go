@@ -18,7 +18,7 @@ type statusJSON struct {
 	OfflineDaysLeft *int     `json:"offline_days_left,omitempty"`
 	Warning         string   `json:"warning,omitempty"`
 	At              string   `json:"at"`
-	License         *License `json:"license,omitempty"`
+	License         *License `json:"licence,omitempty"`
 }
 
 // MarshalJSON writes the status for monitoring tools.

@@ -35,7 +35,7 @@ const (
 	prefixAudit = "audit/e/"
 	keyAuditTop = "audit/head"
 	// Offline licensing (offline.go): the pending challenge, and every
-	// licence file and response code applied, so none applies twice.
+	// license file and response code applied, so none applies twice.
 	keyChallenge = "offline/challenge"
 	prefixUsed   = "offline/used/"
 )
@@ -118,7 +118,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 
 // BadgerOptions are Badger options sized for a desktop (DESIGN.md §4): a
 // few MiB of memory, small files, every write synced. The reference
-// authority uses them too; the licence store adds encryption.
+// authority uses them too; the license store adds encryption.
 func BadgerOptions(dir string, log zerolog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithLogger(BadgerLogger{log.With().Str("component", "badger").Logger()}).
@@ -142,11 +142,11 @@ func mapOpenError(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "Cannot acquire directory lock"):
-		return fmt.Errorf("%w (the licence store is in use by another process)", ErrAlreadyRunning)
+		return fmt.Errorf("%w (the license store is in use by another process)", ErrAlreadyRunning)
 	case strings.Contains(msg, "Encryption key mismatch"), strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
 		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)
 	}
-	return fmt.Errorf("open licence store: %w", err)
+	return fmt.Errorf("open license store: %w", err)
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {
@@ -310,23 +310,23 @@ func (s *Store) getJSON(key string, v any) error {
 // is never on disk in clear even in a value log copied off the machine with
 // its key file missing.
 type Tokens struct {
-	Licence string
+	License string
 	Refresh string
 }
 
-// SaveLicence stores the licence, its tokens and the key set they were
+// SaveLicense stores the license, its tokens and the key set they were
 // verified with in one transaction: either all of them or none.
-func (s *Store) SaveLicence(l License, t Tokens, jwks *JWKS) error {
-	write, err := s.licenceWrites(l, &t, jwks)
+func (s *Store) SaveLicense(l License, t Tokens, jwks *JWKS) error {
+	write, err := s.licenseWrites(l, &t, jwks)
 	if err != nil {
 		return err
 	}
 	return s.update(write)
 }
 
-// licenceWrites prepares SaveLicence's writes for one transaction; a nil t
+// licenseWrites prepares SaveLicense's writes for one transaction; a nil t
 // keeps the stored tokens.
-func (s *Store) licenceWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Txn) error, error) {
+func (s *Store) licenseWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Txn) error, error) {
 	lj, err := json.Marshal(l)
 	if err != nil {
 		return nil, err
@@ -348,7 +348,7 @@ func (s *Store) licenceWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Tx
 			return err
 		}
 		if t != nil {
-			if err := txn.Set([]byte(keyToken), []byte(t.Licence)); err != nil {
+			if err := txn.Set([]byte(keyToken), []byte(t.License)); err != nil {
 				return err
 			}
 			if err := txn.Set([]byte(keyRefresh), sealed); err != nil {
@@ -362,7 +362,7 @@ func (s *Store) licenceWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Tx
 	}, nil
 }
 
-// UpdateLicense replaces only the licence record (local facts such as the
+// UpdateLicense replaces only the license record (local facts such as the
 // last verify result).
 func (s *Store) UpdateLicense(l License) error {
 	lj, err := json.Marshal(l)
@@ -372,7 +372,7 @@ func (s *Store) UpdateLicense(l License) error {
 	return s.put(keyLicense, lj)
 }
 
-// License loads the stored licence; ErrNotLicensed when there is none.
+// License loads the stored license; ErrNotLicensed when there is none.
 func (s *Store) License() (License, error) {
 	var l License
 	err := s.getJSON(keyLicense, &l)
@@ -402,12 +402,12 @@ func (s *Store) Tokens() (Tokens, error) {
 			return t, err
 		}
 	}
-	return Tokens{Licence: string(lic), Refresh: string(ref)}, nil
+	return Tokens{License: string(lic), Refresh: string(ref)}, nil
 }
 
-// DeleteLicence removes the licence and its tokens (the audit log and the
+// DeleteLicense removes the license and its tokens (the audit log and the
 // pinned key set stay).
-func (s *Store) DeleteLicence() error {
+func (s *Store) DeleteLicense() error {
 	return s.update(func(txn *badger.Txn) error {
 		for _, k := range []string{keyLicense, keyToken, keyRefresh} {
 			if err := txn.Delete([]byte(k)); err != nil {
@@ -461,7 +461,7 @@ func (s *Store) MarkNotified(key string, at time.Time) (already bool, err error)
 }
 
 // ClearNotified forgets every sent notification whose key starts with
-// prefix (after a refresh or a new licence, thresholds start over).
+// prefix (after a refresh or a new license, thresholds start over).
 func (s *Store) ClearNotified(prefix string) error {
 	return s.update(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixNote + prefix)})

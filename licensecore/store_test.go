@@ -22,7 +22,7 @@ const (
 	canaryRefresh  = "refresh-canary-0b6e44d1a7c2"
 )
 
-func sampleLicence(tb testing.TB) (License, Tokens, JWKS) {
+func sampleLicense(tb testing.TB) (License, Tokens, JWKS) {
 	tb.Helper()
 	c := validClaims(t0)
 	c.Customer = canaryCustomer
@@ -31,7 +31,7 @@ func sampleLicence(tb testing.TB) (License, Tokens, JWKS) {
 	l.AcquiredAt = t0
 	l.LastVerifyTime = t0.Add(time.Minute)
 	l.LastVerifyResult = VerifyValid
-	return l, Tokens{Licence: keyA.sign(tb, c), Refresh: canaryRefresh}, JWKS{Keys: []JWK{keyA.jwk(), keyB.jwk()}}
+	return l, Tokens{License: keyA.sign(tb, c), Refresh: canaryRefresh}, JWKS{Keys: []JWK{keyA.jwk(), keyB.jwk()}}
 }
 
 func TestStoreEmpty(t *testing.T) {
@@ -45,7 +45,7 @@ func TestStoreEmpty(t *testing.T) {
 		{"Tokens", func() error { _, err := s.Tokens(); return err }, ErrNotLicensed},
 		{"JWKS", func() error { _, err := s.JWKS(); return err }, ErrNotFound},
 		{"Setting", func() error { _, err := s.Setting("theme"); return err }, ErrNotFound},
-		{"DeleteLicence", s.DeleteLicence, nil},
+		{"DeleteLicense", s.DeleteLicense, nil},
 		{"VerifyAudit", s.VerifyAudit, nil},
 	}
 	for _, c := range checks {
@@ -55,7 +55,7 @@ func TestStoreEmpty(t *testing.T) {
 	}
 }
 
-// assertStored checks the stored licence, tokens and key set against want.
+// assertStored checks the stored license, tokens and key set against want.
 func assertStored(t *testing.T, s *Store, l License, toks Tokens, set JWKS) {
 	t.Helper()
 	gotL, err := s.License()
@@ -75,27 +75,27 @@ func assertStored(t *testing.T, s *Store, l License, toks Tokens, set JWKS) {
 	}
 }
 
-func TestStoreLicenceRoundTrip(t *testing.T) {
+func TestStoreLicenseRoundTrip(t *testing.T) {
 	s := newTestStore(t)
-	l, toks, set := sampleLicence(t)
-	mustNil(t, s.SaveLicence(l, toks, &set))
+	l, toks, set := sampleLicense(t)
+	mustNil(t, s.SaveLicense(l, toks, &set))
 	assertStored(t, s, l, toks, set)
 	assertStored(t, reopen(t, s), l, toks, set)
 }
 
-func TestStoreSaveLicenceWithoutJWKSKeepsPinnedSet(t *testing.T) {
+func TestStoreSaveLicenseWithoutJWKSKeepsPinnedSet(t *testing.T) {
 	s := newTestStore(t)
-	l, toks, set := sampleLicence(t)
+	l, toks, set := sampleLicense(t)
 	mustNil(t, s.SaveJWKS(set))
 	toks.Refresh = "" // and no refresh token
-	mustNil(t, s.SaveLicence(l, toks, nil))
+	mustNil(t, s.SaveLicense(l, toks, nil))
 	assertStored(t, s, l, toks, set)
 }
 
 func TestStoreUpdateLicense(t *testing.T) {
 	s := newTestStore(t)
-	l, toks, set := sampleLicence(t)
-	mustNil(t, s.SaveLicence(l, toks, &set))
+	l, toks, set := sampleLicense(t)
+	mustNil(t, s.SaveLicense(l, toks, &set))
 	l.LastVerifyResult = VerifyRevoked
 	l.LastVerifyTime = t0.Add(time.Hour)
 	mustNil(t, s.UpdateLicense(l))
@@ -146,12 +146,12 @@ func TestStoreNotified(t *testing.T) {
 	mark("token-soon/tok-1", false)
 }
 
-func TestStoreDeleteLicenceKeepsAuditAndJWKS(t *testing.T) {
+func TestStoreDeleteLicenseKeepsAuditAndJWKS(t *testing.T) {
 	s := newTestStore(t)
-	l, toks, set := sampleLicence(t)
-	mustNil(t, s.SaveLicence(l, toks, &set))
+	l, toks, set := sampleLicense(t)
+	mustNil(t, s.SaveLicense(l, toks, &set))
 	appendAudit(t, s, 3)
-	mustNil(t, s.DeleteLicence())
+	mustNil(t, s.DeleteLicense())
 
 	s = reopen(t, s)
 	if _, err := s.License(); !errors.Is(err, ErrNotLicensed) {
@@ -172,18 +172,18 @@ func TestStoreDeleteLicenceKeepsAuditAndJWKS(t *testing.T) {
 	mustNil(t, s.VerifyAudit())
 }
 
-// The licence, its tokens and above all the refresh token must not be
+// The license, its tokens and above all the refresh token must not be
 // readable from the files, and the refresh token must not be readable even
 // through Badger with the key file.
 func TestStoreSecretsNotInClear(t *testing.T) {
 	s := newTestStore(t)
 	root := filepath.Dir(storeDir(s))
-	l, toks, set := sampleLicence(t)
-	mustNil(t, s.SaveLicence(l, toks, &set))
+	l, toks, set := sampleLicense(t)
+	mustNil(t, s.SaveLicense(l, toks, &set))
 	appendAudit(t, s, 2)
 	secrets := map[string]string{
 		"refresh token": toks.Refresh,
-		"licence token": toks.Licence,
+		"license token": toks.License,
 		"customer":      l.Customer,
 		"server ID":     l.ServerID,
 		"transaction":   l.TransactionID + `"`, // with the JSON quote: the bare value is short
@@ -376,18 +376,18 @@ func TestStoreSchemaAndMigrations(t *testing.T) {
 
 func TestStoreClosed(t *testing.T) {
 	s := newTestStore(t)
-	l, toks, set := sampleLicence(t)
-	mustNil(t, s.SaveLicence(l, toks, &set))
+	l, toks, set := sampleLicense(t)
+	mustNil(t, s.SaveLicense(l, toks, &set))
 	clock := newTestClock(t, s, newFakeClock(t0))
 	mustNil(t, s.Close())
 	mustNil(t, s.Close()) // twice is fine
 
 	calls := map[string]func() error{
-		"SaveLicence":     func() error { return s.SaveLicence(l, toks, &set) },
+		"SaveLicense":     func() error { return s.SaveLicense(l, toks, &set) },
 		"UpdateLicense":   func() error { return s.UpdateLicense(l) },
 		"License":         func() error { _, err := s.License(); return err },
 		"Tokens":          func() error { _, err := s.Tokens(); return err },
-		"DeleteLicence":   s.DeleteLicence,
+		"DeleteLicense":   s.DeleteLicense,
 		"SaveJWKS":        func() error { return s.SaveJWKS(set) },
 		"JWKS":            func() error { _, err := s.JWKS(); return err },
 		"SetSetting":      func() error { return s.SetSetting("a", "b") },

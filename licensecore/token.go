@@ -14,7 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// MaxTokenSize bounds a licence token; anything larger is refused before
+// MaxTokenSize bounds a license token; anything larger is refused before
 // parsing so an attacker cannot make us decode megabytes of JSON.
 const MaxTokenSize = 16 << 10
 
@@ -34,7 +34,7 @@ type VerifierOptions struct {
 	CacheSize int
 }
 
-// Verifier checks licence tokens offline against a pinned key set. Registers
+// Verifier checks license tokens offline against a pinned key set. Registers
 // and peer servers use it with the JWKS cached from the authority. It is safe
 // for concurrent use.
 type Verifier struct {

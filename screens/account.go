@@ -75,7 +75,7 @@ func (a *account) buildUI() fyne.CanvasObject {
 		bold("Customer ID"), a.customerID,
 		bold("Customer"), a.customerName,
 	)
-	help := widget.NewLabel("The Customer ID comes from the Authorization server's partner page. Cloud licences are drawn from that customer's pool.")
+	help := widget.NewLabel("The Customer ID comes from the Authorization server's partner page. Cloud licenses are drawn from that customer's pool.")
 	help.Wrapping = fyne.TextWrapWord
 	a.load()
 	return container.NewVBox(screenTitle("Manage customer account"), help, form, a.edits, a.run.busy.box, a.run.msg)
@@ -130,7 +130,7 @@ func (a *account) onSave() {
 				return Explain(err)
 			}
 			a.show(acc)
-			return "Saved: this server now draws cloud licences for " + orNone(acc.CustomerName) + "."
+			return "Saved: this server now draws cloud licenses for " + orNone(acc.CustomerName) + "."
 		})
 	})
 }

@@ -66,25 +66,25 @@ func TestAccountScreen(t *testing.T) {
 }
 
 type fakePool struct {
-	available []licensecore.PoolLicence
-	mine      []licensecore.ActivatedLicence
+	available []licensecore.PoolLicense
+	mine      []licensecore.ActivatedLicense
 	stopAfter int // ActivatePool fails after this many
 	returned  []string
 	progress  []int
 }
 
-func (f *fakePool) PoolLicences(context.Context) ([]licensecore.PoolLicence, error) {
+func (f *fakePool) PoolLicenses(context.Context) ([]licensecore.PoolLicense, error) {
 	return f.available, nil
 }
-func (f *fakePool) ActivatePool(_ context.Context, _ *licensecore.AdminSession, ids []string, progress func(int, int)) ([]licensecore.ActivatedLicence, error) {
-	var done []licensecore.ActivatedLicence
+func (f *fakePool) ActivatePool(_ context.Context, _ *licensecore.AdminSession, ids []string, progress func(int, int)) ([]licensecore.ActivatedLicense, error) {
+	var done []licensecore.ActivatedLicense
 	for i, id := range ids {
 		if f.stopAfter > 0 && i == f.stopAfter {
 			return done, context.Canceled
 		}
 		for _, l := range f.available {
 			if l.ID == id {
-				a := licensecore.ActivatedLicence{PoolLicence: l, State: licensecore.ActivationActive, ActivatedAt: t0}
+				a := licensecore.ActivatedLicense{PoolLicense: l, State: licensecore.ActivationActive, ActivatedAt: t0}
 				f.mine = append(f.mine, a)
 				done = append(done, a)
 			}
@@ -104,7 +104,7 @@ func (f *fakePool) TransferToPool(_ context.Context, _ *licensecore.AdminSession
 	f.mine = nil
 	return licensecore.TransferResult{Returned: ids}, nil
 }
-func (f *fakePool) ActivatedLicences() ([]licensecore.ActivatedLicence, error) { return f.mine, nil }
+func (f *fakePool) ActivatedLicenses() ([]licensecore.ActivatedLicense, error) { return f.mine, nil }
 func (f *fakePool) TotalCapacity() (licensecore.PoolTotals, error) {
 	var t licensecore.PoolTotals
 	for _, a := range f.mine {
@@ -116,10 +116,10 @@ func (f *fakePool) TransferImpact(ids []string) string { return "Capacity drops.
 
 func TestPoolScreen(t *testing.T) {
 	test.NewTempApp(t)
-	cap8 := licensecore.PoolLicence{ID: "P-1", Kind: licensecore.PoolCapacity, Devices: 8, TransferDate: t0, Description: "8 devices"}
-	cap4 := licensecore.PoolLicence{ID: "P-2", Kind: licensecore.PoolCapacity, Devices: 4, TransferDate: t0, Description: "4 devices"}
-	mnt := licensecore.PoolLicence{ID: "P-3", Kind: licensecore.PoolMaintenance, MaintenanceUntil: t0.AddDate(1, 0, 0), Description: "Maintenance until …"}
-	svc := &fakePool{available: []licensecore.PoolLicence{cap8, cap4, mnt}}
+	cap8 := licensecore.PoolLicense{ID: "P-1", Kind: licensecore.PoolCapacity, Devices: 8, TransferDate: t0, Description: "8 devices"}
+	cap4 := licensecore.PoolLicense{ID: "P-2", Kind: licensecore.PoolCapacity, Devices: 4, TransferDate: t0, Description: "4 devices"}
+	mnt := licensecore.PoolLicense{ID: "P-3", Kind: licensecore.PoolMaintenance, MaintenanceUntil: t0.AddDate(1, 0, 0), Description: "Maintenance until …"}
+	svc := &fakePool{available: []licensecore.PoolLicense{cap8, cap4, mnt}}
 	w := test.NewWindow(nil)
 	defer w.Close()
 	p := newPool(context.Background(), svc, &fakeGate{}, w, syncAsync)
@@ -130,20 +130,20 @@ func TestPoolScreen(t *testing.T) {
 	}
 	test.Tap(p.downloadBtn)
 	if len(p.available) != 3 || p.poolEmpty.Visible() {
-		t.Fatalf("download: %d licences", len(p.available))
+		t.Fatalf("download: %d licenses", len(p.available))
 	}
 	p.pickPool["P-1"], p.pickPool["P-2"] = true, true
 	p.updateButtons()
 	test.Tap(p.activateBtn)
-	if len(p.available) != 1 || len(p.activated) != 2 || p.totals.Text != "Capacity from cloud licences: 12 devices" {
+	if len(p.available) != 1 || len(p.activated) != 2 || p.totals.Text != "Capacity from cloud licenses: 12 devices" {
 		t.Fatalf("after activation: pool %d, mine %d, %q", len(p.available), len(p.activated), p.totals.Text)
 	}
-	if p.progress.Value != 1 || p.progressBox.Visible() || !strings.Contains(p.run.msg.Text, "Activated 2 licences") {
+	if p.progress.Value != 1 || p.progressBox.Visible() || !strings.Contains(p.run.msg.Text, "Activated 2 licenses") {
 		t.Fatalf("progress %v, %q", p.progress.Value, p.run.msg.Text)
 	}
 
 	// A cancelled batch keeps what was activated and says so.
-	svc.available = []licensecore.PoolLicence{mnt, {ID: "P-4", Kind: licensecore.PoolCapacity, Devices: 1, Description: "1 device"}}
+	svc.available = []licensecore.PoolLicense{mnt, {ID: "P-4", Kind: licensecore.PoolCapacity, Devices: 1, Description: "1 device"}}
 	test.Tap(p.downloadBtn)
 	svc.stopAfter = 1
 	p.pickPool["P-3"], p.pickPool["P-4"] = true, true

@@ -63,7 +63,7 @@ func (g *AdminGate) Do(action string, then func(*licensecore.AdminSession)) {
 		title, confirm = "Create the System Administrator", "Create"
 		again = widget.NewPasswordEntry()
 		items = append(items, widget.NewFormItem("Repeat password", again))
-		items = append([]*widget.FormItem{widget.NewFormItem("", widget.NewLabel("No administrator exists on this PC yet.\nThe account you create here is needed for every licence change."))}, items...)
+		items = append([]*widget.FormItem{widget.NewFormItem("", widget.NewLabel("No administrator exists on this PC yet.\nThe account you create here is needed for every license change."))}, items...)
 	}
 	items = append([]*widget.FormItem{widget.NewFormItem("", widget.NewLabelWithStyle(action, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))}, items...)
 	d := dialog.NewForm(title, confirm, "Cancel", items, func(ok bool) {

@@ -45,7 +45,7 @@ func TestAdminGate(t *testing.T) {
 	then := func(s *licensecore.AdminSession) { got = append(got, s) }
 
 	// No administrator yet: the dialog asks to create one, and nothing runs.
-	g.Do("Remove the licence", then)
+	g.Do("Remove the license", then)
 	if len(got) != 0 || len(w.Canvas().Overlays().List()) != 1 {
 		t.Fatalf("expected a create dialog and no action; ran %d, overlays %d", len(got), len(w.Canvas().Overlays().List()))
 	}

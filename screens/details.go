@@ -23,9 +23,9 @@ const refreshTimeout = time.Minute
 
 const (
 	msgTokenSoon    = "Connect this server to the internet to get fresh tokens."
-	msgTokenExpired = "The licence token has expired: registers cannot authenticate until this server gets a fresh token."
+	msgTokenExpired = "The license token has expired: registers cannot authenticate until this server gets a fresh token."
 	msgClock        = "This PC's clock is behind the last trusted time. Correct the date and time; until then License Desk does not extend any expiry."
-	msgRenewalGone  = "The licence has passed its renewal date. Renew it with your provider, then remove this licence and acquire it again (remove & re-acquire)."
+	msgRenewalGone  = "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again (remove & re-acquire)."
 	msgRefreshOff   = "The authorization server cannot be reached right now. That is normal while this server is offline: License Desk keeps trying in the background."
 )
 
@@ -81,7 +81,7 @@ func NewStatusBinding(st licensecore.Status) binding.Item[licensecore.Status] {
 	return b
 }
 
-// NewDetails returns the licence details screen. It follows status, which
+// NewDetails returns the license details screen. It follows status, which
 // any goroutine may Set; ctx bounds the manual refreshes it starts.
 func NewDetails(ctx context.Context, svc TokenRefresher, status binding.Item[licensecore.Status], opener URLOpener) fyne.CanvasObject {
 	return newDetails(ctx, svc, status, opener, time.Local).buildUI()
@@ -127,7 +127,7 @@ func (d *details) buildUI() fyne.CanvasObject {
 	d.msg.Hide()
 	open := widget.NewButtonWithIcon("Open Authorization server", theme.ComputerIcon(), d.onOpenAuthority)
 
-	title := screenTitle("Licence details")
+	title := screenTitle("License details")
 
 	d.root = container.NewVBox(
 		title,
@@ -187,13 +187,13 @@ func (d *details) show(st licensecore.Status) {
 
 	d.renewalBanner.set("")
 	if st.State == licensecore.RequiresRenewal {
-		d.renewalBanner.set("The licence requires renewal: renew it before " + formatDate(l.RenewalDate, d.loc) +
+		d.renewalBanner.set("The license requires renewal: renew it before " + formatDate(l.RenewalDate, d.loc) +
 			" (" + relative(st.RenewalLeft) + ") to keep this server licensed.")
 	}
 	d.renewalGoneBanner.set(choose(st.State == licensecore.ExpiredRequiresRenewal, msgRenewalGone))
 	d.tokenSoonBanner.set("")
 	if st.Token == licensecore.TokenExpiringSoon {
-		d.tokenSoonBanner.set("The licence token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon)
+		d.tokenSoonBanner.set("The license token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon)
 	}
 	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
 	d.clockBanner.set(choose(st.ClockError, msgClock))

@@ -16,7 +16,7 @@ import (
 	"licensedesk/licensecore"
 )
 
-// testLicense is a healthy licence at t0: a 3-day token with 2 days left
+// testLicense is a healthy license at t0: a 3-day token with 2 days left
 // and a renewal date 200 days away.
 func testLicense() *licensecore.License {
 	return &licensecore.License{
@@ -34,7 +34,7 @@ func testLicense() *licensecore.License {
 	}
 }
 
-// statusAt evaluates a licence changed by edit at t0 with the default
+// statusAt evaluates a license changed by edit at t0 with the default
 // policy: the real domain rules, not hand-made statuses.
 func statusAt(edit func(*licensecore.License), clockError bool) licensecore.Status {
 	l := testLicense()
@@ -106,7 +106,7 @@ func TestDetailsStates(t *testing.T) {
 			l.TokenIssuedAt, l.TokenExpiry = t0.Add(-62*time.Hour), t0.Add(10*time.Hour)
 		}, false), "Licensed", widget.SuccessImportance,
 			"26 Sep 2026 (in 200 days)", "10 Mar 2026 19:30 (in 10 hours)", []string{"token-soon"},
-			"The licence token expires in 10 hours. Connect this server to the internet to get fresh tokens."},
+			"The license token expires in 10 hours. Connect this server to the internet to get fresh tokens."},
 		{"token_expired", statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false),
 			"Licensed", widget.SuccessImportance,
 			"26 Sep 2026 (in 200 days)", "10 Mar 2026 06:30 (3 hours ago)", []string{"token-expired"}, msgTokenExpired},
@@ -166,7 +166,7 @@ func TestDetailsUnlicensed(t *testing.T) {
 		t.Errorf("status %q %v", f.d.state.Text, f.d.state.Importance)
 	}
 	if f.d.serverID.key.Visible() || f.d.tokenExpiry.key.Visible() {
-		t.Error("licence rows shown without a licence")
+		t.Error("license rows shown without a license")
 	}
 }
 

@@ -25,16 +25,16 @@ var explanations = []struct {
 }{
 	{licensecore.ErrAccessDenied, msgDenied},
 	{licensecore.ErrDeviceCodeExpired, msgExpired},
-	{licensecore.ErrLicenceRevoked, "The licence was revoked on the authorization server. Contact your provider."},
-	{licensecore.ErrLicenceExpired, "The licence has passed its renewal date. Renew it with your provider, then remove this licence and acquire it again."},
-	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the licence token. Remove this licence and acquire it again, or contact your provider."},
+	{licensecore.ErrLicenseRevoked, "The license was revoked on the authorization server. Contact your provider."},
+	{licensecore.ErrLicenseExpired, "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again."},
+	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the license token. Remove this license and acquire it again, or contact your provider."},
 	{context.Canceled, "The operation was cancelled."},
 	{context.DeadlineExceeded, "The authorization server took too long to answer. Check this PC's internet connection and try again."},
 	{licensecore.ErrAuthorityDown, msgOffline},
 	{licensecore.ErrAuthorityBroken, "The authorization server gave an answer License Desk does not understand. Check its address in Settings."},
 	{licensecore.ErrClockRollback, "This PC's clock is behind the last trusted time. Correct the date and time, then try again."},
 	{licensecore.ErrAlreadyRunning, "License Desk is already running. Look for its icon in the notification area."},
-	{licensecore.ErrNotLicensed, "This server has no licence yet. Acquire one first."},
+	{licensecore.ErrNotLicensed, "This server has no license yet. Acquire one first."},
 	{licensecore.ErrAdminRequired, "This change needs a System Administrator. Log in as an administrator and try again."},
 	{licensecore.ErrBadCredentials, "The user name or password is wrong."},
 	{licensecore.ErrLoginThrottled, "Too many failed logins. Wait a little, then try again."},
@@ -42,13 +42,13 @@ var explanations = []struct {
 	{licensecore.ErrInvalidUserName, "Use a user name of up to 64 letters, digits, dots, dashes or underscores."},
 	{licensecore.ErrAdminExists, "An administrator account already exists. Log in with it."},
 	{licensecore.ErrClosed, "License Desk is shutting down. Start it again and retry."},
-	{licensecore.ErrStoreCorrupt, "The licence data on this PC is damaged. Remove the licence and acquire it again."},
-	{licensecore.ErrSchemaTooNew, "The licence data was written by a newer version of License Desk. Install that version."},
-	{licensecore.ErrAuditTampered, "The licence history on this PC has been altered. Contact support."},
-	{licensecore.ErrTokenExpired, "The licence token has expired. Connect this server to the internet to get a fresh one."},
-	{licensecore.ErrTokenNotYet, "The licence token is not valid yet. Check this PC's date and time."},
+	{licensecore.ErrStoreCorrupt, "The license data on this PC is damaged. Remove the license and acquire it again."},
+	{licensecore.ErrSchemaTooNew, "The license data was written by a newer version of License Desk. Install that version."},
+	{licensecore.ErrAuditTampered, "The license history on this PC has been altered. Contact support."},
+	{licensecore.ErrTokenExpired, "The license token has expired. Connect this server to the internet to get a fresh one."},
+	{licensecore.ErrTokenNotYet, "The license token is not valid yet. Check this PC's date and time."},
 	{licensecore.ErrInvalidKeySet, "The authorization server sent signing keys License Desk cannot use. Contact support."},
-	{licensecore.ErrTokenInvalid, "The authorization server sent a licence token License Desk cannot trust. Check its address in Settings, or contact support."},
+	{licensecore.ErrTokenInvalid, "The authorization server sent a license token License Desk cannot trust. Check its address in Settings, or contact support."},
 }
 
 // plainSentinels are licensecore errors whose own text is already written
@@ -61,7 +61,7 @@ var plainSentinels = []error{
 	licensecore.ErrResponseMismatch, licensecore.ErrResponseCannotCarry, licensecore.ErrRequestInvalid,
 	licensecore.ErrFileTooLarge, licensecore.ErrEntitlementTampered, licensecore.ErrEntitlementForeign,
 	licensecore.ErrEntitlementReplayed, licensecore.ErrEntitlementExpired, licensecore.ErrSwitchSameType,
-	licensecore.ErrSwitchPending, licensecore.ErrPoolLicenceUnavailable, licensecore.ErrInstallConflict,
+	licensecore.ErrSwitchPending, licensecore.ErrPoolLicenseUnavailable, licensecore.ErrInstallConflict,
 	licensecore.ErrPoolRefused, licensecore.ErrNotActivated,
 }
 
@@ -101,7 +101,7 @@ func Explain(err error) string {
 }
 
 // serverWords quotes the authorization server's own explanation of a
-// refusal, which often says what to do (for example which licence is full).
+// refusal, which often says what to do (for example which license is full).
 func serverWords(err error) string {
 	var ae *licensecore.AuthorityError
 	if !errors.As(err, &ae) || ae.Description == "" {

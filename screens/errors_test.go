@@ -39,7 +39,7 @@ func TestExplain(t *testing.T) {
 			"The authorization server gave an answer License Desk does not understand…"},
 		{"clock", fmt.Errorf("refresh: %w", licensecore.ErrClockRollback), "This PC's clock is behind…"},
 		{"bad signature", &licensecore.TokenError{Kind: licensecore.ErrBadSignature, Cause: errors.New("ed25519: verification error")},
-			"The authorization server sent a licence token License Desk cannot trust…"},
+			"The authorization server sent a license token License Desk cannot trust…"},
 		{"already running", licensecore.ErrAlreadyRunning, "License Desk is already running…"},
 		{"unknown", errors.New("boom"), "Something went wrong (boom). Try again; if it keeps happening, contact support."},
 	}
@@ -75,8 +75,8 @@ func TestExplainEverySentinel(t *testing.T) {
 		licensecore.ErrInvalidKeySet, licensecore.ErrWrongAudience, licensecore.ErrWrongIssuer,
 		licensecore.ErrBadAlgorithm, licensecore.ErrBadSignature, licensecore.ErrMalformedToken,
 		licensecore.ErrMissingClaim, licensecore.ErrAuthorityDown, licensecore.ErrAuthorityBroken,
-		licensecore.ErrAccessDenied, licensecore.ErrDeviceCodeExpired, licensecore.ErrLicenceRevoked,
-		licensecore.ErrLicenceExpired, licensecore.ErrRefreshRejected, licensecore.ErrAdminRequired,
+		licensecore.ErrAccessDenied, licensecore.ErrDeviceCodeExpired, licensecore.ErrLicenseRevoked,
+		licensecore.ErrLicenseExpired, licensecore.ErrRefreshRejected, licensecore.ErrAdminRequired,
 		licensecore.ErrBadCredentials, licensecore.ErrLoginThrottled, licensecore.ErrWeakPassword,
 		licensecore.ErrInvalidUserName, licensecore.ErrAdminExists,
 	} {

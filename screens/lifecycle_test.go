@@ -34,7 +34,7 @@ type fakeLifecycle struct {
 }
 
 func (f *fakeLifecycle) Verify(context.Context) (licensecore.Status, error) { return f.st, f.err }
-func (f *fakeLifecycle) DownloadLicence(context.Context) (licensecore.Status, []licensecore.Change, error) {
+func (f *fakeLifecycle) DownloadLicense(context.Context) (licensecore.Status, []licensecore.Change, error) {
 	return f.st, f.changes, f.err
 }
 func (f *fakeLifecycle) Remove(_ context.Context, _ *licensecore.AdminSession, o licensecore.RemoveOptions) error {
@@ -68,7 +68,7 @@ func (f *fakeLifecycle) ApplyResponse(_ context.Context, _ *licensecore.AdminSes
 	f.applied = code
 	return f.st, f.err
 }
-func (f *fakeLifecycle) LicenceRequest(account, serial string) ([]byte, error) {
+func (f *fakeLifecycle) LicenseRequest(account, serial string) ([]byte, error) {
 	return []byte(`{"account_number":"` + account + `","serial_number":"` + serial + `"}`), f.err
 }
 func (f *fakeLifecycle) ImportEntitlement(_ context.Context, _ *licensecore.AdminSession, data []byte) (licensecore.Status, error) {
@@ -183,12 +183,12 @@ func TestOfflineScreen(t *testing.T) {
 	test.Type(o.account, "ACC-1")
 	test.Type(o.serial, "SN-9")
 	test.Tap(o.requestBtn)
-	raw, err := os.ReadFile(filepath.Join(dir, "licence-request.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, "license-request.json"))
 	if err != nil || !strings.Contains(string(raw), "ACC-1") || !strings.Contains(string(raw), "SN-9") {
 		t.Fatalf("request file: %s %v", raw, err)
 	}
 
-	ent := filepath.Join(dir, "licence.ent")
+	ent := filepath.Join(dir, "license.ent")
 	os.WriteFile(ent, []byte("ENTITLEMENT"), 0o600)
 	o.entPath.SetText(ent)
 	test.Tap(o.importBtn)
@@ -201,7 +201,7 @@ func TestOfflineScreen(t *testing.T) {
 	svc.imported = nil
 	o.entPath.SetText(big)
 	test.Tap(o.importBtn)
-	if svc.imported != nil || !strings.Contains(o.run.msg.Text, "not a licence file") {
+	if svc.imported != nil || !strings.Contains(o.run.msg.Text, "not a license file") {
 		t.Fatalf("oversized file: imported %d bytes, %q", len(svc.imported), o.run.msg.Text)
 	}
 
@@ -223,7 +223,7 @@ func TestOfflineWarningInTrayAndDetails(t *testing.T) {
 		t.Fatalf("23 days offline should warn: %+v", st)
 	}
 	line, state := TrayStatus(st, t0)
-	if line != "Licence expires in 7 days — licensing server unavailable" || state != TrayWarning {
+	if line != "License expires in 7 days — licensing server unavailable" || state != TrayWarning {
 		t.Errorf("tray: %q %v", line, state)
 	}
 	d := newDetails(context.Background(), nil, NewStatusBinding(st), nil, time.UTC)

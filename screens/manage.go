@@ -18,12 +18,12 @@ import (
 	"licensedesk/licensecore"
 )
 
-// LifecycleService is what the licence management screen needs;
+// LifecycleService is what the license management screen needs;
 // *licensecore.Manager implements it. Protected calls take the session the
 // Gate obtained; the Manager refuses them without one.
 type LifecycleService interface {
 	Verify(ctx context.Context) (licensecore.Status, error)
-	DownloadLicence(ctx context.Context) (licensecore.Status, []licensecore.Change, error)
+	DownloadLicense(ctx context.Context) (licensecore.Status, []licensecore.Change, error)
 	Remove(ctx context.Context, sess *licensecore.AdminSession, opts licensecore.RemoveOptions) error
 	RequestSwitch(ctx context.Context, sess *licensecore.AdminSession, to licensecore.LicenseType) (licensecore.SwitchRequest, error)
 	PendingSwitch() (licensecore.SwitchRequest, bool)
@@ -37,7 +37,7 @@ type Gate interface {
 	Do(action string, then func(*licensecore.AdminSession))
 }
 
-// manage is the "Manage licence" screen: verify, download new licence,
+// manage is the "Manage license" screen: verify, download new license,
 // switch model and remove.
 type manage struct {
 	svc     LifecycleService
@@ -54,7 +54,7 @@ type manage struct {
 	pendingBox                                             *fyne.Container
 }
 
-// NewManage returns the licence management screen. publish hands a new
+// NewManage returns the license management screen. publish hands a new
 // status to the app (which Sets the binding and updates the tray).
 func NewManage(ctx context.Context, svc LifecycleService, gate Gate, win fyne.Window, status binding.Item[licensecore.Status], opener URLOpener, publish func(licensecore.Status)) fyne.CanvasObject {
 	return newManage(ctx, svc, gate, win, status, opener, publish, goAsync).buildUI()
@@ -66,10 +66,10 @@ func newManage(ctx context.Context, svc LifecycleService, gate Gate, win fyne.Wi
 }
 
 func (m *manage) buildUI() fyne.CanvasObject {
-	m.verifyBtn = widget.NewButtonWithIcon("Verify licence", theme.ConfirmIcon(), m.onVerify)
-	m.downloadBtn = widget.NewButtonWithIcon("Download new licence", theme.DownloadIcon(), m.onDownload)
+	m.verifyBtn = widget.NewButtonWithIcon("Verify license", theme.ConfirmIcon(), m.onVerify)
+	m.downloadBtn = widget.NewButtonWithIcon("Download new license", theme.DownloadIcon(), m.onDownload)
 	m.switchBtn = widget.NewButtonWithIcon("Switch model…", theme.MediaReplayIcon(), m.onSwitch)
-	m.removeBtn = widget.NewButtonWithIcon("Remove licence…", theme.DeleteIcon(), m.onRemove)
+	m.removeBtn = widget.NewButtonWithIcon("Remove license…", theme.DeleteIcon(), m.onRemove)
 	m.removeBtn.Importance = widget.DangerImportance
 	m.checkBtn = widget.NewButton("Check approval now", m.onCheckSwitch)
 	m.run.buttons = []*widget.Button{m.verifyBtn, m.downloadBtn, m.switchBtn, m.removeBtn, m.checkBtn}
@@ -79,9 +79,9 @@ func (m *manage) buildUI() fyne.CanvasObject {
 	m.pendingBox = container.NewVBox(m.pending, container.NewHBox(m.checkBtn, openApprove))
 	m.pendingBox.Hide()
 
-	title := screenTitle("Manage licence")
-	help := widget.NewLabel("Verify checks the licence with the Authorization server. Download picks up added modules, users and capacity. " +
-		"Switching between perpetual and subscription, and removing the licence, need a System Administrator.")
+	title := screenTitle("Manage license")
+	help := widget.NewLabel("Verify checks the license with the Authorization server. Download picks up added modules, users and capacity. " +
+		"Switching between perpetual and subscription, and removing the license, need a System Administrator.")
 	help.Wrapping = fyne.TextWrapWord
 	m.status.AddListener(binding.NewDataListener(m.onStatus))
 	return container.NewVBox(title, help,
@@ -131,15 +131,15 @@ func (m *manage) onVerify() {
 		if err != nil {
 			return Explain(err)
 		}
-		return "Verified: the licence is " + inWords(verifyWords, st.License.LastVerifyResult) + "."
+		return "Verified: the license is " + inWords(verifyWords, st.License.LastVerifyResult) + "."
 	})
 }
 
 func (m *manage) onDownload() {
 	var st licensecore.Status
 	var changes []licensecore.Change
-	m.run.run("Downloading the licence…", func(ctx context.Context) (err error) {
-		st, changes, err = m.svc.DownloadLicence(ctx)
+	m.run.run("Downloading the license…", func(ctx context.Context) (err error) {
+		st, changes, err = m.svc.DownloadLicense(ctx)
 		return err
 	}, func(err error) string {
 		if err != nil {
@@ -150,12 +150,12 @@ func (m *manage) onDownload() {
 	})
 }
 
-// describeChanges says what a downloaded licence changed, one line each.
+// describeChanges says what a downloaded license changed, one line each.
 func describeChanges(changes []licensecore.Change) string {
 	if len(changes) == 0 {
-		return "The licence is up to date: nothing changed."
+		return "The license is up to date: nothing changed."
 	}
-	lines := []string{"New licence downloaded. Changes:"}
+	lines := []string{"New license downloaded. Changes:"}
 	for _, c := range changes {
 		lines = append(lines, fmt.Sprintf("• %s: %s → %s", c.Field, orNone(c.Old), orNone(c.New)))
 	}
@@ -176,9 +176,9 @@ func (m *manage) onSwitch() {
 		return
 	}
 	to := otherType(st.License.Type)
-	what := "Switch this licence from " + typeName(st.License.Type) + " to " + typeName(to)
-	dialog.ShowConfirm("Switch licence model",
-		what+"?\n\nThe request must be approved on the Authorization server. The licence stays active meanwhile.",
+	what := "Switch this license from " + typeName(st.License.Type) + " to " + typeName(to)
+	dialog.ShowConfirm("Switch license model",
+		what+"?\n\nThe request must be approved on the Authorization server. The license stays active meanwhile.",
 		func(ok bool) {
 			if !ok {
 				return
@@ -212,7 +212,7 @@ func (m *manage) onCheckSwitch() {
 			return Explain(err)
 		case req.Status == licensecore.SwitchApproved:
 			m.publish(st)
-			return "Approved: the licence is now " + typeName(req.To) + "."
+			return "Approved: the license is now " + typeName(req.To) + "."
 		default:
 			return "Still waiting for approval."
 		}
@@ -232,27 +232,27 @@ func (m *manage) onOpenApproval() {
 }
 
 func (m *manage) onRemove() {
-	dialog.ShowConfirm("Remove licence",
-		"Remove the licence from this server?\n\nRegisters will no longer be able to authenticate with this server until a licence is acquired again. "+
-			"The Authorization server is told, so the licence can be acquired again here or elsewhere. The licence history is kept.",
+	dialog.ShowConfirm("Remove license",
+		"Remove the license from this server?\n\nRegisters will no longer be able to authenticate with this server until a license is acquired again. "+
+			"The Authorization server is told, so the license can be acquired again here or elsewhere. The license history is kept.",
 		func(ok bool) {
 			if ok {
-				m.gate.Do("Remove the licence", func(sess *licensecore.AdminSession) { m.remove(sess, false) })
+				m.gate.Do("Remove the license", func(sess *licensecore.AdminSession) { m.remove(sess, false) })
 			}
 		}, m.win)
 }
 
 func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
-	m.run.run("Removing the licence…", func(ctx context.Context) error {
+	m.run.run("Removing the license…", func(ctx context.Context) error {
 		return m.svc.Remove(ctx, sess, licensecore.RemoveOptions{Force: force})
 	}, func(err error) string {
 		if err == nil {
 			m.publish(m.svc.Status())
-			return "The licence was removed."
+			return "The license was removed."
 		}
 		if !force && (errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, licensecore.ErrRefreshRejected)) {
 			dialog.ShowConfirm("Remove without the Authorization server?",
-				Explain(err)+"\n\nRemove the licence from this PC anyway? The Authorization server will still count it as in use until it is released there.",
+				Explain(err)+"\n\nRemove the license from this PC anyway? The Authorization server will still count it as in use until it is released there.",
 				func(ok bool) {
 					if ok {
 						m.remove(sess, true)
@@ -264,5 +264,5 @@ func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
 	})
 }
 
-// typeName is the licence type inside a sentence.
+// typeName is the license type inside a sentence.
 func typeName(t licensecore.LicenseType) string { return strings.ToLower(inWords(typeWords, t)) }

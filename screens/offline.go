@@ -24,13 +24,13 @@ import (
 type OfflineService interface {
 	GetChallenge() (licensecore.Challenge, error)
 	ApplyResponse(ctx context.Context, sess *licensecore.AdminSession, code string) (licensecore.Status, error)
-	LicenceRequest(account, serial string) ([]byte, error)
+	LicenseRequest(account, serial string) ([]byte, error)
 	ImportEntitlement(ctx context.Context, sess *licensecore.AdminSession, data []byte) (licensecore.Status, error)
 	Policy() licensecore.Policy
 }
 
 // offline is the "Offline activation" screen: challenge/response and the
-// licence request → licence file exchange, for a PC without a browser or
+// license request → license file exchange, for a PC without a browser or
 // without internet.
 type offline struct {
 	svc     OfflineService
@@ -51,7 +51,7 @@ type offline struct {
 }
 
 // NewOffline returns the offline activation screen; it works licensed or
-// not (a licence file can license a new server). defaultDir is where
+// not (a license file can license a new server). defaultDir is where
 // request files are suggested.
 func NewOffline(ctx context.Context, svc OfflineService, gate Gate, win fyne.Window, status binding.Item[licensecore.Status], publish func(licensecore.Status), defaultDir string) fyne.CanvasObject {
 	return newOffline(ctx, svc, gate, win, status, publish, goAsync).buildUI(defaultDir)
@@ -87,12 +87,12 @@ func (o *offline) buildUI(defaultDir string) fyne.CanvasObject {
 	o.serial = widget.NewEntry()
 	o.serial.SetPlaceHolder("serial number")
 	o.requestPath = widget.NewEntry()
-	o.requestPath.SetText(filepath.Join(defaultDir, "licence-request.json"))
-	o.requestBtn = widget.NewButtonWithIcon("Generate licence request", theme.DocumentSaveIcon(), o.onRequest)
+	o.requestPath.SetText(filepath.Join(defaultDir, "license-request.json"))
+	o.requestBtn = widget.NewButtonWithIcon("Generate license request", theme.DocumentSaveIcon(), o.onRequest)
 	o.browseReq = widget.NewButton("Browse…", func() { o.browse(o.requestPath, true) })
 	o.entPath = widget.NewEntry()
-	o.entPath.SetPlaceHolder("path of the licence file (.ent)")
-	o.importBtn = widget.NewButtonWithIcon("Import licence file", theme.UploadIcon(), o.onImport)
+	o.entPath.SetPlaceHolder("path of the license file (.ent)")
+	o.importBtn = widget.NewButtonWithIcon("Import license file", theme.UploadIcon(), o.onImport)
 	o.browseImprt = widget.NewButton("Browse…", func() { o.browse(o.entPath, false) })
 	o.run.buttons = []*widget.Button{o.getBtn, o.upgradeBtn, o.requestBtn, o.importBtn}
 
@@ -100,8 +100,8 @@ func (o *offline) buildUI(defaultDir string) fyne.CanvasObject {
 	challengeHelp := widget.NewLabel("Upgrade without a browser on this PC: read the challenge to someone at the Authorization server's Upgrade page " +
 		"and type the response code they give you. You may close License Desk meanwhile; the challenge is kept.")
 	challengeHelp.Wrapping = fyne.TextWrapWord
-	fileHelp := widget.NewLabel("No internet here: generate a licence request, take it to a PC with a browser, turn it into a licence file " +
-		"on the Authorization server's Licence file page, and import that file here. A licence activated offline stays valid for 30 days without contact.")
+	fileHelp := widget.NewLabel("No internet here: generate a license request, take it to a PC with a browser, turn it into a license file " +
+		"on the Authorization server's License file page, and import that file here. A license activated offline stays valid for 30 days without contact.")
 	fileHelp.Wrapping = fyne.TextWrapWord
 
 	o.status.AddListener(binding.NewDataListener(o.onStatus))
@@ -110,7 +110,7 @@ func (o *offline) buildUI(defaultDir string) fyne.CanvasObject {
 		container.NewBorder(nil, nil, o.getBtn, copyBtn, o.challenge),
 		container.NewBorder(nil, nil, widget.NewLabel("Upgrade"), o.upgradeBtn, o.response),
 		widget.NewSeparator(),
-		heading("Licence request and licence file"), fileHelp,
+		heading("License request and license file"), fileHelp,
 		container.NewGridWithColumns(2, o.account, o.serial),
 		container.NewBorder(nil, nil, nil, container.NewHBox(o.browseReq, o.requestBtn), o.requestPath),
 		container.NewBorder(nil, nil, nil, container.NewHBox(o.browseImprt, o.importBtn), o.entPath),
@@ -159,7 +159,7 @@ func (o *offline) onUpgrade() {
 
 func (o *offline) onRequest() {
 	path := strings.TrimSpace(o.requestPath.Text)
-	data, err := o.svc.LicenceRequest(strings.TrimSpace(o.account.Text), strings.TrimSpace(o.serial.Text))
+	data, err := o.svc.LicenseRequest(strings.TrimSpace(o.account.Text), strings.TrimSpace(o.serial.Text))
 	if err == nil {
 		err = os.WriteFile(path, data, 0o644)
 	}
@@ -167,7 +167,7 @@ func (o *offline) onRequest() {
 		o.run.say(Explain(err), false)
 		return
 	}
-	o.run.say("Licence request saved to "+path+". Take it to the Authorization server's Licence file page.", true)
+	o.run.say("License request saved to "+path+". Take it to the Authorization server's License file page.", true)
 }
 
 func (o *offline) onImport() {
@@ -177,9 +177,9 @@ func (o *offline) onImport() {
 		o.run.say(err.Error(), false)
 		return
 	}
-	o.gate.Do("Import a licence file", func(sess *licensecore.AdminSession) {
+	o.gate.Do("Import a license file", func(sess *licensecore.AdminSession) {
 		var st licensecore.Status
-		o.run.run("Checking the licence file…", func(ctx context.Context) (err error) {
+		o.run.run("Checking the license file…", func(ctx context.Context) (err error) {
 			st, err = o.svc.ImportEntitlement(ctx, sess, data)
 			return err
 		}, func(err error) string {
@@ -187,7 +187,7 @@ func (o *offline) onImport() {
 				return Explain(err)
 			}
 			o.publish(st)
-			return "Licence file imported: this server is " + st.State.String() + "."
+			return "License file imported: this server is " + st.State.String() + "."
 		})
 	})
 }
@@ -195,7 +195,7 @@ func (o *offline) onImport() {
 // readLimited reads at most limit bytes; a larger file is refused unread.
 func readLimited(path string, limit int64) ([]byte, error) {
 	if path == "" {
-		return nil, fmt.Errorf("choose the licence file first")
+		return nil, fmt.Errorf("choose the license file first")
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -207,7 +207,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("cannot read %s: %v", path, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than a licence file can be (%d KiB): it is not a licence file", path, limit>>10)
+		return nil, fmt.Errorf("%s is larger than a license file can be (%d KiB): it is not a license file", path, limit>>10)
 	}
 	return data, nil
 }

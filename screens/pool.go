@@ -15,21 +15,21 @@ import (
 	"licensedesk/licensecore"
 )
 
-// PoolService is what the cloud licence screen needs; *licensecore.Manager
+// PoolService is what the cloud license screen needs; *licensecore.Manager
 // implements it.
 type PoolService interface {
-	PoolLicences(ctx context.Context) ([]licensecore.PoolLicence, error)
-	ActivatePool(ctx context.Context, sess *licensecore.AdminSession, ids []string, progress func(done, total int)) ([]licensecore.ActivatedLicence, error)
+	PoolLicenses(ctx context.Context) ([]licensecore.PoolLicense, error)
+	ActivatePool(ctx context.Context, sess *licensecore.AdminSession, ids []string, progress func(done, total int)) ([]licensecore.ActivatedLicense, error)
 	TransferToPool(ctx context.Context, sess *licensecore.AdminSession, ids []string) (licensecore.TransferResult, error)
-	ActivatedLicences() ([]licensecore.ActivatedLicence, error)
+	ActivatedLicenses() ([]licensecore.ActivatedLicense, error)
 	TotalCapacity() (licensecore.PoolTotals, error)
 	TransferImpact(ids []string) string
 }
 
-// poolTimeout bounds a whole activation batch; each licence is one request.
+// poolTimeout bounds a whole activation batch; each license is one request.
 const poolTimeout = 10 * time.Minute
 
-// pool is "Cloud licences": download the pool's list, activate some, and
+// pool is "Cloud licenses": download the pool's list, activate some, and
 // transfer activated ones back.
 type pool struct {
 	ctx   context.Context
@@ -40,8 +40,8 @@ type pool struct {
 	async func(func())
 	run   *runner
 
-	available []licensecore.PoolLicence
-	activated []licensecore.ActivatedLicence
+	available []licensecore.PoolLicense
+	activated []licensecore.ActivatedLicense
 	pickPool  map[string]bool
 	pickMine  map[string]bool
 
@@ -54,7 +54,7 @@ type pool struct {
 	cancel                                     context.CancelFunc
 }
 
-// NewPool returns the cloud licence screen.
+// NewPool returns the cloud license screen.
 func NewPool(ctx context.Context, svc PoolService, gate Gate, win fyne.Window) fyne.CanvasObject {
 	return newPool(ctx, svc, gate, win, goAsync).buildUI()
 }
@@ -64,7 +64,7 @@ func newPool(ctx context.Context, svc PoolService, gate Gate, win fyne.Window, a
 		pickPool: map[string]bool{}, pickMine: map[string]bool{}}
 }
 
-// row is one line of either list: a check box and the licence's columns.
+// row is one line of either list: a check box and the license's columns.
 func newRow() fyne.CanvasObject {
 	return container.NewBorder(nil, nil, widget.NewCheck("", nil), nil,
 		container.NewGridWithColumns(3, widget.NewLabel(""), widget.NewLabel(""), widget.NewLabel("")))
@@ -97,10 +97,10 @@ func (p *pool) buildUI() fyne.CanvasObject {
 		setRow(o, p.pickMine[a.ID], func(on bool) { p.pickMine[a.ID] = on; p.updateButtons() },
 			a.ID, formatDate(a.ActivatedAt, p.loc), desc)
 	})
-	p.poolEmpty = widget.NewLabel("Click Download licences from the cloud to see the licences available to this customer.")
+	p.poolEmpty = widget.NewLabel("Click Download licenses from the cloud to see the licenses available to this customer.")
 	p.poolEmpty.Wrapping = fyne.TextWrapWord
 	p.totals = widget.NewLabel("")
-	p.downloadBtn = widget.NewButtonWithIcon("Download licences from the cloud", theme.DownloadIcon(), p.onDownload)
+	p.downloadBtn = widget.NewButtonWithIcon("Download licenses from the cloud", theme.DownloadIcon(), p.onDownload)
 	p.activateBtn = widget.NewButtonWithIcon("Activate", theme.ConfirmIcon(), p.onActivate)
 	p.activateBtn.Importance = widget.HighImportance
 	p.transferBtn = widget.NewButtonWithIcon("Transfer selected to cloud", theme.UploadIcon(), func() { p.onTransfer(false) })
@@ -122,7 +122,7 @@ func (p *pool) buildUI() fyne.CanvasObject {
 	}
 	p.reloadActivated()
 	p.updateButtons()
-	return container.NewVBox(screenTitle("Cloud licences"),
+	return container.NewVBox(screenTitle("Cloud licenses"),
 		heading("Available in the cloud pool"), p.downloadBtn, p.poolEmpty,
 		header("Transfer Date"), sized(p.poolList),
 		container.NewHBox(p.activateBtn), p.progressBox,
@@ -150,7 +150,7 @@ func (p *pool) updateButtons() {
 	}
 	enable(p.activateBtn, len(picked(p.pickPool)) > 0)
 	enable(p.transferBtn, len(picked(p.pickMine)) > 0)
-	enable(p.all, slices.ContainsFunc(p.activated, func(a licensecore.ActivatedLicence) bool { return a.State == licensecore.ActivationActive }))
+	enable(p.all, slices.ContainsFunc(p.activated, func(a licensecore.ActivatedLicense) bool { return a.State == licensecore.ActivationActive }))
 }
 
 func enable(b *widget.Button, on bool) {
@@ -161,9 +161,9 @@ func enable(b *widget.Button, on bool) {
 	}
 }
 
-// reloadActivated reads this server's licences from the store (no network).
+// reloadActivated reads this server's licenses from the store (no network).
 func (p *pool) reloadActivated() {
-	mine, err := p.svc.ActivatedLicences()
+	mine, err := p.svc.ActivatedLicenses()
 	if err != nil {
 		p.run.say(Explain(err), false)
 		return
@@ -172,7 +172,7 @@ func (p *pool) reloadActivated() {
 	p.pickMine = map[string]bool{}
 	t, err := p.svc.TotalCapacity()
 	if err == nil {
-		line := fmt.Sprintf("Capacity from cloud licences: %s", plural(t.Devices, "device"))
+		line := fmt.Sprintf("Capacity from cloud licenses: %s", plural(t.Devices, "device"))
 		if !t.MaintenanceUntil.IsZero() {
 			line += "; maintenance until " + formatDate(t.MaintenanceUntil, p.loc)
 		}
@@ -182,9 +182,9 @@ func (p *pool) reloadActivated() {
 }
 
 func (p *pool) onDownload() {
-	var list []licensecore.PoolLicence
-	p.run.run("Downloading the list of cloud licences…", func(ctx context.Context) (err error) {
-		list, err = p.svc.PoolLicences(ctx)
+	var list []licensecore.PoolLicense
+	p.run.run("Downloading the list of cloud licenses…", func(ctx context.Context) (err error) {
+		list, err = p.svc.PoolLicenses(ctx)
 		return err
 	}, func(err error) string {
 		defer p.updateButtons()
@@ -194,7 +194,7 @@ func (p *pool) onDownload() {
 		p.available, p.pickPool = list, map[string]bool{}
 		p.poolList.Refresh()
 		if len(list) == 0 {
-			p.poolEmpty.SetText("The cloud pool has no licence available for this customer.")
+			p.poolEmpty.SetText("The cloud pool has no license available for this customer.")
 			p.poolEmpty.Show()
 		} else {
 			p.poolEmpty.Hide()
@@ -208,7 +208,7 @@ func (p *pool) onActivate() {
 	if len(ids) == 0 {
 		return
 	}
-	p.gate.Do(fmt.Sprintf("Activate %s from the cloud", plural(len(ids), "licence")), func(sess *licensecore.AdminSession) {
+	p.gate.Do(fmt.Sprintf("Activate %s from the cloud", plural(len(ids), "license")), func(sess *licensecore.AdminSession) {
 		ctx, cancel := context.WithTimeout(p.ctx, poolTimeout)
 		p.cancel = cancel
 		p.progress.SetValue(0)
@@ -228,13 +228,13 @@ func (p *pool) onActivate() {
 }
 
 // onActivated shows the outcome of an activation batch, complete or not.
-func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicence, err error) {
+func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicense, err error) {
 	p.progressBox.Hide()
 	for _, b := range p.run.buttons {
 		b.Enable()
 	}
-	p.available = slices.DeleteFunc(p.available, func(l licensecore.PoolLicence) bool {
-		return slices.ContainsFunc(done, func(a licensecore.ActivatedLicence) bool { return a.ID == l.ID })
+	p.available = slices.DeleteFunc(p.available, func(l licensecore.PoolLicense) bool {
+		return slices.ContainsFunc(done, func(a licensecore.ActivatedLicense) bool { return a.ID == l.ID })
 	})
 	p.pickPool = map[string]bool{}
 	p.poolList.Refresh()
@@ -242,9 +242,9 @@ func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicence, er
 	p.updateButtons()
 	switch {
 	case err == nil:
-		p.run.say(fmt.Sprintf("Activated %s on this server.", plural(len(done), "licence")), true)
+		p.run.say(fmt.Sprintf("Activated %s on this server.", plural(len(done), "license")), true)
 	case len(done) > 0:
-		p.run.say(fmt.Sprintf("Activated %d of %d licences; the rest were not: %s", len(done), len(ids), Explain(err)), false)
+		p.run.say(fmt.Sprintf("Activated %d of %d licenses; the rest were not: %s", len(done), len(ids), Explain(err)), false)
 	default:
 		p.run.say(Explain(err), false)
 	}
@@ -267,9 +267,9 @@ func (p *pool) onTransfer(all bool) {
 		if !ok {
 			return
 		}
-		p.gate.Do("Transfer licences to the cloud", func(sess *licensecore.AdminSession) {
+		p.gate.Do("Transfer licenses to the cloud", func(sess *licensecore.AdminSession) {
 			var res licensecore.TransferResult
-			p.run.run("Returning licences to the cloud pool…", func(ctx context.Context) (err error) {
+			p.run.run("Returning licenses to the cloud pool…", func(ctx context.Context) (err error) {
 				res, err = p.svc.TransferToPool(ctx, sess, ids)
 				return err
 			}, func(err error) string {
@@ -278,9 +278,9 @@ func (p *pool) onTransfer(all bool) {
 				if err != nil {
 					return Explain(err)
 				}
-				msg := fmt.Sprintf("%s returned to the cloud pool.", plural(len(res.Returned), "licence"))
+				msg := fmt.Sprintf("%s returned to the cloud pool.", plural(len(res.Returned), "license"))
 				if len(res.Pending) > 0 {
-					msg += fmt.Sprintf(" %s will be confirmed when the Authorization server can be reached; they no longer count here.", plural(len(res.Pending), "licence"))
+					msg += fmt.Sprintf(" %s will be confirmed when the Authorization server can be reached; they no longer count here.", plural(len(res.Pending), "license"))
 				}
 				return msg
 			})

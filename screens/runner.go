@@ -7,7 +7,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// actionTimeout bounds one licence action so a button never stays busy on
+// actionTimeout bounds one license action so a button never stays busy on
 // a half-open connection.
 const actionTimeout = 2 * refreshTimeout
 

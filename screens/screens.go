@@ -1,7 +1,7 @@
 // Package screens is License Desk's Fyne user interface: the acquisition
-// wizard, the licence details, the settings form, the tray menu model and
+// wizard, the license details, the settings form, the tray menu model and
 // the one place where errors become sentences. It holds no long-lived state
-// of its own: the app wires it to a licence service and a status binding.
+// of its own: the app wires it to a license service and a status binding.
 package screens
 
 import (

@@ -91,9 +91,9 @@ func (s *settings) buildUI() fyne.CanvasObject {
 	form := widget.NewForm(
 		widget.NewFormItem("Authorization server", s.authority),
 		&widget.FormItem{Text: "Renewal warning (days)", Widget: s.renewalDays,
-			HintText: "Warn when the licence renewal date is this close."},
+			HintText: "Warn when the license renewal date is this close."},
 		&widget.FormItem{Text: "Token warning (hours)", Widget: s.warnHours,
-			HintText: "Warn when the licence token expires within this many hours…"},
+			HintText: "Warn when the license token expires within this many hours…"},
 		&widget.FormItem{Text: "Token warning (%)", Widget: s.warnPercent,
 			HintText: "…or when less than this share of its lifetime is left, whichever is shorter."},
 		widget.NewFormItem("", s.minimized),

@@ -12,7 +12,7 @@ import (
 // TrayState selects the tray icon.
 type TrayState int
 
-// Tray icon states, from no licence to all fine.
+// Tray icon states, from no license to all fine.
 const (
 	TrayUnlicensed TrayState = iota
 	TrayOK
@@ -47,13 +47,13 @@ func TrayStatus(st licensecore.Status, now time.Time) (line string, state TraySt
 	state = [...]TrayState{TrayOK, TrayWarning, TrayExpired}[st.Severity()]
 	switch {
 	case st.State == licensecore.ExpiredRequiresRenewal:
-		return "Licence expired — remove & re-acquire", state
+		return "License expired — remove & re-acquire", state
 	case st.Token == licensecore.TokenExpired:
 		return "Token expired — connect to the internet", state
 	case st.ClockError:
 		return "Clock error — correct the date and time", state
 	case st.OfflineExpiring:
-		return "Licence expires in " + plural(st.OfflineDaysLeft, "day") + " — licensing server unavailable", state
+		return "License expires in " + plural(st.OfflineDaysLeft, "day") + " — licensing server unavailable", state
 	case st.State == licensecore.RequiresRenewal:
 		return "Requires Renewal — renew within " + durationWords(renewalLeft), state
 	case st.Token == licensecore.TokenNone:

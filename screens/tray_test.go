@@ -29,7 +29,7 @@ func TestTrayStatus(t *testing.T) {
 		{"token expired", statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-time.Hour) }, false), t0,
 			"Token expired — connect to the internet", TrayExpired},
 		{"renewal passed", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-day) }, false), t0,
-			"Licence expired — remove & re-acquire", TrayExpired},
+			"License expired — remove & re-acquire", TrayExpired},
 		{"clock error", statusAt(nil, true), t0, "Clock error — correct the date and time", TrayWarning},
 		{"no token expiry", statusAt(func(l *licensecore.License) { l.TokenExpiry = time.Time{} }, false), t0, "Licensed", TrayOK},
 	}

@@ -76,9 +76,9 @@ type wizard struct {
 	stopTick   func()
 }
 
-// NewWizard returns the licence acquisition wizard. ctx ends every request
+// NewWizard returns the license acquisition wizard. ctx ends every request
 // and poll the wizard starts (cancel it when the window closes or the app
-// moves on); onLicensed runs on the UI thread once the licence is stored.
+// moves on); onLicensed runs on the UI thread once the license is stored.
 // A nil opener uses the current Fyne app to open the browser.
 func NewWizard(ctx context.Context, svc DeviceAuthorizer, opener URLOpener, onLicensed func(licensecore.Status)) fyne.CanvasObject {
 	return newWizard(ctx, svc, opener, onLicensed, time.Now).buildUI()
@@ -119,7 +119,7 @@ func (w *wizard) buildInstructions() fyne.CanvasObject {
 	w.openErr.Importance = widget.DangerImportance
 	w.openErr.Hide()
 	return container.NewVBox(
-		widget.NewRichTextFromMarkdown("This server has no licence yet. To get one:\n\n"+
+		widget.NewRichTextFromMarkdown("This server has no license yet. To get one:\n\n"+
 			"1. Open the **Authorization server** and log in.\n"+
 			"2. Choose your organization.\n"+
 			"3. Choose **Authorize Device**.\n\n"+
@@ -127,8 +127,8 @@ func (w *wizard) buildInstructions() fyne.CanvasObject {
 		container.NewHBox(widget.NewButtonWithIcon("Open Authorization server", theme.ComputerIcon(), w.onOpenAuthority), addr),
 		w.openErr,
 		widget.NewSeparator(),
-		wrapped("No browser or no internet on this PC? Choose Offline activation… in the Licence menu: "+
-			"a licence request file gets a licence to this server without a connection."),
+		wrapped("No browser or no internet on this PC? Choose Offline activation… in the License menu: "+
+			"a license request file gets a license to this server without a connection."),
 	)
 }
 
@@ -180,7 +180,7 @@ func (w *wizard) buildComplete() fyne.CanvasObject {
 	w.finishErr = newBanner(widget.DangerImportance)
 	return container.NewVBox(
 		wrapped("After clicking Authorize on the Authorization server, click Complete Authorization. "+
-			"License Desk also checks by itself, so the licence may arrive before you click."),
+			"License Desk also checks by itself, so the license may arrive before you click."),
 		container.NewHBox(w.complete, w.finishBusy.box),
 		w.finishErr.box,
 	)

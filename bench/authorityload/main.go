@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&c.user, "user", authority.DemoUsername, "user name for approvals")
 	flag.StringVar(&c.password, "password", authority.DemoPassword, "password for approvals")
 	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
-	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals licence")
+	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals license")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "authorityload:", err)

@@ -1,5 +1,5 @@
-// Command storefootprint measures what the licence store costs a desktop:
-// the RSS it adds to the process and the disk it takes, with a licence and
+// Command storefootprint measures what the license store costs a desktop:
+// the RSS it adds to the process and the disk it takes, with a license and
 // 100 audit entries written. bench/licensecore-bench.sh runs it.
 package main
 
@@ -45,8 +45,8 @@ func run(dir string) error {
 		Customer: "Footprint Ltd", Features: []string{"pos", "loyalty"},
 		RenewalDate: now.AddDate(1, 0, 0), TokenIssuedAt: now, TokenExpiry: now.Add(72 * time.Hour),
 	}
-	toks := licensecore.Tokens{Licence: strings.Repeat("t", 600), Refresh: strings.Repeat("r", 64)}
-	if err := s.SaveLicence(l, toks, nil); err != nil {
+	toks := licensecore.Tokens{License: strings.Repeat("t", 600), Refresh: strings.Repeat("r", 64)}
+	if err := s.SaveLicense(l, toks, nil); err != nil {
 		return err
 	}
 	for i := range 100 {

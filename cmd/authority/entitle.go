@@ -11,19 +11,19 @@ import (
 	"licensedesk/licensecore/authority"
 )
 
-// entitle answers a licence request file from a PC without a browser with
-// a licence file (.ent), as the /entitle page does.
+// entitle answers a license request file from a PC without a browser with
+// a license file (.ent), as the /entitle page does.
 //
 // -issuer must be the authority URL License Desk is configured with: it is
-// the licence's iss, which the app checks. -device may be left out when the
+// the license's iss, which the app checks. -device may be left out when the
 // request's install code is a seeded device's.
 func entitle(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("entitle", flag.ContinueOnError)
 	var c common
 	c.register(fs)
 	issuer := fs.String("issuer", "", "the authority's public base URL, as configured in License Desk (required)")
-	request := fs.String("request", "", "licence request file saved by License Desk (required)")
-	out := fs.String("out", "licence.ent", "licence file to write")
+	request := fs.String("request", "", "license request file saved by License Desk (required)")
+	out := fs.String("out", "license.ent", "license file to write")
 	device := fs.String("device", "", "Server ID of the device (default: the device with the request's install code)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,6 +58,6 @@ func entitle(args []string, stdout io.Writer) error {
 	if err := os.WriteFile(*out, file, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %s: import it in License Desk with Import licence file\n", *out)
+	fmt.Fprintf(stdout, "wrote %s: import it in License Desk with Import license file\n", *out)
 	return nil
 }

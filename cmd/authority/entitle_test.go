@@ -30,20 +30,20 @@ func TestEntitleCommand(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := json.Marshal(licensecore.LicenceRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-1", SerialNumber: "SER-1",
+	req, _ := json.Marshal(licensecore.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-1", SerialNumber: "SER-1",
 		InstallCode: "bcdf-ghjk-lmnp-qrst", Nonce: "AAAAAAAAAAAAAAAAAAAAAA", CreatedAt: time.Now().UTC()})
 	reqFile := filepath.Join(dir, "req.json")
 	if err := os.WriteFile(reqFile, req, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "licence.ent")
+	out := filepath.Join(dir, "license.ent")
 	var said strings.Builder
 	if err := entitle([]string{"-data", data, "-issuer", "http://authority.test", "-request", reqFile, "-out", out, "-log-level", "error"}, &said); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(out)
 	if err != nil || !strings.Contains(said.String(), out) {
-		t.Fatalf("no licence file (%v): %s", err, said.String())
+		t.Fatalf("no license file (%v): %s", err, said.String())
 	}
 	var f licensecore.EntitlementFile
 	if err := json.Unmarshal(raw, &f); err != nil {
@@ -55,7 +55,7 @@ func TestEntitleCommand(t *testing.T) {
 	}
 	claims, err := v.Verify(f.Entitlement)
 	if err != nil || claims.Subject != "POS-PC" || claims.InstallCode != "bcdf-ghjk-lmnp-qrst" {
-		t.Fatalf("licence file claims %+v: %v", claims, err)
+		t.Fatalf("license file claims %+v: %v", claims, err)
 	}
 
 	for name, tc := range map[string]struct {

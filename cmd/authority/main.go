@@ -2,8 +2,8 @@
 //
 //	authority [-addr 127.0.0.1:8080] [-data DIR] [-seed FILE] [-demo] [-tls-cert F -tls-key F] …
 //	authority rotate-key -data DIR [-token-lifetime 72h]
-//	authority revoke -data DIR -licence ID
-//	authority entitle -data DIR -issuer URL -request FILE [-out licence.ent] [-device SERVERID]
+//	authority revoke -data DIR -license ID
+//	authority entitle -data DIR -issuer URL -request FILE [-out license.ent] [-device SERVERID]
 //
 // The subcommands open the data directory themselves, so stop the server
 // first (Badger's directory lock says so if you forget).
@@ -48,9 +48,9 @@ func run(args []string) error {
 		case "revoke":
 			return offline(args[0], args[1:], func(s *authority.Server, id string) error {
 				if id == "" {
-					return errors.New("revoke needs -licence ID")
+					return errors.New("revoke needs -license ID")
 				}
-				return s.RevokeLicence(id)
+				return s.RevokeLicense(id)
 			})
 		}
 	}
@@ -66,7 +66,7 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "authority-data", "data directory (Badger)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fs.DurationVar(&c.tokenLifetime, "token-lifetime", 72*time.Hour, "licence token lifetime (also how long a rotated-out key stays published)")
+	fs.DurationVar(&c.tokenLifetime, "token-lifetime", 72*time.Hour, "license token lifetime (also how long a rotated-out key stays published)")
 }
 
 func (c *common) logger() (zerolog.Logger, error) {
@@ -82,7 +82,7 @@ func offline(name string, args []string, fn func(*authority.Server, string) erro
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	licence := fs.String("licence", "", "licence ID (revoke)")
+	license := fs.String("license", "", "license ID (revoke)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func offline(name string, args []string, fn func(*authority.Server, string) erro
 	if err != nil {
 		return err
 	}
-	if err := fn(s, *licence); err != nil {
+	if err := fn(s, *license); err != nil {
 		_ = s.Close()
 		return err
 	}

@@ -1,11 +1,11 @@
 // Package authority is License Desk's reference Authorization server: the
 // OAuth 2.0 Device Authorization Grant (RFC 8628) that hands a POS server a
-// signed licence token (an EdDSA JWT carrying licensecore.Claims) and a
+// signed license token (an EdDSA JWT carrying licensecore.Claims) and a
 // rotating refresh token.
 //
-// It keeps organizations, users, devices, licences, pending device codes,
+// It keeps organizations, users, devices, licenses, pending device codes,
 // refresh tokens, issued tokens and signing keys in Badger with SyncWrites,
-// so a restart loses neither an issued licence nor a pending authorization.
+// so a restart loses neither an issued license nor a pending authorization.
 // Pending device codes are also indexed in memory: polling /token never
 // touches the disk, and the writes that do happen (new code, approval,
 // redemption) share fsyncs through Badger's group commit.
@@ -21,7 +21,7 @@
 //	GET  /.well-known/jwks.json    every published signing key
 //	GET  /healthz                  {"status":"ok"}
 //	GET  /device?user_code=…       verification_uri(_complete), the person's pages below
-//	POST /licence/verify           licence lifecycle (lifecycle.go): verify, release, and the
+//	POST /licence/verify           license lifecycle (lifecycle.go): verify, release, and the
 //	POST /licence/release          perpetual/subscription switch approved on the /switch page
 //	POST /licence/switch
 //	GET  /licence/switch/{id}

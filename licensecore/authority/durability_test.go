@@ -49,7 +49,7 @@ func TestClosed(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 	for name, err := range map[string]error{
-		"RotateKey": e.srv.RotateKey(), "RevokeLicence": e.srv.RevokeLicence("LIC-MAIN"), "Seed": e.srv.Seed(authority.DemoSeed()),
+		"RotateKey": e.srv.RotateKey(), "RevokeLicense": e.srv.RevokeLicense("LIC-MAIN"), "Seed": e.srv.Seed(authority.DemoSeed()),
 	} {
 		if !errors.Is(err, authority.ErrClosed) {
 			t.Errorf("%s after Close: %v", name, err)

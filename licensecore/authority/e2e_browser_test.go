@@ -63,13 +63,13 @@ func TestEndToEndWithBrowser(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("DeviceAccessToken: %v", res.err)
 	}
-	licence, _ := res.tok.Extra(licensecore.TokenResponseLicenseField).(string)
-	if licence == "" || licence != res.tok.AccessToken || res.tok.RefreshToken == "" {
-		t.Fatalf("token response: licence %q, refresh %q", licence, res.tok.RefreshToken)
+	license, _ := res.tok.Extra(licensecore.TokenResponseLicenseField).(string)
+	if license == "" || license != res.tok.AccessToken || res.tok.RefreshToken == "" {
+		t.Fatalf("token response: license %q, refresh %q", license, res.tok.RefreshToken)
 	}
 
 	e.clock.Advance(time.Since(e.clock.Now())) // the verifier's clock to the wall clock
-	claims, err := e.verifier().Verify(licence)
+	claims, err := e.verifier().Verify(license)
 	if err != nil {
 		t.Fatalf("licensecore rejects the token: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestEndToEndWithBrowser(t *testing.T) {
 		t.Errorf("claims %+v", claims)
 	}
 
-	// Refresh through x/oauth2's token source: a new licence token and a
+	// Refresh through x/oauth2's token source: a new license token and a
 	// rotated refresh token; the old refresh token is then spent.
 	stale := &oauth2.Token{RefreshToken: res.tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
 	fresh, err := cfg.TokenSource(ctx, stale).Token()

@@ -48,15 +48,15 @@ const (
 	devMain        = "SRV-MAIN"    // subscription, renews in a year, xms
 	devPerpetual   = "SRV-PERP"    // perpetual, no renewal date
 	devExpired     = "SRV-EXPIRED" // renewal date has passed
-	devRevoked     = "SRV-REVOKED" // revoked licence
+	devRevoked     = "SRV-REVOKED" // revoked license
 	devBeta        = "SRV-BETA"    // belongs to beta
 	otherClient    = "other-client"
 )
 
 func testSeed() authority.Seed {
 	user := []authority.UserSeed{{Username: alice, Password: alicePW}}
-	lic := func(id string, typ licensecore.LicenseType, renewal time.Time, revoked bool) *authority.LicenceSeed {
-		return &authority.LicenceSeed{ID: id, Type: typ, Customer: "Acme Stores", Capacity: 12, RenewalDate: renewal,
+	lic := func(id string, typ licensecore.LicenseType, renewal time.Time, revoked bool) *authority.LicenseSeed {
+		return &authority.LicenseSeed{ID: id, Type: typ, Customer: "Acme Stores", Capacity: 12, RenewalDate: renewal,
 			TransactionID: "TXN-" + id, Revoked: revoked}
 	}
 	return authority.Seed{
@@ -64,13 +64,13 @@ func testSeed() authority.Seed {
 		Organizations: []authority.OrganizationSeed{
 			{ID: orgAcme, Name: "Acme Stores", Users: user, Devices: []authority.DeviceSeed{
 				{ServerID: devMain, Name: "Main Store", InstallCode: "IC-1", HubServerName: "hub-1", HubServerURL: "https://hub-1.example",
-					Features: []string{"xms"}, Licence: lic("LIC-MAIN", licensecore.Subscription, t0.AddDate(1, 0, 0), false)},
-				{ServerID: devPerpetual, Name: "Back Office", Licence: lic("LIC-PERP", licensecore.Perpetual, time.Time{}, false)},
-				{ServerID: devExpired, Name: "Old Shop", Licence: lic("LIC-OLD", licensecore.Subscription, t0.Add(-24*time.Hour), false)},
-				{ServerID: devRevoked, Name: "Closed Shop", Licence: lic("LIC-REV", licensecore.Subscription, t0.AddDate(1, 0, 0), true)},
+					Features: []string{"xms"}, License: lic("LIC-MAIN", licensecore.Subscription, t0.AddDate(1, 0, 0), false)},
+				{ServerID: devPerpetual, Name: "Back Office", License: lic("LIC-PERP", licensecore.Perpetual, time.Time{}, false)},
+				{ServerID: devExpired, Name: "Old Shop", License: lic("LIC-OLD", licensecore.Subscription, t0.Add(-24*time.Hour), false)},
+				{ServerID: devRevoked, Name: "Closed Shop", License: lic("LIC-REV", licensecore.Subscription, t0.AddDate(1, 0, 0), true)},
 			}},
 			{ID: orgBeta, Name: "Beta Bakery", Users: user, Devices: []authority.DeviceSeed{
-				{ServerID: devBeta, Name: "Bakery Till", Licence: lic("LIC-BETA", licensecore.Perpetual, time.Time{}, false)},
+				{ServerID: devBeta, Name: "Bakery Till", License: lic("LIC-BETA", licensecore.Perpetual, time.Time{}, false)},
 			}},
 		},
 	}

@@ -1,7 +1,7 @@
 package authority
 
-// The licence lifecycle after acquisition (issue 5, online half): verify a
-// licence, change its entitlements, release a device, and switch a licence
+// The license lifecycle after acquisition (issue 5, online half): verify a
+// license, change its entitlements, release a device, and switch a license
 // between perpetual and subscription with approval on the /switch page.
 //
 //	POST /licence/verify       client_id, licence_token → {"result","licence_id","type","checked_at"}
@@ -53,7 +53,7 @@ const (
 
 type switchRecord struct {
 	ID          string                  `json:"id"`
-	LicenceID   string                  `json:"licence_id"`
+	LicenseID   string                  `json:"licence_id"`
 	ServerID    string                  `json:"server_id"`
 	OrgID       string                  `json:"org"`
 	DeviceName  string                  `json:"device_name"`
@@ -67,8 +67,8 @@ type switchRecord struct {
 
 // ---- entitlements ----
 
-// Entitlements are what "Download new licence" picks up: the device's
-// features and the licence's modules, users and capacity.
+// Entitlements are what "Download new license" picks up: the device's
+// features and the license's modules, users and capacity.
 type Entitlements struct {
 	Features []string
 	Modules  []string
@@ -76,12 +76,12 @@ type Entitlements struct {
 	Capacity int
 }
 
-// Entitlements returns a licence's current entitlements.
-func (s *Server) Entitlements(licenceID string) (Entitlements, error) {
+// Entitlements returns a license's current entitlements.
+func (s *Server) Entitlements(licenseID string) (Entitlements, error) {
 	var e Entitlements
 	err := s.guard(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
-			lic, dev, err := licenceAndDevice(txn, licenceID)
+			lic, dev, err := licenseAndDevice(txn, licenseID)
 			if err != nil {
 				return err
 			}
@@ -92,15 +92,15 @@ func (s *Server) Entitlements(licenceID string) (Entitlements, error) {
 	return e, err
 }
 
-// SetEntitlements replaces a licence's entitlements (all four of them); the
+// SetEntitlements replaces a license's entitlements (all four of them); the
 // device's next token carries them.
-func (s *Server) SetEntitlements(licenceID string, e Entitlements) error {
+func (s *Server) SetEntitlements(licenseID string, e Entitlements) error {
 	if e.Users < 0 || e.Capacity < 0 {
 		return fmt.Errorf("%w: users and capacity must not be negative", ErrInvalidEntitlements)
 	}
 	return s.guard(func() error {
 		err := s.db.Update(func(txn *badger.Txn) error {
-			lic, dev, err := licenceAndDevice(txn, licenceID)
+			lic, dev, err := licenseAndDevice(txn, licenseID)
 			if err != nil {
 				return err
 			}
@@ -109,26 +109,26 @@ func (s *Server) SetEntitlements(licenceID string, e Entitlements) error {
 			if err := setJSON(txn, pDevice+dev.ServerID, dev, 0); err != nil {
 				return err
 			}
-			return setJSON(txn, pLicence+lic.ID, lic, 0)
+			return setJSON(txn, pLicense+lic.ID, lic, 0)
 		})
 		if err != nil {
 			return err
 		}
-		s.log.Info().Str("lid", licenceID).Msg("entitlements changed")
+		s.log.Info().Str("lid", licenseID).Msg("entitlements changed")
 		return nil
 	})
 }
 
-// licenceAndDevice loads a licence and the device it belongs to.
-func licenceAndDevice(txn *badger.Txn, licenceID string) (*licenceRecord, *deviceRecord, error) {
-	var lic licenceRecord
+// licenseAndDevice loads a license and the device it belongs to.
+func licenseAndDevice(txn *badger.Txn, licenseID string) (*licenseRecord, *deviceRecord, error) {
+	var lic licenseRecord
 	var dev deviceRecord
-	err := getJSON(txn, pLicence+licenceID, &lic)
+	err := getJSON(txn, pLicense+licenseID, &lic)
 	if err == nil {
 		err = getJSON(txn, pDevice+lic.ServerID, &dev)
 	}
 	if errors.Is(err, errNotFound) {
-		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLicence, licenceID)
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLicense, licenseID)
 	}
 	return &lic, &dev, err
 }
@@ -137,7 +137,7 @@ func licenceAndDevice(txn *badger.Txn, licenceID string) (*licenceRecord, *devic
 
 type verifyResponse struct {
 	Result    string                  `json:"result"`
-	LicenceID string                  `json:"licence_id"`
+	LicenseID string                  `json:"licence_id"`
 	Type      licensecore.LicenseType `json:"type"`
 	CheckedAt time.Time               `json:"checked_at"`
 }
@@ -156,14 +156,14 @@ func (r *keyRing) publicKey(kid string) (ed25519.PublicKey, bool) {
 	return nil, false
 }
 
-// verifyLicence checks that licence_token is one of ours — signature, issuer
-// and audience; an expired token is fine — and reports its licence's state.
-func (s *Server) verifyLicence(form url.Values, _ string) (any, *oauthError) {
+// verifyLicense checks that licence_token is one of ours — signature, issuer
+// and audience; an expired token is fine — and reports its license's state.
+func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
 	raw := form.Get("licence_token")
 	if raw == "" {
 		return nil, badRequest("invalid_request", "licence_token is required")
 	}
-	notOurs := badRequest("invalid_grant", "the licence token was not issued by this authorization server")
+	notOurs := badRequest("invalid_grant", "the license token was not issued by this authorization server")
 	if len(raw) > licensecore.MaxTokenSize {
 		return nil, notOurs
 	}
@@ -178,13 +178,13 @@ func (s *Server) verifyLicence(form url.Values, _ string) (any, *oauthError) {
 	if err != nil || claims.Issuer != s.opts.Issuer || !slices.Contains(claims.Audience, licensecore.DefaultAudience) {
 		return nil, notOurs
 	}
-	var lic licenceRecord
-	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicence+claims.LicenseID, &lic) })
+	var lic licenseRecord
+	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicense+claims.LicenseID, &lic) })
 	if errors.Is(err, errNotFound) || (err == nil && lic.ServerID != claims.Subject) {
-		return nil, badRequest("invalid_grant", "the licence of this token no longer exists")
+		return nil, badRequest("invalid_grant", "the license of this token no longer exists")
 	}
 	if err != nil {
-		s.log.Error().Err(err).Msg("verify licence")
+		s.log.Error().Err(err).Msg("verify license")
 		return nil, errServer
 	}
 	now := s.now()
@@ -195,14 +195,14 @@ func (s *Server) verifyLicence(form url.Values, _ string) (any, *oauthError) {
 	case !lic.RenewalDate.IsZero() && !now.Before(lic.RenewalDate):
 		result = "expired"
 	}
-	s.log.Info().Str("lid", lic.ID).Str("sub", claims.Subject).Str("result", result).Msg("licence verified")
-	return &verifyResponse{Result: result, LicenceID: lic.ID, Type: lic.Type, CheckedAt: now.UTC().Truncate(time.Second)}, nil
+	s.log.Info().Str("lid", lic.ID).Str("sub", claims.Subject).Str("result", result).Msg("license verified")
+	return &verifyResponse{Result: result, LicenseID: lic.ID, Type: lic.Type, CheckedAt: now.UTC().Truncate(time.Second)}, nil
 }
 
 // ---- refresh-token holders: release and switch ----
 
 // refreshHolder finds the device that holds an unused refresh token. With
-// allowExpired an expired token still counts: a licence left alone past its
+// allowExpired an expired token still counts: a license left alone past its
 // renewal date must still be removable.
 func refreshHolder(txn *badger.Txn, clientID, refresh string, allowExpired bool, now time.Time) (refreshRecord, *oauthError, error) {
 	var rt refreshRecord
@@ -238,7 +238,7 @@ func (s *Server) update(what string, fn func(txn *badger.Txn) (*oauthError, erro
 		return err
 	})
 	if errors.Is(err, badger.ErrConflict) {
-		return badRequest("invalid_grant", "the licence changed meanwhile; try again")
+		return badRequest("invalid_grant", "the license changed meanwhile; try again")
 	}
 	if err != nil {
 		s.log.Error().Err(err).Msg(what)
@@ -248,7 +248,7 @@ func (s *Server) update(what string, fn func(txn *badger.Txn) (*oauthError, erro
 }
 
 // release invalidates every refresh token of the device holding refresh and
-// withdraws its pending switch requests, so that a removed licence cannot be
+// withdraws its pending switch requests, so that a removed license cannot be
 // renewed from a stale copy and the device can be acquired afresh.
 func (s *Server) release(form url.Values, clientID string) (any, *oauthError) {
 	now := s.now()
@@ -306,14 +306,14 @@ type switchResponse struct {
 	RequestID  string                  `json:"request_id"`
 	Status     string                  `json:"status"`
 	ApproveURI string                  `json:"approve_uri,omitempty"`
-	LicenceID  string                  `json:"licence_id,omitempty"`
+	LicenseID  string                  `json:"licence_id,omitempty"`
 	From       licensecore.LicenseType `json:"from,omitempty"`
 	To         licensecore.LicenseType `json:"to,omitempty"`
 }
 
 func (s *Server) switchAnswer(r *switchRecord) *switchResponse {
 	return &switchResponse{RequestID: r.ID, Status: r.Status, ApproveURI: s.opts.Issuer + "/switch",
-		LicenceID: r.LicenceID, From: r.From, To: r.To}
+		LicenseID: r.LicenseID, From: r.From, To: r.To}
 }
 
 // handleSwitchRequest is POST /licence/switch: 202 with a pending request.
@@ -349,18 +349,18 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 			return refused, err
 		}
 		var dev deviceRecord
-		var lic licenceRecord
+		var lic licenseRecord
 		if err := getJSON(txn, pDevice+rt.ServerID, &dev); err != nil {
 			return badRequest("invalid_grant", "the device is no longer registered"), nil
 		}
-		if err := getJSON(txn, pLicence+dev.LicenceID, &lic); err != nil {
-			return badRequest("access_denied", "the device has no licence"), nil
+		if err := getJSON(txn, pLicense+dev.LicenseID, &lic); err != nil {
+			return badRequest("access_denied", "the device has no license"), nil
 		}
 		switch {
 		case lic.Revoked:
 			return badRequest("access_denied", descRevoked), nil
 		case lic.Type == to:
-			return badRequest("invalid_request", "the licence is already "+string(to)), nil
+			return badRequest("invalid_request", "the license is already "+string(to)), nil
 		}
 		var same *switchRecord
 		err = scanJSON(txn, pSwitch, func(r *switchRecord) error {
@@ -378,12 +378,12 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 		if err := s.closeSwitches(txn, dev.ServerID, "superseded", now); err != nil {
 			return nil, err
 		}
-		rec = switchRecord{ID: id, LicenceID: lic.ID, ServerID: dev.ServerID, OrgID: dev.OrgID, DeviceName: dev.Name,
+		rec = switchRecord{ID: id, LicenseID: lic.ID, ServerID: dev.ServerID, OrgID: dev.OrgID, DeviceName: dev.Name,
 			From: lic.Type, To: to, Status: switchPending, RequestedAt: now.UTC()}
 		return nil, putSwitch(txn, &rec, now)
 	})
 	if e == nil {
-		s.log.Info().Str("sub", rec.ServerID).Str("lid", rec.LicenceID).Str("to", string(to)).Msg("licence switch requested")
+		s.log.Info().Str("sub", rec.ServerID).Str("lid", rec.LicenseID).Str("to", string(to)).Msg("license switch requested")
 	}
 	return rec, e
 }
@@ -428,7 +428,7 @@ func (s *Server) renderSwitches(w http.ResponseWriter, dc deviceContext, status 
 		s.renderError(w, http.StatusInternalServerError, dc.sess, "Please try again.")
 		return
 	}
-	d := dc.page("Licence changes")
+	d := dc.page("License changes")
 	d.Switches, d.Message = list, msg
 	s.render(w, status, "switch", d)
 }
@@ -457,15 +457,15 @@ func (s *Server) handleSwitchDecision(w http.ResponseWriter, r *http.Request) {
 	rec, err := s.decideSwitch(r.PostFormValue("request_id"), dc.sess.org, action == "approve", sess.user)
 	switch {
 	case errors.Is(err, errUnknownSwitch):
-		s.renderError(w, http.StatusNotFound, sess, "There is no such licence change request in this organization.")
+		s.renderError(w, http.StatusNotFound, sess, "There is no such license change request in this organization.")
 	case errors.Is(err, errDecided):
-		s.renderError(w, http.StatusConflict, sess, "This licence change was already answered.")
+		s.renderError(w, http.StatusConflict, sess, "This license change was already answered.")
 	case err != nil:
 		s.renderError(w, http.StatusInternalServerError, sess, "The decision could not be saved; please try again.")
 	case action == "approve":
-		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Approved: the licence of %s is now %s.", rec.DeviceName, rec.To))
+		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Approved: the license of %s is now %s.", rec.DeviceName, rec.To))
 	default:
-		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Denied: the licence of %s stays %s.", rec.DeviceName, rec.From))
+		s.renderSwitches(w, dc, http.StatusOK, fmt.Sprintf("Denied: the license of %s stays %s.", rec.DeviceName, rec.From))
 	}
 }
 
@@ -479,9 +479,9 @@ func (s *Server) DecideSwitch(requestID, org string, approve bool, by string) er
 	})
 }
 
-// decideSwitch records the decision and, on approval, changes the licence
+// decideSwitch records the decision and, on approval, changes the license
 // in the same transaction: perpetual has no renewal date, a new
-// subscription renews in a year. Licence ID and Server ID stay, so the
+// subscription renews in a year. License ID and Server ID stay, so the
 // device's refresh token keeps working and its next token carries the type.
 func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRecord, error) {
 	now := s.now()
@@ -498,22 +498,22 @@ func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRe
 		rec.Status, rec.DecidedAt, rec.DecidedBy = switchDenied, now.UTC(), by
 		if approve {
 			rec.Status = switchApproved
-			var lic licenceRecord
-			if err := getJSON(txn, pLicence+rec.LicenceID, &lic); err != nil {
+			var lic licenseRecord
+			if err := getJSON(txn, pLicense+rec.LicenseID, &lic); err != nil {
 				return err
 			}
 			lic.Type, lic.RenewalDate = rec.To, time.Time{}
 			if rec.To == licensecore.Subscription {
 				lic.RenewalDate = now.AddDate(1, 0, 0).UTC().Truncate(time.Second)
 			}
-			if err := setJSON(txn, pLicence+lic.ID, &lic, 0); err != nil {
+			if err := setJSON(txn, pLicense+lic.ID, &lic, 0); err != nil {
 				return err
 			}
 		}
 		return putSwitch(txn, &rec, now)
 	})
 	if err == nil {
-		s.log.Info().Str("user", by).Str("lid", rec.LicenceID).Str("to", string(rec.To)).Bool("approved", approve).Msg("licence switch decided")
+		s.log.Info().Str("user", by).Str("lid", rec.LicenseID).Str("to", string(rec.To)).Bool("approved", approve).Msg("license switch decided")
 	}
 	return rec, err
 }

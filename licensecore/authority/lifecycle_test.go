@@ -54,7 +54,7 @@ func TestVerifyEndpoint(t *testing.T) {
 			func(e *env) { e.clock.Advance(5 * 365 * 24 * time.Hour) }},
 		{"revoked", devMain, "revoked", licensecore.Subscription,
 			func(e *env) {
-				if err := e.srv.RevokeLicence("LIC-MAIN"); err != nil {
+				if err := e.srv.RevokeLicense("LIC-MAIN"); err != nil {
 					e.t.Fatal(err)
 				}
 			}},
@@ -212,7 +212,7 @@ func TestSwitchFlow(t *testing.T) {
 		t.Fatalf("after denial: %v", st.body)
 	}
 	if v := e.verify(tok.str("licence_token")); v.str("type") != "perpetual" {
-		t.Fatalf("denied switch changed the licence: %v", v.body)
+		t.Fatalf("denied switch changed the license: %v", v.body)
 	}
 
 	// Approved to subscription: renews a year from the approval.
@@ -250,7 +250,7 @@ func TestSwitchRequestRefusals(t *testing.T) {
 		wantError(t, e.switchStatus("no-such-request"), 404, "invalid_request")
 	})
 	t.Run("revoked", func(t *testing.T) {
-		if err := e.srv.RevokeLicence("LIC-MAIN"); err != nil {
+		if err := e.srv.RevokeLicense("LIC-MAIN"); err != nil {
 			t.Fatal(err)
 		}
 		wantError(t, e.lifecycle("/licence/switch", "refresh_token", refresh, "to", "perpetual"), 400, "access_denied")
@@ -307,7 +307,7 @@ func TestSwitchPageGuards(t *testing.T) {
 func TestEntitlements(t *testing.T) {
 	e := newEnv(t)
 	seed := testSeed()
-	lic := seed.Organizations[0].Devices[0].Licence
+	lic := seed.Organizations[0].Devices[0].License
 	lic.Modules, lic.Users, lic.AccountNumber, lic.SerialNumber = []string{"kds"}, 4, "ACC-7", "SER-9"
 	if err := e.srv.Seed(seed); err != nil {
 		t.Fatal(err)
@@ -328,15 +328,15 @@ func TestEntitlements(t *testing.T) {
 	if err != nil || !slices.Equal(c.Features, want.Features) || !slices.Equal(c.Modules, want.Modules) || c.Users != 10 || c.Capacity != 20 || c.AccountNumber != "ACC-7" {
 		t.Fatalf("refreshed entitlements: %+v %v", c, err)
 	}
-	if err := e.srv.SetEntitlements("LIC-NONE", want); !errors.Is(err, authority.ErrUnknownLicence) {
-		t.Fatalf("unknown licence: %v", err)
+	if err := e.srv.SetEntitlements("LIC-NONE", want); !errors.Is(err, authority.ErrUnknownLicense) {
+		t.Fatalf("unknown license: %v", err)
 	}
 	if err := e.srv.SetEntitlements("LIC-MAIN", authority.Entitlements{Users: -1}); !errors.Is(err, authority.ErrInvalidEntitlements) {
 		t.Fatalf("negative users: %v", err)
 	}
 }
 
-// Download new licence, authority side: add a module and users to the
+// Download new license, authority side: add a module and users to the
 // demo subscription; the device's next token carries them.
 func ExampleServer_SetEntitlements() {
 	dir, _ := os.MkdirTemp("", "authority-example-")

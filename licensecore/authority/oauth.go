@@ -25,8 +25,8 @@ const (
 
 // Error descriptions the desktop client shows as they are.
 const (
-	descRevoked = "licence revoked"
-	descExpired = "licence expired — requires renewal"
+	descRevoked = "license revoked"
+	descExpired = "license expired — requires renewal"
 )
 
 // oauthError is an RFC 6749 §5.2 error answer.
@@ -214,13 +214,13 @@ func (s *Server) putCode(txn *badger.Txn, rec *codeRecord, now time.Time) error 
 	return setJSON(txn, pCode+rec.Hash, rec, rec.ExpiresAt.Sub(now)+codeRetention)
 }
 
-// tokenResponse is RFC 6749 §5.1 plus the licence token.
+// tokenResponse is RFC 6749 §5.1 plus the license token.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
-	LicenceToken string `json:"licence_token"`
+	LicenseToken string `json:"licence_token"`
 }
 
 func (s *Server) token(form url.Values, clientID string) (any, *oauthError) {
@@ -339,7 +339,7 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 		if denied != nil {
 			return nil
 		}
-		// The licence's state is the more useful answer than the token's age.
+		// The license's state is the more useful answer than the token's age.
 		_, _, refused, err := licensed(txn, rt.ServerID, now)
 		if refused != nil || err != nil {
 			denied = refused
@@ -369,28 +369,28 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 	return resp, nil
 }
 
-// licensed loads a device and its licence and refuses a licence that may
+// licensed loads a device and its license and refuses a license that may
 // not be used; a refusal comes back as the third result with a nil error.
-func licensed(txn *badger.Txn, serverID string, now time.Time) (*deviceRecord, *licenceRecord, *oauthError, error) {
+func licensed(txn *badger.Txn, serverID string, now time.Time) (*deviceRecord, *licenseRecord, *oauthError, error) {
 	var dev deviceRecord
-	var lic licenceRecord
+	var lic licenseRecord
 	if err := getJSON(txn, pDevice+serverID, &dev); errors.Is(err, errNotFound) {
 		return nil, nil, badRequest("invalid_grant", "the device is no longer registered"), nil
 	} else if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := getJSON(txn, pLicence+dev.LicenceID, &lic); errors.Is(err, errNotFound) {
-		return nil, nil, badRequest("access_denied", "the device has no licence"), nil
+	if err := getJSON(txn, pLicense+dev.LicenseID, &lic); errors.Is(err, errNotFound) {
+		return nil, nil, badRequest("access_denied", "the device has no license"), nil
 	} else if err != nil {
 		return nil, nil, nil, err
 	}
-	if e := licenceUsable(&lic, now); e != nil {
+	if e := licenseUsable(&lic, now); e != nil {
 		return nil, nil, e, nil
 	}
 	return &dev, &lic, nil, nil
 }
 
-// issue checks the device's licence and, if it may be used, signs a licence
+// issue checks the device's license and, if it may be used, signs a license
 // token and stores a new refresh token and the issuance record in txn. A
 // refusal comes back as the second result with a nil error.
 func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now time.Time) (*tokenResponse, *oauthError, error) {
@@ -425,19 +425,19 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 	if err := setJSON(txn, pRefresh+secretHash(refresh), &rt, s.opts.RefreshTokenLifetime); err != nil {
 		return nil, nil, err
 	}
-	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenceID: lic.ID, Kid: kid, Grant: grant, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
+	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: kid, Grant: grant, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
 	if err := setJSON(txn, pIssued+jti, &rec, 0); err != nil {
 		return nil, nil, err
 	}
-	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", kid).Str("grant", grant).Msg("licence token issued")
+	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", kid).Str("grant", grant).Msg("license token issued")
 	return &tokenResponse{
 		AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.opts.TokenLifetime / time.Second),
-		RefreshToken: refresh, LicenceToken: token,
+		RefreshToken: refresh, LicenseToken: token,
 	}, nil, nil
 }
 
-// licenceUsable refuses revoked licences and licences past renewal.
-func licenceUsable(lic *licenceRecord, now time.Time) *oauthError {
+// licenseUsable refuses revoked licenses and licenses past renewal.
+func licenseUsable(lic *licenseRecord, now time.Time) *oauthError {
 	if lic.Revoked {
 		return badRequest("access_denied", descRevoked)
 	}
@@ -447,7 +447,7 @@ func licenceUsable(lic *licenceRecord, now time.Time) *oauthError {
 	return nil
 }
 
-func claimsFor(dev *deviceRecord, lic *licenceRecord) *licensecore.Claims {
+func claimsFor(dev *deviceRecord, lic *licenseRecord) *licensecore.Claims {
 	c := &licensecore.Claims{
 		LicenseID:     lic.ID,
 		Type:          lic.Type,

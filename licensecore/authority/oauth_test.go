@@ -261,14 +261,14 @@ func TestRefreshRotation(t *testing.T) {
 	}
 }
 
-func TestLicenceRefusals(t *testing.T) {
+func TestLicenseRefusals(t *testing.T) {
 	refreshCases := []struct {
 		name, code, desc string
 		change           func(e *env) error
 	}{
-		{"revoked on refresh", "access_denied", "licence revoked",
-			func(e *env) error { return e.srv.RevokeLicence("LIC-MAIN") }},
-		{"past renewal on refresh", "invalid_grant", "licence expired — requires renewal",
+		{"revoked on refresh", "access_denied", "license revoked",
+			func(e *env) error { return e.srv.RevokeLicense("LIC-MAIN") }},
+		{"past renewal on refresh", "invalid_grant", "license expired — requires renewal",
 			func(e *env) error { e.clock.Advance(366 * 24 * time.Hour); return nil }},
 	}
 	for _, tt := range refreshCases {
@@ -289,14 +289,14 @@ func TestLicenceRefusals(t *testing.T) {
 		e := newEnv(t)
 		da := e.authorize()
 		e.login(alice, alicePW, orgAcme).decide(da.str("user_code"), devMain, "approve")
-		if err := e.srv.RevokeLicence("LIC-MAIN"); err != nil {
+		if err := e.srv.RevokeLicense("LIC-MAIN"); err != nil {
 			t.Fatal(err)
 		}
 		wantError(t, e.poll(da.str("device_code")), 400, "access_denied")
 	})
-	t.Run("unknown licence", func(t *testing.T) {
+	t.Run("unknown license", func(t *testing.T) {
 		e := newEnv(t)
-		if err := e.srv.RevokeLicence("LIC-NOPE"); !errors.Is(err, authority.ErrUnknownLicence) {
+		if err := e.srv.RevokeLicense("LIC-NOPE"); !errors.Is(err, authority.ErrUnknownLicense) {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -313,7 +313,7 @@ func TestLicenceRefusals(t *testing.T) {
 	}
 }
 
-func TestPerpetualLicenceHasNoRenewal(t *testing.T) {
+func TestPerpetualLicenseHasNoRenewal(t *testing.T) {
 	e := newEnv(t)
 	tok := e.acquire(devPerpetual)
 	c, err := e.verifier().Verify(tok.str("access_token"))

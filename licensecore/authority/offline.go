@@ -24,7 +24,7 @@ import (
 //	GET/POST /entitle  form#entitle-form (multipart): select#device[name=device] (empty = match the
 //	                   request's install code), input#request-file[name=request_file] (file) or
 //	                   textarea#request[name=request]; button#make-entitlement. Success is the
-//	                   download licence.ent (Content-Disposition: attachment); mistakes come back
+//	                   download license.ent (Content-Disposition: attachment); mistakes come back
 //	                   as p#form-error
 //
 // `authority entitle` is the command-line form of /entitle (Server.Entitle).
@@ -33,7 +33,7 @@ import (
 var (
 	ErrUnknownDevice   = errors.New("authority: no such device")
 	ErrInstallMismatch = errors.New("authority: the request comes from a PC with another install code")
-	ErrNotEntitled     = errors.New("authority: the device's licence cannot be used")
+	ErrNotEntitled     = errors.New("authority: the device's license cannot be used")
 )
 
 // Grants recorded for offline issuance (issuedRecord.Grant).
@@ -58,17 +58,17 @@ func (r *keyRing) activeKey() signingKey {
 	return r.active
 }
 
-// deviceLicence loads a device's licence and refuses one that may not be used.
-func (s *Server) deviceLicence(dev deviceRecord) (licenceRecord, error) {
-	var lic licenceRecord
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicence+dev.LicenceID, &lic) })
+// deviceLicense loads a device's license and refuses one that may not be used.
+func (s *Server) deviceLicense(dev deviceRecord) (licenseRecord, error) {
+	var lic licenseRecord
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicense+dev.LicenseID, &lic) })
 	if errors.Is(err, errNotFound) {
-		return lic, fmt.Errorf("%w: %s has no licence", ErrNotEntitled, dev.Name)
+		return lic, fmt.Errorf("%w: %s has no license", ErrNotEntitled, dev.Name)
 	}
 	if err != nil {
 		return lic, err
 	}
-	if e := licenceUsable(&lic, s.now()); e != nil {
+	if e := licenseUsable(&lic, s.now()); e != nil {
 		return lic, fmt.Errorf("%w: %s: %s", ErrNotEntitled, dev.Name, e.Description)
 	}
 	return lic, nil
@@ -100,7 +100,7 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 	if dev.InstallCode != "" && licensecore.ChallengeBinding(dev.InstallCode) != ch.Binding {
 		return "", fmt.Errorf("%w: this challenge was not made on %s", ErrInstallMismatch, dev.Name)
 	}
-	lic, err := s.deviceLicence(dev)
+	lic, err := s.deviceLicense(dev)
 	if err != nil {
 		return "", err
 	}
@@ -114,7 +114,7 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 		return "", err
 	}
 	id := "response-" + hex.EncodeToString(ch.Nonce[:])
-	rec := issuedRecord{JTI: id, ServerID: dev.ServerID, LicenceID: lic.ID, Kid: key.kid, Grant: grantOfflineResponse,
+	rec := issuedRecord{JTI: id, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: key.kid, Grant: grantOfflineResponse,
 		IssuedAt: now.UTC(), ExpiresAt: now.Add(licensecore.DefaultOfflineWindow).UTC()}
 	if err := s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, pIssued+id, &rec, 0) }); err != nil {
 		return "", err
@@ -123,13 +123,13 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 	return code, nil
 }
 
-// Entitle turns a licence request file into a licence file (.ent) for the
+// Entitle turns a license request file into a license file (.ent) for the
 // device serverID, or, when serverID is empty, for the device whose
 // install code is the request's. It is `authority entitle`.
 func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 	var out []byte
 	err := s.guard(func() error {
-		req, err := licensecore.ParseLicenceRequest(request)
+		req, err := licensecore.ParseLicenseRequest(request)
 		if err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 }
 
 // chooseDevice picks the device a request is answered for, among devices.
-func chooseDevice(devices []deviceRecord, serverID string, req licensecore.LicenceRequestFile) (deviceRecord, error) {
+func chooseDevice(devices []deviceRecord, serverID string, req licensecore.LicenseRequestFile) (deviceRecord, error) {
 	want := licensecore.NormalizeInstallCode(req.InstallCode)
 	var found []deviceRecord
 	for _, d := range devices {
@@ -173,12 +173,12 @@ func chooseDevice(devices []deviceRecord, serverID string, req licensecore.Licen
 	return found[0], nil
 }
 
-// entitle signs the licence file of dev for req and records its issue.
-func (s *Server) entitle(dev deviceRecord, req licensecore.LicenceRequestFile) ([]byte, error) {
+// entitle signs the license file of dev for req and records its issue.
+func (s *Server) entitle(dev deviceRecord, req licensecore.LicenseRequestFile) ([]byte, error) {
 	if dev.InstallCode != "" && licensecore.NormalizeInstallCode(dev.InstallCode) != licensecore.NormalizeInstallCode(req.InstallCode) {
 		return nil, fmt.Errorf("%w: %s is install code %s, the request's is %s", ErrInstallMismatch, dev.Name, dev.InstallCode, req.InstallCode)
 	}
-	lic, err := s.deviceLicence(dev)
+	lic, err := s.deviceLicense(dev)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +187,7 @@ func (s *Server) entitle(dev deviceRecord, req licensecore.LicenceRequestFile) (
 		{"serial number", lic.SerialNumber, req.SerialNumber},
 	} {
 		if f.have != "" && !strings.EqualFold(f.have, f.asked) {
-			return nil, fmt.Errorf("%w: the request's %s %q is not the licence's", ErrNotEntitled, f.name, f.asked)
+			return nil, fmt.Errorf("%w: the request's %s %q is not the license's", ErrNotEntitled, f.name, f.asked)
 		}
 	}
 	jti, err := randomToken(16)
@@ -219,11 +219,11 @@ func (s *Server) entitle(dev deviceRecord, req licensecore.LicenceRequestFile) (
 	if err != nil {
 		return nil, err
 	}
-	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenceID: lic.ID, Kid: key.kid, Grant: grantOfflineEntitlement, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
+	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: key.kid, Grant: grantOfflineEntitlement, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
 	if err := s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, pIssued+jti, &rec, 0) }); err != nil {
 		return nil, err
 	}
-	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", key.kid).Msg("licence file issued")
+	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", key.kid).Msg("license file issued")
 	return file, nil
 }
 
@@ -260,7 +260,7 @@ func (s *Server) handleUpgradePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleEntitlePage(w http.ResponseWriter, r *http.Request) {
-	s.offlinePage(w, r, "entitle", "Licence file")
+	s.offlinePage(w, r, "entitle", "License file")
 }
 
 // offlinePost checks an offline page's POST (CSRF, sign-in, organization)
@@ -311,7 +311,7 @@ func (s *Server) handleEntitle(w http.ResponseWriter, r *http.Request) {
 		}
 		defer r.MultipartForm.RemoveAll()
 	}
-	dc, d, ok := s.offlinePost(w, r, "Licence file")
+	dc, d, ok := s.offlinePost(w, r, "License file")
 	if !ok {
 		return
 	}
@@ -328,7 +328,7 @@ func (s *Server) handleEntitle(w http.ResponseWriter, r *http.Request) {
 		d.Error = msg
 		s.render(w, http.StatusBadRequest, "entitle", d)
 	}
-	req, err := licensecore.ParseLicenceRequest(request)
+	req, err := licensecore.ParseLicenseRequest(request)
 	if err != nil {
 		fail(offlineMessage(err))
 		return
@@ -345,7 +345,7 @@ func (s *Server) handleEntitle(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/vnd.licensedesk.entitlement+json")
-	h.Set("Content-Disposition", `attachment; filename="licence.ent"`)
+	h.Set("Content-Disposition", `attachment; filename="license.ent"`)
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(file)

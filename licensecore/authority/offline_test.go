@@ -60,8 +60,8 @@ func TestUpgradePage(t *testing.T) {
 		{"typo in group 2", devMain, string(typo), http.StatusBadRequest, "typing mistake"},
 		{"made on another PC", devMain, challengeFor(t, "IC-2", 5).String(), http.StatusBadRequest, "was not made on Main Store"},
 		{"device without install code takes any", devPerpetual, challengeFor(t, "IC-2", 6).String(), http.StatusOK, `id="response-code"`},
-		{"expired licence", devExpired, ch.String(), http.StatusBadRequest, "cannot be used"},
-		{"revoked licence", devRevoked, ch.String(), http.StatusBadRequest, "revoked"},
+		{"expired license", devExpired, ch.String(), http.StatusBadRequest, "cannot be used"},
+		{"revoked license", devRevoked, ch.String(), http.StatusBadRequest, "revoked"},
 		{"other organization's device", devBeta, ch.String(), http.StatusBadRequest, "Choose a device from the list."},
 		{"empty", devMain, "", http.StatusBadRequest, "typing mistake"},
 	}
@@ -87,9 +87,9 @@ func TestUpgradePage(t *testing.T) {
 	}
 }
 
-func licenceRequest(t *testing.T, installCode string) []byte {
+func licenseRequest(t *testing.T, installCode string) []byte {
 	t.Helper()
-	req, err := json.Marshal(licensecore.LicenceRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-7",
+	req, err := json.Marshal(licensecore.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-7",
 		SerialNumber: "SER-7", InstallCode: installCode, DeviceName: "Till PC", Nonce: "AAAAAAAAAAAAAAAAAAAAAA", CreatedAt: t0})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func (b *browser) postFile(device string, request []byte) *http.Response {
 	w := multipart.NewWriter(&body)
 	_ = w.WriteField("csrf_token", b.csrf)
 	_ = w.WriteField("device", device)
-	fw, _ := w.CreateFormFile("request_file", "licence-request.json")
+	fw, _ := w.CreateFormFile("request_file", "license-request.json")
 	_, _ = fw.Write(request)
 	_ = w.Close()
 	resp, err := b.c.Post(b.e.url+"/entitle", w.FormDataContentType(), &body)
@@ -121,16 +121,16 @@ func TestEntitlePage(t *testing.T) {
 	if st, body := b.get("/entitle"); st != http.StatusOK || !strings.Contains(body, `id="entitle-form"`) {
 		t.Fatalf("entitle page: %d %s", st, body)
 	}
-	resp := b.postFile("", licenceRequest(t, "ic-1")) // matched to devMain by install code
+	resp := b.postFile("", licenseRequest(t, "ic-1")) // matched to devMain by install code
 	st, body := b.keep(resp)
-	if st != http.StatusOK || resp.Header.Get("Content-Disposition") != `attachment; filename="licence.ent"` {
+	if st != http.StatusOK || resp.Header.Get("Content-Disposition") != `attachment; filename="license.ent"` {
 		t.Fatalf("download: %d %v %s", st, resp.Header, body)
 	}
 	var f licensecore.EntitlementFile
 	if err := json.Unmarshal([]byte(body), &f); err != nil || f.JWKS == nil {
-		t.Fatalf("licence file %s: %v", body, err)
+		t.Fatalf("license file %s: %v", body, err)
 	}
-	claims, err := e.verifier().Verify(f.Entitlement) // registers accept it as a licence token
+	claims, err := e.verifier().Verify(f.Entitlement) // registers accept it as a license token
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestEntitlePage(t *testing.T) {
 		t.Fatalf("claims %+v", claims)
 	}
 	// Pasted instead of uploaded, for a device chosen by hand.
-	st, body = b.post("/entitle", url.Values{"device": {devPerpetual}, "request": {string(licenceRequest(t, "IC-77"))}})
+	st, body = b.post("/entitle", url.Values{"device": {devPerpetual}, "request": {string(licenseRequest(t, "IC-77"))}})
 	if st != http.StatusOK || !strings.Contains(body, `"entitlement"`) {
 		t.Fatalf("pasted: %d %s", st, body)
 	}
@@ -148,11 +148,11 @@ func TestEntitlePage(t *testing.T) {
 		request      []byte
 		want         string
 	}{
-		{"install code of another device", devMain, licenceRequest(t, "IC-9"), "another install code"},
-		{"no device with the install code", "", licenceRequest(t, "IC-9"), "No such device"},
+		{"install code of another device", devMain, licenseRequest(t, "IC-9"), "another install code"},
+		{"no device with the install code", "", licenseRequest(t, "IC-9"), "No such device"},
 		{"not a request", "", []byte(`{"hello":1}`), "incomplete or damaged"},
-		{"expired licence", devExpired, licenceRequest(t, "IC-9"), "cannot be used"},
-		{"other organization's device", devBeta, licenceRequest(t, "IC-9"), "No such device"},
+		{"expired license", devExpired, licenseRequest(t, "IC-9"), "cannot be used"},
+		{"other organization's device", devBeta, licenseRequest(t, "IC-9"), "No such device"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,11 +167,11 @@ func TestEntitlePage(t *testing.T) {
 func TestEntitleAccountMustMatch(t *testing.T) {
 	e := newEnv(t)
 	seed := testSeed()
-	seed.Organizations[0].Devices[1].Licence.AccountNumber = "ACC-1"
+	seed.Organizations[0].Devices[1].License.AccountNumber = "ACC-1"
 	if err := e.srv.Seed(seed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.srv.Entitle(licenceRequest(t, "IC-5"), devPerpetual); !errors.Is(err, authority.ErrNotEntitled) {
+	if _, err := e.srv.Entitle(licenseRequest(t, "IC-5"), devPerpetual); !errors.Is(err, authority.ErrNotEntitled) {
 		t.Fatalf("wrong account number: %v", err)
 	}
 	if _, err := e.srv.Entitle([]byte("nope"), devPerpetual); !errors.Is(err, licensecore.ErrRequestInvalid) {

@@ -43,7 +43,7 @@ type Options struct {
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 
-	TokenLifetime        time.Duration // licence token lifetime, default 72h
+	TokenLifetime        time.Duration // license token lifetime, default 72h
 	RefreshTokenLifetime time.Duration // default 90 days
 	DeviceCodeTTL        time.Duration // expires_in, default 10m
 	PollInterval         time.Duration // interval, default 5s (whole seconds)

@@ -3,15 +3,15 @@ package authority
 // Customers and their cloud pools (issue 6). A customer belongs to an
 // organization and is named by a random UUID v4, its Customer ID, which a
 // partner creates on /partner and types into License Desk. The pool holds
-// the customer's device-capacity and maintenance licences; installations
+// the customer's device-capacity and maintenance licenses; installations
 // list, activate and transfer them with requests signed by their own
 // Ed25519 key (the protocol, authentication and receipts are described in
 // licensecore/poolwire.go).
 //
 // Every pool request runs in one Badger transaction, retried on a
-// conflict: two installations racing for one licence both read it, one
+// conflict: two installations racing for one license both read it, one
 // commits, the other's transaction conflicts and on its retry finds the
-// licence taken. The answer of an activation or a transfer is kept under
+// license taken. The answer of an activation or a transfer is kept under
 // (install code, request id), so a repeated request gets the same answer
 // and changes nothing.
 
@@ -37,12 +37,12 @@ var ErrUnknownCustomer = errors.New("authority: no such customer")
 // Key prefixes of customers and pools.
 const (
 	pCustomer = "cust/"   // customer ID → customerRecord
-	pPool     = "pool/"   // customer ID + "/" + licence ID → poolRecord
+	pPool     = "pool/"   // customer ID + "/" + license ID → poolRecord
 	pInstall  = "inst/"   // install code → installRecord
 	pPoolOp   = "poolop/" // install code + "/" + request ID → poolOpRecord
 )
 
-// Pool licence states.
+// Pool license states.
 const (
 	PoolAvailable = "available"
 	PoolActive    = "active"
@@ -53,13 +53,13 @@ const (
 type CustomerSeed struct {
 	ID   string            `json:"id"`
 	Name string            `json:"name"`
-	Pool []PoolLicenceSeed `json:"pool,omitempty"`
+	Pool []PoolLicenseSeed `json:"pool,omitempty"`
 }
 
-// PoolLicenceSeed is a licence in a customer's pool: Kind "capacity" with
+// PoolLicenseSeed is a license in a customer's pool: Kind "capacity" with
 // Devices, or "maintenance" with MaintenanceUntil (RFC 3339 in JSON).
 // Re-seeding keeps an activation: only the grant is updated.
-type PoolLicenceSeed struct {
+type PoolLicenseSeed struct {
 	ID               string               `json:"id"`
 	Kind             licensecore.PoolKind `json:"kind"`
 	Devices          int                  `json:"devices,omitempty"`
@@ -74,10 +74,10 @@ type customerRecord struct {
 	CreatedBy string    `json:"created_by,omitempty"`
 }
 
-// PoolEntry is a licence of a customer's pool as the authority sees it:
+// PoolEntry is a license of a customer's pool as the authority sees it:
 // available, or active on one installation.
 type PoolEntry struct {
-	licensecore.PoolLicence
+	licensecore.PoolLicense
 	CustomerID   string    `json:"customer_id"`
 	State        string    `json:"state"` // PoolAvailable or PoolActive
 	InstallCode  string    `json:"install_code,omitempty"`
@@ -103,14 +103,14 @@ type installRecord struct {
 // poolOpRecord remembers the answer to one request id.
 type poolOpRecord struct {
 	Op           string    `json:"op"`
-	LicenceID    string    `json:"licence_id"`
+	LicenseID    string    `json:"licence_id"`
 	ActivationID string    `json:"activation_id"`
 	TransferDate time.Time `json:"transfer_date,omitzero"`
 }
 
-func poolKey(customerID, licenceID string) string { return pPool + customerID + "/" + licenceID }
+func poolKey(customerID, licenseID string) string { return pPool + customerID + "/" + licenseID }
 
-// seedPool validates the seed's customers and pool licences.
+// seedPool validates the seed's customers and pool licenses.
 func seedPool(seed Seed, now time.Time) ([]customerRecord, []poolRecord, error) {
 	var custs []customerRecord
 	var pool []poolRecord
@@ -124,23 +124,23 @@ func seedPool(seed Seed, now time.Time) ([]customerRecord, []poolRecord, error) 
 			seen["c"+id] = true
 			custs = append(custs, customerRecord{ID: id, Name: orDefault(c.Name, id), OrgID: o.ID, CreatedAt: now.UTC()})
 			for _, l := range c.Pool {
-				pl := licensecore.PoolLicence{ID: l.ID, Kind: l.Kind, Devices: l.Devices, MaintenanceUntil: l.MaintenanceUntil.UTC()}
+				pl := licensecore.PoolLicense{ID: l.ID, Kind: l.Kind, Devices: l.Devices, MaintenanceUntil: l.MaintenanceUntil.UTC()}
 				if l.MaintenanceUntil.IsZero() {
 					pl.MaintenanceUntil = time.Time{}
 				}
 				if err := pl.Validate(); err != nil || seen["l"+l.ID] {
-					return nil, nil, fmt.Errorf("%w: customer %s: pool licence %q: invalid or appears twice (%v)", ErrInvalidSeed, id, l.ID, err)
+					return nil, nil, fmt.Errorf("%w: customer %s: pool license %q: invalid or appears twice (%v)", ErrInvalidSeed, id, l.ID, err)
 				}
 				seen["l"+l.ID] = true
 				pl.TransferDate = now.UTC()
-				pool = append(pool, poolRecord{PoolEntry: PoolEntry{PoolLicence: pl, CustomerID: id, State: PoolAvailable}})
+				pool = append(pool, poolRecord{PoolEntry: PoolEntry{PoolLicense: pl, CustomerID: id, State: PoolAvailable}})
 			}
 		}
 	}
 	return custs, pool, nil
 }
 
-// putPoolSeed writes seeded customers and pool licences; a licence that
+// putPoolSeed writes seeded customers and pool licenses; a license that
 // exists keeps its state and holder.
 func putPoolSeed(txn *badger.Txn, custs []customerRecord, pool []poolRecord) error {
 	for _, c := range custs {
@@ -156,7 +156,7 @@ func putPoolSeed(txn *badger.Txn, custs []customerRecord, pool []poolRecord) err
 		var old poolRecord
 		switch err := getJSON(txn, poolKey(p.CustomerID, p.ID), &old); {
 		case err == nil:
-			grant := p.PoolLicence
+			grant := p.PoolLicense
 			p = old
 			p.Kind, p.Devices, p.MaintenanceUntil = grant.Kind, grant.Devices, grant.MaintenanceUntil
 		case !errors.Is(err, errNotFound):
@@ -170,12 +170,12 @@ func putPoolSeed(txn *badger.Txn, custs []customerRecord, pool []poolRecord) err
 }
 
 // DemoCustomerID is the demo seed's customer: its pool holds capacity
-// licences of 8, 4 and 2 devices and two maintenance licences.
+// licenses of 8, 4 and 2 devices and two maintenance licenses.
 const DemoCustomerID = "de5a0c0d-e000-4000-8000-000000000001"
 
 func demoCustomer() CustomerSeed {
 	year := time.Now().UTC().Year()
-	return CustomerSeed{ID: DemoCustomerID, Name: "Demo Retail Ltd", Pool: []PoolLicenceSeed{
+	return CustomerSeed{ID: DemoCustomerID, Name: "Demo Retail Ltd", Pool: []PoolLicenseSeed{
 		{ID: "POOL-CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
 		{ID: "POOL-CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
 		{ID: "POOL-CAP-2", Kind: licensecore.PoolCapacity, Devices: 2},
@@ -230,7 +230,7 @@ func (s *Server) createCustomer(orgID, name, by string) (string, error) {
 	return id, nil
 }
 
-// Pool lists a customer's pool licences, available and active, by ID.
+// Pool lists a customer's pool licenses, available and active, by ID.
 func (s *Server) Pool(customerID string) ([]PoolEntry, error) {
 	var out []PoolEntry
 	err := s.guard(func() error {
@@ -350,10 +350,10 @@ func (s *Server) poolOp(txn *badger.Txn, req licensecore.PoolRequest, now time.T
 			return nil, nil, err
 		}
 		if req.Op == licensecore.PoolOpList {
-			ans := licensecore.PoolListAnswer{Licences: []licensecore.PoolLicence{}}
+			ans := licensecore.PoolListAnswer{Licenses: []licensecore.PoolLicense{}}
 			for _, e := range entries {
 				if e.State == PoolAvailable {
-					ans.Licences = append(ans.Licences, e.PoolLicence)
+					ans.Licenses = append(ans.Licenses, e.PoolLicense)
 				}
 			}
 			return ans, nil, nil
@@ -373,9 +373,9 @@ func (s *Server) poolOp(txn *badger.Txn, req licensecore.PoolRequest, now time.T
 }
 
 func (e PoolEntry) activation() licensecore.PoolActivation {
-	l := e.PoolLicence
+	l := e.PoolLicense
 	l.Description = ""
-	return licensecore.PoolActivation{Licence: l, ActivationID: e.ActivationID, ActivatedAt: e.ActivatedAt}
+	return licensecore.PoolActivation{License: l, ActivationID: e.ActivationID, ActivatedAt: e.ActivatedAt}
 }
 
 // authInstall admits a request: the customer exists, and the install code
@@ -407,7 +407,7 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 		}
 		if slices.ContainsFunc(held, func(e PoolEntry) bool { return e.State == PoolActive && e.InstallCode == req.InstallCode }) {
 			return poolRefusal(http.StatusConflict, licensecore.PoolErrInstallBusy,
-				"this installation still holds licences of its previous customer"), nil
+				"this installation still holds licenses of its previous customer"), nil
 		}
 		inst.CustomerID = req.CustomerID
 		s.log.Info().Str("install", req.InstallCode).Str("customer", req.CustomerID).Msg("installation moved to another customer")
@@ -423,12 +423,12 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 
 func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
 	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
-	key := poolKey(req.CustomerID, req.LicenceID)
+	key := poolKey(req.CustomerID, req.LicenseID)
 	var rec poolRecord
 	var op poolOpRecord
 	switch err := getJSON(txn, opKey, &op); {
 	case err == nil:
-		if op.Op != req.Op || op.LicenceID != req.LicenceID {
+		if op.Op != req.Op || op.LicenseID != req.LicenseID {
 			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
 		}
 		// A repeat: the same answer while the activation lasts.
@@ -444,7 +444,7 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 	}
 	switch err := getJSON(txn, key, &rec); {
 	case errors.Is(err, errNotFound):
-		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicence, "the customer's pool has no licence "+req.LicenceID), nil
+		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
 	case err != nil:
 		return nil, nil, err
 	}
@@ -453,7 +453,7 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 		if rec.InstallCode == req.InstallCode {
 			where = "this installation"
 		}
-		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotAvailable, "licence "+req.LicenceID+" is already active on "+where), nil
+		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotAvailable, "license "+req.LicenseID+" is already active on "+where), nil
 	}
 	actID, err := randomToken(16)
 	if err != nil {
@@ -464,50 +464,50 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 	if err := setJSON(txn, key, rec, 0); err != nil {
 		return nil, nil, err
 	}
-	if err := setJSON(txn, opKey, poolOpRecord{Op: req.Op, LicenceID: req.LicenceID, ActivationID: actID}, 0); err != nil {
+	if err := setJSON(txn, opKey, poolOpRecord{Op: req.Op, LicenseID: req.LicenseID, ActivationID: actID}, 0); err != nil {
 		return nil, nil, err
 	}
-	s.log.Info().Str("lid", req.LicenceID).Str("install", req.InstallCode).Str("activation", actID).Msg("pool licence activated")
+	s.log.Info().Str("lid", req.LicenseID).Str("install", req.InstallCode).Str("activation", actID).Msg("pool license activated")
 	return rec.activation(), nil, nil
 }
 
-// poolTransfer credits a licence back on its holder's signed receipt.
+// poolTransfer credits a license back on its holder's signed receipt.
 func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
 	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
 	var op poolOpRecord
 	switch err := getJSON(txn, opKey, &op); {
 	case err == nil:
-		if op.Op != req.Op || op.LicenceID != req.LicenceID || op.ActivationID != req.ActivationID {
+		if op.Op != req.Op || op.LicenseID != req.LicenseID || op.ActivationID != req.ActivationID {
 			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
 		}
-		return licensecore.PoolTransferAnswer{LicenceID: op.LicenceID, TransferDate: op.TransferDate}, nil, nil
+		return licensecore.PoolTransferAnswer{LicenseID: op.LicenseID, TransferDate: op.TransferDate}, nil, nil
 	case !errors.Is(err, errNotFound):
 		return nil, nil, err
 	}
-	key := poolKey(req.CustomerID, req.LicenceID)
+	key := poolKey(req.CustomerID, req.LicenseID)
 	var rec poolRecord
 	switch err := getJSON(txn, key, &rec); {
 	case errors.Is(err, errNotFound):
-		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicence, "the customer's pool has no licence "+req.LicenceID), nil
+		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
 	case err != nil:
 		return nil, nil, err
 	}
 	if rec.State != PoolActive || rec.InstallCode != req.InstallCode || rec.ActivationID != req.ActivationID ||
 		!bytes.Equal(rec.HolderKey, req.PublicKey) {
 		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotHeld,
-			"licence "+req.LicenceID+" is not held by this installation under that activation"), nil
+			"license "+req.LicenseID+" is not held by this installation under that activation"), nil
 	}
-	rec.PoolEntry = PoolEntry{PoolLicence: rec.PoolLicence, CustomerID: rec.CustomerID, State: PoolAvailable}
+	rec.PoolEntry = PoolEntry{PoolLicense: rec.PoolLicense, CustomerID: rec.CustomerID, State: PoolAvailable}
 	rec.TransferDate, rec.HolderKey = now.UTC(), nil
 	if err := setJSON(txn, key, rec, 0); err != nil {
 		return nil, nil, err
 	}
-	op = poolOpRecord{Op: req.Op, LicenceID: req.LicenceID, ActivationID: req.ActivationID, TransferDate: rec.TransferDate}
+	op = poolOpRecord{Op: req.Op, LicenseID: req.LicenseID, ActivationID: req.ActivationID, TransferDate: rec.TransferDate}
 	if err := setJSON(txn, opKey, op, 0); err != nil {
 		return nil, nil, err
 	}
-	s.log.Info().Str("lid", req.LicenceID).Str("install", req.InstallCode).Str("activation", req.ActivationID).Msg("pool licence returned")
-	return licensecore.PoolTransferAnswer{LicenceID: req.LicenceID, TransferDate: rec.TransferDate}, nil, nil
+	s.log.Info().Str("lid", req.LicenseID).Str("install", req.InstallCode).Str("activation", req.ActivationID).Msg("pool license returned")
+	return licensecore.PoolTransferAnswer{LicenseID: req.LicenseID, TransferDate: rec.TransferDate}, nil, nil
 }
 
 // ---- partner pages ----
@@ -518,7 +518,7 @@ type partnerData struct {
 	Customers []customerView
 	Created   *customerRecord
 	Customer  customerRecord
-	Licences  []PoolEntry
+	Licenses  []PoolEntry
 }
 
 type customerView struct {
@@ -622,7 +622,7 @@ func (s *Server) handleCustomerPage(w http.ResponseWriter, r *http.Request) {
 	d.Customer, d.Title = d.Customers[k].customerRecord, d.Customers[k].Name
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		d.Licences, err = poolEntries(txn, id)
+		d.Licenses, err = poolEntries(txn, id)
 		return err
 	})
 	if err != nil {

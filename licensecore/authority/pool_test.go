@@ -27,7 +27,7 @@ const (
 func poolSeed() authority.Seed {
 	maint := time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)
 	return authority.Seed{Organizations: []authority.OrganizationSeed{
-		{ID: orgAcme, Name: "Acme Stores", Customers: []authority.CustomerSeed{{ID: custAcme, Name: "Acme Retail", Pool: []authority.PoolLicenceSeed{
+		{ID: orgAcme, Name: "Acme Stores", Customers: []authority.CustomerSeed{{ID: custAcme, Name: "Acme Retail", Pool: []authority.PoolLicenseSeed{
 			{ID: "CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
 			{ID: "CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
 			{ID: "MNT-27", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint},
@@ -61,11 +61,11 @@ type poolReply struct {
 	raw    string
 }
 
-func (e *env) pool(in install, op, licence, activation, requestID string) poolReply {
+func (e *env) pool(in install, op, license, activation, requestID string) poolReply {
 	e.t.Helper()
 	env, err := licensecore.SignPoolRequest(in.key, licensecore.PoolRequest{
 		Op: op, CustomerID: in.customer, InstallCode: in.code, ServerName: "Till " + in.code,
-		LicenceID: licence, ActivationID: activation, RequestID: requestID, IssuedAt: t0,
+		LicenseID: license, ActivationID: activation, RequestID: requestID, IssuedAt: t0,
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -119,7 +119,7 @@ func TestPoolProtocol(t *testing.T) {
 
 	list := e.pool(a, licensecore.PoolOpList, "", "", "").want(t, 200, "")
 	if n := len(list.body["licences"].([]any)); n != 3 {
-		t.Fatalf("pool lists %d licences: %s", n, list.raw)
+		t.Fatalf("pool lists %d licenses: %s", n, list.raw)
 	}
 	first := e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 200, "")
 	act := first.activationID()
@@ -133,19 +133,19 @@ func TestPoolProtocol(t *testing.T) {
 	e.pool(a, licensecore.PoolOpActivate, "CAP-4", "", "req-1").want(t, 400, licensecore.PoolErrInvalidRequest)
 	e.pool(b, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 409, licensecore.PoolErrNotAvailable)
 	e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-2").want(t, 409, licensecore.PoolErrNotAvailable)
-	e.pool(a, licensecore.PoolOpActivate, "NOPE", "", "req-3").want(t, 404, licensecore.PoolErrUnknownLicence)
+	e.pool(a, licensecore.PoolOpActivate, "NOPE", "", "req-3").want(t, 404, licensecore.PoolErrUnknownLicense)
 	if list := e.pool(b, licensecore.PoolOpList, "", "", "").want(t, 200, ""); strings.Contains(list.raw, "CAP-8") {
-		t.Fatalf("an active licence is listed: %s", list.raw)
+		t.Fatalf("an active license is listed: %s", list.raw)
 	}
 	if held := e.pool(a, licensecore.PoolOpHeld, "", "", "").want(t, 200, ""); !strings.Contains(held.raw, act) {
 		t.Fatalf("held: %s", held.raw)
 	}
 	if held := e.pool(b, licensecore.PoolOpHeld, "", "", "").want(t, 200, ""); strings.Contains(held.raw, "CAP-8") {
-		t.Fatalf("b holds a's licence: %s", held.raw)
+		t.Fatalf("b holds a's license: %s", held.raw)
 	}
 
 	// Only the holder, with the key and activation of the activation, gets
-	// the licence credited back.
+	// the license credited back.
 	forger := newInstall(a.code, custAcme)
 	e.pool(forger, licensecore.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, licensecore.PoolErrInstallConflict)
 	e.pool(b, licensecore.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, licensecore.PoolErrNotHeld)
@@ -217,7 +217,7 @@ func TestCustomerCheck(t *testing.T) {
 	}
 }
 
-// TestPoolRace: many installations race for one licence, round after
+// TestPoolRace: many installations race for one license, round after
 // round; exactly one wins each time.
 func TestPoolRace(t *testing.T) {
 	e := newPoolEnv(t)

@@ -51,12 +51,12 @@ type DeviceSeed struct {
 	HubServerName string       `json:"hub_server_name,omitempty"`
 	HubServerURL  string       `json:"hub_server_url,omitempty"`
 	Features      []string     `json:"features,omitempty"`
-	Licence       *LicenceSeed `json:"licence,omitempty"`
+	License       *LicenseSeed `json:"licence,omitempty"`
 }
 
-// LicenceSeed is the licence of one device. RenewalDate is RFC 3339 in
+// LicenseSeed is the license of one device. RenewalDate is RFC 3339 in
 // JSON and optional.
-type LicenceSeed struct {
+type LicenseSeed struct {
 	ID            string                  `json:"id"`
 	Type          licensecore.LicenseType `json:"type"`
 	Customer      string                  `json:"customer,omitempty"`
@@ -79,29 +79,29 @@ const (
 	DemoPassword     = "demo-licence"
 )
 
-// DemoSeed is one organization, one user and two devices with licences
+// DemoSeed is one organization, one user and two devices with licenses
 // (a subscription with the xms feature, renewing in a year, and a perpetual
-// one). extra devices join the organization; one without a Licence gets a
-// demo subscription licence.
+// one). extra devices join the organization; one without a License gets a
+// demo subscription license.
 func DemoSeed(extra ...DeviceSeed) Seed {
 	renewal := time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)
 	devices := []DeviceSeed{
 		{
 			ServerID: "POS-0001-MAIN", Name: "Main Street Store", InstallCode: "MS-4821",
 			HubServerName: "hub-east", HubServerURL: "https://hub-east.example.com", Features: []string{"xms", "loyalty"},
-			Licence: &LicenceSeed{ID: "LIC-1001", Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
+			License: &LicenseSeed{ID: "LIC-1001", Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
 				Capacity: 8, RenewalDate: renewal, TransactionID: "TXN-2024-0001"},
 		},
 		{
 			ServerID: "POS-0002-HARBOUR", Name: "Harbour Kiosk", HubServerName: "hub-east",
 			HubServerURL: "https://hub-east.example.com", Features: []string{},
-			Licence: &LicenceSeed{ID: "LIC-1002", Type: licensecore.Perpetual, Customer: "Demo Retail Ltd",
+			License: &LicenseSeed{ID: "LIC-1002", Type: licensecore.Perpetual, Customer: "Demo Retail Ltd",
 				Capacity: 2, TransactionID: "TXN-2024-0002"},
 		},
 	}
 	for _, d := range extra {
-		if d.Licence == nil {
-			d.Licence = &LicenceSeed{ID: "LIC-" + d.ServerID, Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
+		if d.License == nil {
+			d.License = &LicenseSeed{ID: "LIC-" + d.ServerID, Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
 				Capacity: 4, RenewalDate: renewal, TransactionID: "TXN-DEMO-" + d.ServerID}
 		}
 		devices = append(devices, d)
@@ -145,7 +145,7 @@ func (s *Server) seed(seed Seed) error {
 	if err != nil {
 		return err
 	}
-	orgs, devices, licences, err := seedRecords(seed)
+	orgs, devices, licenses, err := seedRecords(seed)
 	if err != nil {
 		return err
 	}
@@ -173,8 +173,8 @@ func (s *Server) seed(seed Seed) error {
 		for _, d := range devices {
 			puts = append(puts, keyValue{pDevice + d.ServerID, d})
 		}
-		for _, l := range licences {
-			puts = append(puts, keyValue{pLicence + l.ID, l})
+		for _, l := range licenses {
+			puts = append(puts, keyValue{pLicense + l.ID, l})
 		}
 		if err := putPoolSeed(txn, customers, pool); err != nil {
 			return err
@@ -233,11 +233,11 @@ func (s *Server) seedUsers(seed Seed) ([]*userRecord, error) {
 	return users, nil
 }
 
-// seedRecords validates organizations, devices and licences.
-func seedRecords(seed Seed) ([]orgRecord, []deviceRecord, []licenceRecord, error) {
+// seedRecords validates organizations, devices and licenses.
+func seedRecords(seed Seed) ([]orgRecord, []deviceRecord, []licenseRecord, error) {
 	var orgs []orgRecord
 	var devices []deviceRecord
-	var licences []licenceRecord
+	var licenses []licenseRecord
 	seen := map[string]bool{}
 	once := func(kind, id string) error {
 		if id == "" {
@@ -259,26 +259,26 @@ func seedRecords(seed Seed) ([]orgRecord, []deviceRecord, []licenceRecord, error
 				return nil, nil, nil, err
 			}
 			dev := deviceRecord{DeviceSeed: d, OrgID: o.ID}
-			dev.Name, dev.Features, dev.Licence = orDefault(d.Name, d.ServerID), append([]string{}, d.Features...), nil
-			if l := d.Licence; l != nil {
-				lic := licenceRecord{LicenceSeed: *l, ServerID: d.ServerID}
+			dev.Name, dev.Features, dev.License = orDefault(d.Name, d.ServerID), append([]string{}, d.Features...), nil
+			if l := d.License; l != nil {
+				lic := licenseRecord{LicenseSeed: *l, ServerID: d.ServerID}
 				lic.ID = orDefault(l.ID, "LIC-"+d.ServerID)
 				if !l.RenewalDate.IsZero() {
 					lic.RenewalDate = l.RenewalDate.UTC()
 				}
 				if lic.Type != licensecore.Perpetual && lic.Type != licensecore.Subscription {
-					return nil, nil, nil, fmt.Errorf("%w: licence %q: type must be perpetual or subscription", ErrInvalidSeed, lic.ID)
+					return nil, nil, nil, fmt.Errorf("%w: license %q: type must be perpetual or subscription", ErrInvalidSeed, lic.ID)
 				}
-				if err := once("licence", lic.ID); err != nil {
+				if err := once("license", lic.ID); err != nil {
 					return nil, nil, nil, err
 				}
-				dev.LicenceID = lic.ID
-				licences = append(licences, lic)
+				dev.LicenseID = lic.ID
+				licenses = append(licenses, lic)
 			}
 			devices = append(devices, dev)
 		}
 	}
-	return orgs, devices, licences, nil
+	return orgs, devices, licenses, nil
 }
 
 // orDefault returns s, or def when s is empty.

@@ -12,7 +12,7 @@ import (
 
 func TestSeedValidation(t *testing.T) {
 	dev := func(id string, typ licensecore.LicenseType) authority.DeviceSeed {
-		return authority.DeviceSeed{ServerID: id, Licence: &authority.LicenceSeed{ID: "L-" + id, Type: typ}}
+		return authority.DeviceSeed{ServerID: id, License: &authority.LicenseSeed{ID: "L-" + id, Type: typ}}
 	}
 	org := func(id string, users []authority.UserSeed, devs ...authority.DeviceSeed) authority.OrganizationSeed {
 		return authority.OrganizationSeed{ID: id, Users: users, Devices: devs}
@@ -28,7 +28,7 @@ func TestSeedValidation(t *testing.T) {
 		{"org without id", authority.Seed{Organizations: []authority.OrganizationSeed{org("", u)}}, false},
 		{"duplicate org", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", u), org("a", u)}}, false},
 		{"duplicate device", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", u, dev("D", "perpetual"), dev("D", "perpetual"))}}, false},
-		{"bad licence type", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", u, dev("D", "forever"))}}, false},
+		{"bad license type", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", u, dev("D", "forever"))}}, false},
 		{"user without password", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", []authority.UserSeed{{Username: "u"}})}}, false},
 		{"bad password hash", authority.Seed{Organizations: []authority.OrganizationSeed{org("a", []authority.UserSeed{{Username: "u", PasswordHash: "md5:x"}})}}, false},
 	}
@@ -59,8 +59,8 @@ func TestLoadSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := seed.Organizations[0].Devices[0].Licence; l.RenewalDate.Year() != 2030 || l.Capacity != 3 {
-		t.Errorf("licence %+v", l)
+	if l := seed.Organizations[0].Devices[0].License; l.RenewalDate.Year() != 2030 || l.Capacity != 3 {
+		t.Errorf("license %+v", l)
 	}
 	typo := filepath.Join(dir, "typo.json")
 	if err := os.WriteFile(typo, []byte(`{"organisations":[]}`), 0o600); err != nil {

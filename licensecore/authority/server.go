@@ -207,7 +207,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /upgrade", s.handleUpgrade)
 	mux.HandleFunc("GET /entitle", s.handleEntitlePage)
 	mux.HandleFunc("POST /entitle", s.handleEntitle)
-	mux.Handle("/licence/verify", s.oauthEndpoint(s.verifyLicence))
+	mux.Handle("/licence/verify", s.oauthEndpoint(s.verifyLicense))
 	mux.Handle("/licence/release", s.oauthEndpoint(s.release))
 	mux.HandleFunc("/licence/switch", s.handleSwitchRequest)
 	mux.HandleFunc("GET /licence/switch/{id}", s.handleSwitchStatus)
@@ -239,29 +239,29 @@ func (s *Server) RotateKey() error {
 // JWKS returns the published key set, as served at /.well-known/jwks.json.
 func (s *Server) JWKS() licensecore.JWKS { return s.keys.jwks(s.now()) }
 
-// RevokeLicence marks a licence revoked: its refresh tokens stop working
+// RevokeLicense marks a license revoked: its refresh tokens stop working
 // and no new token is issued for it. Tokens already issued stay valid until
 // they expire, which is why their lifetime is short.
-func (s *Server) RevokeLicence(id string) error {
+func (s *Server) RevokeLicense(id string) error {
 	return s.guard(func() error { return s.revoke(id) })
 }
 
 func (s *Server) revoke(id string) error {
 	err := s.db.Update(func(txn *badger.Txn) error {
-		var lic licenceRecord
-		if err := getJSON(txn, pLicence+id, &lic); err != nil {
+		var lic licenseRecord
+		if err := getJSON(txn, pLicense+id, &lic); err != nil {
 			return err
 		}
 		lic.Revoked = true
-		return setJSON(txn, pLicence+id, &lic, 0)
+		return setJSON(txn, pLicense+id, &lic, 0)
 	})
 	if errors.Is(err, errNotFound) {
-		return fmt.Errorf("%w: %q", ErrUnknownLicence, id)
+		return fmt.Errorf("%w: %q", ErrUnknownLicense, id)
 	}
 	if err != nil {
-		return fmt.Errorf("authority: revoke licence: %w", err)
+		return fmt.Errorf("authority: revoke license: %w", err)
 	}
-	s.log.Info().Str("lid", id).Msg("licence revoked")
+	s.log.Info().Str("lid", id).Msg("license revoked")
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 // Errors returned by Server methods.
 var (
 	ErrClosed         = errors.New("authority: server is closed")
-	ErrUnknownLicence = errors.New("authority: no such licence")
+	ErrUnknownLicense = errors.New("authority: no such license")
 	ErrAlreadyRunning = errors.New("authority: the data directory is in use by another authority process")
 	ErrInvalidSeed    = errors.New("authority: invalid seed")
 )
@@ -30,7 +30,7 @@ const (
 	pOrg     = "org/"     // org ID → orgRecord
 	pUser    = "user/"    // user name → userRecord
 	pDevice  = "dev/"     // Server ID → deviceRecord
-	pLicence = "lic/"     // licence ID → licenceRecord
+	pLicense = "lic/"     // license ID → licenseRecord
 	pCode    = "code/"    // sha256(device_code) → codeRecord
 	pRefresh = "refresh/" // sha256(refresh_token) → refreshRecord
 	pIssued  = "issued/"  // jti → issuedRecord
@@ -49,17 +49,17 @@ type userRecord struct {
 	Hash     string   `json:"hash"`
 }
 
-// deviceRecord is a seeded device plus where it belongs; its Licence field
-// stays nil (the licence is stored on its own, under LicenceID).
+// deviceRecord is a seeded device plus where it belongs; its License field
+// stays nil (the license is stored on its own, under LicenseID).
 type deviceRecord struct {
 	DeviceSeed
 	OrgID     string `json:"org"`
-	LicenceID string `json:"licence_id"`
+	LicenseID string `json:"licence_id"`
 }
 
-// licenceRecord is a seeded licence plus the device it belongs to.
-type licenceRecord struct {
-	LicenceSeed
+// licenseRecord is a seeded license plus the device it belongs to.
+type licenseRecord struct {
+	LicenseSeed
 	ServerID string `json:"server_id"`
 }
 
@@ -97,7 +97,7 @@ type refreshRecord struct {
 type issuedRecord struct {
 	JTI       string    `json:"jti"`
 	ServerID  string    `json:"server_id"`
-	LicenceID string    `json:"licence_id"`
+	LicenseID string    `json:"licence_id"`
 	Kid       string    `json:"kid"`
 	Grant     string    `json:"grant"`
 	IssuedAt  time.Time `json:"issued_at"`

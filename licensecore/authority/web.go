@@ -444,7 +444,7 @@ func (s *Server) handleDeviceSubmit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if msg, usable := s.deviceLicenceUsable(p.dev); !usable {
+	if msg, usable := s.deviceLicenseUsable(p.dev); !usable {
 		s.renderError(w, http.StatusConflict, p.sess, msg)
 		return
 	}
@@ -453,16 +453,16 @@ func (s *Server) handleDeviceSubmit(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "confirm", d)
 }
 
-// deviceLicenceUsable explains, before anyone approves, why a device would
+// deviceLicenseUsable explains, before anyone approves, why a device would
 // get no token.
-func (s *Server) deviceLicenceUsable(dev deviceRecord) (string, bool) {
-	var lic licenceRecord
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicence+dev.LicenceID, &lic) })
+func (s *Server) deviceLicenseUsable(dev deviceRecord) (string, bool) {
+	var lic licenseRecord
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicense+dev.LicenseID, &lic) })
 	if err != nil {
-		return "The device " + dev.Name + " has no licence.", false
+		return "The device " + dev.Name + " has no license.", false
 	}
-	if e := licenceUsable(&lic, s.now()); e != nil {
-		return "The licence of " + dev.Name + " cannot be used: " + e.Description + ".", false
+	if e := licenseUsable(&lic, s.now()); e != nil {
+		return "The license of " + dev.Name + " cannot be used: " + e.Description + ".", false
 	}
 	return "", true
 }

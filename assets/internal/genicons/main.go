@@ -1,5 +1,5 @@
 // Command genicons draws License Desk's icons: the app icon and one tray icon
-// per licence state. They are generated rather than drawn by hand so that
+// per license state. They are generated rather than drawn by hand so that
 // they stay simple, distinct and reproducible; run `go generate ./assets`.
 package main
 
@@ -107,7 +107,7 @@ func icons() map[string][]layer {
 	const w = 0.12 // glyph stroke width
 	disc := circle(0.5, 0.5, 0.46)
 	return map[string][]layer{
-		// A key on a rounded square: the licence.
+		// A key on a rounded square: the license.
 		"icon.png": {
 			{roundRect(0.04, 0.04, 0.96, 0.96, 0.18), navy},
 			{union(

@@ -47,6 +47,7 @@ lint: test-deps
 	$(GO) vet $(GOFLAGS_T) ./...
 	$(GOBIN)/staticcheck $(GOFLAGS_T) ./...
 	@if $(GO) list -deps ./licensecore/... | grep -q '^fyne.io/'; then echo "licensecore must not import Fyne"; exit 1; fi
+	@if $(GO) list -deps ./licensecore/authority/... | grep -qx 'licensedesk/licensecore'; then echo "the authority must import licensecore/wire, not licensecore"; exit 1; fi
 
 # The suite runs on a virtual X display inside its own D-Bus session, so the
 # desktop end-to-end test (app/e2e_test.go) runs too: LICENSEDESK_E2E=1 makes

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 	"licensedesk/screens"
 )
 
@@ -33,7 +34,7 @@ func storedLicense(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.D
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
 	l := licensecore.License{
-		ServerID: "POS-9", LicenseID: "LIC-9", Type: licensecore.Subscription, Features: []string{"xms"},
+		ServerID: "POS-9", LicenseID: "LIC-9", Type: wire.Subscription, Features: []string{"xms"},
 		TokenID: "jti-9", TokenIssuedAt: now.Add(tokenLeft - 72*time.Hour), TokenExpiry: now.Add(tokenLeft),
 		RenewalDate: now.Add(renewIn),
 	}
@@ -218,7 +219,7 @@ func (f *fakeRefresh) CheckSwitch(context.Context) (licensecore.SwitchRequest, l
 	f.switchPending = false
 	f.mu.Unlock()
 	f.switchChecks.Add(1)
-	return licensecore.SwitchRequest{Status: licensecore.SwitchApproved}, f.Status(), nil
+	return licensecore.SwitchRequest{Status: wire.SwitchApproved}, f.Status(), nil
 }
 
 func TestRefresherVerifiesDailyAndChecksSwitches(t *testing.T) {

@@ -1,7 +1,3 @@
-// Package app wires License Desk together: configuration, logging, the
-// store, the license manager, the window and tray, notifications, the
-// background refresher, demo mode and the `status --json` command. It owns
-// every long-lived goroutine and the shutdown order.
 package app
 
 import (
@@ -14,10 +10,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"licensedesk/licensecore"
 	"licensedesk/screens"
-
-	"github.com/rs/zerolog"
 )
 
 // DefaultAuthorityURL is used when neither a flag nor a saved setting names
@@ -103,7 +99,7 @@ func loadSettings(s *licensecore.Store) (screens.Settings, error) {
 		if err == nil && v != "" {
 			*dst = v
 		}
-		if errors.Is(err, licensecore.ErrNotFound) {
+		if errors.Is(err, licensecore.ErrNotStored) {
 			return nil
 		}
 		return err

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"licensedesk/licensecore/authority"
-
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/authority"
 )
 
 // demoAuthority is the reference Authorization server running inside the

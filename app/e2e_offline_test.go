@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Where the controls are, read off screenshots (the artifacts show them).
@@ -108,14 +108,14 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 
 // waitLicenseRequest waits for the app to write the request file and
 // parses it.
-func waitLicenseRequest(ctx context.Context, t *testing.T, path string) licensecore.LicenseRequestFile {
+func waitLicenseRequest(ctx context.Context, t *testing.T, path string) wire.LicenseRequestFile {
 	t.Helper()
 	var lastErr error
 	for {
 		data, err := os.ReadFile(path)
 		if err == nil {
-			var req licensecore.LicenseRequestFile
-			if req, err = licensecore.ParseLicenseRequest(data); err == nil {
+			var req wire.LicenseRequestFile
+			if req, err = wire.ParseLicenseRequest(data); err == nil {
 				return req
 			}
 		}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // The customer the authority is seeded with, and its cloud pool.
@@ -154,9 +154,9 @@ func poolSeed(installCode string) authority.Seed {
 	seed := e2eSeed(installCode)
 	seed.Organizations[0].Customers = []authority.CustomerSeed{{ID: e2eCustomerID, Name: e2eCustomerName,
 		Pool: []authority.PoolLicenseSeed{
-			{ID: poolCap3, Kind: licensecore.PoolCapacity, Devices: 3},
-			{ID: poolCap5, Kind: licensecore.PoolCapacity, Devices: 5},
-			{ID: poolMaintenance, Kind: licensecore.PoolMaintenance,
+			{ID: poolCap3, Kind: wire.PoolCapacity, Devices: 3},
+			{ID: poolCap5, Kind: wire.PoolCapacity, Devices: 5},
+			{ID: poolMaintenance, Kind: wire.PoolMaintenance,
 				MaintenanceUntil: time.Now().UTC().AddDate(2, 0, 0).Truncate(24 * time.Hour)},
 		}}}
 	return seed

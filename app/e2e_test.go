@@ -16,6 +16,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -193,7 +194,7 @@ func e2eSeed(installCode string) authority.Seed {
 		Devices: []authority.DeviceSeed{{
 			ServerID: e2eServerID, Name: e2eDevice, InstallCode: installCode,
 			HubServerName: "hub-e2e", HubServerURL: "https://hub-e2e.example.com", Features: []string{"xms"},
-			License: &authority.LicenseSeed{ID: "LIC-E2E-1", Type: licensecore.Subscription, Customer: "E2E Customer",
+			License: &authority.LicenseSeed{ID: "LIC-E2E-1", Type: wire.Subscription, Customer: "E2E Customer",
 				RenewalDate: time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)},
 		}},
 	}}}

@@ -1,9 +1,12 @@
 package app
 
 import (
-	"licensedesk/licensecore"
+	"time"
 
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+	"licensedesk/screens"
 )
 
 // noticeSink sends one desktop notification (fyne.App.SendNotification in
@@ -30,8 +33,9 @@ func (n *notifier) check(st licensecore.Status, p licensecore.Policy) {
 			fresh = fresh || !already
 		}
 		if fresh {
-			n.log.Info().Str("title", notice.Title).Msg("notification sent")
-			n.send(notice.Title, notice.Body)
+			title, body := screens.NoticeText(notice, st, time.Local)
+			n.log.Info().Str("title", title).Msg("notification sent")
+			n.send(title, body)
 		}
 	}
 }

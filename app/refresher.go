@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
-	"licensedesk/licensecore"
-
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // refreshService is what the refresher needs from the manager.
@@ -37,6 +39,11 @@ type refresher struct {
 	// verifyBackoff: no verification or switch check before this time,
 	// after the authority did not answer.
 	verifyBackoff time.Time
+
+	// report, if set, hears the outcome of an attempt KickAndReport asked
+	// for; reportNext is set before that kick is sent.
+	report     func(licensecore.Status, error)
+	reportNext atomic.Bool
 }
 
 func newRefresher(svc refreshService, log zerolog.Logger, publish func(licensecore.Status)) *refresher {
@@ -47,13 +54,21 @@ func newRefresher(svc refreshService, log zerolog.Logger, publish func(licenseco
 	}
 }
 
-// Kick asks for an immediate refresh attempt (the tray's "Refresh tokens
+// Kick asks for an immediate refresh attempt (the menu's "Refresh tokens
 // now", or a new license). It never blocks.
 func (r *refresher) Kick() {
 	select {
 	case r.kick <- struct{}{}:
 	default:
 	}
+}
+
+// KickAndReport is Kick for someone waiting on the answer (the tray's
+// "Refresh tokens now"): the outcome of the attempt goes to report. The
+// attempt runs on the refresher, so shutdown waits for it.
+func (r *refresher) KickAndReport() {
+	r.reportNext.Store(true)
+	r.Kick()
 }
 
 func (r *refresher) run(ctx context.Context) {
@@ -69,21 +84,25 @@ func (r *refresher) run(ctx context.Context) {
 			wait = min(wait, max(due.Sub(now), 0))
 		}
 		timer := time.NewTimer(wait)
-		kicked := false
+		kicked, report := false, false
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-r.kick:
 			timer.Stop()
-			kicked = true
+			kicked, report = true, r.reportNext.Swap(false)
 		case <-timer.C:
 		}
 		r.housekeeping(ctx)
 		if !kicked && (due.IsZero() || time.Now().Before(due)) {
 			continue
 		}
-		if err := r.attempt(ctx); err != nil {
+		err := r.attempt(ctx)
+		if report && r.report != nil && ctx.Err() == nil {
+			r.report(r.svc.Status(), err)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -130,7 +149,7 @@ func (r *refresher) housekeeping(ctx context.Context) {
 		switch {
 		case err != nil:
 			r.log.Info().Err(err).Msg("checking the model switch failed")
-		case req.Status == licensecore.SwitchApproved:
+		case req.Status == wire.SwitchApproved:
 			r.log.Info().Str("to", string(req.To)).Msg("model switch approved")
 			r.publish(st)
 		}

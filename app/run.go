@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
 	"licensedesk/screens"
-
-	"github.com/rs/zerolog"
 )
 
 // Run is the whole program: `licensedesk [flags]` opens the window,
@@ -44,6 +44,8 @@ type core struct {
 	logFile  io.Closer
 	store    *licensecore.Store
 	mgr      *licensecore.Manager
+	admins   *licensecore.Admins // the administrator role guarding mgr and pool
+	pool     *licensecore.Pool
 	settings screens.Settings
 	demo     *demoAuthority
 	ipc      net.Listener
@@ -97,6 +99,7 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 		c.close()
 		return nil, err
 	}
+	c.admins, c.pool = c.mgr.Admins(), licensecore.NewPool(c.mgr)
 	return c, nil
 }
 

@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
-	"licensedesk/licensecore"
-
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
 )
 
 // snapshot is what the running app leaves for `status --json`: the store
@@ -26,16 +27,50 @@ type snapshot struct {
 
 const snapshotFile = "status.json"
 
-func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) error {
+// snapshotWriter is the app's only writer of the status file (its zero
+// value is ready). publish runs on the refresher, the UI thread and the
+// tray; the mutex puts their writes in one order, so the file holds the
+// status of the last write (last writer wins) and never a mix of two.
+type snapshotWriter struct {
+	mu sync.Mutex
+}
+
+func (w *snapshotWriter) write(dir string, st licensecore.Status, p licensecore.Policy) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return writeSnapshot(dir, st, p)
+}
+
+// writeSnapshot replaces the status file atomically: a reader sees the old
+// file or the new one, never a partial write. The temporary file is unique
+// per call and is synced before the rename, so a crash cannot leave a
+// renamed but empty status file.
+func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) (err error) {
 	raw, err := json.Marshal(snapshot{License: st.License, Policy: p, TrustedAt: st.At, ClockError: st.ClockError})
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, snapshotFile+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+	f, err := os.CreateTemp(dir, snapshotFile+".*.tmp") // mode 0600
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, snapshotFile))
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(raw); err != nil {
+		f.Close()
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), filepath.Join(dir, snapshotFile))
 }
 
 func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {
@@ -66,7 +101,7 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
+		if err := enc.Encode(statusDocument(st)); err != nil {
 			return 3
 		}
 		return st.Severity()

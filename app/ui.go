@@ -26,9 +26,9 @@ var (
 	_ screens.LicenseService   = (*licensecore.Manager)(nil)
 	_ screens.LifecycleService = (*licensecore.Manager)(nil)
 	_ screens.OfflineService   = (*licensecore.Manager)(nil)
-	_ screens.AdminService     = (*licensecore.Manager)(nil)
-	_ screens.AccountService   = (*licensecore.Manager)(nil)
-	_ screens.PoolService      = (*licensecore.Manager)(nil)
+	_ screens.AdminService     = (*licensecore.Admins)(nil)
+	_ screens.AccountService   = (*licensecore.Pool)(nil)
+	_ screens.PoolService      = (*licensecore.Pool)(nil)
 	_ refreshService           = (*licensecore.Manager)(nil)
 )
 
@@ -40,7 +40,7 @@ const WindowTitle = "License Desk"
 
 // gui holds the Fyne side. Fields are touched only on the Fyne thread
 // (inside fyne.Do or callbacks), except status, a binding any goroutine may
-// Set.
+// Set, and snap, which locks itself.
 type gui struct {
 	c      *core
 	app    fyne.App
@@ -49,6 +49,7 @@ type gui struct {
 	ctx    context.Context
 	ref    *refresher
 	notes  *notifier
+	snap   snapshotWriter // has its own lock: publish runs on any goroutine
 	gate   *screens.AdminGate
 	tray   desktop.App // nil without a tray
 	lastUI int         // -1 forces the first content build
@@ -86,7 +87,8 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		g.app.SendNotification(fyne.NewNotification(title, body))
 	}}
 	g.ref = newRefresher(c.mgr, c.log, g.publish)
-	g.gate = screens.NewAdminGate(c.mgr, g.win)
+	g.ref.report = g.reportRefresh
+	g.gate = screens.NewAdminGate(c.admins, g.win)
 	if cfg.StatusTick > 0 {
 		g.ref.tick = cfg.StatusTick
 	}
@@ -112,7 +114,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		// half-done, so this server and the cloud pool agree.
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := c.mgr.ReconcilePool(rctx); err != nil && !errors.Is(err, licensecore.ErrNoCustomerID) {
+		if err := c.pool.ReconcilePool(rctx); err != nil && !errors.Is(err, licensecore.ErrNoCustomerID) {
 			c.log.Info().Err(err).Msg("cloud pool not reconciled at start-up; retried on the next pool action")
 		}
 	})
@@ -147,7 +149,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 func (g *gui) publish(st licensecore.Status) {
 	g.status.Set(st)
 	g.notes.check(st, g.c.mgr.Policy())
-	if err := writeSnapshot(g.c.cfg.DataDir, st, g.c.mgr.Policy()); err != nil {
+	if err := g.snap.write(g.c.cfg.DataDir, st, g.c.mgr.Policy()); err != nil {
 		g.c.log.Warn().Err(err).Msg("could not write the status file")
 	}
 }
@@ -186,8 +188,8 @@ func (g *gui) setContent(st licensecore.Status) {
 				return screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish)
 			}},
 			lazyTab{"Offline activation", theme.MailSendIcon(), func() fyne.CanvasObject { return g.offlineScreen(ctx) }},
-			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.c.mgr, g.gate) }},
-			lazyTab{"Cloud licenses", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.mgr, g.gate, g.win) }},
+			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.c.pool, g.gate) }},
+			lazyTab{"Cloud licenses", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.pool, g.gate, g.win) }},
 		))
 		return
 	}
@@ -246,7 +248,7 @@ func (g *gui) showExtra(title string, build func(ctx context.Context, w fyne.Win
 	w := g.app.NewWindow("License Desk – " + title)
 	ctx, cancel := context.WithCancel(g.ctx)
 	w.SetOnClosed(cancel)
-	w.SetContent(container.NewPadded(container.NewVScroll(build(ctx, w, screens.NewAdminGate(g.c.mgr, w)))))
+	w.SetContent(container.NewPadded(container.NewVScroll(build(ctx, w, screens.NewAdminGate(g.c.admins, w)))))
 	w.Resize(fyne.NewSize(640, 600))
 	w.Show()
 }
@@ -264,13 +266,13 @@ func (g *gui) showOffline() {
 
 func (g *gui) showAccount() {
 	g.showExtra("Customer account", func(ctx context.Context, _ fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
-		return screens.NewAccount(ctx, g.c.mgr, gate)
+		return screens.NewAccount(ctx, g.c.pool, gate)
 	})
 }
 
 func (g *gui) showPool() {
 	g.showExtra("Cloud licenses", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
-		return screens.NewPool(ctx, g.c.mgr, gate, w)
+		return screens.NewPool(ctx, g.c.pool, gate, w)
 	})
 }
 
@@ -283,7 +285,7 @@ func (g *gui) updateTray(st licensecore.Status) {
 	g.tray.SetSystemTrayIcon(state.Icon())
 	g.tray.SetSystemTrayMenu(screens.NewTrayMenu(st, now, screens.TrayActions{
 		Open:    g.showWindow,
-		Refresh: g.refreshFromTray,
+		Refresh: g.ref.KickAndReport,
 		Quit:    g.app.Quit,
 	}))
 }
@@ -293,22 +295,19 @@ func (g *gui) showWindow() {
 	g.win.RequestFocus()
 }
 
-// refreshFromTray refreshes in the background and reports the outcome as a
-// notification, since the window may be hidden.
-func (g *gui) refreshFromTray() {
-	go func() {
-		ctx, cancel := context.WithTimeout(g.ctx, 30*time.Second)
-		defer cancel()
-		st, err := g.c.mgr.RefreshNow(ctx)
-		g.publish(st)
-		if err != nil {
-			g.app.SendNotification(fyne.NewNotification("Token refresh failed", screens.Explain(err)))
-			return
-		}
-		g.c.log.Info().Time("token_expiry", st.License.TokenExpiry).Msg("token refreshed from the tray")
-		g.app.SendNotification(fyne.NewNotification("License token refreshed",
-			"New token valid until "+st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04")+"."))
-	}()
+// reportRefresh tells the outcome of the tray's "Refresh tokens now" as a
+// notification, since the window may be hidden. The refresher calls it.
+func (g *gui) reportRefresh(st licensecore.Status, err error) {
+	if err == nil && st.License == nil {
+		err = licensecore.ErrNotLicensed
+	}
+	if err != nil {
+		g.app.SendNotification(fyne.NewNotification("Token refresh failed", screens.Explain(err)))
+		return
+	}
+	g.c.log.Info().Time("token_expiry", st.License.TokenExpiry).Msg("token refreshed from the tray")
+	g.app.SendNotification(fyne.NewNotification("License token refreshed",
+		"New token valid until "+st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04")+"."))
 }
 
 func (g *gui) mainMenu() *fyne.MainMenu {

@@ -22,7 +22,7 @@ func newAdminManager(t *testing.T, s *Store, now func() time.Time) *Manager {
 func TestAdministratorAccounts(t *testing.T) {
 	s := newTestStore(t)
 	m := newAdminManager(t, s, nil)
-	if has, err := m.HasAdministrator(); err != nil || has {
+	if has, err := m.Admins().HasAdministrator(); err != nil || has {
 		t.Fatalf("fresh store has an administrator: %v %v", has, err)
 	}
 	for _, tc := range []struct {
@@ -33,33 +33,33 @@ func TestAdministratorAccounts(t *testing.T) {
 		{"bad name", "long-enough", ErrInvalidUserName},
 		{"admin", "short", ErrWeakPassword},
 	} {
-		if err := m.CreateAdministrator(tc.user, tc.pw); !errors.Is(err, tc.want) {
+		if err := m.Admins().CreateAdministrator(tc.user, tc.pw); !errors.Is(err, tc.want) {
 			t.Errorf("CreateAdministrator(%q, %q) = %v, want %v", tc.user, tc.pw, err, tc.want)
 		}
 	}
-	if err := m.CreateAdministrator("Admin", "correct horse"); err != nil {
+	if err := m.Admins().CreateAdministrator("Admin", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CreateAdministrator("other", "correct horse"); !errors.Is(err, ErrAdminExists) {
+	if err := m.Admins().CreateAdministrator("other", "correct horse"); !errors.Is(err, ErrAdminExists) {
 		t.Fatalf("second first-administrator: %v", err)
 	}
-	if err := m.AddAdministrator(nil, "other", "correct horse"); !errors.Is(err, ErrAdminRequired) {
+	if err := m.Admins().AddAdministrator(nil, "other", "correct horse"); !errors.Is(err, ErrAdminRequired) {
 		t.Fatalf("adding without a session: %v", err)
 	}
-	sess, err := m.AdminLogin("admin", "correct horse") // user names ignore case
+	sess, err := m.Admins().AdminLogin("admin", "correct horse") // user names ignore case
 	if err != nil || sess.User() != "Admin" {
 		t.Fatalf("login: %v", err)
 	}
-	if err := m.AddAdministrator(sess, "other", "battery staple"); err != nil {
+	if err := m.Admins().AddAdministrator(sess, "other", "battery staple"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AdminLogin("other", "battery staple"); err != nil {
+	if _, err := m.Admins().AdminLogin("other", "battery staple"); err != nil {
 		t.Fatal(err)
 	}
 	if log, _ := s.AuditLog(); len(log) != 2 || log[0].Kind != "admin_created" {
 		t.Fatalf("audit: %+v", log)
 	}
-	raw, _ := s.get(prefixOperator + "admin")
+	raw, _ := s.get(prefixAdmin + "admin")
 	if len(raw) == 0 || bytes.Contains(raw, []byte("correct horse")) {
 		t.Fatal("password stored in clear or not at all")
 	}
@@ -70,35 +70,35 @@ func TestRequireAdmin(t *testing.T) {
 	base := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
 	m := newAdminManager(t, newTestStore(t), now)
-	if err := m.CreateAdministrator("admin", "correct horse"); err != nil {
+	if err := m.Admins().CreateAdministrator("admin", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := m.AdminLogin("admin", "correct horse")
+	sess, err := m.Admins().AdminLogin("admin", "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.requireAdmin(sess); err != nil {
+	if err := m.Admins().Check(sess); err != nil {
 		t.Fatalf("fresh session refused: %v", err)
 	}
 	forged := &AdminSession{user: "admin", token: "guess", expires: sess.expires}
 	copied := &AdminSession{user: "admin", token: sess.token, expires: sess.expires.Add(time.Hour)}
 	for name, s := range map[string]*AdminSession{"nil": nil, "zero": {}, "forged": forged, "extended copy": copied} {
-		if err := m.requireAdmin(s); !errors.Is(err, ErrAdminRequired) {
+		if err := m.Admins().Check(s); !errors.Is(err, ErrAdminRequired) {
 			t.Errorf("%s session: %v", name, err)
 		}
 	}
 	other := newAdminManager(t, m.store, now)
-	if err := other.requireAdmin(sess); !errors.Is(err, ErrAdminRequired) {
+	if err := other.Admins().Check(sess); !errors.Is(err, ErrAdminRequired) {
 		t.Error("a session from another manager was accepted")
 	}
 	clock.Store(int64(AdminSessionTTL))
-	if err := m.requireAdmin(sess); !errors.Is(err, ErrAdminRequired) {
+	if err := m.Admins().Check(sess); !errors.Is(err, ErrAdminRequired) {
 		t.Errorf("session at its expiry: %v", err)
 	}
 	clock.Store(0)
-	sess2, _ := m.AdminLogin("admin", "correct horse")
-	m.AdminLogout(sess2)
-	if err := m.requireAdmin(sess2); !errors.Is(err, ErrAdminRequired) {
+	sess2, _ := m.Admins().AdminLogin("admin", "correct horse")
+	m.Admins().AdminLogout(sess2)
+	if err := m.Admins().Check(sess2); !errors.Is(err, ErrAdminRequired) {
 		t.Errorf("session after logout: %v", err)
 	}
 }
@@ -109,38 +109,38 @@ func TestAdminLoginThrottle(t *testing.T) {
 	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
 	s := newTestStore(t)
 	m := newAdminManager(t, s, now)
-	if err := m.CreateAdministrator("admin", "correct horse"); err != nil {
+	if err := m.Admins().CreateAdministrator("admin", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < loginFreeFailures; i++ {
-		if _, err := m.AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
+		if _, err := m.Admins().AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("failure %d: %v", i, err)
 		}
 	}
 	// The next failure locks the account for loginBaseLock.
-	if _, err := m.AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := m.Admins().AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatal(err)
 	}
-	if _, err := m.AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
+	if _, err := m.Admins().AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
 		t.Fatalf("right password during the lock: %v", err)
 	}
 	// The lock survives a restart.
-	if _, err := newAdminManager(t, s, now).AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
+	if _, err := newAdminManager(t, s, now).Admins().AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
 		t.Fatalf("after restart: %v", err)
 	}
 	clock.Store(int64(loginBaseLock))
-	if _, err := m.AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := m.Admins().AdminLogin("admin", "wrong"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatal(err)
 	}
 	clock.Store(int64(loginBaseLock + loginBaseLock)) // the lock doubled
-	if _, err := m.AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
+	if _, err := m.Admins().AdminLogin("admin", "correct horse"); !errors.Is(err, ErrLoginThrottled) {
 		t.Fatalf("second lock should last %v: %v", 2*loginBaseLock, err)
 	}
 	clock.Store(int64(loginBaseLock + 2*loginBaseLock))
-	if _, err := m.AdminLogin("admin", "correct horse"); err != nil {
+	if _, err := m.Admins().AdminLogin("admin", "correct horse"); err != nil {
 		t.Fatalf("after the lock: %v", err)
 	}
-	if _, err := m.AdminLogin("nobody", "whatever"); !errors.Is(err, ErrBadCredentials) {
+	if _, err := m.Admins().AdminLogin("nobody", "whatever"); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }

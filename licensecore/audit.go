@@ -10,6 +10,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
 )
 
 // Audit event kinds.
@@ -161,10 +162,17 @@ func verifyChain(entries []AuditEntry, head auditHead) error {
 	return nil
 }
 
-// audit appends an event at the trusted time. A failure is logged, not
-// returned: the change it records has already happened.
-func (m *Manager) audit(kind, detail string) {
-	if _, err := m.store.AppendAudit(kind, detail, m.clock.Now()); err != nil {
-		m.log.Warn().Err(err).Str("event", kind).Msg("audit append failed")
+// auditor appends license events to the audit log for Manager, Admins and
+// Pool. A failed append is logged, not returned: the event it records has
+// already happened and must not be undone for want of a log line.
+type auditor struct {
+	store *Store
+	clock *TrustedClock
+	log   zerolog.Logger
+}
+
+func (a auditor) record(kind, detail string) {
+	if _, err := a.store.AppendAudit(kind, detail, a.clock.Now()); err != nil {
+		a.log.Warn().Err(err).Str("event", kind).Msg("audit append failed")
 	}
 }

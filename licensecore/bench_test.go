@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"licensedesk/licensecore/wire"
 )
 
 // benchTokens are two valid tokens and their signing inputs and signatures.
 func benchTokens(b *testing.B) (toks [2]string, inputs [2][]byte, sigs [2][]byte) {
 	b.Helper()
 	for i := range toks {
-		toks[i] = keyA.sign(b, withClaims(func(c *Claims) { c.ID = fmt.Sprintf("tok-%d", i) }))
+		toks[i] = keyA.sign(b, withClaims(func(c *wire.Claims) { c.ID = fmt.Sprintf("tok-%d", i) }))
 		dot := strings.LastIndexByte(toks[i], '.')
 		inputs[i] = []byte(toks[i][:dot])
 		sig, err := base64.RawURLEncoding.DecodeString(toks[i][dot+1:])

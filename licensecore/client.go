@@ -1,6 +1,7 @@
 package licensecore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,36 +16,12 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
+
+	"licensedesk/licensecore/wire"
 )
 
 // DefaultClientID is the OAuth client id License Desk presents.
 const DefaultClientID = "license-desk"
-
-// Device-flow and refresh outcomes the person must act on.
-var (
-	ErrAccessDenied      = errors.New("the authorization was denied")
-	ErrDeviceCodeExpired = errors.New("the user code expired before it was authorized")
-	ErrLicenseRevoked    = errors.New("the license was revoked")
-	ErrLicenseExpired    = errors.New("the license has expired and requires renewal")
-	ErrRefreshRejected   = errors.New("the authorization server refused to renew the license token")
-)
-
-// AuthorityError is an OAuth error answer (RFC 6749 §5.2 / RFC 8628 §3.5).
-type AuthorityError struct {
-	Code        string // e.g. access_denied
-	Description string // the server's words, shown to the person
-	Kind        error  // the matching sentinel
-}
-
-func (e *AuthorityError) Error() string {
-	if e.Description != "" {
-		return fmt.Sprintf("%s (%s)", e.Kind.Error(), e.Description)
-	}
-	return e.Kind.Error()
-}
-
-// Unwrap exposes the sentinel.
-func (e *AuthorityError) Unwrap() error { return e.Kind }
 
 // DeviceAuthorization is a pending device-flow request: what the wizard
 // shows while the person authorizes it on the authority's page.
@@ -142,13 +119,13 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // FetchJWKS downloads the authority's key set.
-func (c *Client) FetchJWKS(ctx context.Context) (JWKS, error) {
-	var set JWKS
-	raw, err := c.getJSON(ctx, "/.well-known/jwks.json", MaxJWKSSize, nil)
+func (c *Client) FetchJWKS(ctx context.Context) (wire.JWKS, error) {
+	var set wire.JWKS
+	raw, err := c.getJSON(ctx, "/.well-known/jwks.json", wire.MaxJWKSSize, nil)
 	if err != nil {
 		return set, err
 	}
-	set, _, err = ParseJWKS(raw)
+	set, _, err = wire.ParseJWKS(raw)
 	return set, err
 }
 
@@ -204,7 +181,7 @@ func (c *Client) StartDeviceAuth(ctx context.Context, deviceName, installCode st
 		oauth2.SetAuthURLParam("device_name", deviceName),
 		oauth2.SetAuthURLParam("install_code", installCode))
 	if err != nil {
-		return nil, c.mapError(err)
+		return nil, c.mapError(err, ErrRefreshRejected)
 	}
 	if resp.UserCode == "" || resp.DeviceCode == "" || resp.VerificationURI == "" {
 		return nil, fmt.Errorf("%w: device authorization lacks a code", ErrAuthorityBroken)
@@ -244,11 +221,11 @@ func (c *Client) PollDeviceToken(ctx context.Context, da *DeviceAuthorization) (
 		}
 		if ctx.Err() != nil {
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) && !da.Expiry.IsZero() && !time.Now().Before(da.Expiry) {
-				return Tokens{}, &AuthorityError{Code: "expired_token", Kind: ErrDeviceCodeExpired}
+				return Tokens{}, &AuthorityError{Code: wire.CodeExpiredToken, Kind: ErrDeviceCodeExpired}
 			}
 			return Tokens{}, ctx.Err()
 		}
-		mapped := c.mapError(err)
+		mapped := c.mapError(err, ErrRefreshRejected)
 		if !retryable(mapped) {
 			return Tokens{}, mapped
 		}
@@ -266,7 +243,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Tokens, erro
 	ts := c.cfg.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := ts.Token()
 	if err != nil {
-		return Tokens{}, c.mapError(err)
+		return Tokens{}, c.mapError(err, ErrRefreshRejected)
 	}
 	t, err := tokensFrom(tok)
 	if err == nil && t.Refresh == "" {
@@ -276,7 +253,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (Tokens, erro
 }
 
 func tokensFrom(tok *oauth2.Token) (Tokens, error) {
-	lic, _ := tok.Extra(TokenResponseLicenseField).(string)
+	lic, _ := tok.Extra(wire.TokenResponseLicenseField).(string)
 	if lic == "" {
 		lic = tok.AccessToken
 	}
@@ -286,35 +263,19 @@ func tokensFrom(tok *oauth2.Token) (Tokens, error) {
 	return Tokens{License: lic, Refresh: tok.RefreshToken}, nil
 }
 
-// mapError turns x/oauth2 and net/http errors into our sentinels.
-func (c *Client) mapError(err error) error {
+// mapError turns x/oauth2 and net/http errors into our sentinels: an OAuth
+// error answer goes through decodeError like every other endpoint's.
+func (c *Client) mapError(err error, grantKind error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		kind := ErrAuthorityBroken
-		switch re.ErrorCode {
-		case "access_denied":
-			kind = ErrAccessDenied
-			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
-				kind = ErrLicenseRevoked
+		status, path := 0, "the token endpoint"
+		if re.Response != nil {
+			status = re.Response.StatusCode
+			if re.Response.Request != nil {
+				path = re.Response.Request.URL.Path
 			}
-		case "expired_token":
-			kind = ErrDeviceCodeExpired
-		case "invalid_grant":
-			kind = ErrRefreshRejected
-			if strings.Contains(strings.ToLower(re.ErrorDescription), "expired") {
-				kind = ErrLicenseExpired
-			}
-			if strings.Contains(strings.ToLower(re.ErrorDescription), "revoked") {
-				kind = ErrLicenseRevoked
-			}
-		case "":
-			status := "no answer"
-			if re.Response != nil {
-				status = re.Response.Status
-			}
-			return fmt.Errorf("%w: it answered %s", ErrAuthorityBroken, status)
 		}
-		return &AuthorityError{Code: re.ErrorCode, Description: re.ErrorDescription, Kind: kind}
+		return decodeError(path, status, re.Body, grantKind, ErrAuthorityBroken)
 	}
 	var ne net.Error
 	var ue *url.Error
@@ -327,6 +288,160 @@ func (c *Client) mapError(err error) error {
 	// x/oauth2 reports undecodable bodies (an HTML error page) as plain
 	// errors.
 	return fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+}
+
+// decodeError is the one reader of the authority's error answers
+// (wire.ErrorAnswer), keyed by the wire's codes and reasons, never by the
+// description's words. grantKind is what invalid_grant means at this
+// endpoint (ErrRefreshRejected, ErrTokenInvalid), fallback what any other
+// refusal means there (ErrAuthorityBroken, or ErrPoolRefused for the pool).
+// An answer that is not a JSON error is ErrAuthorityBroken.
+func decodeError(path string, status int, body []byte, grantKind, fallback error) error {
+	var ea wire.ErrorAnswer
+	if json.Unmarshal(body, &ea) != nil || ea.Code == "" {
+		return fmt.Errorf("%w: %s answered %d without a JSON error", ErrAuthorityBroken, path, status)
+	}
+	var kind error
+	switch {
+	case ea.Reason == wire.ReasonLicenseRevoked:
+		kind = ErrLicenseRevoked
+	case ea.Reason == wire.ReasonLicenseExpired:
+		kind = ErrLicenseExpired
+	default:
+		kind = errorKinds(grantKind)[ea.Code]
+		if kind == nil {
+			kind = fallback
+		}
+	}
+	return &AuthorityError{Code: ea.Code, Reason: ea.Reason, Description: ea.Description, Kind: kind}
+}
+
+// errorKinds maps the wire's error codes to sentinels.
+func errorKinds(grantKind error) map[wire.ErrorCode]error {
+	return map[wire.ErrorCode]error{
+		wire.CodeAccessDenied:    ErrAccessDenied,
+		wire.CodeExpiredToken:    ErrDeviceCodeExpired,
+		wire.CodeInvalidGrant:    grantKind,
+		wire.CodeNotFound:        ErrUnknownRequest,
+		wire.CodeUnknownCustomer: ErrUnknownCustomer,
+		wire.CodeUnknownLicense:  ErrPoolLicenseUnavailable,
+		wire.CodeNotAvailable:    ErrPoolLicenseUnavailable,
+		wire.CodeSuperseded:      ErrPoolLicenseUnavailable,
+		wire.CodeNotHeld:         ErrPoolLicenseUnavailable,
+		wire.CodeInstallConflict: ErrInstallConflict,
+		wire.CodeInstallBusy:     ErrCustomerInUse,
+	}
+}
+
+// Bounds of the authority's JSON answers.
+const (
+	maxLifecycleAnswer = 64 << 10
+	maxPoolAnswer      = 1 << 20
+)
+
+// form sends one form (client_id added) or a GET (form nil) to a lifecycle
+// endpoint and decodes the JSON answer into out.
+func (c *Client) form(ctx context.Context, method, path string, form url.Values, grantKind error, out any) error {
+	var body io.Reader
+	if form != nil {
+		form.Set("client_id", c.cfg.ClientID)
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
+	if err != nil {
+		return err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	_, err = c.exchange(req, maxLifecycleAnswer, grantKind, ErrAuthorityBroken, out)
+	return err
+}
+
+// exchange sends req, maps an error answer through decodeError and decodes
+// a 200 answer into out (when not nil); it returns the answer's bytes.
+func (c *Client) exchange(req *http.Request, limit int64, grantKind, fallback error, out any) ([]byte, error) {
+	resp, body, err := c.roundTrip(req, limit)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, decodeError(req.URL.Path, resp.StatusCode, body, grantKind, fallback)
+	}
+	if !json.Valid(body) {
+		return nil, fmt.Errorf("%w: %s answered %d without JSON", ErrAuthorityBroken, req.URL.Path, resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrAuthorityBroken, req.URL.Path, err)
+		}
+	}
+	return body, nil
+}
+
+// VerifyLicense asks the authority about the license of token.
+func (c *Client) VerifyLicense(ctx context.Context, token string) (wire.VerifyAnswer, error) {
+	var r wire.VerifyAnswer
+	err := c.form(ctx, http.MethodPost, wire.PathVerify, url.Values{wire.FieldLicenseToken: {token}}, ErrTokenInvalid, &r)
+	if err == nil && !r.Result.Known() {
+		err = fmt.Errorf("%w: verification result %q", ErrAuthorityBroken, r.Result)
+	}
+	return r, err
+}
+
+// Release tells the authority this device gives its license up.
+func (c *Client) Release(ctx context.Context, refresh string) error {
+	var r wire.ReleaseAnswer
+	err := c.form(ctx, http.MethodPost, wire.PathRelease, url.Values{wire.FieldRefreshToken: {refresh}}, ErrRefreshRejected, &r)
+	if err == nil && !r.Released {
+		err = fmt.Errorf("%w: the license was not released", ErrAuthorityBroken)
+	}
+	return err
+}
+
+// RequestSwitch asks for a perpetual/subscription switch.
+func (c *Client) RequestSwitch(ctx context.Context, refresh string, to wire.LicenseType) (wire.SwitchAnswer, error) {
+	var r wire.SwitchAnswer
+	err := c.form(ctx, http.MethodPost, wire.PathSwitch, url.Values{wire.FieldRefreshToken: {refresh}, wire.FieldSwitchTo: {string(to)}}, ErrRefreshRejected, &r)
+	if err == nil && (r.RequestID == "" || r.Status != wire.SwitchPending) {
+		err = fmt.Errorf("%w: switch request answered without a pending request", ErrAuthorityBroken)
+	}
+	return r, err
+}
+
+// SwitchStatus asks about a switch request.
+func (c *Client) SwitchStatus(ctx context.Context, id string) (wire.SwitchStatus, error) {
+	var r wire.SwitchAnswer
+	err := c.form(ctx, http.MethodGet, wire.PathSwitch+"/"+url.PathEscape(id), nil, ErrRefreshRejected, &r)
+	if err == nil && !r.Status.Known() {
+		err = fmt.Errorf("%w: switch status %q", ErrAuthorityBroken, r.Status)
+	}
+	return r.Status, err
+}
+
+// Customer checks a Customer ID with the authority.
+func (c *Client) Customer(ctx context.Context, id string) (wire.CustomerAnswer, error) {
+	var ans wire.CustomerAnswer
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL()+"/customers/"+url.PathEscape(id), nil)
+	if err != nil {
+		return ans, err
+	}
+	_, err = c.exchange(req, maxPoolAnswer, ErrPoolRefused, ErrPoolRefused, &ans)
+	if err == nil && ans.CustomerID != id {
+		err = fmt.Errorf("%w: asked for customer %s, got %q", ErrAuthorityBroken, id, ans.CustomerID)
+	}
+	return ans, err
+}
+
+// PoolPost sends a signed envelope to /pool/{op}; with out it decodes the
+// answer there, and it returns the answer's bytes.
+func (c *Client) PoolPost(ctx context.Context, op string, env []byte, out any) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+"/pool/"+op, bytes.NewReader(env))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.exchange(req, maxPoolAnswer, ErrPoolRefused, ErrPoolRefused, out)
 }
 
 func retryable(err error) bool {

@@ -43,7 +43,7 @@ func NewTrustedClock(store *Store, sys func() time.Time, tolerance time.Duration
 		}
 		c.high = time.Unix(0, ns).UTC()
 		c.persisted = c.high
-	case !errors.Is(err, ErrNotFound):
+	case !errors.Is(err, ErrNotStored):
 		return nil, err
 	}
 	return c, nil

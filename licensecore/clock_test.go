@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore/wire"
 )
 
 const tolerance = 10 * time.Minute
@@ -140,7 +142,7 @@ func TestTrustedClockStopsRevivedTokens(t *testing.T) {
 	sys := newFakeClock(t0)
 	c := newTestClock(t, newTestStore(t), sys)
 	exp := t0.Add(time.Hour)
-	tok := keyA.sign(t, withClaims(func(cl *Claims) { cl.ExpiresAt = jwt.NewNumericDate(exp) }))
+	tok := keyA.sign(t, withClaims(func(cl *wire.Claims) { cl.ExpiresAt = jwt.NewNumericDate(exp) }))
 	cached := newTestVerifier(t, c.Now, 0, keyA)
 	_, err := cached.Verify(tok)
 	mustNil(t, err)

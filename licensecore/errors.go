@@ -1,69 +1,71 @@
-// Package licensecore is License Desk's licensing domain: the license model,
-// status evaluation, license-token verification, the trusted clock, the
-// encrypted on-disk store and the audit log. It never imports Fyne, so the
-// same code runs in the desktop app, in the reference authority and in the
-// registers and peer servers that verify tokens offline.
 package licensecore
 
 import (
 	"errors"
 	"fmt"
+
+	"licensedesk/licensecore/wire"
 )
 
-// Sentinel errors. Callers test them with errors.Is; the screens package
-// turns them into sentences a store manager can act on.
+// Every sentinel of the package. Callers test them with errors.Is; the
+// screens package turns them into sentences a store manager can act on. The
+// wire formats' own sentinels (a malformed code, key set or file) are in
+// licensecore/wire.
+
+// The license and its token.
 var (
-	ErrNotLicensed     = errors.New("this server has no license")
-	ErrTokenInvalid    = errors.New("license token is invalid")
-	ErrTokenExpired    = errors.New("license token has expired")
-	ErrTokenNotYet     = errors.New("license token is not valid yet")
-	ErrUnknownKey      = errors.New("license token is signed with an unknown key")
-	ErrTokenTooLarge   = errors.New("license token is too large")
-	ErrClockRollback   = errors.New("the system clock is behind the last trusted time")
-	ErrClosed          = errors.New("license store is closed")
-	ErrAlreadyRunning  = errors.New("License Desk is already running")
-	ErrNotFound        = errors.New("not found")
-	ErrStoreCorrupt    = errors.New("license store is damaged")
-	ErrAuditTampered   = errors.New("audit log has been altered")
-	ErrSchemaTooNew    = errors.New("license store was written by a newer License Desk")
-	ErrInvalidKeySet   = errors.New("key set from the authorization server is invalid")
-	ErrWrongAudience   = errors.New("license token is meant for another service")
-	ErrWrongIssuer     = errors.New("license token comes from another authorization server")
-	ErrBadAlgorithm    = errors.New("license token uses a signing method that is not allowed")
-	ErrBadSignature    = errors.New("license token signature does not match")
-	ErrMalformedToken  = errors.New("license token is malformed or truncated")
-	ErrMissingClaim    = errors.New("license token lacks a required field")
-	ErrAuthorityDown   = errors.New("the authorization server cannot be reached")
-	ErrAuthorityBroken = errors.New("the authorization server gave an answer License Desk does not understand")
+	ErrNotLicensed    = errors.New("this server has no license")
+	ErrTokenInvalid   = errors.New("license token is invalid")
+	ErrTokenExpired   = errors.New("license token has expired")
+	ErrTokenNotYet    = errors.New("license token is not valid yet")
+	ErrTokenTooLarge  = errors.New("license token is too large")
+	ErrWrongAudience  = errors.New("license token is meant for another service")
+	ErrWrongIssuer    = errors.New("license token comes from another authorization server")
+	ErrBadAlgorithm   = errors.New("license token uses a signing method that is not allowed")
+	ErrBadSignature   = errors.New("license token signature does not match")
+	ErrMalformedToken = errors.New("license token is malformed or truncated")
+	ErrMissingClaim   = errors.New("license token lacks a required field")
+	ErrClockRollback  = errors.New("the system clock is behind the last trusted time")
 )
 
-// TokenError wraps a token rejection with the reason category (one of the
-// sentinels above) and the underlying library error, for logs.
-type TokenError struct {
-	Kind  error // one of the sentinels
-	Cause error // the library's error, may be nil
-}
-
-func (e *TokenError) Error() string {
-	if e.Cause == nil {
-		return e.Kind.Error()
-	}
-	return fmt.Sprintf("%s: %v", e.Kind.Error(), e.Cause)
-}
-
-// Unwrap lets errors.Is match both the category and ErrTokenInvalid.
-func (e *TokenError) Unwrap() []error { return []error{e.Kind, ErrTokenInvalid} }
-
-// Offline licensing errors: challenge/response codes and license files
-// (offline.go, challenge.go). A refused code or file leaves the stored
-// license untouched.
+// The store and the process.
 var (
-	ErrCodeTypo            = errors.New("the code has a typing mistake")
-	ErrCodeInvalid         = errors.New("the code is not a License Desk code")
+	ErrClosed         = errors.New("license store is closed")
+	ErrAlreadyRunning = errors.New("License Desk is already running")
+	// ErrNotStored: the store has no record under that key.
+	ErrNotStored     = errors.New("no such record in the license store")
+	ErrStoreCorrupt  = errors.New("license store is damaged")
+	ErrAuditTampered = errors.New("audit log has been altered")
+	ErrSchemaTooNew  = errors.New("license store was written by a newer License Desk")
+	errStopScan      = errors.New("stop scan")
+)
+
+// The Authorization server's answers.
+var (
+	ErrAuthorityDown     = errors.New("the authorization server cannot be reached")
+	ErrAuthorityBroken   = errors.New("the authorization server gave an answer License Desk does not understand")
+	ErrAccessDenied      = errors.New("the authorization was denied")
+	ErrDeviceCodeExpired = errors.New("the user code expired before it was authorized")
+	ErrLicenseRevoked    = errors.New("the license was revoked")
+	ErrLicenseExpired    = errors.New("the license has expired and requires renewal")
+	ErrRefreshRejected   = errors.New("the authorization server refused to renew the license token")
+	// ErrUnknownRequest: the authority answered 404 for a request it no
+	// longer knows (a switch request, say).
+	ErrUnknownRequest = errors.New("the authorization server does not know this request")
+)
+
+// The license lifecycle.
+var (
+	ErrSwitchSameType  = errors.New("the license already has that type")
+	ErrSwitchPending   = errors.New("another license change is already waiting for approval")
+	ErrNoSwitchPending = errors.New("no license change is waiting for approval")
+)
+
+// Offline licensing: refused license files and response codes. A refused
+// code or file leaves the stored license untouched.
+var (
 	ErrNoChallenge         = errors.New("there is no pending challenge on this PC; get a new challenge")
-	ErrResponseMismatch    = errors.New("the response code does not answer this PC's challenge, or was not made by the licensing authority")
-	ErrResponseCannotCarry = errors.New("a response code cannot carry these features; use a license file instead")
-	ErrRequestInvalid      = errors.New("the license request is incomplete or damaged")
+	ErrNoInstallCode       = errors.New("this PC has no install code")
 	ErrFileTooLarge        = errors.New("the file is too large to be a license file")
 	ErrEntitlementTampered = errors.New("the license file is damaged or has been altered")
 	ErrEntitlementForeign  = errors.New("the license file was made for another PC")
@@ -71,24 +73,91 @@ var (
 	ErrEntitlementExpired  = errors.New("the license file has expired")
 )
 
-// EntitlementError is a refused license file or response code: Kind is one
-// of the sentinels above, Cause the detail (may be nil).
-type EntitlementError struct {
+// Administrators.
+var (
+	ErrAdminRequired   = errors.New("this change needs a System Administrator")
+	ErrAdminExists     = errors.New("an administrator account already exists")
+	ErrBadCredentials  = errors.New("the user name or password is wrong")
+	ErrLoginThrottled  = errors.New("too many failed logins; wait before trying again")
+	ErrWeakPassword    = errors.New("the password must have at least 8 characters")
+	ErrInvalidUserName = errors.New("the user name must be 1 to 64 letters, digits, dots, dashes or underscores")
+)
+
+// The customer account and the cloud pool.
+var (
+	ErrUnknownCustomer        = errors.New("the authorization server does not know this Customer ID")
+	ErrNoCustomerID           = errors.New("no Customer ID is set for this server")
+	ErrCustomerInUse          = errors.New("this server holds cloud licenses of its current customer")
+	ErrPoolLicenseUnavailable = errors.New("the license is not available in the cloud pool")
+	ErrInstallConflict        = errors.New("another installation with this install code is registered for the cloud pool")
+	ErrPoolRefused            = errors.New("the authorization server refused the cloud-pool request")
+	ErrNotActivated           = errors.New("the license is not activated on this server")
+)
+
+// RejectedError is a license token, license file or response code that was
+// refused: Kind is the sentinel saying why (ErrTokenExpired,
+// ErrEntitlementForeign, wire.ErrUnknownKey, …), Cause the detail for logs
+// (may be nil). errors.Is matches the kind, the cause and, for a token,
+// ErrTokenInvalid.
+type RejectedError struct {
 	Kind  error
 	Cause error
+	token bool
 }
 
-func (e *EntitlementError) Error() string {
+func tokenRejected(kind, cause error) *RejectedError {
+	return &RejectedError{Kind: kind, Cause: cause, token: true}
+}
+
+func fileRejected(kind, cause error) *RejectedError {
+	return &RejectedError{Kind: kind, Cause: cause}
+}
+
+func (e *RejectedError) Error() string {
 	if e.Cause == nil {
 		return e.Kind.Error()
 	}
 	return fmt.Sprintf("%s: %v", e.Kind.Error(), e.Cause)
 }
 
-// Unwrap lets errors.Is match the kind and the cause.
-func (e *EntitlementError) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Kind}
+// Unwrap exposes the kind, the cause and the token family.
+func (e *RejectedError) Unwrap() []error {
+	out := []error{e.Kind}
+	if e.Cause != nil {
+		out = append(out, e.Cause)
 	}
-	return []error{e.Kind, e.Cause}
+	if e.token {
+		out = append(out, ErrTokenInvalid)
+	}
+	return out
 }
+
+// AuthorityError is an error answer of the Authorization server (RFC 6749
+// §5.2 / RFC 8628 §3.5, and the lifecycle and pool endpoints).
+type AuthorityError struct {
+	Code        wire.ErrorCode
+	Reason      wire.Reason
+	Description string // the server's words, for logs and the audit
+	Kind        error  // the matching sentinel
+}
+
+func (e *AuthorityError) Error() string {
+	if e.Description != "" {
+		return fmt.Sprintf("%s (%s)", e.Kind.Error(), e.Description)
+	}
+	return e.Kind.Error()
+}
+
+// Unwrap exposes the sentinel.
+func (e *AuthorityError) Unwrap() error { return e.Kind }
+
+// PoolLicenseError is the failure of one license of a batch.
+type PoolLicenseError struct {
+	LicenseID string
+	Err       error
+}
+
+func (e *PoolLicenseError) Error() string { return "license " + e.LicenseID + ": " + e.Err.Error() }
+
+// Unwrap exposes the cause.
+func (e *PoolLicenseError) Unwrap() error { return e.Err }

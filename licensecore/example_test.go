@@ -3,7 +3,6 @@ package licensecore_test
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 var exampleNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -41,7 +41,7 @@ func ExampleEvaluate() {
 	l := &licensecore.License{
 		ServerID:      "server-0001",
 		LicenseID:     "lic-0001",
-		Type:          licensecore.Subscription,
+		Type:          wire.Subscription,
 		RenewalDate:   exampleNow.Add(20 * 24 * time.Hour),
 		TokenIssuedAt: exampleNow.Add(-60 * time.Hour), // a 3-day token
 		TokenExpiry:   exampleNow.Add(12 * time.Hour),
@@ -61,20 +61,20 @@ func ExampleVerifier_Verify() {
 	// The authority signs a license token (EdDSA, kid in the header).
 	priv := exampleKey()
 	pub := priv.Public().(ed25519.PublicKey)
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &licensecore.Claims{
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &wire.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    "https://authority.example",
 			Subject:   "server-0001",
-			Audience:  jwt.ClaimStrings{licensecore.DefaultAudience},
+			Audience:  jwt.ClaimStrings{wire.DefaultAudience},
 			IssuedAt:  jwt.NewNumericDate(exampleNow),
 			ExpiresAt: jwt.NewNumericDate(exampleNow.Add(72 * time.Hour)),
 			ID:        "tok-0001",
 		},
 		LicenseID: "lic-0001",
-		Type:      licensecore.Subscription,
+		Type:      wire.Subscription,
 		Features:  []string{"pos", "loyalty"},
 	})
-	tok.Header["kid"] = licensecore.KeyID(pub)
+	tok.Header["kid"] = wire.KeyID(pub)
 	signed, err := tok.SignedString(priv)
 	if err != nil {
 		panic(err)
@@ -84,14 +84,14 @@ func ExampleVerifier_Verify() {
 	now := exampleNow.Add(time.Hour)
 	v, err := licensecore.NewVerifier(licensecore.VerifierOptions{
 		Issuer:   "https://authority.example",
-		Audience: licensecore.DefaultAudience,
+		Audience: wire.DefaultAudience,
 		Leeway:   30 * time.Second,
 		Now:      func() time.Time { return now },
 	})
 	if err != nil {
 		panic(err)
 	}
-	if err := v.SetKeySet(licensecore.JWKS{Keys: []licensecore.JWK{licensecore.PublicJWK(pub)}}); err != nil {
+	if err := v.SetKeySet(wire.JWKS{Keys: []wire.JWK{wire.PublicJWK(pub)}}); err != nil {
 		panic(err)
 	}
 	claims, err := v.Verify(signed)
@@ -122,7 +122,7 @@ func ExampleOpenStore() {
 	_, err = s.License()
 	fmt.Println("licensed:", !errors.Is(err, licensecore.ErrNotLicensed))
 
-	l := licensecore.License{ServerID: "server-0001", LicenseID: "lic-0001", Type: licensecore.Perpetual}
+	l := licensecore.License{ServerID: "server-0001", LicenseID: "lic-0001", Type: wire.Perpetual}
 	if err := s.SaveLicense(l, licensecore.Tokens{License: "header.payload.signature", Refresh: "secret"}, nil); err != nil {
 		panic(err)
 	}
@@ -180,20 +180,4 @@ func ExampleStore_AppendAudit() {
 	// 2 1:00PM verified lic-0001
 	// 3 2:00PM refreshed lic-0001
 	// chain intact: true
-}
-
-func ExampleParseJWKS() {
-	pub := exampleKey().Public().(ed25519.PublicKey)
-	raw, err := json.Marshal(licensecore.JWKS{Keys: []licensecore.JWK{licensecore.PublicJWK(pub)}})
-	if err != nil {
-		panic(err)
-	}
-	set, keys, err := licensecore.ParseJWKS(raw)
-	fmt.Println(len(set.Keys), set.Keys[0].Kty, set.Keys[0].Crv, keys[licensecore.KeyID(pub)].Equal(pub), err)
-
-	_, _, err = licensecore.ParseJWKS([]byte(`{"keys":[{"kty":"RSA","kid":"r1","n":"AQAB","e":"AQAB"}]}`))
-	fmt.Println(errors.Is(err, licensecore.ErrInvalidKeySet))
-	// Output:
-	// 1 OKP Ed25519 true <nil>
-	// true
 }

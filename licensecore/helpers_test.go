@@ -1,14 +1,17 @@
 package licensecore
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"licensedesk/licensecore/internal/testkey"
+
 	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore/wire"
 )
 
 // Shared fixtures of the licensecore tests: deterministic keys, a fixed and
@@ -16,7 +19,7 @@ import (
 
 const (
 	testIssuer   = "https://authority.test"
-	testAudience = DefaultAudience
+	testAudience = wire.DefaultAudience
 )
 
 // t0 is the fixed "now" of every test; nothing reads the real clock.
@@ -53,12 +56,11 @@ type testKey struct {
 }
 
 func newTestKey(seed byte) testKey {
-	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize))
-	pub := priv.Public().(ed25519.PublicKey)
-	return testKey{priv: priv, pub: pub, kid: KeyID(pub)}
+	priv, pub := testkey.New(seed)
+	return testKey{priv: priv, pub: pub, kid: wire.KeyID(pub)}
 }
 
-func (k testKey) jwk() JWK { return PublicJWK(k.pub) }
+func (k testKey) jwk() wire.JWK { return wire.PublicJWK(k.pub) }
 
 // sign signs claims the way the authority does: EdDSA with the key's kid.
 func (k testKey) sign(tb testing.TB, c jwt.Claims) string {
@@ -82,8 +84,8 @@ func signToken(tb testing.TB, m jwt.SigningMethod, key any, kid string, c jwt.Cl
 
 // validClaims are the claims of a healthy 3-day token issued an hour
 // before now.
-func validClaims(now time.Time) *Claims {
-	return &Claims{
+func validClaims(now time.Time) *wire.Claims {
+	return &wire.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    testIssuer,
 			Subject:   "server-0001",
@@ -94,7 +96,7 @@ func validClaims(now time.Time) *Claims {
 			ID:        "tok-0001",
 		},
 		LicenseID:     "lic-0001",
-		Type:          Subscription,
+		Type:          wire.Subscription,
 		Customer:      "Corner Shop Ltd",
 		Features:      []string{"pos", "loyalty"},
 		HubServerName: "hub-1",
@@ -113,7 +115,7 @@ func newTestVerifier(tb testing.TB, clock func() time.Time, cacheSize int, keys 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	set := JWKS{}
+	set := wire.JWKS{}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, k.jwk())
 	}

@@ -7,10 +7,9 @@ import (
 	"errors"
 	"os"
 	"strings"
-)
 
-// installAlphabet has no vowels (no accidental words) and no 0/O, 1/I.
-const installAlphabet = "BCDFGHJKLMNPQRSTVWXZ23456789"
+	"licensedesk/licensecore/wire"
+)
 
 // InstallCode derives this installation's code from a stable machine
 // identifier: 16 characters shown as XXXX-XXXX-XXXX-XXXX. The same machine
@@ -22,7 +21,7 @@ func InstallCode(machineID string) string {
 		if i > 0 && i%4 == 0 {
 			b.WriteByte('-')
 		}
-		b.WriteByte(installAlphabet[int(sum[i])%len(installAlphabet)])
+		b.WriteByte(wire.CodeAlphabet[int(sum[i])%len(wire.CodeAlphabet)])
 	}
 	return b.String()
 }
@@ -41,7 +40,7 @@ func MachineID(s *Store) (string, error) {
 	if err == nil && id != "" {
 		return id, nil
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotStored) {
 		return "", err
 	}
 	buf := make([]byte, 16)

@@ -3,6 +3,8 @@ package licensecore
 import (
 	"slices"
 	"time"
+
+	"licensedesk/licensecore/wire"
 )
 
 // VerifyResult is the outcome of the last online verification.
@@ -21,16 +23,16 @@ const (
 // current license token and the ones License Desk records locally.
 type License struct {
 	// From the license token.
-	ServerID      string      `json:"server_id"`
-	DeviceName    string      `json:"device_name,omitempty"`
-	LicenseID     string      `json:"licence_id"`
-	Type          LicenseType `json:"type"`
-	Customer      string      `json:"customer,omitempty"`
-	Features      []string    `json:"features"`
-	HubServerName string      `json:"hub_server_name,omitempty"`
-	HubServerURL  string      `json:"hub_server_url,omitempty"`
-	Capacity      int         `json:"capacity,omitempty"`
-	TransactionID string      `json:"transaction_id,omitempty"`
+	ServerID      string           `json:"server_id"`
+	DeviceName    string           `json:"device_name,omitempty"`
+	LicenseID     string           `json:"licence_id"`
+	Type          wire.LicenseType `json:"type"`
+	Customer      string           `json:"customer,omitempty"`
+	Features      []string         `json:"features"`
+	HubServerName string           `json:"hub_server_name,omitempty"`
+	HubServerURL  string           `json:"hub_server_url,omitempty"`
+	Capacity      int              `json:"capacity,omitempty"`
+	TransactionID string           `json:"transaction_id,omitempty"`
 	// RenewalDate is zero when the license has no renewal date.
 	RenewalDate   time.Time `json:"renewal_date,omitzero"`
 	TokenID       string    `json:"token_id"`
@@ -57,7 +59,7 @@ type License struct {
 }
 
 // LicenseFromClaims builds the token-derived part of a License.
-func LicenseFromClaims(c *Claims) License {
+func LicenseFromClaims(c *wire.Claims) License {
 	l := License{
 		ServerID:      c.Subject,
 		DeviceName:    c.DeviceName,
@@ -88,7 +90,7 @@ func LicenseFromClaims(c *Claims) License {
 
 // WithToken returns a copy of l updated from a newer token of the same
 // license, keeping the local facts.
-func (l License) WithToken(c *Claims) License {
+func (l License) WithToken(c *wire.Claims) License {
 	n := LicenseFromClaims(c)
 	n.AcquiredAt = l.AcquiredAt
 	n.LastRefresh = l.LastRefresh

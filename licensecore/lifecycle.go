@@ -11,26 +11,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"licensedesk/licensecore/wire"
 )
 
 // DefaultVerifyInterval: subscription licenses are verified online once a
 // day.
 const DefaultVerifyInterval = 24 * time.Hour
-
-// Lifecycle outcomes the person must act on.
-var (
-	ErrSwitchSameType = errors.New("the license already has that type")
-	ErrSwitchPending  = errors.New("another license change is already waiting for approval")
-)
 
 // Audit event kinds of the lifecycle.
 const (
@@ -39,118 +32,6 @@ const (
 	EventSwitched        = "switched"
 	EventSwitchDenied    = "switch_denied"
 )
-
-// maxLifecycleAnswer bounds the JSON answers of the lifecycle endpoints.
-const maxLifecycleAnswer = 64 << 10
-
-// ---- the wire ----
-
-type verifyReply struct {
-	Result    VerifyResult `json:"result"`
-	LicenseID string       `json:"licence_id"`
-	Type      LicenseType  `json:"type"`
-	CheckedAt time.Time    `json:"checked_at"`
-}
-
-type switchReply struct {
-	RequestID  string       `json:"request_id"`
-	Status     SwitchStatus `json:"status"`
-	ApproveURI string       `json:"approve_uri"`
-}
-
-// call sends one request to a lifecycle endpoint (client_id is added to
-// form) and decodes the JSON answer into out.
-func (c *Client) call(ctx context.Context, method, path string, form url.Values, grantKind error, out any) error {
-	var body io.Reader
-	if form != nil {
-		form.Set("client_id", c.cfg.ClientID)
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
-	if err != nil {
-		return err
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, raw, err := c.roundTrip(req, maxLifecycleAnswer)
-	if err != nil {
-		return err
-	}
-	return decodeAnswer(path, resp.StatusCode, raw, grantKind, out)
-}
-
-// decodeAnswer turns a lifecycle endpoint's answer into out or an error: an
-// RFC 6749 error body becomes an *AuthorityError whose Kind is grantKind for
-// invalid_grant; anything else unexpected is ErrAuthorityBroken.
-func decodeAnswer(path string, status int, raw []byte, grantKind error, out any) error {
-	if len(raw) > maxLifecycleAnswer || !json.Valid(raw) {
-		return fmt.Errorf("%w: %s answered %d without JSON", ErrAuthorityBroken, path, status)
-	}
-	if status < 200 || status > 299 {
-		var oe struct {
-			Code        string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(raw, &oe) != nil || oe.Code == "" {
-			return fmt.Errorf("%w: %s answered %d", ErrAuthorityBroken, path, status)
-		}
-		kind := ErrAuthorityBroken
-		revoked := strings.Contains(strings.ToLower(oe.Description), "revoked")
-		switch {
-		case revoked && (oe.Code == "access_denied" || oe.Code == "invalid_grant"):
-			kind = ErrLicenseRevoked
-		case oe.Code == "access_denied":
-			kind = ErrAccessDenied
-		case oe.Code == "invalid_grant":
-			kind = grantKind
-		case status == http.StatusNotFound:
-			kind = ErrNotFound
-		}
-		return &AuthorityError{Code: oe.Code, Description: oe.Description, Kind: kind}
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrAuthorityBroken, path, err)
-	}
-	return nil
-}
-
-// verifyLicense asks the authority about the license of token.
-func (c *Client) verifyLicense(ctx context.Context, token string) (verifyReply, error) {
-	var r verifyReply
-	err := c.call(ctx, http.MethodPost, "/licence/verify", url.Values{"licence_token": {token}}, ErrTokenInvalid, &r)
-	return r, err
-}
-
-// release tells the authority this device gives its license up.
-func (c *Client) release(ctx context.Context, refresh string) error {
-	var r struct {
-		Released bool `json:"released"`
-	}
-	err := c.call(ctx, http.MethodPost, "/licence/release", url.Values{"refresh_token": {refresh}}, ErrRefreshRejected, &r)
-	if err == nil && !r.Released {
-		err = fmt.Errorf("%w: the license was not released", ErrAuthorityBroken)
-	}
-	return err
-}
-
-func (c *Client) requestSwitch(ctx context.Context, refresh string, to LicenseType) (switchReply, error) {
-	var r switchReply
-	err := c.call(ctx, http.MethodPost, "/licence/switch", url.Values{"refresh_token": {refresh}, "to": {string(to)}}, ErrRefreshRejected, &r)
-	if err == nil && (r.RequestID == "" || r.Status != SwitchPending) {
-		err = fmt.Errorf("%w: switch request answered without a pending request", ErrAuthorityBroken)
-	}
-	return r, err
-}
-
-func (c *Client) switchStatus(ctx context.Context, id string) (SwitchStatus, error) {
-	var r switchReply
-	err := c.call(ctx, http.MethodGet, "/licence/switch/"+url.PathEscape(id), nil, ErrRefreshRejected, &r)
-	if err == nil && r.Status != SwitchPending && r.Status != SwitchApproved && r.Status != SwitchDenied {
-		err = fmt.Errorf("%w: switch status %q", ErrAuthorityBroken, r.Status)
-	}
-	return r.Status, err
-}
 
 // ---- Verify License ----
 
@@ -161,10 +42,8 @@ func (c *Client) switchStatus(ctx context.Context, id string) (SwitchStatus, err
 // only when the authority is reachable (CheckHealth) and backs off on
 // failures itself.
 func (m *Manager) VerifyDue() bool {
-	m.mu.Lock()
-	lic := m.lic
-	m.mu.Unlock()
-	if lic == nil || lic.Type != Subscription {
+	lic := m.lic.Load()
+	if lic == nil || lic.Type != wire.Subscription {
 		return false
 	}
 	if lic.LastVerifyTime.IsZero() || lic.LastVerifyResult == VerifyUnreachable || lic.LastVerifyResult == VerifyNever {
@@ -186,9 +65,7 @@ func (m *Manager) VerifyDue() bool {
 // the authority does not recognise records nothing and returns an
 // *AuthorityError wrapping ErrTokenInvalid.
 func (m *Manager) Verify(ctx context.Context) (Status, error) {
-	m.mu.Lock()
-	lic := m.lic
-	m.mu.Unlock()
+	lic := m.lic.Load()
 	if lic == nil {
 		return m.Status(), ErrNotLicensed
 	}
@@ -196,9 +73,9 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 	if err != nil {
 		return m.Status(), err
 	}
-	c, _, _ := m.parts()
-	ans, err := c.verifyLicense(ctx, toks.License)
-	result := ans.Result
+	c := m.Client()
+	ans, err := c.VerifyLicense(ctx, toks.License)
+	result := VerifyResult(ans.Result)
 	switch {
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled):
 		return m.Status(), ctx.Err()
@@ -210,8 +87,6 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 		return m.Status(), err
 	case ans.LicenseID != lic.LicenseID:
 		return m.Status(), fmt.Errorf("%w: verification answered for license %q, this one is %q", ErrAuthorityBroken, ans.LicenseID, lic.LicenseID)
-	case result != VerifyValid && result != VerifyExpired && result != VerifyRevoked:
-		return m.Status(), fmt.Errorf("%w: verification result %q", ErrAuthorityBroken, result)
 	}
 	if serr := m.recordVerify(lic.LicenseID, result); serr != nil {
 		return m.Status(), serr
@@ -222,11 +97,9 @@ func (m *Manager) Verify(ctx context.Context) (Status, error) {
 // recordVerify stores a verification result on the license it was made
 // for; a refresh or removal in the meantime is respected.
 func (m *Manager) recordVerify(licenseID string, result VerifyResult) error {
-	m.refresh.Lock()
-	defer m.refresh.Unlock()
-	m.mu.Lock()
-	cur := m.lic
-	m.mu.Unlock()
+	m.op.Lock()
+	defer m.op.Unlock()
+	cur := m.lic.Load()
 	if cur == nil || cur.LicenseID != licenseID {
 		return fmt.Errorf("%w: the license was removed during verification", ErrNotLicensed)
 	}
@@ -239,10 +112,8 @@ func (m *Manager) recordVerify(licenseID string, result VerifyResult) error {
 	if err := m.store.UpdateLicense(upd); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	m.lic = &upd
-	m.mu.Unlock()
-	m.audit(EventVerified, fmt.Sprintf("license %s: %s", licenseID, result))
+	m.lic.Store(&upd)
+	m.audit.record(EventVerified, fmt.Sprintf("license %s: %s", licenseID, result))
 	return nil
 }
 
@@ -327,11 +198,9 @@ func changedFields(a, b License) []Change {
 // authority take effect, and reports which fields changed (none: an empty
 // slice). Errors are RefreshNow's.
 func (m *Manager) DownloadLicense(ctx context.Context) (Status, []Change, error) {
-	m.refresh.Lock()
-	defer m.refresh.Unlock()
-	m.mu.Lock()
-	old := m.lic
-	m.mu.Unlock()
+	m.op.Lock()
+	defer m.op.Unlock()
+	old := m.lic.Load()
 	if old == nil {
 		return m.Status(), nil, ErrNotLicensed
 	}
@@ -339,15 +208,13 @@ func (m *Manager) DownloadLicense(ctx context.Context) (Status, []Change, error)
 	if err != nil {
 		return st, nil, err
 	}
-	m.mu.Lock()
-	cur := m.lic
-	m.mu.Unlock()
+	cur := m.lic.Load()
 	changes := changedFields(*old, *cur)
 	detail := make([]string, 0, len(changes))
 	for _, c := range changes {
 		detail = append(detail, fmt.Sprintf("%s: %q → %q", c.Field, c.Old, c.New))
 	}
-	m.audit(EventDownloaded, fmt.Sprintf("license %s: %d changes %s", cur.LicenseID, len(changes), strings.Join(detail, "; ")))
+	m.audit.record(EventDownloaded, fmt.Sprintf("license %s: %d changes %s", cur.LicenseID, len(changes), strings.Join(detail, "; ")))
 	if changes == nil {
 		changes = []Change{}
 	}
@@ -374,20 +241,18 @@ type RemoveOptions struct {
 // reached the error wraps ErrAuthorityDown and nothing changes, unless
 // opts.Force.
 func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOptions) error {
-	if err := m.requireAdmin(sess); err != nil {
+	if err := m.admins.Check(sess); err != nil {
 		return err
 	}
-	m.refresh.Lock()
-	defer m.refresh.Unlock()
+	m.op.Lock()
+	defer m.op.Unlock()
 	toks, err := m.store.Tokens()
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	lic := m.lic
-	m.mu.Unlock()
-	c, _, _ := m.parts()
-	rerr := c.release(ctx, toks.Refresh)
+	lic := m.lic.Load()
+	c := m.Client()
+	rerr := c.Release(ctx, toks.Refresh)
 	if rerr != nil && (!opts.Force || ctx.Err() != nil) {
 		return rerr
 	}
@@ -397,9 +262,7 @@ func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOpt
 	if err := m.store.clearSwitch(); err != nil {
 		m.log.Warn().Err(err).Msg("could not clear the pending switch")
 	}
-	m.mu.Lock()
-	m.lic = nil
-	m.mu.Unlock()
+	m.lic.Store(nil)
 	detail := "license removed by " + sess.User()
 	if lic != nil {
 		detail = fmt.Sprintf("license %s of server %s removed by %s", lic.LicenseID, lic.ServerID, sess.User())
@@ -407,34 +270,24 @@ func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOpt
 	if rerr != nil {
 		detail += fmt.Sprintf("; forced, the authority was not told (%v)", rerr)
 	}
-	m.audit(EventRemoved, detail)
+	m.audit.record(EventRemoved, detail)
 	m.log.Info().Bool("forced", rerr != nil).Msg("license removed")
 	return nil
 }
 
 // ---- Switch model ----
 
-// SwitchStatus is the state of a switch request at the authority.
-type SwitchStatus string
-
-// Switch request states.
-const (
-	SwitchPending  SwitchStatus = "pending"
-	SwitchApproved SwitchStatus = "approved"
-	SwitchDenied   SwitchStatus = "denied"
-)
-
 // SwitchRequest is a request to change the license between perpetual and
 // subscription. ApproveURI is the authority's page where someone of the
 // organization approves it.
 type SwitchRequest struct {
-	ID          string       `json:"id"`
-	LicenseID   string       `json:"licence_id"`
-	From        LicenseType  `json:"from"`
-	To          LicenseType  `json:"to"`
-	Status      SwitchStatus `json:"status"`
-	ApproveURI  string       `json:"approve_uri"`
-	RequestedAt time.Time    `json:"requested_at"`
+	ID          string            `json:"id"`
+	LicenseID   string            `json:"licence_id"`
+	From        wire.LicenseType  `json:"from"`
+	To          wire.LicenseType  `json:"to"`
+	Status      wire.SwitchStatus `json:"status"`
+	ApproveURI  string            `json:"approve_uri"`
+	RequestedAt time.Time         `json:"requested_at"`
 }
 
 func (s *Store) saveSwitch(r SwitchRequest) error {
@@ -466,23 +319,21 @@ func (m *Manager) PendingSwitch() (SwitchRequest, bool) {
 // (ApproveURI); poll CheckSwitch. Asking again for the same change returns
 // the pending request; asking for another while one is pending is
 // ErrSwitchPending, and for the current type ErrSwitchSameType.
-func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to LicenseType) (SwitchRequest, error) {
-	if err := m.requireAdmin(sess); err != nil {
+func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to wire.LicenseType) (SwitchRequest, error) {
+	if err := m.admins.Check(sess); err != nil {
 		return SwitchRequest{}, err
 	}
-	if to != Perpetual && to != Subscription {
+	if to != wire.Perpetual && to != wire.Subscription {
 		return SwitchRequest{}, fmt.Errorf("license type %q is neither perpetual nor subscription", to)
 	}
-	m.refresh.Lock() // the refresh token must not rotate under the request
-	defer m.refresh.Unlock()
-	m.mu.Lock()
-	lic := m.lic
-	m.mu.Unlock()
+	m.op.Lock() // the refresh token must not rotate under the request
+	defer m.op.Unlock()
+	lic := m.lic.Load()
 	if lic == nil {
 		return SwitchRequest{}, ErrNotLicensed
 	}
 	if p, ok := m.PendingSwitch(); ok {
-		if p.To == to && p.Status == SwitchPending {
+		if p.To == to && p.Status == wire.SwitchPending {
 			return p, nil
 		}
 		return p, ErrSwitchPending
@@ -494,17 +345,17 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to Lice
 	if err != nil {
 		return SwitchRequest{}, err
 	}
-	c, _, _ := m.parts()
-	ans, err := c.requestSwitch(ctx, toks.Refresh, to)
+	c := m.Client()
+	ans, err := c.RequestSwitch(ctx, toks.Refresh, to)
 	if err != nil {
 		return SwitchRequest{}, err
 	}
-	req := SwitchRequest{ID: ans.RequestID, LicenseID: lic.LicenseID, From: lic.Type, To: to, Status: SwitchPending,
+	req := SwitchRequest{ID: ans.RequestID, LicenseID: lic.LicenseID, From: lic.Type, To: to, Status: wire.SwitchPending,
 		ApproveURI: ans.ApproveURI, RequestedAt: m.clock.Now()}
 	if err := m.store.saveSwitch(req); err != nil {
 		return SwitchRequest{}, err
 	}
-	m.audit(EventSwitchRequested, fmt.Sprintf("license %s: %s → %s requested by %s", lic.LicenseID, lic.Type, to, sess.User()))
+	m.audit.record(EventSwitchRequested, fmt.Sprintf("license %s: %s → %s requested by %s", lic.LicenseID, lic.Type, to, sess.User()))
 	return req, nil
 }
 
@@ -515,17 +366,17 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to Lice
 // fails the request stays (Status approved) and the next CheckSwitch tries
 // again. Denied clears the request and returns an error wrapping
 // ErrAccessDenied; a request the authority no longer knows is cleared with
-// an error wrapping ErrNotFound. Without a pending request the error wraps
-// ErrNotFound.
+// an error wrapping ErrUnknownRequest. Without a pending request the error
+// wraps ErrNoSwitchPending.
 func (m *Manager) CheckSwitch(ctx context.Context) (SwitchRequest, Status, error) {
 	p, ok := m.PendingSwitch()
 	if !ok {
-		return SwitchRequest{}, m.Status(), fmt.Errorf("%w: no license change is waiting", ErrNotFound)
+		return SwitchRequest{}, m.Status(), ErrNoSwitchPending
 	}
-	c, _, _ := m.parts()
-	status, err := c.switchStatus(ctx, p.ID)
+	c := m.Client()
+	status, err := c.SwitchStatus(ctx, p.ID)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrUnknownRequest):
 		m.finishSwitch(EventSwitchDenied, p, "the authority no longer knows the request")
 		return p, m.Status(), err
 	case err != nil:
@@ -533,16 +384,16 @@ func (m *Manager) CheckSwitch(ctx context.Context) (SwitchRequest, Status, error
 	}
 	p.Status = status
 	switch status {
-	case SwitchDenied:
+	case wire.SwitchDenied:
 		m.finishSwitch(EventSwitchDenied, p, "denied")
 		return p, m.Status(), fmt.Errorf("%w: the change to a %s license was denied at the authority", ErrAccessDenied, p.To)
-	case SwitchApproved:
+	case wire.SwitchApproved:
 		if err := m.store.saveSwitch(p); err != nil {
 			return p, m.Status(), err
 		}
-		m.refresh.Lock()
+		m.op.Lock()
 		st, err := m.refreshLocked(ctx)
-		m.refresh.Unlock()
+		m.op.Unlock()
 		var ae *AuthorityError
 		if err != nil && !errors.As(err, &ae) {
 			return p, st, err // try again on the next check
@@ -557,5 +408,5 @@ func (m *Manager) finishSwitch(event string, p SwitchRequest, how string) {
 	if err := m.store.clearSwitch(); err != nil {
 		m.log.Warn().Err(err).Msg("could not clear the pending switch")
 	}
-	m.audit(event, fmt.Sprintf("license %s: %s → %s %s", p.LicenseID, p.From, p.To, how))
+	m.audit.record(event, fmt.Sprintf("license %s: %s → %s %s", p.LicenseID, p.From, p.To, how))
 }

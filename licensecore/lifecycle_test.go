@@ -18,6 +18,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // decideSwitch approves or denies a switch request on the authority's
@@ -43,10 +44,10 @@ func licensedManager(t *testing.T, now func() time.Time) (*realAuthority, *licen
 // adminSession creates the administrator account and logs in.
 func adminSession(t *testing.T, m *licensecore.Manager) *licensecore.AdminSession {
 	t.Helper()
-	if err := m.CreateAdministrator("admin", "admin-password"); err != nil {
+	if err := m.Admins().CreateAdministrator("admin", "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := m.AdminLogin("admin", "admin-password")
+	sess, err := m.Admins().AdminLogin("admin", "admin-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestVerifyResults(t *testing.T) {
 		{name: "HTML error page", fault: serverError, want: licensecore.VerifyUnreachable,
 			wantErr: []error{licensecore.ErrAuthorityDown, licensecore.ErrAuthorityBroken}},
 		{name: "perpetual", setup: reseed(func(l *authority.LicenseSeed) {
-			l.Type, l.RenewalDate = licensecore.Perpetual, time.Time{}
+			l.Type, l.RenewalDate = wire.Perpetual, time.Time{}
 		}), want: licensecore.VerifyValid},
 		{name: "past renewal", setup: reseed(func(l *authority.LicenseSeed) {
 			l.RenewalDate = time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
@@ -152,11 +153,11 @@ func TestVerifyResults(t *testing.T) {
 func TestVerifyDue(t *testing.T) {
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	sub := func(last time.Time, result licensecore.VerifyResult) *licensecore.License {
-		return &licensecore.License{ServerID: "S", LicenseID: "L", Type: licensecore.Subscription,
+		return &licensecore.License{ServerID: "S", LicenseID: "L", Type: wire.Subscription,
 			TokenIssuedAt: now.Add(-time.Hour), TokenExpiry: now.Add(time.Hour), LastVerifyTime: last, LastVerifyResult: result}
 	}
 	perpetual := sub(time.Time{}, licensecore.VerifyNever)
-	perpetual.Type = licensecore.Perpetual
+	perpetual.Type = wire.Perpetual
 	cases := []struct {
 		name     string
 		lic      *licensecore.License
@@ -269,11 +270,11 @@ func TestLifecycleNeedsAdmin(t *testing.T) {
 		{"nil", func() *licensecore.AdminSession { return nil }},
 		{"forged", func() *licensecore.AdminSession { return &licensecore.AdminSession{} }},
 		{"logged out", func() *licensecore.AdminSession {
-			s, err := m.AdminLogin("admin", "admin-password")
+			s, err := m.Admins().AdminLogin("admin", "admin-password")
 			if err != nil {
 				t.Fatal(err)
 			}
-			m.AdminLogout(s)
+			m.Admins().AdminLogout(s)
 			return s
 		}},
 		{"expired", func() *licensecore.AdminSession {
@@ -287,7 +288,7 @@ func TestLifecycleNeedsAdmin(t *testing.T) {
 			if err := m.Remove(context.Background(), sess, licensecore.RemoveOptions{Force: true}); !errors.Is(err, licensecore.ErrAdminRequired) {
 				t.Errorf("Remove: %v", err)
 			}
-			if _, err := m.RequestSwitch(context.Background(), sess, licensecore.Perpetual); !errors.Is(err, licensecore.ErrAdminRequired) {
+			if _, err := m.RequestSwitch(context.Background(), sess, wire.Perpetual); !errors.Is(err, licensecore.ErrAdminRequired) {
 				t.Errorf("RequestSwitch: %v", err)
 			}
 			nowToks, _ := store.Tokens()
@@ -381,27 +382,27 @@ func TestSwitchModel(t *testing.T) {
 	first := m.Status()
 	sess := adminSession(t, m)
 	ctx := context.Background()
-	if _, _, err := m.CheckSwitch(ctx); !errors.Is(err, licensecore.ErrNotFound) {
+	if _, _, err := m.CheckSwitch(ctx); !errors.Is(err, licensecore.ErrNoSwitchPending) {
 		t.Fatalf("check without a request: %v", err)
 	}
-	if _, err := m.RequestSwitch(ctx, sess, licensecore.Subscription); !errors.Is(err, licensecore.ErrSwitchSameType) {
+	if _, err := m.RequestSwitch(ctx, sess, wire.Subscription); !errors.Is(err, licensecore.ErrSwitchSameType) {
 		t.Fatalf("switch to the same type: %v", err)
 	}
-	req, err := m.RequestSwitch(ctx, sess, licensecore.Perpetual)
+	req, err := m.RequestSwitch(ctx, sess, wire.Perpetual)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.ID == "" || req.Status != licensecore.SwitchPending || req.From != licensecore.Subscription ||
-		req.To != licensecore.Perpetual || req.ApproveURI != ra.ts.URL+"/switch" || req.LicenseID != "LIC-T1" {
+	if req.ID == "" || req.Status != wire.SwitchPending || req.From != wire.Subscription ||
+		req.To != wire.Perpetual || req.ApproveURI != ra.ts.URL+"/switch" || req.LicenseID != "LIC-T1" {
 		t.Fatalf("request %+v", req)
 	}
-	if again, err := m.RequestSwitch(ctx, sess, licensecore.Perpetual); err != nil || again.ID != req.ID {
+	if again, err := m.RequestSwitch(ctx, sess, wire.Perpetual); err != nil || again.ID != req.ID {
 		t.Fatalf("asking again: %+v %v", again, err)
 	}
-	if _, err := m.RequestSwitch(ctx, sess, licensecore.Subscription); !errors.Is(err, licensecore.ErrSwitchPending) {
+	if _, err := m.RequestSwitch(ctx, sess, wire.Subscription); !errors.Is(err, licensecore.ErrSwitchPending) {
 		t.Fatalf("another change while one is pending: %v", err)
 	}
-	if got, st, err := m.CheckSwitch(ctx); err != nil || got.Status != licensecore.SwitchPending || st.License.Type != licensecore.Subscription {
+	if got, st, err := m.CheckSwitch(ctx); err != nil || got.Status != wire.SwitchPending || st.License.Type != wire.Subscription {
 		t.Fatalf("pending: %+v %v", got, err)
 	}
 
@@ -415,11 +416,11 @@ func TestSwitchModel(t *testing.T) {
 	}
 	newPerson(t, ra.ts.URL).decideSwitch(req.ID, "approve")
 	got, st, err := m2.CheckSwitch(ctx)
-	if err != nil || got.Status != licensecore.SwitchApproved {
+	if err != nil || got.Status != wire.SwitchApproved {
 		t.Fatalf("approved: %+v %v", got, err)
 	}
 	l := st.License
-	if l.Type != licensecore.Perpetual || !l.RenewalDate.IsZero() || l.ServerID != first.License.ServerID ||
+	if l.Type != wire.Perpetual || !l.RenewalDate.IsZero() || l.ServerID != first.License.ServerID ||
 		l.LicenseID != first.License.LicenseID || !l.AcquiredAt.Equal(first.License.AcquiredAt) || st.State != licensecore.Licensed {
 		t.Fatalf("license after the switch: %+v (%v)", l, st.State)
 	}
@@ -431,17 +432,17 @@ func TestSwitchModel(t *testing.T) {
 	}
 
 	// Back to subscription, denied.
-	sess2, err := m2.AdminLogin("admin", "admin-password")
+	sess2, err := m2.Admins().AdminLogin("admin", "admin-password")
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := m2.RequestSwitch(ctx, sess2, licensecore.Subscription)
+	back, err := m2.RequestSwitch(ctx, sess2, wire.Subscription)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newPerson(t, ra.ts.URL).decideSwitch(back.ID, "deny")
 	got, st, err = m2.CheckSwitch(ctx)
-	if !errors.Is(err, licensecore.ErrAccessDenied) || got.Status != licensecore.SwitchDenied || st.License.Type != licensecore.Perpetual {
+	if !errors.Is(err, licensecore.ErrAccessDenied) || got.Status != wire.SwitchDenied || st.License.Type != wire.Perpetual {
 		t.Fatalf("denied: %+v %v", got, err)
 	}
 	if _, ok := m2.PendingSwitch(); ok {
@@ -460,7 +461,7 @@ func ExampleManager_VerifyDue() {
 	store, done := exampleStore()
 	defer done()
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	_ = store.SaveLicense(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: licensecore.Subscription,
+	_ = store.SaveLicense(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: wire.Subscription,
 		LastVerifyTime: now.Add(-25 * time.Hour), LastVerifyResult: licensecore.VerifyValid}, licensecore.Tokens{}, nil)
 	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com",
 		Now: func() time.Time { return now }})
@@ -509,7 +510,7 @@ func ExampleManager_DownloadLicense() {
 
 func ExampleManager_Remove() {
 	var m *licensecore.Manager
-	sess, err := m.AdminLogin("admin", "admin-password")
+	sess, err := m.Admins().AdminLogin("admin", "admin-password")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -525,7 +526,7 @@ func ExampleManager_Remove() {
 func ExampleManager_RequestSwitch() {
 	var m *licensecore.Manager
 	var sess *licensecore.AdminSession // from m.AdminLogin
-	req, err := m.RequestSwitch(context.Background(), sess, licensecore.Perpetual)
+	req, err := m.RequestSwitch(context.Background(), sess, wire.Perpetual)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -541,7 +542,7 @@ func ExampleManager_CheckSwitch() {
 		fmt.Println("the change was denied")
 	case err != nil:
 		fmt.Println(err)
-	case req.Status == licensecore.SwitchApproved:
+	case req.Status == wire.SwitchApproved:
 		fmt.Println("now", st.License.Type)
 	default:
 		fmt.Println("still waiting")

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/wire"
 )
 
 // Options configure a Manager. Nothing here is global: the app builds one
@@ -21,7 +24,11 @@ type Options struct {
 	HTTPClient   *http.Client
 	// Now is the system clock (default time.Now); the Manager wraps it in a
 	// TrustedClock.
-	Now         func() time.Time
+	Now func() time.Time
+	// Clock is the trusted clock over Now; NewManager makes one when nil.
+	Clock *TrustedClock
+	// Admins guards protected changes; NewManager makes one when nil.
+	Admins      *Admins
 	Policy      Policy
 	Logger      zerolog.Logger
 	DeviceName  string
@@ -32,31 +39,44 @@ type Options struct {
 	VerifyInterval time.Duration
 }
 
-// Manager owns the license of this server: acquisition, refresh and status.
-// Its I/O methods block and take a context; it starts no goroutines.
+// Manager is the license aggregate of this server: acquisition, refresh,
+// status, online verification, download, removal, the perpetual /
+// subscription switch and offline activation. Its I/O methods block and
+// take a context; it starts no goroutines.
+//
+// State is read without locks (atomic pointers), so Status never waits for
+// a refresh on the network; op serialises every change of the license and
+// its tokens, so the refresh token never rotates under another operation.
 type Manager struct {
-	store *Store
-	clock *TrustedClock
-	log   zerolog.Logger
-	opts  Options
+	store  *Store
+	clock  *TrustedClock
+	admins *Admins
+	audit  auditor
+	log    zerolog.Logger
+	opts   Options
 
-	mu       sync.Mutex // guards the fields below
-	policy   Policy
-	client   *Client
-	verifier *Verifier
-	lic      *License
-	refresh  sync.Mutex // one refresh at a time
-	admin    adminState
-	pool     poolState // pool.go: one pool operation at a time
+	op     sync.Mutex // one license change at a time
+	lic    atomic.Pointer[License]
+	policy atomic.Pointer[Policy]
+	ep     atomic.Pointer[endpoint]
 }
 
-// NewManager loads the stored license and key set.
+// endpoint is the authority in force: its client and the verifier of its
+// tokens. SetAuthorityURL swaps both at once.
+type endpoint struct {
+	client   *Client
+	verifier *Verifier
+}
+
+// NewManager loads the stored license and key set. Without Options.Clock
+// it makes the trusted clock; without Options.Admins it makes an
+// administrator role of its own (reach it with Admins).
 func NewManager(opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("manager needs a store")
 	}
 	if opts.Audience == "" {
-		opts.Audience = DefaultAudience
+		opts.Audience = wire.DefaultAudience
 	}
 	if opts.Policy == (Policy{}) {
 		opts.Policy = DefaultPolicy()
@@ -64,18 +84,28 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := opts.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	clock, err := NewTrustedClock(opts.Store, opts.Now, opts.Policy.ClockTolerance)
-	if err != nil {
-		return nil, err
+	clock := opts.Clock
+	if clock == nil {
+		var err error
+		if clock, err = NewTrustedClock(opts.Store, opts.Now, opts.Policy.ClockTolerance); err != nil {
+			return nil, err
+		}
 	}
-	m := &Manager{store: opts.Store, clock: clock, log: opts.Logger, opts: opts, policy: opts.Policy}
+	admins := opts.Admins
+	if admins == nil {
+		admins = NewAdmins(opts.Store, clock, opts.Logger)
+	}
+	m := &Manager{store: opts.Store, clock: clock, admins: admins, log: opts.Logger, opts: opts,
+		audit: auditor{store: opts.Store, clock: clock, log: opts.Logger}}
+	p := opts.Policy
+	m.policy.Store(&p)
 	if err := m.SetAuthorityURL(opts.AuthorityURL); err != nil {
 		return nil, err
 	}
 	l, err := opts.Store.License()
 	switch {
 	case err == nil:
-		m.lic = &l
+		m.lic.Store(&l)
 	case !errors.Is(err, ErrNotLicensed):
 		return nil, err
 	}
@@ -90,41 +120,32 @@ func (m *Manager) SetAuthorityURL(raw string) error {
 	if err != nil {
 		return err
 	}
-	v, err := NewVerifier(VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: m.policy.Leeway, Now: m.clock.Now})
+	v, err := NewVerifier(VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now})
 	if err != nil {
 		return err
 	}
 	if set, err := m.store.JWKS(); err == nil {
 		_ = v.SetKeySet(set) // a bad pinned set is replaced on next fetch
 	}
-	m.mu.Lock()
-	m.client, m.verifier = c, v
-	m.mu.Unlock()
+	m.ep.Store(&endpoint{client: c, verifier: v})
 	return nil
 }
 
 // AuthorityURL is the configured authority's address.
-func (m *Manager) AuthorityURL() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.client.BaseURL()
-}
+func (m *Manager) AuthorityURL() string { return m.Client().BaseURL() }
+
+// Client is the client of the authority in force (Pool uses it too).
+func (m *Manager) Client() *Client { return m.ep.Load().client }
 
 // Policy returns the thresholds in force.
-func (m *Manager) Policy() Policy {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.policy
-}
+func (m *Manager) Policy() Policy { return *m.policy.Load() }
 
 // SetPolicy changes the thresholds.
 func (m *Manager) SetPolicy(p Policy) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	m.policy = p
-	m.mu.Unlock()
+	m.policy.Store(&p)
 	return nil
 }
 
@@ -137,19 +158,13 @@ func (m *Manager) DeviceIdentity() (name, installCode string) {
 // Clock exposes the trusted clock (for notifications and the refresher).
 func (m *Manager) Clock() *TrustedClock { return m.clock }
 
-func (m *Manager) parts() (*Client, *Verifier, Policy) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.client, m.verifier, m.policy
-}
+// Admins is the administrator role that guards this manager's changes.
+func (m *Manager) Admins() *Admins { return m.admins }
 
-// Status evaluates the stored license at the trusted time.
+// Status evaluates the stored license at the trusted time, under the
+// policy in force.
 func (m *Manager) Status() Status {
-	m.mu.Lock()
-	lic, p := m.lic, m.policy
-	m.mu.Unlock()
-	now := m.clock.Now()
-	st := Evaluate(lic, now, p)
+	st := Evaluate(m.lic.Load(), m.clock.Now(), m.Policy())
 	st.ClockError, _ = m.clock.Rollback()
 	if err := m.clock.Save(); err != nil {
 		m.log.Warn().Err(err).Msg("could not save the trusted clock")
@@ -159,15 +174,13 @@ func (m *Manager) Status() Status {
 
 // StartDeviceAuth requests a user code from the authority.
 func (m *Manager) StartDeviceAuth(ctx context.Context) (*DeviceAuthorization, error) {
-	c, _, _ := m.parts()
-	return c.StartDeviceAuth(ctx, m.opts.DeviceName, m.opts.InstallCode)
+	return m.Client().StartDeviceAuth(ctx, m.opts.DeviceName, m.opts.InstallCode)
 }
 
 // CompleteDeviceAuth waits for the person to authorize the code, then
 // verifies and stores the license.
 func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorization) (Status, error) {
-	c, _, _ := m.parts()
-	toks, err := c.PollDeviceToken(ctx, da)
+	toks, err := m.Client().PollDeviceToken(ctx, da)
 	if err != nil {
 		return m.Status(), err
 	}
@@ -180,12 +193,12 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 // RefreshNow renews the license token. Offline is reported as
 // ErrAuthorityDown and leaves everything as it was.
 func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
-	m.refresh.Lock()
-	defer m.refresh.Unlock()
+	m.op.Lock()
+	defer m.op.Unlock()
 	return m.refreshLocked(ctx)
 }
 
-// refreshLocked is RefreshNow for callers that hold m.refresh.
+// refreshLocked is RefreshNow for callers that hold m.op.
 func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	toks, err := m.store.Tokens()
 	if err != nil {
@@ -197,10 +210,11 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	if rb, _ := m.clock.Rollback(); rb {
 		return m.Status(), ErrClockRollback
 	}
-	c, _, _ := m.parts()
-	fresh, err := c.Refresh(ctx, toks.Refresh)
+	fresh, err := m.Client().Refresh(ctx, toks.Refresh)
 	if err != nil {
-		m.noteRefreshFailure(err)
+		if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
+			m.audit.record(EventRejected, err.Error())
+		}
 		return m.Status(), err
 	}
 	if err := m.apply(ctx, fresh, EventRefreshed); err != nil {
@@ -209,22 +223,17 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	return m.Status(), nil
 }
 
-func (m *Manager) noteRefreshFailure(err error) {
-	if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
-		m.audit(EventRejected, err.Error())
-	}
-}
-
 // apply verifies a token answer and stores it. The key set is fetched when
 // the token's kid is unknown (first acquisition or a rotation).
 func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	if rb, _ := m.clock.Rollback(); rb {
 		return ErrClockRollback
 	}
-	c, v, _ := m.parts()
+	ep := m.ep.Load()
+	c, v := ep.client, ep.verifier
 	claims, err := v.Verify(toks.License)
-	var fetched *JWKS
-	if errors.Is(err, ErrUnknownKey) {
+	var fetched *wire.JWKS
+	if errors.Is(err, wire.ErrUnknownKey) {
 		set, ferr := c.FetchJWKS(ctx)
 		if ferr != nil {
 			return ferr
@@ -236,12 +245,10 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 		claims, err = v.Verify(toks.License)
 	}
 	if err != nil {
-		m.audit(EventRejected, err.Error())
+		m.audit.record(EventRejected, err.Error())
 		return err
 	}
-	m.mu.Lock()
-	prev := m.lic
-	m.mu.Unlock()
+	prev := m.lic.Load()
 	if event == EventRefreshed && prev != nil && prev.ServerID != claims.Subject {
 		return fmt.Errorf("%w: the new token is for server %q, this one is %q", ErrTokenInvalid, claims.Subject, prev.ServerID)
 	}
@@ -261,27 +268,22 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	if err := m.store.SaveLicense(lic, toks, fetched); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	m.lic = &lic
-	m.mu.Unlock()
+	m.lic.Store(&lic)
 	detail := fmt.Sprintf("server %s, license %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339))
-	m.audit(event, detail)
+	m.audit.record(event, detail)
 	m.log.Info().Str("event", event).Str("server_id", lic.ServerID).Time("token_expiry", lic.TokenExpiry).Msg("license token stored")
 	return nil
 }
 
 // CheckHealth is the connectivity check the refresher runs first.
 func (m *Manager) CheckHealth(ctx context.Context) error {
-	c, _, _ := m.parts()
-	return c.Health(ctx)
+	return m.Client().Health(ctx)
 }
 
 // NextRefresh is when the background refresher should renew the token:
 // at Policy.RefreshFraction of its lifetime. Zero when unlicensed.
 func (m *Manager) NextRefresh() time.Time {
-	m.mu.Lock()
-	lic, p := m.lic, m.policy
-	m.mu.Unlock()
+	lic, p := m.lic.Load(), m.Policy()
 	if lic == nil || lic.TokenExpiry.IsZero() {
 		return time.Time{}
 	}

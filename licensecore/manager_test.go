@@ -18,6 +18,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // realAuthority is the reference authority on a loopback port with one
@@ -61,7 +62,7 @@ func startAuthority(t *testing.T, lifetime time.Duration) *realAuthority {
 // license of POS-T1 (seeding again with it changes the license in place).
 func authoritySeed(mod func(*authority.LicenseSeed)) authority.Seed {
 	renewal := time.Now().AddDate(0, 3, 0).UTC().Truncate(time.Second)
-	lic := &authority.LicenseSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
+	lic := &authority.LicenseSeed{ID: "LIC-T1", Type: wire.Subscription, Customer: "Test Stores",
 		Capacity: 3, RenewalDate: renewal, TransactionID: "TXN-T1"}
 	if mod != nil {
 		mod(lic)
@@ -189,7 +190,7 @@ func TestManagerAcquireAndRefresh(t *testing.T) {
 	l := st.License
 	if st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || l.ServerID != "POS-T1" ||
 		l.LicenseID != "LIC-T1" || l.HubServerName != "hub-1" || strings.Join(l.Features, ",") != "xms" ||
-		l.Type != licensecore.Subscription || l.Capacity != 3 || l.TransactionID != "TXN-T1" || l.RenewalDate.IsZero() {
+		l.Type != wire.Subscription || l.Capacity != 3 || l.TransactionID != "TXN-T1" || l.RenewalDate.IsZero() {
 		t.Fatalf("license after acquisition: %+v (%v/%v)", l, st.State, st.Token)
 	}
 	if got := l.TokenExpiry.Sub(l.TokenIssuedAt); got != time.Hour {

@@ -6,13 +6,27 @@ import (
 	"time"
 )
 
-// Notice is a desktop notification that is due. Keys name every threshold
-// it covers; the app records them in the store (Store.MarkNotified) so each
-// threshold fires once, across restarts.
+// NoticeKind is what a due desktop notification is about.
+type NoticeKind int
+
+// Notice kinds, in the order DueNotices lists them.
+const (
+	NoticeTokenExpiring   NoticeKind = iota + 1 // the token nears its expiry
+	NoticeTokenExpired                          // registers cannot authenticate
+	NoticeOfflineExpiring                       // the offline window nears its end
+	NoticeLicenseExpired                        // past the renewal date
+	NoticeRenewalDue                            // a renewal threshold is crossed
+)
+
+// Notice is a desktop notification that is due; the screens word it from
+// Kind and the status. Keys name every threshold it covers; the app records
+// them in the store (Store.MarkNotified) so each threshold fires once,
+// across restarts. Days is the tightest renewal threshold crossed
+// (NoticeRenewalDue only).
 type Notice struct {
-	Keys  []string
-	Title string
-	Body  string
+	Kind NoticeKind
+	Keys []string
+	Days int
 }
 
 const day = 24 * time.Hour
@@ -28,35 +42,19 @@ func DueNotices(st Status, p Policy) []Notice {
 	var out []Notice
 	switch st.Token {
 	case TokenExpiringSoon:
-		out = append(out, Notice{
-			Keys:  []string{"token-soon/" + l.TokenID},
-			Title: "License token expires soon",
-			Body:  fmt.Sprintf("The license token expires %s. Connect this server to the internet to get fresh tokens.", l.TokenExpiry.Local().Format("Mon 2 Jan 15:04")),
-		})
+		out = append(out, Notice{Kind: NoticeTokenExpiring, Keys: []string{"token-soon/" + l.TokenID}})
 	case TokenExpired:
-		out = append(out, Notice{
-			Keys:  []string{"token-expired/" + l.TokenID},
-			Title: "License token has expired",
-			Body:  "Registers cannot authenticate until this server gets a fresh token. Connect it to the internet.",
-		})
+		out = append(out, Notice{Kind: NoticeTokenExpired, Keys: []string{"token-expired/" + l.TokenID}})
 	}
 	if st.OfflineExpiring {
-		out = append(out, Notice{
-			Keys:  []string{"offline/" + l.LicenseID + "/" + st.OfflineGraceEnd.Format("2006-01-02")},
-			Title: "License expires soon: licensing server unavailable",
-			Body:  OfflineWarning(st, p) + ". Connect this server to the internet, or import a new license file.",
-		})
+		out = append(out, Notice{Kind: NoticeOfflineExpiring, Keys: []string{"offline/" + l.LicenseID + "/" + st.OfflineGraceEnd.Format("2006-01-02")}})
 	}
 	if l.RenewalDate.IsZero() {
 		return out
 	}
 	renewal := l.LicenseID + "/" + l.RenewalDate.Format("2006-01-02")
 	if st.State == ExpiredRequiresRenewal {
-		return append(out, Notice{
-			Keys:  []string{"licence-expired/" + renewal},
-			Title: "License expired – requires renewal",
-			Body:  "The license passed its renewal date. Remove it and acquire a renewed license.",
-		})
+		return append(out, Notice{Kind: NoticeLicenseExpired, Keys: []string{"licence-expired/" + renewal}})
 	}
 	days := slices.Clone(p.RenewalNoticeDays[:])
 	slices.Sort(days) // tightest first
@@ -71,11 +69,7 @@ func DueNotices(st Status, p Policy) []Notice {
 		}
 	}
 	if len(keys) > 0 {
-		out = append(out, Notice{
-			Keys:  keys,
-			Title: "License requires renewal",
-			Body:  fmt.Sprintf("The license must be renewed by %s (within %d days).", l.RenewalDate.Local().Format("2 Jan 2006"), tightest),
-		})
+		out = append(out, Notice{Kind: NoticeRenewalDue, Keys: keys, Days: tightest})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package licensecore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/wire"
 )
 
 // StoreSnapshot returns every stored license, token, key set and offline
@@ -50,8 +53,8 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 			if st.State != tc.state || st.OfflineDaysLeft != tc.daysLeft || st.OfflineExpiring != tc.warn || !st.OfflineGraceEnd.Equal(since.Add(30*day)) {
 				t.Fatalf("got %v, %d days, warn %v, end %v", st.State, st.OfflineDaysLeft, st.OfflineExpiring, st.OfflineGraceEnd)
 			}
-			if got := OfflineWarning(st, p); got != tc.msg {
-				t.Fatalf("warning %q, want %q", got, tc.msg)
+			if away := daysAway(tc.msg); tc.msg != "" && st.OfflineDays != away {
+				t.Fatalf("offline for %d days, want %d", st.OfflineDays, away)
 			}
 			if tc.warn && st.Severity() < 1 || tc.state == ExpiredRequiresRenewal && st.Severity() != 2 {
 				t.Fatalf("severity %d", st.Severity())
@@ -62,7 +65,7 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 		online := *lic
 		online.Offline = false
 		st := Evaluate(&online, since.Add(45*day), p)
-		if st.State != Licensed || !st.OfflineGraceEnd.IsZero() || OfflineWarning(st, p) != "" {
+		if st.State != Licensed || !st.OfflineGraceEnd.IsZero() || st.OfflineExpiring || st.OfflineDays != 0 {
 			t.Fatalf("online license: %+v", st)
 		}
 	})
@@ -85,18 +88,18 @@ func TestOfflineWindowBoundaries(t *testing.T) {
 
 // entitlementClaims are the claims of a license file for installCode,
 // issued at iat by testIssuer.
-func entitlementClaims(iat time.Time, installCode, jti string) *Claims {
+func entitlementClaims(iat time.Time, installCode, jti string) *wire.Claims {
 	c := validClaims(iat)
 	c.IssuedAt, c.NotBefore = jwt.NewNumericDate(iat), jwt.NewNumericDate(iat)
-	c.ExpiresAt = jwt.NewNumericDate(iat.Add(DefaultOfflineWindow))
+	c.ExpiresAt = jwt.NewNumericDate(iat.Add(wire.OfflineWindow))
 	c.ID, c.InstallCode = jti, installCode
 	return c
 }
 
-func signEntitlement(tb testing.TB, k testKey, c *Claims) string {
+func signEntitlement(tb testing.TB, k testKey, c *wire.Claims) string {
 	tb.Helper()
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	tok.Header["kid"], tok.Header["typ"] = k.kid, EntitlementType
+	tok.Header["kid"], tok.Header["typ"] = k.kid, wire.EntitlementType
 	s, err := tok.SignedString(k.priv)
 	mustNil(tb, err)
 	return s
@@ -104,11 +107,11 @@ func signEntitlement(tb testing.TB, k testKey, c *Claims) string {
 
 func entFile(tb testing.TB, token string, keys ...testKey) []byte {
 	tb.Helper()
-	set := JWKS{}
+	set := wire.JWKS{}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, k.jwk())
 	}
-	out, err := NewEntitlementFile(token, set)
+	out, err := wire.NewEntitlementFile(token, set)
 	mustNil(tb, err)
 	return out
 }
@@ -122,8 +125,8 @@ func newOfflineManager(tb testing.TB, clock *fakeClock) (*Manager, *AdminSession
 	m, err := NewManager(Options{Store: newTestStore(tb), AuthorityURL: testIssuer, Now: clock.Now, Logger: zerolog.Nop(),
 		DeviceName: "Till", InstallCode: testInstall})
 	mustNil(tb, err)
-	mustNil(tb, m.CreateAdministrator("admin", "admin-password"))
-	sess, err := m.AdminLogin("admin", "admin-password")
+	mustNil(tb, m.Admins().CreateAdministrator("admin", "admin-password"))
+	sess, err := m.Admins().AdminLogin("admin", "admin-password")
 	mustNil(tb, err)
 	return m, sess
 }
@@ -158,7 +161,7 @@ func TestImportEntitlementTrustOnFirstUse(t *testing.T) {
 	// A newer file from the pinned key is accepted and keeps counting
 	// from its own issue time.
 	clock.Add(48 * time.Hour)
-	sess, err = m.AdminLogin("admin", "admin-password") // the first login has expired
+	sess, err = m.Admins().AdminLogin("admin", "admin-password") // the first login has expired
 	mustNil(t, err)
 	st, err = m.ImportEntitlement(ctx, sess, entFile(t, signEntitlement(t, keyA, entitlementClaims(t0.Add(47*time.Hour), testInstall, "ent-4"))))
 	mustNil(t, err)
@@ -215,10 +218,10 @@ func TestApplyResponseInternal(t *testing.T) {
 	if again, _ := m.GetChallenge(); again != ch {
 		t.Fatal("a second GetChallenge made a new challenge")
 	}
-	if ch.Binding != ChallengeBinding(testInstall) {
+	if ch.Binding != wire.ChallengeBinding(testInstall) {
 		t.Fatal("challenge not bound to the install code")
 	}
-	code, err := SignResponse(keyA.priv, keyA.kid, ch, "server-0001", "lic-0001", testEntitlement())
+	code, err := wire.SignResponse(keyA.priv, keyA.kid, ch, "server-0001", "lic-0001", testEntitlement())
 	mustNil(t, err)
 	if _, err := m.ApplyResponse(ctx, sess, code); !errors.Is(err, ErrNotLicensed) {
 		t.Fatalf("unlicensed: %v", err)
@@ -232,5 +235,21 @@ func TestApplyResponseInternal(t *testing.T) {
 	}
 	if _, err := m.ApplyResponse(ctx, sess, code); !errors.Is(err, ErrNoChallenge) {
 		t.Fatalf("replayed response: %v", err)
+	}
+}
+
+// daysAway reads N from "… unavailable for N days" (or "1 day").
+func daysAway(msg string) int {
+	var n int
+	if i := strings.LastIndex(msg, "unavailable for "); i >= 0 {
+		fmt.Sscanf(msg[i+len("unavailable for "):], "%d", &n)
+	}
+	return n
+}
+
+func testEntitlement() wire.ResponseEntitlement {
+	return wire.ResponseEntitlement{
+		IssuedAt: t0, Capacity: 12, Users: 40,
+		RenewalDate: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Features: []string{"xms", "reports"},
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // offlinePC is a License Desk installation with an administrator logged in.
@@ -42,10 +43,10 @@ func newOfflinePC(t *testing.T, base, installCode string, now func() time.Time) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.CreateAdministrator("admin", "admin-password"); err != nil {
+	if err := m.Admins().CreateAdministrator("admin", "admin-password"); err != nil {
 		t.Fatal(err)
 	}
-	sess, err := m.AdminLogin("admin", "admin-password")
+	sess, err := m.Admins().AdminLogin("admin", "admin-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func reseedT1(t *testing.T, ra *realAuthority, capacity int, features ...string)
 		ID: "org1", Name: "Test Stores",
 		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
 		Devices: []authority.DeviceSeed{{ServerID: "POS-T1", Name: "Till server", Features: features,
-			License: &authority.LicenseSeed{ID: "LIC-T1", Type: licensecore.Subscription, Customer: "Test Stores",
+			License: &authority.LicenseSeed{ID: "LIC-T1", Type: wire.Subscription, Customer: "Test Stores",
 				Capacity: capacity, RenewalDate: time.Now().AddDate(0, 6, 0).UTC(), TransactionID: "TXN-T1"}}},
 	}}})
 	if err != nil {
@@ -132,7 +133,7 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 
 	// License request → license file → import, never online.
 	req := pc.request(t)
-	if parsed, err := licensecore.ParseLicenseRequest(req); err != nil || parsed.InstallCode != "BCDF-GHJK-LMNP-QRST" || parsed.DeviceName != "Till PC" {
+	if parsed, err := wire.ParseLicenseRequest(req); err != nil || parsed.InstallCode != "BCDF-GHJK-LMNP-QRST" || parsed.DeviceName != "Till PC" {
 		t.Fatalf("request %s: %v", req, err)
 	}
 	st, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1"))
@@ -141,11 +142,11 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 	}
 	l := st.License
 	if st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || l.ServerID != "POS-T1" || l.AccountNumber != "ACC-1" ||
-		!l.Offline || st.OfflineDaysLeft != 30 || licensecore.OfflineWarning(st, pc.m.Policy()) != "" {
+		!l.Offline || st.OfflineDaysLeft != 30 || st.OfflineExpiring {
 		t.Fatalf("after import: %+v %+v", st, l)
 	}
 	// The stored token is what registers verify, with the authority's keys.
-	v, _ := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: ra.ts.URL, Audience: licensecore.DefaultAudience})
+	v, _ := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: ra.ts.URL, Audience: wire.DefaultAudience})
 	if err := v.SetKeySet(ra.srv.JWKS()); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 // tamperToken changes one character in the middle of the file's token.
 func tamperToken(t *testing.T, file []byte) []byte {
 	t.Helper()
-	var f licensecore.EntitlementFile
+	var f wire.EntitlementFile
 	if err := json.Unmarshal(file, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +218,7 @@ func tamperToken(t *testing.T, file []byte) []byte {
 // swapKey replaces the value of the file's key with another key's.
 func swapKey(t *testing.T, file []byte) []byte {
 	t.Helper()
-	var f licensecore.EntitlementFile
+	var f wire.EntitlementFile
 	if err := json.Unmarshal(file, &f); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestOfflineRefusals(t *testing.T) {
 		{"tampered", pc, pc.sess, tamperToken(t, current), licensecore.ErrEntitlementTampered},
 		{"truncated", pc, pc.sess, current[:len(current)/2], licensecore.ErrEntitlementTampered},
 		{"not a license file", pc, pc.sess, []byte(`{"entitlement":"x"}`), licensecore.ErrEntitlementTampered},
-		{"oversized", pc, pc.sess, bytes.Repeat([]byte(" "), licensecore.MaxEntitlementFile+1), licensecore.ErrFileTooLarge},
+		{"oversized", pc, pc.sess, bytes.Repeat([]byte(" "), wire.MaxEntitlementFile+1), licensecore.ErrFileTooLarge},
 		{"another PC's", pc, pc.sess, foreign, licensecore.ErrEntitlementForeign},
 		{"key swapped in the file", pc, pc.sess, swapKey(t, current), licensecore.ErrEntitlementTampered},
 		{"no administrator", pc, nil, current, licensecore.ErrAdminRequired},
@@ -301,9 +302,9 @@ func TestOfflineRefusals(t *testing.T) {
 	}{
 		{"no administrator", nil, code, licensecore.ErrAdminRequired, ""},
 		{"forged session", &licensecore.AdminSession{}, code, licensecore.ErrAdminRequired, ""},
-		{"typo", pc.sess, string(typo), licensecore.ErrCodeTypo, "group 5"},
-		{"missing group", pc.sess, code[6:], licensecore.ErrCodeTypo, "should have 160"},
-		{"another PC's response", pc.sess, otherCode, licensecore.ErrResponseMismatch, ""},
+		{"typo", pc.sess, string(typo), wire.ErrCodeTypo, "group 5"},
+		{"missing group", pc.sess, code[6:], wire.ErrCodeTypo, "should have 160"},
+		{"another PC's response", pc.sess, otherCode, wire.ErrResponseMismatch, ""},
 	}
 	for _, tc := range codes {
 		t.Run("response "+tc.name, func(t *testing.T) {
@@ -322,7 +323,7 @@ func TestOfflineRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := pc.snapshot(t)
-	if _, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1")); !errors.Is(err, licensecore.ErrUnknownKey) {
+	if _, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1")); !errors.Is(err, wire.ErrUnknownKey) {
 		t.Fatalf("rotated key: %v", err)
 	}
 	if !maps.Equal(before, pc.snapshot(t)) {

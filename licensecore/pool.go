@@ -1,7 +1,6 @@
 package licensecore
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,13 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/wire"
 )
 
 // The cloud pool: licenses a customer owns at the authority, which a server
@@ -32,45 +33,6 @@ import (
 //     there is no way back to active, so a license is never usable in two
 //     places.
 
-// PoolKind is what a pool license grants.
-type PoolKind string
-
-// Pool license kinds.
-const (
-	PoolCapacity    PoolKind = "capacity"    // Devices more devices
-	PoolMaintenance PoolKind = "maintenance" // maintenance until MaintenanceUntil
-)
-
-// PoolLicense is a license in the customer's cloud pool.
-type PoolLicense struct {
-	ID               string    `json:"id"`
-	Kind             PoolKind  `json:"kind"`
-	Devices          int       `json:"devices,omitempty"`
-	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"`
-	// TransferDate is when the license was created or last returned to
-	// the pool.
-	TransferDate time.Time `json:"transfer_date,omitzero"`
-	// Description is Describe(), filled in by the Manager.
-	Description string `json:"description,omitempty"`
-}
-
-// Describe says what the license grants: "8 devices", "1 device" or
-// "Maintenance until 31 Dec 2027".
-func (p PoolLicense) Describe() string {
-	switch p.Kind {
-	case PoolCapacity:
-		if p.Devices == 1 {
-			return "1 device"
-		}
-		return fmt.Sprintf("%d devices", p.Devices)
-	case PoolMaintenance:
-		return "Maintenance until " + formatPoolDate(p.MaintenanceUntil)
-	}
-	return string(p.Kind)
-}
-
-func formatPoolDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
-
 // ActivationState is the local state of an activated pool license.
 type ActivationState string
 
@@ -82,7 +44,7 @@ const (
 
 // ActivatedLicense is a pool license activated on this server.
 type ActivatedLicense struct {
-	PoolLicense
+	wire.PoolLicense
 	ActivationID string          `json:"activation_id"`
 	ActivatedAt  time.Time       `json:"activated_at"`
 	State        ActivationState `json:"state"`
@@ -108,25 +70,6 @@ type TransferResult struct {
 	Before, After PoolTotals
 }
 
-// Pool errors.
-var (
-	ErrPoolLicenseUnavailable = errors.New("the license is not available in the cloud pool")
-	ErrInstallConflict        = errors.New("another installation with this install code is registered for the cloud pool")
-	ErrPoolRefused            = errors.New("the authorization server refused the cloud-pool request")
-	ErrNotActivated           = errors.New("the license is not activated on this server")
-)
-
-// PoolLicenseError is the failure of one license of a batch.
-type PoolLicenseError struct {
-	LicenseID string
-	Err       error
-}
-
-func (e *PoolLicenseError) Error() string { return "license " + e.LicenseID + ": " + e.Err.Error() }
-
-// Unwrap exposes the cause.
-func (e *PoolLicenseError) Unwrap() error { return e.Err }
-
 // Audit events of the account and the pool.
 const (
 	EventCustomerSet   = "customer_set"
@@ -146,8 +89,26 @@ const (
 // the outcome of the request that was in flight.
 const poolSettleTimeout = 10 * time.Second
 
-// poolState serialises pool operations of one Manager.
-type poolState struct{ mu sync.Mutex }
+// Pool owns the customer account and the cloud pool of this server. Its
+// one lock serialises pool operations; it asks the Manager for the
+// authority in force and the license's device name, and Admins to check a
+// session.
+type Pool struct {
+	mgr    *Manager
+	store  *Store
+	clock  *TrustedClock
+	admins *Admins
+	audit  auditor
+	log    zerolog.Logger
+
+	mu sync.Mutex // one pool operation at a time
+}
+
+// NewPool builds the customer account and cloud pool over m's store,
+// guarded by m's administrators.
+func NewPool(m *Manager) *Pool {
+	return &Pool{mgr: m, store: m.store, clock: m.clock, admins: m.admins, audit: m.audit, log: m.log}
+}
 
 // poolOp is a request that may have reached the authority.
 type poolOp struct {
@@ -164,16 +125,16 @@ type poolIdent struct {
 	key                       ed25519.PrivateKey
 }
 
-// poolIdent needs m.pool.mu.
-func (m *Manager) poolIdent() (poolIdent, error) {
-	a, err := m.Account()
+// poolIdent needs p.mu.
+func (p *Pool) poolIdent() (poolIdent, error) {
+	a, err := p.Account()
 	if err != nil {
 		return poolIdent{}, err
 	}
 	if a.CustomerID == "" {
 		return poolIdent{}, ErrNoCustomerID
 	}
-	key, err := m.installKey()
+	key, err := p.installKey()
 	if err != nil {
 		return poolIdent{}, err
 	}
@@ -181,7 +142,7 @@ func (m *Manager) poolIdent() (poolIdent, error) {
 }
 
 func (id poolIdent) sign(op, licenseID, activationID, requestID string, now time.Time) ([]byte, error) {
-	return SignPoolRequest(id.key, PoolRequest{
+	return wire.SignPoolRequest(id.key, wire.PoolRequest{
 		Op: op, CustomerID: id.customer, InstallCode: id.install, ServerName: id.server,
 		RequestID: requestID, LicenseID: licenseID, ActivationID: activationID, IssuedAt: now.UTC(),
 	})
@@ -197,30 +158,30 @@ func newRequestID() (string, error) {
 
 // PoolLicenses lists the licenses available in the customer's cloud pool.
 // It first finishes any pool operation a crash or lost answer left open.
-func (m *Manager) PoolLicenses(ctx context.Context) ([]PoolLicense, error) {
-	m.pool.mu.Lock()
-	defer m.pool.mu.Unlock()
-	if err := m.reconcilePending(ctx); err != nil {
+func (p *Pool) PoolLicenses(ctx context.Context) ([]wire.PoolLicense, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.reconcilePending(ctx); err != nil {
 		return nil, err
 	}
-	id, err := m.poolIdent()
+	id, err := p.poolIdent()
 	if err != nil {
 		return nil, err
 	}
-	env, err := id.sign(PoolOpList, "", "", "", m.clock.Now())
+	env, err := id.sign(wire.PoolOpList, "", "", "", p.clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	c, _, _ := m.parts()
-	raw, err := c.poolPost(ctx, PoolOpList, env, nil)
+	c := p.mgr.Client()
+	raw, err := c.PoolPost(ctx, wire.PoolOpList, env, nil)
 	if err != nil {
 		return nil, err
 	}
-	list, err := parsePoolList(raw)
+	list, err := wire.ParsePoolList(raw)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(list, func(a, b PoolLicense) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(list, func(a, b wire.PoolLicense) int { return strings.Compare(a.ID, b.ID) })
 	return list, nil
 }
 
@@ -231,24 +192,24 @@ func (m *Manager) PoolLicenses(ctx context.Context) ([]PoolLicense, error) {
 // error) and the others go on; an unreachable authority stops the batch.
 // Cancelling ctx stops after the license in flight, whose outcome is
 // settled first: what was activated is recorded, nothing is half done.
-func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []string, progress func(done, total int)) ([]ActivatedLicense, error) {
-	if err := m.requireAdmin(sess); err != nil {
+func (p *Pool) ActivatePool(ctx context.Context, sess *AdminSession, ids []string, progress func(done, total int)) ([]ActivatedLicense, error) {
+	if err := p.admins.Check(sess); err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	for i, id := range ids {
-		if !validPoolID(id) || slices.Contains(ids[:i], id) {
+		if !wire.ValidID(id) || slices.Contains(ids[:i], id) {
 			return nil, fmt.Errorf("%w: %q is not a license ID or is listed twice", ErrPoolRefused, id)
 		}
 	}
-	m.pool.mu.Lock()
-	defer m.pool.mu.Unlock()
-	if err := m.reconcilePending(ctx); err != nil {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.reconcilePending(ctx); err != nil {
 		return nil, err
 	}
-	ident, err := m.poolIdent()
+	ident, err := p.poolIdent()
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +219,7 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 		if err := ctx.Err(); err != nil {
 			return done, errors.Join(append(refused, err)...)
 		}
-		a, err := m.activateOne(ctx, ident, lid)
+		a, err := p.activateOne(ctx, ident, lid)
 		if a != nil {
 			done = append(done, *a)
 		}
@@ -277,28 +238,28 @@ func (m *Manager) ActivatePool(ctx context.Context, sess *AdminSession, ids []st
 }
 
 // activateOne stores the op, sends it, and applies the answer.
-func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) (*ActivatedLicense, error) {
+func (p *Pool) activateOne(ctx context.Context, ident poolIdent, lid string) (*ActivatedLicense, error) {
 	rid, err := newRequestID()
 	if err != nil {
 		return nil, err
 	}
-	now := m.clock.Now()
-	env, err := ident.sign(PoolOpActivate, lid, "", rid, now)
+	now := p.clock.Now()
+	env, err := ident.sign(wire.PoolOpActivate, lid, "", rid, now)
 	if err != nil {
 		return nil, err
 	}
-	op := poolOp{Kind: PoolOpActivate, RequestID: rid, LicenseID: lid, Envelope: env, Created: now}
-	if err := m.store.putJSON(prefixPoolOp+rid, op); err != nil {
+	op := poolOp{Kind: wire.PoolOpActivate, RequestID: rid, LicenseID: lid, Envelope: env, Created: now}
+	if err := p.store.putJSON(prefixPoolOp+rid, op); err != nil {
 		return nil, err
 	}
-	a, err := m.runOp(ctx, op)
+	a, err := p.runOp(ctx, op)
 	if err != nil && ctx.Err() != nil && !definitive(err) {
 		// Cancelled with the request in flight: it may have been applied.
 		// Ask again with the same request id so the caller's cancel
 		// leaves nothing in doubt; if even that fails the op stays for
 		// ReconcilePool.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), poolSettleTimeout)
-		a, err = m.runOp(sctx, op)
+		a, err = p.runOp(sctx, op)
 		cancel()
 		if err == nil {
 			err = ctx.Err()
@@ -312,17 +273,17 @@ func (m *Manager) activateOne(ctx context.Context, ident poolIdent, lid string) 
 // license stops counting here, durably and with its signed receipt, before
 // the receipt is sent; receipts the authority has not confirmed (offline,
 // cancelled) are listed as Pending and delivered by ReconcilePool.
-func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []string) (TransferResult, error) {
+func (p *Pool) TransferToPool(ctx context.Context, sess *AdminSession, ids []string) (TransferResult, error) {
 	var res TransferResult
-	if err := m.requireAdmin(sess); err != nil {
+	if err := p.admins.Check(sess); err != nil {
 		return res, err
 	}
-	m.pool.mu.Lock()
-	defer m.pool.mu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	// Deliver earlier receipts first; offline is no reason not to return
 	// licenses locally, so that error waits.
-	pendingErr := m.reconcilePending(ctx)
-	all, err := m.ActivatedLicenses()
+	pendingErr := p.reconcilePending(ctx)
+	all, err := p.ActivatedLicenses()
 	if err != nil {
 		return res, err
 	}
@@ -335,25 +296,25 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 		res.After = res.Before
 		return res, pendingErr
 	}
-	ident, err := m.poolIdent()
+	ident, err := p.poolIdent()
 	if err != nil {
 		return res, err
 	}
-	now := m.clock.Now()
+	now := p.clock.Now()
 	ops := make([]poolOp, 0, len(chosen))
 	for _, a := range chosen {
 		rid, err := newRequestID()
 		if err != nil {
 			return res, err
 		}
-		env, err := ident.sign(PoolOpTransfer, a.ID, a.ActivationID, rid, now)
+		env, err := ident.sign(wire.PoolOpTransfer, a.ID, a.ActivationID, rid, now)
 		if err != nil {
 			return res, err
 		}
-		ops = append(ops, poolOp{Kind: PoolOpTransfer, RequestID: rid, LicenseID: a.ID, Envelope: env, Created: now})
+		ops = append(ops, poolOp{Kind: wire.PoolOpTransfer, RequestID: rid, LicenseID: a.ID, Envelope: env, Created: now})
 	}
 	// One transaction: every chosen license stops counting, with its receipt.
-	err = m.store.update(func(txn *badger.Txn) error {
+	err = p.store.update(func(txn *badger.Txn) error {
 		for i, a := range chosen {
 			a.State = ActivationReturning
 			if err := setJSONTxn(txn, prefixActivated+a.ID, a); err != nil {
@@ -374,7 +335,7 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 			res.Pending = append(res.Pending, op.LicenseID)
 			continue
 		}
-		_, err := m.runOp(ctx, op)
+		_, err := p.runOp(ctx, op)
 		var one *PoolLicenseError
 		switch {
 		case err == nil:
@@ -386,7 +347,7 @@ func (m *Manager) TransferToPool(ctx context.Context, sess *AdminSession, ids []
 			res.Pending = append(res.Pending, op.LicenseID)
 		}
 	}
-	if after, err := m.ActivatedLicenses(); err == nil {
+	if after, err := p.ActivatedLicenses(); err == nil {
 		res.After = totals(after)
 	}
 	if sendErr == nil {
@@ -421,44 +382,44 @@ func chooseActive(all []ActivatedLicense, ids []string) ([]ActivatedLicense, err
 // the authority no longer counts here is dropped, one it counts here but
 // the store lacks is recorded. The app calls it at start-up; every pool
 // call also settles open operations first.
-func (m *Manager) ReconcilePool(ctx context.Context) error {
-	m.pool.mu.Lock()
-	defer m.pool.mu.Unlock()
-	if err := m.reconcilePending(ctx); err != nil {
+func (p *Pool) ReconcilePool(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.reconcilePending(ctx); err != nil {
 		return err
 	}
-	ident, err := m.poolIdent()
+	ident, err := p.poolIdent()
 	if errors.Is(err, ErrNoCustomerID) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	env, err := ident.sign(PoolOpHeld, "", "", "", m.clock.Now())
+	env, err := ident.sign(wire.PoolOpHeld, "", "", "", p.clock.Now())
 	if err != nil {
 		return err
 	}
-	c, _, _ := m.parts()
-	raw, err := c.poolPost(ctx, PoolOpHeld, env, nil)
+	c := p.mgr.Client()
+	raw, err := c.PoolPost(ctx, wire.PoolOpHeld, env, nil)
 	if err != nil {
 		return err
 	}
-	held, err := parseHeld(raw)
+	held, err := wire.ParseHeld(raw)
 	if err != nil {
 		return err
 	}
-	local, err := m.ActivatedLicenses()
+	local, err := p.ActivatedLicenses()
 	if err != nil {
 		return err
 	}
 	for _, a := range local {
-		if a.State == ActivationActive && !slices.ContainsFunc(held, func(h PoolActivation) bool {
+		if a.State == ActivationActive && !slices.ContainsFunc(held, func(h wire.PoolActivation) bool {
 			return h.License.ID == a.ID && h.ActivationID == a.ActivationID
 		}) {
-			if err := m.store.delete(prefixActivated + a.ID); err != nil {
+			if err := p.store.delete(prefixActivated + a.ID); err != nil {
 				return err
 			}
-			m.audit(EventPoolWithdrawn, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+			p.audit.record(EventPoolWithdrawn, fmt.Sprintf("license %s (%s), activation %s", a.ID, grant(a.PoolLicense), a.ActivationID))
 		}
 	}
 	for _, h := range held {
@@ -468,19 +429,19 @@ func (m *Manager) ReconcilePool(ctx context.Context) error {
 			continue
 		}
 		a := ActivatedLicense{PoolLicense: h.License, ActivationID: h.ActivationID, ActivatedAt: h.ActivatedAt, State: ActivationActive}
-		if err := m.store.putJSON(prefixActivated+a.ID, a); err != nil {
+		if err := p.store.putJSON(prefixActivated+a.ID, a); err != nil {
 			return err
 		}
-		m.audit(EventPoolAdopted, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		p.audit.record(EventPoolAdopted, fmt.Sprintf("license %s (%s), activation %s", a.ID, grant(a.PoolLicense), a.ActivationID))
 	}
 	return nil
 }
 
 // reconcilePending sends every stored op again. An unreachable authority
-// stops it; refusals settle their op. The caller holds m.pool.mu.
-func (m *Manager) reconcilePending(ctx context.Context) error {
+// stops it; refusals settle their op. The caller holds p.mu.
+func (p *Pool) reconcilePending(ctx context.Context) error {
 	var ops []poolOp
-	err := m.store.scan(prefixPoolOp, func(key string, val []byte) error {
+	err := p.store.scan(prefixPoolOp, func(key string, val []byte) error {
 		var op poolOp
 		if err := json.Unmarshal(val, &op); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
@@ -494,11 +455,11 @@ func (m *Manager) reconcilePending(ctx context.Context) error {
 	slices.SortFunc(ops, func(a, b poolOp) int { return a.Created.Compare(b.Created) })
 	var stuck []error
 	for _, op := range ops {
-		_, err := m.runOp(ctx, op)
+		_, err := p.runOp(ctx, op)
 		var one *PoolLicenseError
 		switch {
 		case err == nil, errors.As(err, &one):
-			m.log.Info().Str("op", op.Kind).Str("license", op.LicenseID).AnErr("outcome", err).Msg("pending pool operation settled")
+			p.log.Info().Str("op", op.Kind).Str("license", op.LicenseID).AnErr("outcome", err).Msg("pending pool operation settled")
 		case definitive(err):
 			stuck = append(stuck, &PoolLicenseError{LicenseID: op.LicenseID, Err: err})
 		default:
@@ -512,22 +473,22 @@ func (m *Manager) reconcilePending(ctx context.Context) error {
 // means the op is settled without effect on this server (the license was
 // not available, or was no longer held here); any other error leaves the
 // op stored for a retry.
-func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) {
-	c, _, _ := m.parts()
+func (p *Pool) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) {
+	c := p.mgr.Client()
 	switch op.Kind {
-	case PoolOpActivate:
-		var ans PoolActivation
-		if _, err := c.poolPost(ctx, op.Kind, op.Envelope, &ans); err != nil {
+	case wire.PoolOpActivate:
+		var ans wire.PoolActivation
+		if _, err := c.PoolPost(ctx, op.Kind, op.Envelope, &ans); err != nil {
 			if definitive(err) {
 				// Refused: nothing changed at the authority.
-				if derr := m.store.delete(prefixPoolOp + op.RequestID); derr != nil {
+				if derr := p.store.delete(prefixPoolOp + op.RequestID); derr != nil {
 					return nil, derr
 				}
 				return nil, &PoolLicenseError{LicenseID: op.LicenseID, Err: err}
 			}
 			return nil, err
 		}
-		ans, err := parseActivation(ans)
+		ans, err := wire.ParseActivation(ans)
 		if err != nil {
 			return nil, err
 		}
@@ -535,7 +496,7 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, erro
 			return nil, fmt.Errorf("%w: asked to activate %s, got %s", ErrAuthorityBroken, op.LicenseID, ans.License.ID)
 		}
 		a := ActivatedLicense{PoolLicense: ans.License, ActivationID: ans.ActivationID, ActivatedAt: ans.ActivatedAt, State: ActivationActive}
-		err = m.store.update(func(txn *badger.Txn) error {
+		err = p.store.update(func(txn *badger.Txn) error {
 			if err := setJSONTxn(txn, prefixActivated+a.ID, a); err != nil {
 				return err
 			}
@@ -544,17 +505,17 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, erro
 		if err != nil {
 			return nil, err
 		}
-		m.audit(EventPoolActivated, fmt.Sprintf("license %s (%s), activation %s", a.ID, a.Description, a.ActivationID))
+		p.audit.record(EventPoolActivated, fmt.Sprintf("license %s (%s), activation %s", a.ID, grant(a.PoolLicense), a.ActivationID))
 		return &a, nil
-	case PoolOpTransfer:
-		var ans PoolTransferAnswer
-		_, err := c.poolPost(ctx, op.Kind, op.Envelope, &ans)
+	case wire.PoolOpTransfer:
+		var ans wire.PoolTransferAnswer
+		_, err := c.PoolPost(ctx, op.Kind, op.Envelope, &ans)
 		var ae *AuthorityError
-		notHeld := errors.As(err, &ae) && (ae.Code == PoolErrNotHeld || ae.Code == PoolErrUnknownLicense)
+		notHeld := errors.As(err, &ae) && (ae.Code == wire.CodeNotHeld || ae.Code == wire.CodeUnknownLicense)
 		if err != nil && !notHeld {
 			return nil, err // the receipt stays: the license may still be held there
 		}
-		err2 := m.store.update(func(txn *badger.Txn) error {
+		err2 := p.store.update(func(txn *badger.Txn) error {
 			if err := txn.Delete([]byte(prefixActivated + op.LicenseID)); err != nil {
 				return err
 			}
@@ -564,10 +525,10 @@ func (m *Manager) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, erro
 			return nil, err2
 		}
 		if notHeld {
-			m.audit(EventPoolWithdrawn, fmt.Sprintf("license %s was not held here any more: %s", op.LicenseID, ae.Description))
+			p.audit.record(EventPoolWithdrawn, fmt.Sprintf("license %s was not held here any more: %s", op.LicenseID, ae.Description))
 			return nil, &PoolLicenseError{LicenseID: op.LicenseID, Err: err}
 		}
-		m.audit(EventPoolReturned, fmt.Sprintf("license %s returned to the cloud pool on %s", op.LicenseID, ans.TransferDate.UTC().Format(time.RFC3339)))
+		p.audit.record(EventPoolReturned, fmt.Sprintf("license %s returned to the cloud pool on %s", op.LicenseID, ans.TransferDate.UTC().Format(time.RFC3339)))
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)
@@ -582,14 +543,13 @@ func definitive(err error) bool {
 
 // ActivatedLicenses lists the pool licenses activated on this server,
 // including those being returned (State ActivationReturning), by ID.
-func (m *Manager) ActivatedLicenses() ([]ActivatedLicense, error) {
+func (p *Pool) ActivatedLicenses() ([]ActivatedLicense, error) {
 	var out []ActivatedLicense
-	err := m.store.scan(prefixActivated, func(key string, val []byte) error {
+	err := p.store.scan(prefixActivated, func(key string, val []byte) error {
 		var a ActivatedLicense
 		if err := json.Unmarshal(val, &a); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrStoreCorrupt, key, err)
 		}
-		a.Description = a.Describe()
 		out = append(out, a)
 		return nil
 	})
@@ -597,8 +557,8 @@ func (m *Manager) ActivatedLicenses() ([]ActivatedLicense, error) {
 }
 
 // TotalCapacity adds up the active pool licenses of this server.
-func (m *Manager) TotalCapacity() (PoolTotals, error) {
-	all, err := m.ActivatedLicenses()
+func (p *Pool) TotalCapacity() (PoolTotals, error) {
+	all, err := p.ActivatedLicenses()
 	return totals(all), err
 }
 
@@ -617,109 +577,45 @@ func totals(all []ActivatedLicense) PoolTotals {
 	return t
 }
 
-// TransferImpact describes, for the confirmation before TransferToPool,
-// what returning ids (nil: all) would change, e.g. "2 licenses return to
-// the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become
-// unlicensed."
-func (m *Manager) TransferImpact(ids []string) string {
-	all, err := m.ActivatedLicenses()
+// TransferPlan is what returning some activated licenses to the cloud pool
+// would change: the licenses, and the totals before and after.
+type TransferPlan struct {
+	Licenses      []ActivatedLicense
+	Before, After PoolTotals
+}
+
+// PlanTransfer tells, for the confirmation before TransferToPool, what
+// returning ids (nil: all active ones) would change. An id that is not an
+// active license here is a *PoolLicenseError wrapping ErrNotActivated.
+func (p *Pool) PlanTransfer(ids []string) (TransferPlan, error) {
+	all, err := p.ActivatedLicenses()
 	if err != nil {
-		return "The activated licenses could not be read: " + err.Error()
+		return TransferPlan{}, err
 	}
 	chosen, err := chooseActive(all, ids)
 	if err != nil {
-		return err.Error()
+		return TransferPlan{}, err
 	}
-	if len(chosen) == 0 {
-		return "No activated license is selected; nothing changes."
-	}
-	before := totals(all)
 	rest := slices.DeleteFunc(slices.Clone(all), func(a ActivatedLicense) bool {
 		return slices.ContainsFunc(chosen, func(c ActivatedLicense) bool { return c.ID == a.ID })
 	})
-	after := totals(rest)
-	var b strings.Builder
-	if len(chosen) == 1 {
-		fmt.Fprintf(&b, "License %s (%s) returns to the cloud pool.", chosen[0].ID, chosen[0].Describe())
-	} else {
-		fmt.Fprintf(&b, "%d licenses return to the cloud pool.", len(chosen))
-	}
-	if lost := before.Devices - after.Devices; lost > 0 {
-		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s become%s unlicensed.",
-			before.Devices, after.Devices, PoolLicense{Kind: PoolCapacity, Devices: lost}.Describe(), map[bool]string{true: "s"}[lost == 1])
-	}
-	switch {
-	case before.MaintenanceUntil.Equal(after.MaintenanceUntil):
-	case after.MaintenanceUntil.IsZero():
-		fmt.Fprintf(&b, " Maintenance (until %s) ends now.", formatPoolDate(before.MaintenanceUntil))
-	default:
-		fmt.Fprintf(&b, " Maintenance ends on %s instead of %s.", formatPoolDate(after.MaintenanceUntil), formatPoolDate(before.MaintenanceUntil))
-	}
-	return b.String()
+	return TransferPlan{Licenses: chosen, Before: totals(all), After: totals(rest)}, nil
 }
 
-// poolPost sends a signed envelope to /pool/{op}; with out it decodes the
-// answer there, and it returns the answer's bytes.
-func (c *Client) poolPost(ctx context.Context, op string, env []byte, out any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL()+"/pool/"+op, bytes.NewReader(env))
-	if err != nil {
-		return nil, err
+// grant is a pool license's grant as the audit log records it.
+func grant(l wire.PoolLicense) string {
+	if l.Kind == wire.PoolMaintenance {
+		return "maintenance until " + l.MaintenanceUntil.UTC().Format(time.DateOnly)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	return c.poolDo(req, out)
-}
-
-// maxPoolAnswer bounds an answer of the pool endpoints.
-const maxPoolAnswer = 1 << 20
-
-// poolDo sends a pool or customer request and maps the answer: a 4xx JSON
-// error becomes an *AuthorityError whose Kind is the matching sentinel,
-// anything else unexpected ErrAuthorityBroken, no answer ErrAuthorityDown.
-func (c *Client) poolDo(req *http.Request, out any) ([]byte, error) {
-	resp, body, err := c.roundTrip(req, maxPoolAnswer)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		var e struct {
-			Code        string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Code != "" {
-			return nil, &AuthorityError{Code: e.Code, Description: e.Description, Kind: poolErrorKind(e.Code)}
-		}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: %s answered %s", ErrAuthorityBroken, req.URL.Path, resp.Status)
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrAuthorityBroken, req.URL.Path, err)
-		}
-	}
-	return body, nil
-}
-
-func poolErrorKind(code string) error {
-	switch code {
-	case PoolErrUnknownCustomer:
-		return ErrUnknownCustomer
-	case PoolErrUnknownLicense, PoolErrNotAvailable, PoolErrSuperseded, PoolErrNotHeld:
-		return ErrPoolLicenseUnavailable
-	case PoolErrInstallConflict:
-		return ErrInstallConflict
-	case PoolErrInstallBusy:
-		return ErrCustomerInUse
-	}
-	return ErrPoolRefused
+	return fmt.Sprintf("%s %d", l.Kind, l.Devices)
 }
 
 // poolBusy reports whether this server holds or is returning pool licenses,
 // or has an operation open.
-func (m *Manager) poolBusy() (bool, error) {
+func (p *Pool) poolBusy() (bool, error) {
 	busy := false
-	for _, p := range []string{prefixActivated, prefixPoolOp} {
-		if err := m.store.scan(p, func(string, []byte) error { busy = true; return errStopScan }); err != nil {
+	for _, prefix := range []string{prefixActivated, prefixPoolOp} {
+		if err := p.store.scan(prefix, func(string, []byte) error { busy = true; return errStopScan }); err != nil {
 			return false, err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // The cloud pool against the real authority: customer "Test Stores"
@@ -40,14 +41,14 @@ func startPoolAuthority(t *testing.T) *realAuthority {
 		ID: "org1", Name: "Test Stores",
 		Customers: []authority.CustomerSeed{
 			{ID: custID, Name: "Test Stores", Pool: []authority.PoolLicenseSeed{
-				{ID: "CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
-				{ID: "CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
-				{ID: "CAP-2", Kind: licensecore.PoolCapacity, Devices: 2},
-				{ID: "MNT-26", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint26},
-				{ID: "MNT-27", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint27},
+				{ID: "CAP-8", Kind: wire.PoolCapacity, Devices: 8},
+				{ID: "CAP-4", Kind: wire.PoolCapacity, Devices: 4},
+				{ID: "CAP-2", Kind: wire.PoolCapacity, Devices: 2},
+				{ID: "MNT-26", Kind: wire.PoolMaintenance, MaintenanceUntil: maint26},
+				{ID: "MNT-27", Kind: wire.PoolMaintenance, MaintenanceUntil: maint27},
 			}},
 			{ID: otherCust, Name: "Other Shop", Pool: []authority.PoolLicenseSeed{
-				{ID: "OTHER-1", Kind: licensecore.PoolCapacity, Devices: 1},
+				{ID: "OTHER-1", Kind: wire.PoolCapacity, Devices: 1},
 			}},
 		},
 	}}})
@@ -66,6 +67,7 @@ type poolInstall struct {
 	dir   string
 	store *licensecore.Store
 	m     *licensecore.Manager
+	pool  *licensecore.Pool
 	sess  *licensecore.AdminSession
 }
 
@@ -73,7 +75,7 @@ func newPoolInstall(t *testing.T, base, code string) *poolInstall {
 	t.Helper()
 	p := &poolInstall{t: t, base: base, code: code, dir: filepath.Join(t.TempDir(), "store")}
 	p.open()
-	if err := p.m.CreateAdministrator("admin", "correct horse"); err != nil {
+	if err := p.m.Admins().CreateAdministrator("admin", "correct horse"); err != nil {
 		t.Fatal(err)
 	}
 	p.login()
@@ -95,12 +97,12 @@ func (p *poolInstall) open() {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.store, p.m = s, m
+	p.store, p.m, p.pool = s, m, licensecore.NewPool(m)
 }
 
 func (p *poolInstall) login() {
 	p.t.Helper()
-	sess, err := p.m.AdminLogin("admin", "correct horse")
+	sess, err := p.m.Admins().AdminLogin("admin", "correct horse")
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -118,14 +120,14 @@ func (p *poolInstall) restart() {
 
 func (p *poolInstall) setCustomer(id string) {
 	p.t.Helper()
-	if _, err := p.m.SetCustomerID(context.Background(), p.sess, id); err != nil {
+	if _, err := p.pool.SetCustomerID(context.Background(), p.sess, id); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
 func (p *poolInstall) activate(ids ...string) []licensecore.ActivatedLicense {
 	p.t.Helper()
-	got, err := p.m.ActivatePool(context.Background(), p.sess, ids, nil)
+	got, err := p.pool.ActivatePool(context.Background(), p.sess, ids, nil)
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -136,7 +138,7 @@ func (p *poolInstall) activate(ids ...string) []licensecore.ActivatedLicense {
 // authority: held by this install under the same activation.
 func (p *poolInstall) active(ra *realAuthority) []string {
 	p.t.Helper()
-	all, err := p.m.ActivatedLicenses()
+	all, err := p.pool.ActivatedLicenses()
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func agree(t *testing.T, ra *realAuthority, installs ...*poolInstall) {
 	local := map[string]licensecore.ActivatedLicense{}
 	owner := map[string]string{}
 	for _, p := range installs {
-		all, err := p.m.ActivatedLicenses()
+		all, err := p.pool.ActivatedLicenses()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,9 +192,9 @@ func agree(t *testing.T, ra *realAuthority, installs ...*poolInstall) {
 	}
 }
 
-func poolIDs(t *testing.T, m *licensecore.Manager) []string {
+func poolIDs(t *testing.T, p *licensecore.Pool) []string {
 	t.Helper()
-	list, err := m.PoolLicenses(context.Background())
+	list, err := p.PoolLicenses(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,53 +209,53 @@ func TestCustomerAccount(t *testing.T) {
 	ra := startPoolAuthority(t)
 	p := newPoolInstall(t, ra.ts.URL, "BCDF-GHJK-LMNP-QRST")
 	ctx := context.Background()
-	acc, err := p.m.Account()
+	acc, err := p.pool.Account()
 	if err != nil || acc.InstallCode != "BCDF-GHJK-LMNP-QRST" || acc.ServerName != "Till BCDF-GHJK-LMNP-QRST" || acc.CustomerID != "" {
 		t.Fatalf("fresh account: %+v %v", acc, err)
 	}
-	if _, err := p.m.PoolLicenses(ctx); !errors.Is(err, licensecore.ErrNoCustomerID) {
+	if _, err := p.pool.PoolLicenses(ctx); !errors.Is(err, licensecore.ErrNoCustomerID) {
 		t.Fatalf("pool without a customer: %v", err)
 	}
 	for _, tc := range []struct {
 		id   string
 		want error
 	}{
-		{"not-a-uuid", licensecore.ErrInvalidCustomerID},
-		{"5d0c3f7e1a2b4c3d8e4fa0b1c2d3e4f5", licensecore.ErrInvalidCustomerID},
-		{"00000000-0000-0000-0000-000000000000", licensecore.ErrInvalidCustomerID},
+		{"not-a-uuid", wire.ErrInvalidCustomerID},
+		{"5d0c3f7e1a2b4c3d8e4fa0b1c2d3e4f5", wire.ErrInvalidCustomerID},
+		{"00000000-0000-0000-0000-000000000000", wire.ErrInvalidCustomerID},
 		{"11111111-2222-4333-8444-555555555555", licensecore.ErrUnknownCustomer},
 	} {
-		_, err := p.m.SetCustomerID(ctx, p.sess, tc.id)
+		_, err := p.pool.SetCustomerID(ctx, p.sess, tc.id)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("SetCustomerID(%q) = %v, want %v", tc.id, err, tc.want)
 		}
 	}
-	_, err = p.m.SetCustomerID(ctx, p.sess, "not-a-uuid")
+	_, err = p.pool.SetCustomerID(ctx, p.sess, "not-a-uuid")
 	if want := `"not-a-uuid" is not a valid Customer ID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`; err == nil || err.Error() != want {
 		t.Fatalf("message: %v", err)
 	}
-	if acc, _ := p.m.Account(); acc.CustomerID != "" {
+	if acc, _ := p.pool.Account(); acc.CustomerID != "" {
 		t.Fatal("a refused Customer ID was stored")
 	}
-	acc, err = p.m.SetCustomerID(ctx, p.sess, "  "+strings.ToUpper(custID)+" ")
+	acc, err = p.pool.SetCustomerID(ctx, p.sess, "  "+strings.ToUpper(custID)+" ")
 	if err != nil || acc.CustomerID != custID || acc.CustomerName != "Test Stores" {
 		t.Fatalf("set customer: %+v %v", acc, err)
 	}
 	// Moving to another customer waits until the licenses are back.
 	p.activate("CAP-2")
-	if _, err := p.m.SetCustomerID(ctx, p.sess, otherCust); !errors.Is(err, licensecore.ErrCustomerInUse) {
+	if _, err := p.pool.SetCustomerID(ctx, p.sess, otherCust); !errors.Is(err, licensecore.ErrCustomerInUse) {
 		t.Fatalf("change customer while holding licenses: %v", err)
 	}
-	if _, err := p.m.TransferToPool(ctx, p.sess, nil); err != nil {
+	if _, err := p.pool.TransferToPool(ctx, p.sess, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.setCustomer(otherCust)
-	if ids := poolIDs(t, p.m); !slices.Equal(ids, []string{"OTHER-1"}) {
+	if ids := poolIDs(t, p.pool); !slices.Equal(ids, []string{"OTHER-1"}) {
 		t.Fatalf("other customer's pool: %v", ids)
 	}
 	// A restart keeps the account.
 	p.restart()
-	if acc, _ := p.m.Account(); acc.CustomerID != otherCust || acc.CustomerName != "Other Shop" {
+	if acc, _ := p.pool.Account(); acc.CustomerID != otherCust || acc.CustomerName != "Other Shop" {
 		t.Fatalf("after restart: %+v", acc)
 	}
 }
@@ -266,62 +268,72 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	b.setCustomer(custID)
 	ctx := context.Background()
 
-	list, err := a.m.PoolLicenses(ctx)
+	list, err := a.pool.PoolLicenses(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	descr := map[string]string{}
+	byID := map[string]wire.PoolLicense{}
 	for _, l := range list {
-		descr[l.ID] = l.Description
+		byID[l.ID] = l
 		if l.TransferDate.IsZero() {
 			t.Errorf("%s has no transfer date", l.ID)
 		}
 	}
-	if len(list) != 5 || descr["CAP-8"] != "8 devices" || descr["MNT-27"] != "Maintenance until 31 Dec 2027" {
+	if len(list) != 5 || byID["CAP-8"].Devices != 8 || byID["CAP-8"].Kind != wire.PoolCapacity || !byID["MNT-27"].MaintenanceUntil.Equal(maint27) {
 		t.Fatalf("pool: %+v", list)
 	}
 
 	var calls []string
-	got, err := a.m.ActivatePool(ctx, a.sess, []string{"CAP-8", "CAP-4", "MNT-27", "MNT-26"}, func(done, total int) {
+	got, err := a.pool.ActivatePool(ctx, a.sess, []string{"CAP-8", "CAP-4", "MNT-27", "MNT-26"}, func(done, total int) {
 		calls = append(calls, fmt.Sprintf("%d/%d", done, total))
 	})
 	if err != nil || len(got) != 4 || strings.Join(calls, " ") != "1/4 2/4 3/4 4/4" {
 		t.Fatalf("activate: %v %+v %v", err, got, calls)
 	}
-	tot, err := a.m.TotalCapacity()
+	tot, err := a.pool.TotalCapacity()
 	if err != nil || tot.Devices != 12 || !tot.MaintenanceUntil.Equal(maint27) || tot.Licenses != 4 {
 		t.Fatalf("totals: %+v %v", tot, err)
 	}
-	if ids := poolIDs(t, b.m); !slices.Equal(ids, []string{"CAP-2"}) {
+	if ids := poolIDs(t, b.pool); !slices.Equal(ids, []string{"CAP-2"}) {
 		t.Fatalf("pool after activation: %v", ids)
 	}
 	agree(t, ra, a, b)
 
 	for _, tc := range []struct {
-		ids  []string
-		want string
+		ids                   []string
+		chosen                []string
+		before, after         int
+		maintBefore, maintEnd time.Time
+		err                   error
 	}{
-		{[]string{"CAP-8"}, "License CAP-8 (8 devices) returns to the cloud pool. Capacity drops from 12 to 4 devices; 8 devices become unlicensed."},
-		{[]string{"MNT-27"}, "License MNT-27 (Maintenance until 31 Dec 2027) returns to the cloud pool. Maintenance ends on 30 Jun 2026 instead of 31 Dec 2027."},
-		{[]string{"MNT-26"}, "License MNT-26 (Maintenance until 30 Jun 2026) returns to the cloud pool."},
-		{nil, "4 licenses return to the cloud pool. Capacity drops from 12 to 0 devices; 12 devices become unlicensed. Maintenance (until 31 Dec 2027) ends now."},
-		{[]string{"CAP-2"}, "license CAP-2: the license is not activated on this server"},
-		{[]string{}, "No activated license is selected; nothing changes."},
+		{[]string{"CAP-8"}, []string{"CAP-8"}, 12, 4, maint27, maint27, nil},
+		{[]string{"MNT-27"}, []string{"MNT-27"}, 12, 12, maint27, maint26, nil},
+		{[]string{"MNT-26"}, []string{"MNT-26"}, 12, 12, maint27, maint27, nil},
+		{nil, []string{"CAP-4", "CAP-8", "MNT-26", "MNT-27"}, 12, 0, maint27, time.Time{}, nil},
+		{[]string{"CAP-2"}, nil, 0, 0, time.Time{}, time.Time{}, licensecore.ErrNotActivated},
+		{[]string{}, nil, 12, 12, maint27, maint27, nil},
 	} {
-		if got := a.m.TransferImpact(tc.ids); got != tc.want {
-			t.Errorf("TransferImpact(%v) =\n%q, want\n%q", tc.ids, got, tc.want)
+		plan, err := a.pool.PlanTransfer(tc.ids)
+		var ids []string
+		for _, l := range plan.Licenses {
+			ids = append(ids, l.ID)
+		}
+		slices.Sort(ids)
+		if !errors.Is(err, tc.err) || !slices.Equal(ids, tc.chosen) || plan.Before.Devices != tc.before || plan.After.Devices != tc.after ||
+			!plan.Before.MaintenanceUntil.Equal(tc.maintBefore) || !plan.After.MaintenanceUntil.Equal(tc.maintEnd) {
+			t.Errorf("PlanTransfer(%v) = %+v, %v", tc.ids, plan, err)
 		}
 	}
 
 	time.Sleep(10 * time.Millisecond) // a later transfer date
-	res, err := a.m.TransferToPool(ctx, a.sess, []string{"CAP-8"})
+	res, err := a.pool.TransferToPool(ctx, a.sess, []string{"CAP-8"})
 	if err != nil || !slices.Equal(res.Returned, []string{"CAP-8"}) || res.Before.Devices != 12 || res.After.Devices != 4 || len(res.Pending) != 0 {
 		t.Fatalf("transfer: %+v %v", res, err)
 	}
-	if _, err := a.m.TransferToPool(ctx, a.sess, []string{"CAP-8"}); !errors.Is(err, licensecore.ErrNotActivated) {
+	if _, err := a.pool.TransferToPool(ctx, a.sess, []string{"CAP-8"}); !errors.Is(err, licensecore.ErrNotActivated) {
 		t.Fatalf("transfer twice: %v", err)
 	}
-	list, _ = b.m.PoolLicenses(ctx)
+	list, _ = b.pool.PoolLicenses(ctx)
 	if len(list) != 2 || list[0].ID != "CAP-2" || list[1].ID != "CAP-8" || !list[1].TransferDate.After(list[0].TransferDate) {
 		t.Fatalf("pool after transfer: %+v", list)
 	}
@@ -332,7 +344,7 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	if got := b.activate("CAP-8"); len(got) != 1 || got[0].Devices != 8 {
 		t.Fatalf("second install: %+v", got)
 	}
-	_, err = a.m.ActivatePool(ctx, a.sess, []string{"CAP-8", "CAP-2"}, nil)
+	_, err = a.pool.ActivatePool(ctx, a.sess, []string{"CAP-8", "CAP-2"}, nil)
 	var one *licensecore.PoolLicenseError
 	if !errors.Is(err, licensecore.ErrPoolLicenseUnavailable) || !errors.As(err, &one) || one.LicenseID != "CAP-8" {
 		t.Fatalf("activating a taken license: %v", err)
@@ -342,11 +354,11 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	}
 	agree(t, ra, a, b)
 
-	res, err = a.m.TransferToPool(ctx, a.sess, nil)
+	res, err = a.pool.TransferToPool(ctx, a.sess, nil)
 	if err != nil || len(res.Returned) != 4 || res.After != (licensecore.PoolTotals{}) {
 		t.Fatalf("transfer all: %+v %v", res, err)
 	}
-	if err := a.m.ReconcilePool(ctx); err != nil {
+	if err := a.pool.ReconcilePool(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agree(t, ra, a, b)
@@ -362,21 +374,21 @@ func TestPoolNeedsAdministrator(t *testing.T) {
 	p.activate("CAP-4")
 	ctx := context.Background()
 	for name, sess := range map[string]*licensecore.AdminSession{"nil": nil, "forged": {}} {
-		if _, err := p.m.SetCustomerID(ctx, sess, otherCust); !errors.Is(err, licensecore.ErrAdminRequired) {
+		if _, err := p.pool.SetCustomerID(ctx, sess, otherCust); !errors.Is(err, licensecore.ErrAdminRequired) {
 			t.Errorf("%s: SetCustomerID: %v", name, err)
 		}
-		if _, err := p.m.ActivatePool(ctx, sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
+		if _, err := p.pool.ActivatePool(ctx, sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
 			t.Errorf("%s: ActivatePool: %v", name, err)
 		}
-		if _, err := p.m.TransferToPool(ctx, sess, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
+		if _, err := p.pool.TransferToPool(ctx, sess, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
 			t.Errorf("%s: TransferToPool: %v", name, err)
 		}
 	}
-	p.m.AdminLogout(p.sess)
-	if _, err := p.m.TransferToPool(ctx, p.sess, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
+	p.m.Admins().AdminLogout(p.sess)
+	if _, err := p.pool.TransferToPool(ctx, p.sess, nil); !errors.Is(err, licensecore.ErrAdminRequired) {
 		t.Errorf("after logout: %v", err)
 	}
-	if acc, _ := p.m.Account(); acc.CustomerID != custID {
+	if acc, _ := p.pool.Account(); acc.CustomerID != custID {
 		t.Fatal("the customer changed")
 	}
 	if ids := p.active(ra); !slices.Equal(ids, []string{"CAP-4"}) {
@@ -400,7 +412,7 @@ func TestPoolRaceBetweenInstalls(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, p := range []*poolInstall{a, b} {
 			wg.Go(func() {
-				got, err := p.m.ActivatePool(ctx, p.sess, []string{"CAP-4"}, nil)
+				got, err := p.pool.ActivatePool(ctx, p.sess, []string{"CAP-4"}, nil)
 				switch {
 				case err == nil && len(got) == 1:
 					wins.Add(1)
@@ -416,7 +428,7 @@ func TestPoolRaceBetweenInstalls(t *testing.T) {
 		}
 		agree(t, ra, a, b)
 		w := winner.Load()
-		if _, err := w.m.TransferToPool(ctx, w.sess, nil); err != nil {
+		if _, err := w.pool.TransferToPool(ctx, w.sess, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -480,7 +492,7 @@ func TestPoolLostAnswers(t *testing.T) {
 
 			// Activation.
 			dropAfter(t, ra, "/pool/activate", tc.forward, kill)
-			_, err := p.m.ActivatePool(ctx, p.sess, []string{"CAP-8"}, nil)
+			_, err := p.pool.ActivatePool(ctx, p.sess, []string{"CAP-8"}, nil)
 			if err == nil {
 				t.Fatal("activation with a cut connection succeeded")
 			}
@@ -490,39 +502,39 @@ func TestPoolLostAnswers(t *testing.T) {
 			} else if !errors.Is(err, licensecore.ErrAuthorityDown) {
 				t.Fatalf("cut connection: %v", err)
 			}
-			if err := p.m.ReconcilePool(ctx); err != nil {
+			if err := p.pool.ReconcilePool(ctx); err != nil {
 				t.Fatal(err)
 			}
 			if ids := p.active(ra); !slices.Equal(ids, []string{"CAP-2", "CAP-8"}) {
 				t.Fatalf("after reconcile: %v", ids)
 			}
 			agree(t, ra, p, other)
-			if _, err := other.m.ActivatePool(ctx, other.sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrPoolLicenseUnavailable) {
+			if _, err := other.pool.ActivatePool(ctx, other.sess, []string{"CAP-8"}, nil); !errors.Is(err, licensecore.ErrPoolLicenseUnavailable) {
 				t.Fatalf("the license is free for another install: %v", err)
 			}
 
 			// Transfer.
 			dropAfter(t, ra, "/pool/transfer", tc.forward, kill)
-			res, err := p.m.TransferToPool(ctx, p.sess, []string{"CAP-8"})
+			res, err := p.pool.TransferToPool(ctx, p.sess, []string{"CAP-8"})
 			if err == nil || !slices.Equal(res.Pending, []string{"CAP-8"}) && !tc.kill {
 				t.Fatalf("transfer with a cut connection: %+v %v", res, err)
 			}
 			ra.setFault(nil)
 			if tc.kill {
 				p.restart()
-			} else if tot, _ := p.m.TotalCapacity(); tot.Devices != 2 {
+			} else if tot, _ := p.pool.TotalCapacity(); tot.Devices != 2 {
 				t.Fatalf("a returning license still counts: %+v", tot)
 			}
 			// The returning license is not usable here, and until the
 			// receipt arrives not available there either.
-			if all, _ := p.m.ActivatedLicenses(); len(all) != 2 || all[1].State != licensecore.ActivationReturning {
+			if all, _ := p.pool.ActivatedLicenses(); len(all) != 2 || all[1].State != licensecore.ActivationReturning {
 				t.Fatalf("returning: %+v", all)
 			}
 			// The next pool call delivers the receipt.
-			if ids := poolIDs(t, p.m); !slices.Contains(ids, "CAP-8") {
+			if ids := poolIDs(t, p.pool); !slices.Contains(ids, "CAP-8") {
 				t.Fatalf("pool after the receipt: %v", ids)
 			}
-			if err := p.m.ReconcilePool(ctx); err != nil {
+			if err := p.pool.ReconcilePool(ctx); err != nil {
 				t.Fatal(err)
 			}
 			agree(t, ra, p, other)
@@ -549,7 +561,7 @@ func TestPoolCancelAndSlowAuthority(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var seen []int
-	got, err := p.m.ActivatePool(ctx, p.sess, []string{"CAP-8", "CAP-4", "CAP-2", "MNT-26"}, func(done, total int) {
+	got, err := p.pool.ActivatePool(ctx, p.sess, []string{"CAP-8", "CAP-4", "CAP-2", "MNT-26"}, func(done, total int) {
 		seen = append(seen, done)
 		if done == 1 {
 			go func() { time.Sleep(50 * time.Millisecond); cancel() }() // mid-flight of the second
@@ -564,7 +576,7 @@ func TestPoolCancelAndSlowAuthority(t *testing.T) {
 	if ids := p.active(ra); !slices.Equal(ids, []string{"CAP-4", "CAP-8"}) {
 		t.Fatalf("after cancel: %v", ids)
 	}
-	if err := p.m.ReconcilePool(context.Background()); err != nil {
+	if err := p.pool.ReconcilePool(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	agree(t, ra, p)
@@ -585,7 +597,7 @@ func TestReconcileAdoptsAndWithdraws(t *testing.T) {
 	p.open()
 	p.login()
 	ctx := context.Background()
-	if _, err := p.m.TransferToPool(ctx, p.sess, nil); err != nil {
+	if _, err := p.pool.TransferToPool(ctx, p.sess, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.activate("MNT-26")
@@ -600,7 +612,7 @@ func TestReconcileAdoptsAndWithdraws(t *testing.T) {
 	if ids := p.active(ra); !slices.Equal(ids, []string{"CAP-4"}) {
 		t.Fatalf("restored store: %v", ids)
 	}
-	if err := p.m.ReconcilePool(ctx); err != nil {
+	if err := p.pool.ReconcilePool(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ids := p.active(ra); !slices.Equal(ids, []string{"MNT-26"}) {

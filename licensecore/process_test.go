@@ -115,7 +115,7 @@ func TestStoreCrash(t *testing.T) {
 					t.Errorf("%s = %q, want %q", crashKey(i), got, crashValue(i))
 				case i <= last:
 					t.Errorf("committed write %s lost: %v", crashKey(i), err)
-				case !errors.Is(err, ErrNotFound):
+				case !errors.Is(err, ErrNotStored):
 					t.Errorf("%s: %v", crashKey(i), err)
 				}
 			}

@@ -3,6 +3,8 @@ package licensecore
 import (
 	"fmt"
 	"time"
+
+	"licensedesk/licensecore/wire"
 )
 
 // State is the license status shown as "License Status".
@@ -98,7 +100,7 @@ func DefaultPolicy() Policy {
 		Leeway:            30 * time.Second,
 		RefreshFraction:   0.5,
 		RenewalNoticeDays: [3]int{30, 7, 1},
-		OfflineWindow:     DefaultOfflineWindow,
+		OfflineWindow:     wire.OfflineWindow,
 		OfflineWarn:       DefaultOfflineWarn,
 	}
 }
@@ -141,10 +143,12 @@ type Status struct {
 	// the license has one.
 	RenewalLeft time.Duration `json:"-"`
 	// Offline window of a license refreshed offline (zero otherwise): when
-	// it ends, how many days are left (rounded up; 0 once ended), and
-	// whether the warning applies (see OfflineWarning).
+	// it ends, how many days are left (rounded up; 0 once ended), how many
+	// whole days the authority has been out of reach (rounded down), and
+	// whether the warning period has begun.
 	OfflineGraceEnd time.Time `json:"offline_grace_end,omitzero"`
 	OfflineDaysLeft int       `json:"offline_days_left,omitempty"`
+	OfflineDays     int       `json:"offline_days,omitempty"`
 	OfflineExpiring bool      `json:"offline_expiring,omitempty"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"licensedesk/licensecore/wire"
 )
 
 const oneDay = 24 * time.Hour
@@ -73,7 +75,7 @@ func TestEvaluateRenewalWindowIsPolicy(t *testing.T) {
 func TestEvaluateWithoutRenewalDate(t *testing.T) {
 	l := renewalLicense()
 	l.RenewalDate = time.Time{}
-	l.Type = Perpetual
+	l.Type = wire.Perpetual
 	for _, now := range []time.Time{t0.Add(-100 * 365 * oneDay), t0.Add(-time.Second), t0, t0.Add(time.Second), t0.Add(399 * oneDay)} {
 		st := Evaluate(l, now, DefaultPolicy())
 		if st.State != Licensed {

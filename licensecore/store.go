@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,10 +17,48 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore/internal/dbopt"
+	"licensedesk/licensecore/wire"
 )
 
-// SchemaVersion is the store layout this build writes.
-const SchemaVersion = 1
+// SchemaVersion is the store layout this build writes. Version 2 moved the
+// administrator accounts from op/ and opfail/ to admin/user/ and
+// admin/fail/, so that no prefix of the store is a prefix of another group
+// (pool/op/ holds pool operations).
+const SchemaVersion = 2
+
+// builtinMigrations upgrade stores written by earlier versions; they run
+// before StoreOptions.Migrations of the same version.
+var builtinMigrations = []Migration{{From: 1, Run: moveAdminKeys}}
+
+// moveAdminKeys is the 1 → 2 migration: op/<user> → admin/user/<user>,
+// opfail/<user> → admin/fail/<user>, values unchanged.
+func moveAdminKeys(txn *badger.Txn) error {
+	for _, mv := range [][2]string{{"op/", prefixAdmin}, {"opfail/", prefixAdminFail}} {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(mv[0])})
+		var keys [][]byte
+		var vals [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			keys, vals = append(keys, it.Item().KeyCopy(nil)), append(vals, v)
+		}
+		it.Close()
+		for i, k := range keys {
+			if err := txn.Set(append([]byte(mv[1]), k[len(mv[0]):]...), vals[i]); err != nil {
+				return err
+			}
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Store keys. Grouped by prefix so a future migration can scan one group.
 const (
@@ -108,7 +147,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, aead: aead, log: opts.Logger, stop: make(chan struct{}), gcDone: make(chan struct{})}
-	if err := s.migrate(opts.Migrations); err != nil {
+	if err := s.migrate(append(slices.Clone(builtinMigrations), opts.Migrations...)); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -116,26 +155,8 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 	return s, nil
 }
 
-// BadgerOptions are Badger options sized for a desktop (DESIGN.md §4): a
-// few MiB of memory, small files, every write synced. The reference
-// authority uses them too; the license store adds encryption.
-func BadgerOptions(dir string, log zerolog.Logger) badger.Options {
-	return badger.DefaultOptions(dir).
-		WithLogger(BadgerLogger{log.With().Str("component", "badger").Logger()}).
-		WithMemTableSize(8 << 20).
-		WithNumMemtables(2).
-		WithNumLevelZeroTables(2).
-		WithNumLevelZeroTablesStall(4).
-		WithBaseTableSize(1 << 20).
-		WithNumCompactors(2).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(2 << 20).
-		WithValueLogFileSize(16 << 20).
-		WithSyncWrites(true)
-}
-
 func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
-	return BadgerOptions(dir, log).WithEncryptionKey(key)
+	return dbopt.Options(dir, log).WithEncryptionKey(key)
 }
 
 func mapOpenError(err error) error {
@@ -279,7 +300,7 @@ func (s *Store) get(key string) ([]byte, error) {
 	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(key))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
+			return ErrNotStored
 		}
 		if err != nil {
 			return err
@@ -316,7 +337,7 @@ type Tokens struct {
 
 // SaveLicense stores the license, its tokens and the key set they were
 // verified with in one transaction: either all of them or none.
-func (s *Store) SaveLicense(l License, t Tokens, jwks *JWKS) error {
+func (s *Store) SaveLicense(l License, t Tokens, jwks *wire.JWKS) error {
 	write, err := s.licenseWrites(l, &t, jwks)
 	if err != nil {
 		return err
@@ -326,7 +347,7 @@ func (s *Store) SaveLicense(l License, t Tokens, jwks *JWKS) error {
 
 // licenseWrites prepares SaveLicense's writes for one transaction; a nil t
 // keeps the stored tokens.
-func (s *Store) licenseWrites(l License, t *Tokens, jwks *JWKS) (func(*badger.Txn) error, error) {
+func (s *Store) licenseWrites(l License, t *Tokens, jwks *wire.JWKS) (func(*badger.Txn) error, error) {
 	lj, err := json.Marshal(l)
 	if err != nil {
 		return nil, err
@@ -376,7 +397,7 @@ func (s *Store) UpdateLicense(l License) error {
 func (s *Store) License() (License, error) {
 	var l License
 	err := s.getJSON(keyLicense, &l)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotStored) {
 		return l, ErrNotLicensed
 	}
 	return l, err
@@ -386,14 +407,14 @@ func (s *Store) License() (License, error) {
 func (s *Store) Tokens() (Tokens, error) {
 	var t Tokens
 	lic, err := s.get(keyToken)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotStored) {
 		return t, ErrNotLicensed
 	}
 	if err != nil {
 		return t, err
 	}
 	sealed, err := s.get(keyRefresh)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, ErrNotStored) {
 		return t, err
 	}
 	var ref []byte
@@ -419,7 +440,7 @@ func (s *Store) DeleteLicense() error {
 }
 
 // SaveJWKS pins the authority's key set.
-func (s *Store) SaveJWKS(set JWKS) error {
+func (s *Store) SaveJWKS(set wire.JWKS) error {
 	raw, err := json.Marshal(set)
 	if err != nil {
 		return err
@@ -427,16 +448,16 @@ func (s *Store) SaveJWKS(set JWKS) error {
 	return s.put(keyJWKS, raw)
 }
 
-// JWKS loads the pinned key set; ErrNotFound before the first acquisition.
-func (s *Store) JWKS() (JWKS, error) {
-	var set JWKS
+// JWKS loads the pinned key set; ErrNotStored before the first acquisition.
+func (s *Store) JWKS() (wire.JWKS, error) {
+	var set wire.JWKS
 	return set, s.getJSON(keyJWKS, &set)
 }
 
 // SetSetting stores one named setting.
 func (s *Store) SetSetting(name, value string) error { return s.put(prefixSet+name, []byte(value)) }
 
-// Setting loads one named setting; ErrNotFound when unset.
+// Setting loads one named setting; ErrNotStored when unset.
 func (s *Store) Setting(name string) (string, error) {
 	raw, err := s.get(prefixSet + name)
 	return string(raw), err
@@ -499,24 +520,7 @@ func (s *Store) open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// BadgerLogger adapts zerolog to badger.Logger. Badger is chatty at Info,
-// so its Info goes to Debug.
-type BadgerLogger struct{ L zerolog.Logger }
-
-// Errorf implements badger.Logger.
-func (b BadgerLogger) Errorf(f string, a ...any) { b.L.Error().Msgf(strings.TrimSpace(f), a...) }
-
-// Warningf implements badger.Logger.
-func (b BadgerLogger) Warningf(f string, a ...any) { b.L.Warn().Msgf(strings.TrimSpace(f), a...) }
-
-// Infof implements badger.Logger.
-func (b BadgerLogger) Infof(f string, a ...any) { b.L.Debug().Msgf(strings.TrimSpace(f), a...) }
-
-// Debugf implements badger.Logger.
-func (b BadgerLogger) Debugf(f string, a ...any) { b.L.Trace().Msgf(strings.TrimSpace(f), a...) }
-
 // errStopScan ends a scan early without an error.
-var errStopScan = errors.New("stop scan")
 
 // scan calls fn for every key with prefix, in key order.
 func (s *Store) scan(prefix string, fn func(key string, val []byte) error) error {
@@ -542,4 +546,33 @@ func (s *Store) scan(prefix string, fn func(key string, val []byte) error) error
 
 func (s *Store) delete(key string) error {
 	return s.update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) })
+}
+
+// saveOffline stores a license refreshed offline in one transaction: the
+// license (and tokens and key set when given), the used marker, refused
+// when present (ErrEntitlementReplayed), and the end of the pending
+// challenge.
+func (s *Store) saveOffline(l License, t *Tokens, jwks *wire.JWKS, used string, now time.Time) error {
+	write, err := s.licenseWrites(l, t, jwks)
+	if err != nil {
+		return err
+	}
+	err = s.update(func(txn *badger.Txn) error {
+		if _, err := txn.Get([]byte(prefixUsed + used)); err == nil {
+			return fileRejected(ErrEntitlementReplayed, nil)
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := write(txn); err != nil {
+			return err
+		}
+		if err := txn.Set([]byte(prefixUsed+used), []byte(now.UTC().Format(time.RFC3339))); err != nil {
+			return err
+		}
+		if t == nil { // a response code answers the pending challenge
+			return txn.Delete([]byte(keyChallenge))
+		}
+		return nil
+	})
+	return err
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"licensedesk/licensecore/wire"
 )
 
 // Distinctive values, so a search of the raw store files cannot hit them by
@@ -22,7 +24,7 @@ const (
 	canaryRefresh  = "refresh-canary-0b6e44d1a7c2"
 )
 
-func sampleLicense(tb testing.TB) (License, Tokens, JWKS) {
+func sampleLicense(tb testing.TB) (License, Tokens, wire.JWKS) {
 	tb.Helper()
 	c := validClaims(t0)
 	c.Customer = canaryCustomer
@@ -31,7 +33,7 @@ func sampleLicense(tb testing.TB) (License, Tokens, JWKS) {
 	l.AcquiredAt = t0
 	l.LastVerifyTime = t0.Add(time.Minute)
 	l.LastVerifyResult = VerifyValid
-	return l, Tokens{License: keyA.sign(tb, c), Refresh: canaryRefresh}, JWKS{Keys: []JWK{keyA.jwk(), keyB.jwk()}}
+	return l, Tokens{License: keyA.sign(tb, c), Refresh: canaryRefresh}, wire.JWKS{Keys: []wire.JWK{keyA.jwk(), keyB.jwk()}}
 }
 
 func TestStoreEmpty(t *testing.T) {
@@ -43,8 +45,8 @@ func TestStoreEmpty(t *testing.T) {
 	}{
 		{"License", func() error { _, err := s.License(); return err }, ErrNotLicensed},
 		{"Tokens", func() error { _, err := s.Tokens(); return err }, ErrNotLicensed},
-		{"JWKS", func() error { _, err := s.JWKS(); return err }, ErrNotFound},
-		{"Setting", func() error { _, err := s.Setting("theme"); return err }, ErrNotFound},
+		{"JWKS", func() error { _, err := s.JWKS(); return err }, ErrNotStored},
+		{"Setting", func() error { _, err := s.Setting("theme"); return err }, ErrNotStored},
 		{"DeleteLicense", s.DeleteLicense, nil},
 		{"VerifyAudit", s.VerifyAudit, nil},
 	}
@@ -56,7 +58,7 @@ func TestStoreEmpty(t *testing.T) {
 }
 
 // assertStored checks the stored license, tokens and key set against want.
-func assertStored(t *testing.T, s *Store, l License, toks Tokens, set JWKS) {
+func assertStored(t *testing.T, s *Store, l License, toks Tokens, set wire.JWKS) {
 	t.Helper()
 	gotL, err := s.License()
 	mustNil(t, err)
@@ -160,7 +162,7 @@ func TestStoreDeleteLicenseKeepsAuditAndJWKS(t *testing.T) {
 	if _, err := s.Tokens(); !errors.Is(err, ErrNotLicensed) {
 		t.Errorf("Tokens after delete = %v, want ErrNotLicensed", err)
 	}
-	if _, err := s.get(keyRefresh); !errors.Is(err, ErrNotFound) {
+	if _, err := s.get(keyRefresh); !errors.Is(err, ErrNotStored) {
 		t.Errorf("refresh token after delete: %v, want it gone", err)
 	}
 	if got, err := s.JWKS(); err != nil || !reflect.DeepEqual(got, set) {

@@ -12,11 +12,9 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-)
 
-// MaxTokenSize bounds a license token; anything larger is refused before
-// parsing so an attacker cannot make us decode megabytes of JSON.
-const MaxTokenSize = 16 << 10
+	"licensedesk/licensecore/wire"
+)
 
 // MaxLeeway is the largest clock leeway a verifier accepts.
 const MaxLeeway = time.Minute
@@ -52,7 +50,7 @@ type Verifier struct {
 const maxHeaders = 16
 
 type cachedToken struct {
-	claims *Claims
+	claims *wire.Claims
 	exp    time.Time
 }
 
@@ -87,7 +85,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 // SetKeySet replaces the trusted keys. Tokens signed by a key that is still
 // published keep verifying, so rotation by kid is seamless; the cache is
 // cleared because a key that left the set must stop being trusted at once.
-func (v *Verifier) SetKeySet(set JWKS) error {
+func (v *Verifier) SetKeySet(set wire.JWKS) error {
 	keys, err := set.PublicKeys()
 	if err != nil {
 		return err
@@ -112,9 +110,9 @@ func (v *Verifier) SetKeys(keys map[string]ed25519.PublicKey) {
 // Verify checks a token's signature and claims and returns its claims. A
 // token verified before is answered from the cache until it expires. The
 // returned claims must not be modified.
-func (v *Verifier) Verify(token string) (*Claims, error) {
-	if len(token) > MaxTokenSize {
-		return nil, &TokenError{Kind: ErrTokenTooLarge}
+func (v *Verifier) Verify(token string) (*wire.Claims, error) {
+	if len(token) > wire.MaxTokenSize {
+		return nil, tokenRejected(ErrTokenTooLarge, nil)
 	}
 	v.mu.RLock()
 	c, ok := v.cache[token]
@@ -144,11 +142,11 @@ func (v *Verifier) Verify(token string) (*Claims, error) {
 // header segment that already carried a valid signature is remembered:
 // every token of one key has the same header. Together this keeps Verify
 // close to a bare ed25519.Verify (bench/licensecore-bench.sh).
-func (v *Verifier) parse(token string) (*Claims, error) {
+func (v *Verifier) parse(token string) (*wire.Claims, error) {
 	h64, rest, _ := strings.Cut(token, ".")
 	p64, s64, ok := strings.Cut(rest, ".")
 	if !ok || strings.Contains(s64, ".") {
-		return nil, &TokenError{Kind: ErrMalformedToken, Cause: errors.New("token does not have three segments")}
+		return nil, tokenRejected(ErrMalformedToken, errors.New("token does not have three segments"))
 	}
 	v.mu.RLock()
 	kid, seen := v.headers[h64]
@@ -159,10 +157,10 @@ func (v *Verifier) parse(token string) (*Claims, error) {
 			Kid string `json:"kid"`
 		}
 		if err := decodeSegment(h64, &hdr); err != nil {
-			return nil, &TokenError{Kind: ErrMalformedToken, Cause: fmt.Errorf("header: %w", err)}
+			return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("header: %w", err))
 		}
 		if hdr.Alg != jwt.SigningMethodEdDSA.Alg() {
-			return nil, &TokenError{Kind: ErrBadAlgorithm, Cause: fmt.Errorf("alg %q", hdr.Alg)}
+			return nil, tokenRejected(ErrBadAlgorithm, fmt.Errorf("alg %q", hdr.Alg))
 		}
 		kid = hdr.Kid
 	}
@@ -170,14 +168,14 @@ func (v *Verifier) parse(token string) (*Claims, error) {
 	key, ok := v.keys[kid]
 	v.mu.RUnlock()
 	if !ok {
-		return nil, &TokenError{Kind: ErrUnknownKey, Cause: fmt.Errorf("kid %q", kid)}
+		return nil, tokenRejected(wire.ErrUnknownKey, fmt.Errorf("kid %q", kid))
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(s64)
 	if err != nil {
-		return nil, &TokenError{Kind: ErrMalformedToken, Cause: fmt.Errorf("signature: %w", err)}
+		return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("signature: %w", err))
 	}
 	if !ed25519.Verify(key, []byte(token[:len(h64)+1+len(p64)]), sig) {
-		return nil, &TokenError{Kind: ErrBadSignature}
+		return nil, tokenRejected(ErrBadSignature, nil)
 	}
 	if !seen {
 		v.mu.Lock()
@@ -186,19 +184,19 @@ func (v *Verifier) parse(token string) (*Claims, error) {
 		}
 		v.mu.Unlock()
 	}
-	claims := &Claims{}
+	claims := &wire.Claims{}
 	dec := claimsDecoder{Claims: claims}
 	if err := decodeSegment(p64, &dec); err != nil {
-		return nil, &TokenError{Kind: ErrMalformedToken, Cause: fmt.Errorf("claims: %w", err)}
+		return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("claims: %w", err))
 	}
 	if err := dec.dates(); err != nil {
-		return nil, &TokenError{Kind: ErrMalformedToken, Cause: err}
+		return nil, tokenRejected(ErrMalformedToken, err)
 	}
 	if err := v.validator.Validate(claims); err != nil {
 		return nil, classify(err)
 	}
 	if claims.Subject == "" || claims.ID == "" || claims.LicenseID == "" {
-		return nil, &TokenError{Kind: ErrMissingClaim, Cause: errors.New("sub, jti and lid are required")}
+		return nil, tokenRejected(ErrMissingClaim, errors.New("sub, jti and lid are required"))
 	}
 	return claims, nil
 }
@@ -218,7 +216,7 @@ func decodeSegment(seg string, v any) error {
 // library's rules by dates, and aud shadowed by audience; every other field
 // decodes straight into Claims.
 type claimsDecoder struct {
-	*Claims
+	*wire.Claims
 	ExpiresAt json.Number `json:"exp"`
 	NotBefore json.Number `json:"nbf"`
 	IssuedAt  json.Number `json:"iat"`
@@ -276,7 +274,7 @@ func numericDate(n json.Number) (*jwt.NumericDate, error) {
 	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
 }
 
-func (v *Verifier) remember(token string, c *Claims) {
+func (v *Verifier) remember(token string, c *wire.Claims) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(v.cache) >= v.opts.CacheSize {
@@ -312,5 +310,5 @@ func classify(err error) error {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		kind = ErrMissingClaim
 	}
-	return &TokenError{Kind: kind, Cause: err}
+	return tokenRejected(kind, err)
 }

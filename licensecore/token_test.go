@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"licensedesk/licensecore/wire"
 )
 
 var (
@@ -30,7 +32,7 @@ var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
 })
 
 // withClaims returns valid claims changed by fn.
-func withClaims(fn func(c *Claims)) *Claims {
+func withClaims(fn func(c *wire.Claims)) *wire.Claims {
 	c := validClaims(t0)
 	fn(c)
 	return c
@@ -74,7 +76,7 @@ func TestVerifyRejects(t *testing.T) {
 	now := t0
 	valid := keyA.sign(t, validClaims(now))
 	dot := strings.LastIndexByte(valid, '.')
-	big := withClaims(func(c *Claims) { c.Customer = strings.Repeat("x", MaxTokenSize) })
+	big := withClaims(func(c *wire.Claims) { c.Customer = strings.Repeat("x", wire.MaxTokenSize) })
 
 	cases := []struct {
 		name  string
@@ -87,46 +89,46 @@ func TestVerifyRejects(t *testing.T) {
 		{"HS256 keyed with the public key (key confusion)", func(t *testing.T) string {
 			return signToken(t, jwt.SigningMethodHS256, []byte(keyA.pub), keyA.kid, validClaims(now))
 		}, ErrBadAlgorithm},
-		{"HS256 keyed with the JWK x value", func(t *testing.T) string {
+		{"HS256 keyed with the wire.JWK x value", func(t *testing.T) string {
 			return signToken(t, jwt.SigningMethodHS256, []byte(keyA.jwk().X), keyA.kid, validClaims(now))
 		}, ErrBadAlgorithm},
 		{"RS256", func(t *testing.T) string {
 			return signToken(t, jwt.SigningMethodRS256, rsaKey(), keyA.kid, validClaims(now))
 		}, ErrBadAlgorithm},
-		{"unknown kid", func(t *testing.T) string { return keyB.sign(t, validClaims(now)) }, ErrUnknownKey},
+		{"unknown kid", func(t *testing.T) string { return keyB.sign(t, validClaims(now)) }, wire.ErrUnknownKey},
 		{"no kid", func(t *testing.T) string {
 			return signToken(t, jwt.SigningMethodEdDSA, keyA.priv, "", validClaims(now))
-		}, ErrUnknownKey},
+		}, wire.ErrUnknownKey},
 		{"known kid, other key", func(t *testing.T) string {
 			return signToken(t, jwt.SigningMethodEdDSA, keyB.priv, keyA.kid, validClaims(now))
 		}, ErrBadSignature},
 		{"wrong issuer", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.Issuer = "https://evil.test" }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.Issuer = "https://evil.test" }))
 		}, ErrWrongIssuer},
 		{"no issuer", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.Issuer = "" }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.Issuer = "" }))
 		}, ErrMissingClaim},
 		{"wrong audience", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"other-service"} }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.Audience = jwt.ClaimStrings{"other-service"} }))
 		}, ErrWrongAudience},
 		{"no audience", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.Audience = nil }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.Audience = nil }))
 		}, ErrMissingClaim},
 		{"expired beyond the leeway", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(-31 * time.Second)) }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(-31 * time.Second)) }))
 		}, ErrTokenExpired},
 		{"no exp", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.ExpiresAt = nil }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.ExpiresAt = nil }))
 		}, ErrMissingClaim},
 		{"nbf in the future beyond the leeway", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(31 * time.Second)) }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(31 * time.Second)) }))
 		}, ErrTokenNotYet},
 		{"iat in the future beyond the leeway", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(31 * time.Second)) }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(31 * time.Second)) }))
 		}, ErrTokenNotYet},
 		{"bad signature (one bit flipped)", func(t *testing.T) string { return flipSignatureByte(t, valid) }, ErrBadSignature},
 		{"payload swapped under a valid signature", func(t *testing.T) string {
-			other := keyA.sign(t, withClaims(func(c *Claims) { c.Subject = "server-9999" }))
+			other := keyA.sign(t, withClaims(func(c *wire.Claims) { c.Subject = "server-9999" }))
 			return other[:strings.LastIndexByte(other, '.')] + valid[dot:]
 		}, ErrBadSignature},
 		{"truncated: signature cut short", func(t *testing.T) string { return valid[:len(valid)-8] }, ErrBadSignature},
@@ -141,15 +143,15 @@ func TestVerifyRejects(t *testing.T) {
 		}, ErrMalformedToken},
 		{"not base64", func(*testing.T) string { return "!!!.???.***" }, ErrMalformedToken},
 		{"oversized (validly signed)", func(t *testing.T) string { return keyA.sign(t, big) }, ErrTokenTooLarge},
-		{"oversized garbage", func(*testing.T) string { return strings.Repeat("a", MaxTokenSize+1) }, ErrTokenTooLarge},
+		{"oversized garbage", func(*testing.T) string { return strings.Repeat("a", wire.MaxTokenSize+1) }, ErrTokenTooLarge},
 		{"missing sub", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.Subject = "" }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.Subject = "" }))
 		}, ErrMissingClaim},
 		{"missing jti", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.ID = "" }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "" }))
 		}, ErrMissingClaim},
 		{"missing lid", func(t *testing.T) string {
-			return keyA.sign(t, withClaims(func(c *Claims) { c.LicenseID = "" }))
+			return keyA.sign(t, withClaims(func(c *wire.Claims) { c.LicenseID = "" }))
 		}, ErrMissingClaim},
 	}
 	for _, tc := range cases {
@@ -162,9 +164,9 @@ func TestVerifyRejects(t *testing.T) {
 }
 
 // assertTokenError checks that a rejection carries the wanted category both
-// through errors.Is and as a *TokenError, and that it also counts as
+// through errors.Is and as a *RejectedError, and that it also counts as
 // ErrTokenInvalid.
-func assertTokenError(t *testing.T, claims *Claims, err, want error) {
+func assertTokenError(t *testing.T, claims *wire.Claims, err, want error) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("accepted (claims %+v), want %v", claims, want)
@@ -178,15 +180,15 @@ func assertTokenError(t *testing.T, claims *Claims, err, want error) {
 	if !errors.Is(err, ErrTokenInvalid) {
 		t.Errorf("err = %v, want it to also be ErrTokenInvalid", err)
 	}
-	var te *TokenError
+	var te *RejectedError
 	if !errors.As(err, &te) || te.Kind != want {
-		t.Errorf("err = %#v, want *TokenError with Kind %v", err, want)
+		t.Errorf("err = %#v, want *RejectedError with Kind %v", err, want)
 	}
 }
 
 func TestVerifyLeewayBoundaries(t *testing.T) {
 	exp := t0.Add(time.Hour)
-	tok := keyA.sign(t, withClaims(func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(exp) }))
+	tok := keyA.sign(t, withClaims(func(c *wire.Claims) { c.ExpiresAt = jwt.NewNumericDate(exp) }))
 	cases := []struct {
 		name string
 		now  time.Time
@@ -231,32 +233,32 @@ func TestNewVerifierOptions(t *testing.T) {
 func TestVerifierWithoutKeysRefusesEverything(t *testing.T) {
 	v := newTestVerifier(t, newFakeClock(t0).Now, 0)
 	_, err := v.Verify(keyA.sign(t, validClaims(t0)))
-	assertTokenError(t, nil, err, ErrUnknownKey)
+	assertTokenError(t, nil, err, wire.ErrUnknownKey)
 }
 
 func TestVerifierKeyRotation(t *testing.T) {
 	v := newTestVerifier(t, newFakeClock(t0).Now, 0, keyA)
 	tokA := keyA.sign(t, validClaims(t0))
-	tokB := keyB.sign(t, withClaims(func(c *Claims) { c.ID = "tok-b" }))
+	tokB := keyB.sign(t, withClaims(func(c *wire.Claims) { c.ID = "tok-b" }))
 	_, err := v.Verify(tokA)
 	mustNil(t, err) // now cached
 
-	mustNil(t, v.SetKeySet(JWKS{Keys: []JWK{keyA.jwk(), keyB.jwk()}}))
+	mustNil(t, v.SetKeySet(wire.JWKS{Keys: []wire.JWK{keyA.jwk(), keyB.jwk()}}))
 	for name, tok := range map[string]string{"A": tokA, "B": tokB} {
 		if _, err := v.Verify(tok); err != nil {
 			t.Errorf("with {A,B} published, token by %s: %v", name, err)
 		}
 	}
 
-	mustNil(t, v.SetKeySet(JWKS{Keys: []JWK{keyB.jwk()}}))
+	mustNil(t, v.SetKeySet(wire.JWKS{Keys: []wire.JWK{keyB.jwk()}}))
 	c, err := v.Verify(tokA)
-	assertTokenError(t, c, err, ErrUnknownKey)
+	assertTokenError(t, c, err, wire.ErrUnknownKey)
 	if _, err := v.Verify(tokB); err != nil {
 		t.Errorf("after A was retired, token by B: %v", err)
 	}
 
 	// A bad key set leaves the trusted keys as they were.
-	if err := v.SetKeySet(JWKS{}); !errors.Is(err, ErrInvalidKeySet) {
+	if err := v.SetKeySet(wire.JWKS{}); !errors.Is(err, wire.ErrInvalidKeySet) {
 		t.Errorf("SetKeySet(empty) = %v, want ErrInvalidKeySet", err)
 	}
 	if _, err := v.Verify(tokB); err != nil {
@@ -278,7 +280,7 @@ func TestVerifierCache(t *testing.T) {
 	clock := newFakeClock(t0)
 	v := newTestVerifier(t, clock.Now, 0, keyA)
 	exp := t0.Add(time.Hour)
-	tok := keyA.sign(t, withClaims(func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(exp) }))
+	tok := keyA.sign(t, withClaims(func(c *wire.Claims) { c.ExpiresAt = jwt.NewNumericDate(exp) }))
 
 	first, err := v.Verify(tok)
 	mustNil(t, err)
@@ -305,7 +307,7 @@ func TestVerifierCacheBounded(t *testing.T) {
 	const size = 4
 	v := newTestVerifier(t, newFakeClock(t0).Now, size, keyA)
 	for i := range 3 * size {
-		tok := keyA.sign(t, withClaims(func(c *Claims) { c.ID = "tok-" + strings.Repeat("x", i) }))
+		tok := keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "tok-" + strings.Repeat("x", i) }))
 		_, err := v.Verify(tok)
 		mustNil(t, err)
 		v.mu.RLock()
@@ -320,9 +322,9 @@ func TestVerifierCacheBounded(t *testing.T) {
 func TestVerifierConcurrent(t *testing.T) {
 	v := newTestVerifier(t, newFakeClock(t0).Now, 2, keyA)
 	toks := []string{
-		keyA.sign(t, withClaims(func(c *Claims) { c.ID = "a" })),
-		keyA.sign(t, withClaims(func(c *Claims) { c.ID = "b" })),
-		keyA.sign(t, withClaims(func(c *Claims) { c.ID = "c" })),
+		keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "a" })),
+		keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "b" })),
+		keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "c" })),
 	}
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -363,9 +365,9 @@ func TestClaimsDecoderMatchesJWT(t *testing.T) {
 	}
 	for _, p := range payloads {
 		t.Run(p, func(t *testing.T) {
-			want := &Claims{}
+			want := &wire.Claims{}
 			_, _, wantErr := jwt.NewParser().ParseUnverified(base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA"}`))+"."+base64.RawURLEncoding.EncodeToString([]byte(p))+".", want)
-			got := &Claims{}
+			got := &wire.Claims{}
 			dec := claimsDecoder{Claims: got}
 			gotErr := decodeSegment(base64.RawURLEncoding.EncodeToString([]byte(p)), &dec)
 			if gotErr == nil {
@@ -391,7 +393,7 @@ func TestVerifierHeaderMemoryIsSafe(t *testing.T) {
 	header := good[:strings.IndexByte(good, '.')]
 
 	// Same header, other payload, signature by another key.
-	forged := signToken(t, jwt.SigningMethodEdDSA, keyB.priv, keyA.kid, withClaims(func(c *Claims) { c.ID = "forged" }))
+	forged := signToken(t, jwt.SigningMethodEdDSA, keyB.priv, keyA.kid, withClaims(func(c *wire.Claims) { c.ID = "forged" }))
 	if forged[:strings.IndexByte(forged, '.')] != header {
 		t.Fatal("fixture: the forged token should share the remembered header")
 	}
@@ -400,8 +402,8 @@ func TestVerifierHeaderMemoryIsSafe(t *testing.T) {
 
 	// After rotation the remembered header no longer names a trusted key.
 	v.SetKeys(map[string]ed25519.PublicKey{keyB.kid: keyB.pub})
-	c, err = v.Verify(keyA.sign(t, withClaims(func(c *Claims) { c.ID = "after-rotation" })))
-	assertTokenError(t, c, err, ErrUnknownKey)
+	c, err = v.Verify(keyA.sign(t, withClaims(func(c *wire.Claims) { c.ID = "after-rotation" })))
+	assertTokenError(t, c, err, wire.ErrUnknownKey)
 
 	// Many distinct headers do not grow the map without bound.
 	v.SetKeys(map[string]ed25519.PublicKey{keyA.kid: keyA.pub})

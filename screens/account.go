@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // AccountService is what the customer account screen needs;
@@ -56,7 +57,7 @@ func (a *account) buildUI() fyne.CanvasObject {
 		if strings.TrimSpace(s) == "" {
 			return nil
 		}
-		_, err := licensecore.ParseCustomerID(s)
+		_, err := wire.ParseCustomerID(s)
 		return err
 	}
 	a.saveBtn = widget.NewButton("Save changes", a.onSave)
@@ -115,7 +116,7 @@ func (a *account) onDiscard() {
 }
 
 func (a *account) onSave() {
-	id, err := licensecore.ParseCustomerID(a.customerID.Text)
+	id, err := wire.ParseCustomerID(a.customerID.Text)
 	if err != nil {
 		a.run.say(err.Error(), false)
 		return

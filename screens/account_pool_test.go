@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 type fakeAccount struct {
@@ -66,14 +67,14 @@ func TestAccountScreen(t *testing.T) {
 }
 
 type fakePool struct {
-	available []licensecore.PoolLicense
+	available []wire.PoolLicense
 	mine      []licensecore.ActivatedLicense
 	stopAfter int // ActivatePool fails after this many
 	returned  []string
 	progress  []int
 }
 
-func (f *fakePool) PoolLicenses(context.Context) ([]licensecore.PoolLicense, error) {
+func (f *fakePool) PoolLicenses(context.Context) ([]wire.PoolLicense, error) {
 	return f.available, nil
 }
 func (f *fakePool) ActivatePool(_ context.Context, _ *licensecore.AdminSession, ids []string, progress func(int, int)) ([]licensecore.ActivatedLicense, error) {
@@ -112,14 +113,16 @@ func (f *fakePool) TotalCapacity() (licensecore.PoolTotals, error) {
 	}
 	return t, nil
 }
-func (f *fakePool) TransferImpact(ids []string) string { return "Capacity drops." }
+func (f *fakePool) PlanTransfer(ids []string) (licensecore.TransferPlan, error) {
+	return licensecore.TransferPlan{Before: licensecore.PoolTotals{Devices: 12}, After: licensecore.PoolTotals{Devices: 4}}, nil
+}
 
 func TestPoolScreen(t *testing.T) {
 	test.NewTempApp(t)
-	cap8 := licensecore.PoolLicense{ID: "P-1", Kind: licensecore.PoolCapacity, Devices: 8, TransferDate: t0, Description: "8 devices"}
-	cap4 := licensecore.PoolLicense{ID: "P-2", Kind: licensecore.PoolCapacity, Devices: 4, TransferDate: t0, Description: "4 devices"}
-	mnt := licensecore.PoolLicense{ID: "P-3", Kind: licensecore.PoolMaintenance, MaintenanceUntil: t0.AddDate(1, 0, 0), Description: "Maintenance until …"}
-	svc := &fakePool{available: []licensecore.PoolLicense{cap8, cap4, mnt}}
+	cap8 := wire.PoolLicense{ID: "P-1", Kind: wire.PoolCapacity, Devices: 8, TransferDate: t0}
+	cap4 := wire.PoolLicense{ID: "P-2", Kind: wire.PoolCapacity, Devices: 4, TransferDate: t0}
+	mnt := wire.PoolLicense{ID: "P-3", Kind: wire.PoolMaintenance, MaintenanceUntil: t0.AddDate(1, 0, 0)}
+	svc := &fakePool{available: []wire.PoolLicense{cap8, cap4, mnt}}
 	w := test.NewWindow(nil)
 	defer w.Close()
 	p := newPool(context.Background(), svc, &fakeGate{}, w, syncAsync)
@@ -143,7 +146,7 @@ func TestPoolScreen(t *testing.T) {
 	}
 
 	// A cancelled batch keeps what was activated and says so.
-	svc.available = []licensecore.PoolLicense{mnt, {ID: "P-4", Kind: licensecore.PoolCapacity, Devices: 1, Description: "1 device"}}
+	svc.available = []wire.PoolLicense{mnt, {ID: "P-4", Kind: wire.PoolCapacity, Devices: 1}}
 	test.Tap(p.downloadBtn)
 	svc.stopAfter = 1
 	p.pickPool["P-3"], p.pickPool["P-4"] = true, true

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // refreshTimeout bounds a manual refresh so the button never stays busy
@@ -197,7 +198,7 @@ func (d *details) show(st licensecore.Status) {
 	}
 	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
 	d.clockBanner.set(choose(st.ClockError, msgClock))
-	d.offlineBanner.set(licensecore.OfflineWarning(st, licensecore.DefaultPolicy()))
+	d.offlineBanner.set(OfflineWarning(st))
 	d.root.Refresh() // banners and rows came or went: lay out again
 }
 
@@ -220,8 +221,8 @@ func stateImportance(s licensecore.State) widget.Importance {
 }
 
 var (
-	typeWords = map[licensecore.LicenseType]string{
-		licensecore.Perpetual: "Perpetual", licensecore.Subscription: "Subscription",
+	typeWords = map[wire.LicenseType]string{
+		wire.Perpetual: "Perpetual", wire.Subscription: "Subscription",
 	}
 	verifyWords = map[licensecore.VerifyResult]string{
 		licensecore.VerifyNever: "not checked", licensecore.VerifyValid: "valid",

@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // testLicense is a healthy license at t0: a 3-day token with 2 days left
@@ -22,7 +23,7 @@ func testLicense() *licensecore.License {
 	return &licensecore.License{
 		ServerID:      "SRV-0042",
 		LicenseID:     "LIC-1001",
-		Type:          licensecore.Subscription,
+		Type:          wire.Subscription,
 		Customer:      "Corner Shop Ltd",
 		Features:      []string{"xms"},
 		HubServerName: "Hub Central",
@@ -112,7 +113,7 @@ func TestDetailsStates(t *testing.T) {
 			"26 Sep 2026 (in 200 days)", "10 Mar 2026 06:30 (3 hours ago)", []string{"token-expired"}, msgTokenExpired},
 		{"clock_error", statusAt(nil, true), "Licensed", widget.SuccessImportance,
 			"26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", []string{"clock"}, "clock is behind"},
-		{"no_renewal_date", statusAt(func(l *licensecore.License) { l.RenewalDate = time.Time{}; l.Type = licensecore.Perpetual }, false),
+		{"no_renewal_date", statusAt(func(l *licensecore.License) { l.RenewalDate = time.Time{}; l.Type = wire.Perpetual }, false),
 			"Licensed", widget.SuccessImportance, "", "12 Mar 2026 09:30 (in 2 days)", nil, ""},
 	}
 	for _, tt := range tests {

@@ -3,11 +3,12 @@ package screens
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
-	"strings"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Sentences shared by Explain and the screens that special-case an error.
@@ -17,8 +18,14 @@ const (
 	msgExpired = "The user code expired before it was authorized. Click Next to get a new code."
 )
 
+// msgUntrusted is said of every token the authority sent that failed a
+// check: to the person at the server the causes are one.
+const msgUntrusted = "The authorization server sent a license token License Desk cannot trust. Check its address in Settings, or contact support."
+
 // explanations maps sentinel errors to sentences, checked in order: the
 // first match wins, so more specific causes come before ErrTokenInvalid.
+// Every sentinel of licensecore and licensecore/wire has its sentence here;
+// their own texts are for logs.
 var explanations = []struct {
 	err error
 	msg string
@@ -28,6 +35,7 @@ var explanations = []struct {
 	{licensecore.ErrLicenseRevoked, "The license was revoked on the authorization server. Contact your provider."},
 	{licensecore.ErrLicenseExpired, "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again."},
 	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the license token. Remove this license and acquire it again, or contact your provider."},
+	{licensecore.ErrUnknownRequest, "The authorization server no longer knows this request. Start it again."},
 	{context.Canceled, "The operation was cancelled."},
 	{context.DeadlineExceeded, "The authorization server took too long to answer. Check this PC's internet connection and try again."},
 	{licensecore.ErrAuthorityDown, msgOffline},
@@ -36,45 +44,77 @@ var explanations = []struct {
 	{licensecore.ErrAlreadyRunning, "License Desk is already running. Look for its icon in the notification area."},
 	{licensecore.ErrNotLicensed, "This server has no license yet. Acquire one first."},
 	{licensecore.ErrAdminRequired, "This change needs a System Administrator. Log in as an administrator and try again."},
-	{licensecore.ErrBadCredentials, "The user name or password is wrong."},
+	{licensecore.ErrBadCredentials, "The user name or password is wrong. Check Caps Lock and try again."},
 	{licensecore.ErrLoginThrottled, "Too many failed logins. Wait a little, then try again."},
 	{licensecore.ErrWeakPassword, "Choose a password with at least 8 characters."},
 	{licensecore.ErrInvalidUserName, "Use a user name of up to 64 letters, digits, dots, dashes or underscores."},
 	{licensecore.ErrAdminExists, "An administrator account already exists. Log in with it."},
 	{licensecore.ErrClosed, "License Desk is shutting down. Start it again and retry."},
 	{licensecore.ErrStoreCorrupt, "The license data on this PC is damaged. Remove the license and acquire it again."},
+	{licensecore.ErrNotStored, "The license data on this PC is incomplete. Remove the license and acquire it again."},
 	{licensecore.ErrSchemaTooNew, "The license data was written by a newer version of License Desk. Install that version."},
 	{licensecore.ErrAuditTampered, "The license history on this PC has been altered. Contact support."},
+	// Offline activation.
+	{licensecore.ErrNoChallenge, "There is no pending challenge on this PC. Get a new challenge code first."},
+	{licensecore.ErrNoInstallCode, "This PC has no install code, so it cannot be activated offline. Contact support."},
+	{licensecore.ErrFileTooLarge, "The file is too large to be a license file. Choose the .ent file the authorization server made."},
+	{licensecore.ErrEntitlementForeign, "The license file was made for another PC or another authorization server. Make a new license request on this PC."},
+	{licensecore.ErrEntitlementReplayed, "The license file has been imported before, or is older than the license this PC has."},
+	{licensecore.ErrEntitlementExpired, "The license file has expired. Make a new license request and get a new file."},
+	{licensecore.ErrEntitlementTampered, "The license file is damaged or has been altered. Download it again from the authorization server."},
+	{wire.ErrResponseMismatch, "The response code does not answer this PC's challenge, or was not made by the licensing authority. Check that it was made for the challenge shown here."},
+	{wire.ErrResponseCannotCarry, "A response code cannot carry these features. Use a license file instead."},
+	{wire.ErrRequestInvalid, "The license request is incomplete or damaged. Enter the account and serial numbers and make a new request."},
+	{wire.ErrCodeInvalid, "This is not a License Desk code. Check that the whole code was copied."},
+	{wire.ErrUnknownKey, "License Desk does not know the key this was signed with yet. Connect this server to the authorization server once, or use a license file."},
+	// The lifecycle.
+	{licensecore.ErrSwitchSameType, "The license already has that type; there is nothing to switch."},
+	{licensecore.ErrSwitchPending, "Another license change is already waiting for approval. Wait for its decision first."},
+	{licensecore.ErrNoSwitchPending, "No license change is waiting for approval; there is nothing to check."},
+	// The customer account and the cloud pool.
+	{licensecore.ErrUnknownCustomer, "The authorization server does not know this Customer ID. Copy it again from the partner page."},
+	{licensecore.ErrNoCustomerID, "No Customer ID is set for this server. Enter the one from the partner page on the Customer account screen."},
+	{licensecore.ErrCustomerInUse, "This server holds cloud licenses of its current customer. Transfer them to the cloud before changing the Customer ID."},
+	{licensecore.ErrPoolLicenseUnavailable, "The license is not available in the cloud pool any more; another server may have taken it. Refresh the list."},
+	{licensecore.ErrInstallConflict, "Another installation with this install code is registered for the cloud pool. Contact your provider."},
+	{licensecore.ErrNotActivated, "That license is not activated on this server. Refresh the list of activated licenses."},
+	{licensecore.ErrPoolRefused, "The authorization server refused the cloud-pool request. Refresh the list and try again, or contact your provider."},
+	// Tokens, most specific first.
 	{licensecore.ErrTokenExpired, "The license token has expired. Connect this server to the internet to get a fresh one."},
 	{licensecore.ErrTokenNotYet, "The license token is not valid yet. Check this PC's date and time."},
-	{licensecore.ErrInvalidKeySet, "The authorization server sent signing keys License Desk cannot use. Contact support."},
-	{licensecore.ErrTokenInvalid, "The authorization server sent a license token License Desk cannot trust. Check its address in Settings, or contact support."},
+	{wire.ErrInvalidKeySet, "The authorization server sent signing keys License Desk cannot use. Contact support."},
+	{licensecore.ErrTokenInvalid, msgUntrusted},
+	{licensecore.ErrTokenTooLarge, msgUntrusted},
+	{licensecore.ErrWrongAudience, msgUntrusted},
+	{licensecore.ErrWrongIssuer, msgUntrusted},
+	{licensecore.ErrBadAlgorithm, msgUntrusted},
+	{licensecore.ErrBadSignature, msgUntrusted},
+	{licensecore.ErrMalformedToken, msgUntrusted},
+	{licensecore.ErrMissingClaim, msgUntrusted},
 }
 
-// plainSentinels are licensecore errors whose own text is already written
-// for the person at the server (and whose wrapping adds useful detail, such
-// as the group of a mistyped code): Explain shows the whole error as a
-// sentence.
-var plainSentinels = []error{
-	licensecore.ErrInvalidCustomerID, licensecore.ErrUnknownCustomer, licensecore.ErrNoCustomerID,
-	licensecore.ErrCustomerInUse, licensecore.ErrCodeTypo, licensecore.ErrCodeInvalid, licensecore.ErrNoChallenge,
-	licensecore.ErrResponseMismatch, licensecore.ErrResponseCannotCarry, licensecore.ErrRequestInvalid,
-	licensecore.ErrFileTooLarge, licensecore.ErrEntitlementTampered, licensecore.ErrEntitlementForeign,
-	licensecore.ErrEntitlementReplayed, licensecore.ErrEntitlementExpired, licensecore.ErrSwitchSameType,
-	licensecore.ErrSwitchPending, licensecore.ErrPoolLicenseUnavailable, licensecore.ErrInstallConflict,
-	licensecore.ErrPoolRefused, licensecore.ErrNotActivated,
-}
-
-// asSentence capitalises the first letter and ends with a full stop.
-func asSentence(s string) string {
-	if s == "" {
-		return s
+// typedSentence words the errors that carry details the person needs: the
+// group of a mistyped code, the text that is not a Customer ID, the license
+// of a batch that failed.
+func typedSentence(err error) (string, bool) {
+	var ce *wire.CodeError
+	var ie *wire.CustomerIDError
+	var pe *licensecore.PoolLicenseError
+	switch {
+	case errors.As(err, &ce) && ce.Group > 0:
+		return fmt.Sprintf("The %s code has a typing mistake in group %d: %s.", ce.Code, ce.Group, ce.Reason), true
+	case errors.As(err, &ce):
+		return fmt.Sprintf("The %s code has a typing mistake: %s.", ce.Code, ce.Reason), true
+	case errors.As(err, &ie):
+		return fmt.Sprintf("%q is not a valid Customer ID. It looks like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.", ie.Input), true
+	case errors.As(err, &pe):
+		return "License " + pe.LicenseID + ": " + Explain(pe.Err), true
+	case errors.Is(err, wire.ErrCodeTypo):
+		return "The code has a typing mistake. Check every character.", true
+	case errors.Is(err, wire.ErrInvalidCustomerID):
+		return "That is not a valid Customer ID. It looks like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.", true
 	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
+	return "", false
 }
 
 // Explain turns an error into a sentence for the person at the server.
@@ -84,14 +124,12 @@ func Explain(err error) string {
 	if err == nil {
 		return ""
 	}
+	if msg, ok := typedSentence(err); ok {
+		return msg
+	}
 	for _, e := range explanations {
 		if errors.Is(err, e.err) {
 			return e.msg + serverWords(err)
-		}
-	}
-	for _, s := range plainSentinels {
-		if errors.Is(err, s) {
-			return asSentence(err.Error()) + serverWords(err)
 		}
 	}
 	if isNetworkError(err) {

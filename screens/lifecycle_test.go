@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // fakeGate grants every action at once and records what was asked.
@@ -44,8 +45,8 @@ func (f *fakeLifecycle) Remove(_ context.Context, _ *licensecore.AdminSession, o
 	}
 	return f.err
 }
-func (f *fakeLifecycle) RequestSwitch(_ context.Context, _ *licensecore.AdminSession, to licensecore.LicenseType) (licensecore.SwitchRequest, error) {
-	f.pending = &licensecore.SwitchRequest{ID: "sw1", From: f.st.License.Type, To: to, Status: licensecore.SwitchPending, ApproveURI: "http://auth/switch", RequestedAt: t0}
+func (f *fakeLifecycle) RequestSwitch(_ context.Context, _ *licensecore.AdminSession, to wire.LicenseType) (licensecore.SwitchRequest, error) {
+	f.pending = &licensecore.SwitchRequest{ID: "sw1", From: f.st.License.Type, To: to, Status: wire.SwitchPending, ApproveURI: "http://auth/switch", RequestedAt: t0}
 	return *f.pending, f.err
 }
 func (f *fakeLifecycle) PendingSwitch() (licensecore.SwitchRequest, bool) {
@@ -55,14 +56,14 @@ func (f *fakeLifecycle) PendingSwitch() (licensecore.SwitchRequest, bool) {
 	return *f.pending, true
 }
 func (f *fakeLifecycle) CheckSwitch(context.Context) (licensecore.SwitchRequest, licensecore.Status, error) {
-	if f.checked.Status == licensecore.SwitchApproved {
+	if f.checked.Status == wire.SwitchApproved {
 		f.pending = nil
 	}
 	return f.checked, f.st, f.err
 }
 func (f *fakeLifecycle) Status() licensecore.Status { return f.st }
-func (f *fakeLifecycle) GetChallenge() (licensecore.Challenge, error) {
-	return licensecore.Challenge{Binding: 7}, f.err
+func (f *fakeLifecycle) GetChallenge() (wire.Challenge, error) {
+	return wire.Challenge{Binding: 7}, f.err
 }
 func (f *fakeLifecycle) ApplyResponse(_ context.Context, _ *licensecore.AdminSession, code string) (licensecore.Status, error) {
 	f.applied = code
@@ -78,7 +79,7 @@ func (f *fakeLifecycle) ImportEntitlement(_ context.Context, _ *licensecore.Admi
 func (f *fakeLifecycle) Policy() licensecore.Policy { return licensecore.DefaultPolicy() }
 
 func licensedStatus() licensecore.Status {
-	return licensecore.Status{State: licensecore.Licensed, At: t0, License: &licensecore.License{ServerID: "POS-1", Type: licensecore.Subscription,
+	return licensecore.Status{State: licensecore.Licensed, At: t0, License: &licensecore.License{ServerID: "POS-1", Type: wire.Subscription,
 		LastVerifyResult: licensecore.VerifyValid}}
 }
 
@@ -138,17 +139,17 @@ func TestManageSwitch(t *testing.T) {
 	if m.pendingBox.Visible() {
 		t.Fatal("pending box shown without a request")
 	}
-	svc.RequestSwitch(context.Background(), nil, licensecore.Perpetual)
+	svc.RequestSwitch(context.Background(), nil, wire.Perpetual)
 	m.showPending()
 	if !m.pendingBox.Visible() || !strings.Contains(m.pending.Text, "subscription to perpetual") {
 		t.Fatalf("pending: %v %q", m.pendingBox.Visible(), m.pending.Text)
 	}
-	svc.checked = licensecore.SwitchRequest{Status: licensecore.SwitchPending}
+	svc.checked = licensecore.SwitchRequest{Status: wire.SwitchPending}
 	test.Tap(m.checkBtn)
 	if !strings.Contains(m.run.msg.Text, "waiting") || published != 0 {
 		t.Fatalf("still pending: %q", m.run.msg.Text)
 	}
-	svc.checked = licensecore.SwitchRequest{Status: licensecore.SwitchApproved, To: licensecore.Perpetual}
+	svc.checked = licensecore.SwitchRequest{Status: wire.SwitchApproved, To: wire.Perpetual}
 	test.Tap(m.checkBtn)
 	if !strings.Contains(m.run.msg.Text, "now perpetual") || published != 1 || m.pendingBox.Visible() {
 		t.Fatalf("approved: %q published %d", m.run.msg.Text, published)
@@ -197,7 +198,7 @@ func TestOfflineScreen(t *testing.T) {
 	}
 
 	big := filepath.Join(dir, "big.ent")
-	os.WriteFile(big, make([]byte, licensecore.MaxEntitlementFile+1), 0o600)
+	os.WriteFile(big, make([]byte, wire.MaxEntitlementFile+1), 0o600)
 	svc.imported = nil
 	o.entPath.SetText(big)
 	test.Tap(o.importBtn)
@@ -216,7 +217,7 @@ func TestOfflineScreen(t *testing.T) {
 func TestOfflineWarningInTrayAndDetails(t *testing.T) {
 	test.NewTempApp(t)
 	since := t0.Add(-23 * 24 * time.Hour)
-	l := &licensecore.License{ServerID: "POS-1", LicenseID: "L", Type: licensecore.Subscription, Offline: true, OfflineSince: since,
+	l := &licensecore.License{ServerID: "POS-1", LicenseID: "L", Type: wire.Subscription, Offline: true, OfflineSince: since,
 		TokenIssuedAt: since, TokenExpiry: since.Add(30 * 24 * time.Hour)}
 	st := licensecore.Evaluate(l, t0, licensecore.DefaultPolicy())
 	if !st.OfflineExpiring {

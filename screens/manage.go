@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // LifecycleService is what the license management screen needs;
@@ -25,7 +26,7 @@ type LifecycleService interface {
 	Verify(ctx context.Context) (licensecore.Status, error)
 	DownloadLicense(ctx context.Context) (licensecore.Status, []licensecore.Change, error)
 	Remove(ctx context.Context, sess *licensecore.AdminSession, opts licensecore.RemoveOptions) error
-	RequestSwitch(ctx context.Context, sess *licensecore.AdminSession, to licensecore.LicenseType) (licensecore.SwitchRequest, error)
+	RequestSwitch(ctx context.Context, sess *licensecore.AdminSession, to wire.LicenseType) (licensecore.SwitchRequest, error)
 	PendingSwitch() (licensecore.SwitchRequest, bool)
 	CheckSwitch(ctx context.Context) (licensecore.SwitchRequest, licensecore.Status, error)
 	Status() licensecore.Status
@@ -103,11 +104,11 @@ func (m *manage) onStatus() {
 	m.showPending()
 }
 
-func otherType(t licensecore.LicenseType) licensecore.LicenseType {
-	if t == licensecore.Perpetual {
-		return licensecore.Subscription
+func otherType(t wire.LicenseType) wire.LicenseType {
+	if t == wire.Perpetual {
+		return wire.Subscription
 	}
-	return licensecore.Perpetual
+	return wire.Perpetual
 }
 
 func (m *manage) showPending() {
@@ -210,7 +211,7 @@ func (m *manage) onCheckSwitch() {
 		switch {
 		case err != nil:
 			return Explain(err)
-		case req.Status == licensecore.SwitchApproved:
+		case req.Status == wire.SwitchApproved:
 			m.publish(st)
 			return "Approved: the license is now " + typeName(req.To) + "."
 		default:
@@ -265,4 +266,4 @@ func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
 }
 
 // typeName is the license type inside a sentence.
-func typeName(t licensecore.LicenseType) string { return strings.ToLower(inWords(typeWords, t)) }
+func typeName(t wire.LicenseType) string { return strings.ToLower(inWords(typeWords, t)) }

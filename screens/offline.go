@@ -17,12 +17,13 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // OfflineService is what offline activation needs; *licensecore.Manager
 // implements it.
 type OfflineService interface {
-	GetChallenge() (licensecore.Challenge, error)
+	GetChallenge() (wire.Challenge, error)
 	ApplyResponse(ctx context.Context, sess *licensecore.AdminSession, code string) (licensecore.Status, error)
 	LicenseRequest(account, serial string) ([]byte, error)
 	ImportEntitlement(ctx context.Context, sess *licensecore.AdminSession, data []byte) (licensecore.Status, error)
@@ -122,7 +123,7 @@ func (o *offline) onStatus() {
 	if err != nil {
 		return
 	}
-	o.offlineBanner.set(licensecore.OfflineWarning(st, o.svc.Policy()))
+	o.offlineBanner.set(OfflineWarning(st))
 }
 
 func (o *offline) onGetChallenge() {
@@ -172,7 +173,7 @@ func (o *offline) onRequest() {
 
 func (o *offline) onImport() {
 	path := strings.TrimSpace(o.entPath.Text)
-	data, err := readLimited(path, licensecore.MaxEntitlementFile)
+	data, err := readLimited(path, wire.MaxEntitlementFile)
 	if err != nil {
 		o.run.say(err.Error(), false)
 		return

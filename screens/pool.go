@@ -13,17 +13,18 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
-// PoolService is what the cloud license screen needs; *licensecore.Manager
+// PoolService is what the cloud license screen needs; *licensecore.Pool
 // implements it.
 type PoolService interface {
-	PoolLicenses(ctx context.Context) ([]licensecore.PoolLicense, error)
+	PoolLicenses(ctx context.Context) ([]wire.PoolLicense, error)
 	ActivatePool(ctx context.Context, sess *licensecore.AdminSession, ids []string, progress func(done, total int)) ([]licensecore.ActivatedLicense, error)
 	TransferToPool(ctx context.Context, sess *licensecore.AdminSession, ids []string) (licensecore.TransferResult, error)
 	ActivatedLicenses() ([]licensecore.ActivatedLicense, error)
 	TotalCapacity() (licensecore.PoolTotals, error)
-	TransferImpact(ids []string) string
+	PlanTransfer(ids []string) (licensecore.TransferPlan, error)
 }
 
 // poolTimeout bounds a whole activation batch; each license is one request.
@@ -40,7 +41,7 @@ type pool struct {
 	async func(func())
 	run   *runner
 
-	available []licensecore.PoolLicense
+	available []wire.PoolLicense
 	activated []licensecore.ActivatedLicense
 	pickPool  map[string]bool
 	pickMine  map[string]bool
@@ -86,11 +87,11 @@ func (p *pool) buildUI() fyne.CanvasObject {
 	p.poolList = widget.NewList(func() int { return len(p.available) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
 		l := p.available[i]
 		setRow(o, p.pickPool[l.ID], func(on bool) { p.pickPool[l.ID] = on; p.updateButtons() },
-			l.ID, formatDate(l.TransferDate, p.loc), l.Description)
+			l.ID, formatDate(l.TransferDate, p.loc), describePool(l))
 	})
 	p.mineList = widget.NewList(func() int { return len(p.activated) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
 		a := p.activated[i]
-		desc := a.Description
+		desc := describePool(a.PoolLicense)
 		if a.State == licensecore.ActivationReturning {
 			desc += " (returning to the cloud)"
 		}
@@ -182,7 +183,7 @@ func (p *pool) reloadActivated() {
 }
 
 func (p *pool) onDownload() {
-	var list []licensecore.PoolLicense
+	var list []wire.PoolLicense
 	p.run.run("Downloading the list of cloud licenses…", func(ctx context.Context) (err error) {
 		list, err = p.svc.PoolLicenses(ctx)
 		return err
@@ -233,7 +234,7 @@ func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicense, er
 	for _, b := range p.run.buttons {
 		b.Enable()
 	}
-	p.available = slices.DeleteFunc(p.available, func(l licensecore.PoolLicense) bool {
+	p.available = slices.DeleteFunc(p.available, func(l wire.PoolLicense) bool {
 		return slices.ContainsFunc(done, func(a licensecore.ActivatedLicense) bool { return a.ID == l.ID })
 	})
 	p.pickPool = map[string]bool{}
@@ -262,7 +263,12 @@ func (p *pool) onTransfer(all bool) {
 	if !all {
 		ids = picked(p.pickMine)
 	}
-	impact := p.svc.TransferImpact(ids)
+	plan, err := p.svc.PlanTransfer(ids)
+	if err != nil {
+		p.run.say(Explain(err), false)
+		return
+	}
+	impact := transferImpact(plan)
 	dialog.ShowConfirm("Transfer to cloud", impact+"\n\nTransfer now?", func(ok bool) {
 		if !ok {
 			return

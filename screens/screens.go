@@ -1,7 +1,3 @@
-// Package screens is License Desk's Fyne user interface: the acquisition
-// wizard, the license details, the settings form, the tray menu model and
-// the one place where errors become sentences. It holds no long-lived state
-// of its own: the app wires it to a license service and a status binding.
 package screens
 
 import (

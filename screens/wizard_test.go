@@ -263,7 +263,7 @@ func TestWizardPollOutcome(t *testing.T) {
 		{"denied", &licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com", Kind: licensecore.ErrAccessDenied},
 			stepDevice, msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d"},
 		{"expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, stepDevice, msgExpired},
-		{"untrusted token", &licensecore.TokenError{Kind: licensecore.ErrBadSignature}, stepDevice, "cannot trust"},
+		{"untrusted token", &licensecore.RejectedError{Kind: licensecore.ErrBadSignature}, stepDevice, "cannot trust"},
 		{"offline", fmt.Errorf("%w: no route to host", licensecore.ErrAuthorityDown), stepComplete, msgOffline},
 	}
 	for _, tt := range tests {

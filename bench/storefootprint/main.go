@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func run(dir string) error {
 	}
 	now := time.Now().UTC()
 	l := licensecore.License{
-		ServerID: "server-0001", LicenseID: "lic-0001", Type: licensecore.Subscription,
+		ServerID: "server-0001", LicenseID: "lic-0001", Type: wire.Subscription,
 		Customer: "Footprint Ltd", Features: []string{"pos", "loyalty"},
 		RenewalDate: now.AddDate(1, 0, 0), TokenIssuedAt: now, TokenExpiry: now.Add(72 * time.Hour),
 	}

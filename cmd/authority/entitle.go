@@ -7,8 +7,8 @@ import (
 	"io"
 	"os"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // entitle answers a license request file from a PC without a browser with
@@ -35,7 +35,7 @@ func entitle(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	data, err := io.ReadAll(io.LimitReader(f, licensecore.MaxRequestFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, wire.MaxRequestFile+1))
 	f.Close()
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 func TestEntitleCommand(t *testing.T) {
@@ -30,7 +31,7 @@ func TestEntitleCommand(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := json.Marshal(licensecore.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-1", SerialNumber: "SER-1",
+	req, _ := json.Marshal(wire.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-1", SerialNumber: "SER-1",
 		InstallCode: "bcdf-ghjk-lmnp-qrst", Nonce: "AAAAAAAAAAAAAAAAAAAAAA", CreatedAt: time.Now().UTC()})
 	reqFile := filepath.Join(dir, "req.json")
 	if err := os.WriteFile(reqFile, req, 0o600); err != nil {
@@ -45,11 +46,11 @@ func TestEntitleCommand(t *testing.T) {
 	if err != nil || !strings.Contains(said.String(), out) {
 		t.Fatalf("no license file (%v): %s", err, said.String())
 	}
-	var f licensecore.EntitlementFile
+	var f wire.EntitlementFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
 	}
-	v, _ := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: "http://authority.test", Audience: licensecore.DefaultAudience})
+	v, _ := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: "http://authority.test", Audience: wire.DefaultAudience})
 	if err := v.SetKeySet(set); err != nil {
 		t.Fatal(err)
 	}

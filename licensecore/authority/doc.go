@@ -1,6 +1,6 @@
 // Package authority is License Desk's reference Authorization server: the
 // OAuth 2.0 Device Authorization Grant (RFC 8628) that hands a POS server a
-// signed license token (an EdDSA JWT carrying licensecore.Claims) and a
+// signed license token (an EdDSA JWT carrying wire.Claims) and a
 // rotating refresh token.
 //
 // It keeps organizations, users, devices, licenses, pending device codes,

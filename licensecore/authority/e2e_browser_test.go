@@ -10,8 +10,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -63,7 +63,7 @@ func TestEndToEndWithBrowser(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("DeviceAccessToken: %v", res.err)
 	}
-	license, _ := res.tok.Extra(licensecore.TokenResponseLicenseField).(string)
+	license, _ := res.tok.Extra(wire.TokenResponseLicenseField).(string)
 	if license == "" || license != res.tok.AccessToken || res.tok.RefreshToken == "" {
 		t.Fatalf("token response: license %q, refresh %q", license, res.tok.RefreshToken)
 	}

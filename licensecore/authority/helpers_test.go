@@ -18,6 +18,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 // t0 is the fixed start of every test clock.
@@ -55,7 +56,7 @@ const (
 
 func testSeed() authority.Seed {
 	user := []authority.UserSeed{{Username: alice, Password: alicePW}}
-	lic := func(id string, typ licensecore.LicenseType, renewal time.Time, revoked bool) *authority.LicenseSeed {
+	lic := func(id string, typ wire.LicenseType, renewal time.Time, revoked bool) *authority.LicenseSeed {
 		return &authority.LicenseSeed{ID: id, Type: typ, Customer: "Acme Stores", Capacity: 12, RenewalDate: renewal,
 			TransactionID: "TXN-" + id, Revoked: revoked}
 	}
@@ -64,13 +65,13 @@ func testSeed() authority.Seed {
 		Organizations: []authority.OrganizationSeed{
 			{ID: orgAcme, Name: "Acme Stores", Users: user, Devices: []authority.DeviceSeed{
 				{ServerID: devMain, Name: "Main Store", InstallCode: "IC-1", HubServerName: "hub-1", HubServerURL: "https://hub-1.example",
-					Features: []string{"xms"}, License: lic("LIC-MAIN", licensecore.Subscription, t0.AddDate(1, 0, 0), false)},
-				{ServerID: devPerpetual, Name: "Back Office", License: lic("LIC-PERP", licensecore.Perpetual, time.Time{}, false)},
-				{ServerID: devExpired, Name: "Old Shop", License: lic("LIC-OLD", licensecore.Subscription, t0.Add(-24*time.Hour), false)},
-				{ServerID: devRevoked, Name: "Closed Shop", License: lic("LIC-REV", licensecore.Subscription, t0.AddDate(1, 0, 0), true)},
+					Features: []string{"xms"}, License: lic("LIC-MAIN", wire.Subscription, t0.AddDate(1, 0, 0), false)},
+				{ServerID: devPerpetual, Name: "Back Office", License: lic("LIC-PERP", wire.Perpetual, time.Time{}, false)},
+				{ServerID: devExpired, Name: "Old Shop", License: lic("LIC-OLD", wire.Subscription, t0.Add(-24*time.Hour), false)},
+				{ServerID: devRevoked, Name: "Closed Shop", License: lic("LIC-REV", wire.Subscription, t0.AddDate(1, 0, 0), true)},
 			}},
 			{ID: orgBeta, Name: "Beta Bakery", Users: user, Devices: []authority.DeviceSeed{
-				{ServerID: devBeta, Name: "Bakery Till", License: lic("LIC-BETA", licensecore.Perpetual, time.Time{}, false)},
+				{ServerID: devBeta, Name: "Bakery Till", License: lic("LIC-BETA", wire.Perpetual, time.Time{}, false)},
 			}},
 		},
 	}
@@ -224,11 +225,11 @@ func (e *env) verifier() *licensecore.Verifier {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	set, _, err := licensecore.ParseJWKS(data)
+	set, _, err := wire.ParseJWKS(data)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	v, err := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: e.url, Audience: licensecore.DefaultAudience,
+	v, err := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: e.url, Audience: wire.DefaultAudience,
 		Leeway: 30 * time.Second, Now: e.clock.Now})
 	if err != nil {
 		e.t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // keyRing holds the signing keys: exactly one active key, and the rotated-out
@@ -68,7 +68,7 @@ func newKeyRecord(now time.Time) (keyRecord, error) {
 	if err != nil {
 		return keyRecord{}, err
 	}
-	return keyRecord{Kid: licensecore.KeyID(pub), Seed: priv.Seed(), CreatedAt: now.UTC()}, nil
+	return keyRecord{Kid: wire.KeyID(pub), Seed: priv.Seed(), CreatedAt: now.UTC()}, nil
 }
 
 // set installs keys; the newest key without a retirement date signs.
@@ -118,22 +118,22 @@ func rotateKeys(db *badger.DB, ring *keyRing, now time.Time, maxLifetime time.Du
 }
 
 // jwks lists the keys still published at now.
-func (r *keyRing) jwks(now time.Time) licensecore.JWKS {
+func (r *keyRing) jwks(now time.Time) wire.JWKS {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	set := licensecore.JWKS{Keys: []licensecore.JWK{}}
+	set := wire.JWKS{Keys: []wire.JWK{}}
 	for _, k := range r.all {
 		if !k.RetireAt.IsZero() && !now.Before(k.RetireAt) {
 			continue
 		}
 		pub := ed25519.NewKeyFromSeed(k.Seed).Public().(ed25519.PublicKey)
-		set.Keys = append(set.Keys, licensecore.PublicJWK(pub))
+		set.Keys = append(set.Keys, wire.PublicJWK(pub))
 	}
 	return set
 }
 
 // sign signs claims with the active key and returns the token and its kid.
-func (r *keyRing) sign(claims *licensecore.Claims) (string, string, error) {
+func (r *keyRing) sign(claims *wire.Claims) (string, string, error) {
 	r.mu.RLock()
 	key := r.active
 	r.mu.RUnlock()

@@ -7,7 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 func kids(e *env) []string {
@@ -70,14 +70,14 @@ func TestKeyRotation(t *testing.T) {
 	// unknown key (not, say, a bad signature).
 	e.clock.Advance(-72 * time.Hour)
 	_, err := v.Verify(old)
-	if !errors.Is(err, licensecore.ErrUnknownKey) {
+	if !errors.Is(err, wire.ErrUnknownKey) {
 		t.Errorf("old token against the new key set: %v", err)
 	}
 }
 
 // e2eKid reads the kid of an EdDSA JWT without verifying it.
 func e2eKid(token string) string {
-	tok, _, err := jwt.NewParser().ParseUnverified(token, &licensecore.Claims{})
+	tok, _, err := jwt.NewParser().ParseUnverified(token, &wire.Claims{})
 	if err != nil || tok.Method.Alg() != "EdDSA" {
 		return ""
 	}

@@ -27,14 +27,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
-
-// ErrInvalidEntitlements is returned by SetEntitlements for negative counts.
-var ErrInvalidEntitlements = errors.New("authority: invalid entitlements")
-
-// errUnknownSwitch is a switch request id this authority does not know.
-var errUnknownSwitch = errors.New("authority: no such switch request")
 
 // pSwitch holds switch requests by id. They are kept for switchRetention
 // after they were made, long enough for an app that was switched off to
@@ -46,23 +40,23 @@ const (
 
 // Switch request states, as GET /licence/switch/{id} reports them.
 const (
-	switchPending  = "pending"
-	switchApproved = "approved"
-	switchDenied   = "denied"
+	switchPending  = wire.SwitchPending
+	switchApproved = wire.SwitchApproved
+	switchDenied   = wire.SwitchDenied
 )
 
 type switchRecord struct {
-	ID          string                  `json:"id"`
-	LicenseID   string                  `json:"licence_id"`
-	ServerID    string                  `json:"server_id"`
-	OrgID       string                  `json:"org"`
-	DeviceName  string                  `json:"device_name"`
-	From        licensecore.LicenseType `json:"from"`
-	To          licensecore.LicenseType `json:"to"`
-	Status      string                  `json:"status"`
-	RequestedAt time.Time               `json:"requested_at"`
-	DecidedAt   time.Time               `json:"decided_at,omitzero"`
-	DecidedBy   string                  `json:"decided_by,omitempty"`
+	ID          string            `json:"id"`
+	LicenseID   string            `json:"licence_id"`
+	ServerID    string            `json:"server_id"`
+	OrgID       string            `json:"org"`
+	DeviceName  string            `json:"device_name"`
+	From        wire.LicenseType  `json:"from"`
+	To          wire.LicenseType  `json:"to"`
+	Status      wire.SwitchStatus `json:"status"`
+	RequestedAt time.Time         `json:"requested_at"`
+	DecidedAt   time.Time         `json:"decided_at,omitzero"`
+	DecidedBy   string            `json:"decided_by,omitempty"`
 }
 
 // ---- entitlements ----
@@ -135,13 +129,6 @@ func licenseAndDevice(txn *badger.Txn, licenseID string) (*licenseRecord, *devic
 
 // ---- verify ----
 
-type verifyResponse struct {
-	Result    string                  `json:"result"`
-	LicenseID string                  `json:"licence_id"`
-	Type      licensecore.LicenseType `json:"type"`
-	CheckedAt time.Time               `json:"checked_at"`
-}
-
 // publicKey finds one of this authority's keys by kid, retired ones
 // included: verification asks whether we issued a token, not whether it may
 // still be used.
@@ -161,13 +148,13 @@ func (r *keyRing) publicKey(kid string) (ed25519.PublicKey, bool) {
 func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
 	raw := form.Get("licence_token")
 	if raw == "" {
-		return nil, badRequest("invalid_request", "licence_token is required")
+		return nil, badRequest(wire.CodeInvalidRequest, "licence_token is required")
 	}
-	notOurs := badRequest("invalid_grant", "the license token was not issued by this authorization server")
-	if len(raw) > licensecore.MaxTokenSize {
+	notOurs := badRequest(wire.CodeInvalidGrant, "the license token was not issued by this authorization server")
+	if len(raw) > wire.MaxTokenSize {
 		return nil, notOurs
 	}
-	var claims licensecore.Claims
+	var claims wire.Claims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		if pub, ok := s.keys.publicKey(kid); ok {
@@ -175,28 +162,28 @@ func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
 		}
 		return nil, errors.New("unknown kid")
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithoutClaimsValidation())
-	if err != nil || claims.Issuer != s.opts.Issuer || !slices.Contains(claims.Audience, licensecore.DefaultAudience) {
+	if err != nil || claims.Issuer != s.opts.Issuer || !slices.Contains(claims.Audience, wire.DefaultAudience) {
 		return nil, notOurs
 	}
 	var lic licenseRecord
 	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicense+claims.LicenseID, &lic) })
 	if errors.Is(err, errNotFound) || (err == nil && lic.ServerID != claims.Subject) {
-		return nil, badRequest("invalid_grant", "the license of this token no longer exists")
+		return nil, badRequest(wire.CodeInvalidGrant, "the license of this token no longer exists")
 	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("verify license")
 		return nil, errServer
 	}
 	now := s.now()
-	result := "valid"
+	result := wire.VerifyValid
 	switch {
 	case lic.Revoked:
-		result = "revoked"
+		result = wire.VerifyRevoked
 	case !lic.RenewalDate.IsZero() && !now.Before(lic.RenewalDate):
-		result = "expired"
+		result = wire.VerifyExpired
 	}
-	s.log.Info().Str("lid", lic.ID).Str("sub", claims.Subject).Str("result", result).Msg("license verified")
-	return &verifyResponse{Result: result, LicenseID: lic.ID, Type: lic.Type, CheckedAt: now.UTC().Truncate(time.Second)}, nil
+	s.log.Info().Str("lid", lic.ID).Str("sub", claims.Subject).Str("result", string(result)).Msg("license verified")
+	return &wire.VerifyAnswer{Result: result, LicenseID: lic.ID, Type: lic.Type, CheckedAt: now.UTC().Truncate(time.Second)}, nil
 }
 
 // ---- refresh-token holders: release and switch ----
@@ -207,20 +194,20 @@ func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
 func refreshHolder(txn *badger.Txn, clientID, refresh string, allowExpired bool, now time.Time) (refreshRecord, *oauthError, error) {
 	var rt refreshRecord
 	if refresh == "" {
-		return rt, badRequest("invalid_request", "refresh_token is required"), nil
+		return rt, badRequest(wire.CodeInvalidRequest, "refresh_token is required"), nil
 	}
 	err := getJSON(txn, pRefresh+secretHash(refresh), &rt)
 	switch {
 	case errors.Is(err, errNotFound):
-		return rt, badRequest("invalid_grant", "unknown refresh token"), nil
+		return rt, badRequest(wire.CodeInvalidGrant, "unknown refresh token"), nil
 	case err != nil:
 		return rt, nil, err
 	case rt.Used:
-		return rt, badRequest("invalid_grant", "refresh token has already been used"), nil
+		return rt, badRequest(wire.CodeInvalidGrant, "refresh token has already been used"), nil
 	case rt.ClientID != clientID:
-		return rt, badRequest("invalid_grant", "refresh token was issued to another client"), nil
+		return rt, badRequest(wire.CodeInvalidGrant, "refresh token was issued to another client"), nil
 	case !allowExpired && !now.Before(rt.ExpiresAt):
-		return rt, badRequest("invalid_grant", "refresh token has expired"), nil
+		return rt, badRequest(wire.CodeInvalidGrant, "refresh token has expired"), nil
 	}
 	return rt, nil, nil
 }
@@ -238,7 +225,7 @@ func (s *Server) update(what string, fn func(txn *badger.Txn) (*oauthError, erro
 		return err
 	})
 	if errors.Is(err, badger.ErrConflict) {
-		return badRequest("invalid_grant", "the license changed meanwhile; try again")
+		return badRequest(wire.CodeInvalidGrant, "the license changed meanwhile; try again")
 	}
 	if err != nil {
 		s.log.Error().Err(err).Msg(what)
@@ -279,7 +266,7 @@ func (s *Server) release(form url.Values, clientID string) (any, *oauthError) {
 		return nil, e
 	}
 	s.log.Info().Str("sub", serverID).Msg("device released")
-	return map[string]bool{"released": true}, nil
+	return wire.ReleaseAnswer{Released: true}, nil
 }
 
 // closeSwitches denies the device's pending switch requests.
@@ -302,17 +289,8 @@ func putSwitch(txn *badger.Txn, r *switchRecord, now time.Time) error {
 	return setJSON(txn, pSwitch+r.ID, r, r.RequestedAt.Add(switchRetention).Sub(now))
 }
 
-type switchResponse struct {
-	RequestID  string                  `json:"request_id"`
-	Status     string                  `json:"status"`
-	ApproveURI string                  `json:"approve_uri,omitempty"`
-	LicenseID  string                  `json:"licence_id,omitempty"`
-	From       licensecore.LicenseType `json:"from,omitempty"`
-	To         licensecore.LicenseType `json:"to,omitempty"`
-}
-
-func (s *Server) switchAnswer(r *switchRecord) *switchResponse {
-	return &switchResponse{RequestID: r.ID, Status: r.Status, ApproveURI: s.opts.Issuer + "/switch",
+func (s *Server) switchAnswer(r *switchRecord) *wire.SwitchAnswer {
+	return &wire.SwitchAnswer{RequestID: r.ID, Status: r.Status, ApproveURI: s.opts.Issuer + "/switch",
 		LicenseID: r.LicenseID, From: r.From, To: r.To}
 }
 
@@ -333,9 +311,9 @@ func (s *Server) handleSwitchRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, *oauthError) {
-	to := licensecore.LicenseType(form.Get("to"))
-	if to != licensecore.Perpetual && to != licensecore.Subscription {
-		return switchRecord{}, badRequest("invalid_request", "to must be perpetual or subscription")
+	to := wire.LicenseType(form.Get("to"))
+	if to != wire.Perpetual && to != wire.Subscription {
+		return switchRecord{}, badRequest(wire.CodeInvalidRequest, "to must be perpetual or subscription")
 	}
 	id, err := randomToken(16)
 	if err != nil {
@@ -351,16 +329,16 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 		var dev deviceRecord
 		var lic licenseRecord
 		if err := getJSON(txn, pDevice+rt.ServerID, &dev); err != nil {
-			return badRequest("invalid_grant", "the device is no longer registered"), nil
+			return badRequest(wire.CodeInvalidGrant, "the device is no longer registered"), nil
 		}
 		if err := getJSON(txn, pLicense+dev.LicenseID, &lic); err != nil {
-			return badRequest("access_denied", "the device has no license"), nil
+			return badRequest(wire.CodeAccessDenied, "the device has no license"), nil
 		}
 		switch {
 		case lic.Revoked:
-			return badRequest("access_denied", descRevoked), nil
+			return withReason(wire.CodeAccessDenied, wire.ReasonLicenseRevoked, "license revoked"), nil
 		case lic.Type == to:
-			return badRequest("invalid_request", "the license is already "+string(to)), nil
+			return badRequest(wire.CodeInvalidRequest, "the license is already "+string(to)), nil
 		}
 		var same *switchRecord
 		err = scanJSON(txn, pSwitch, func(r *switchRecord) error {
@@ -395,7 +373,7 @@ func (s *Server) handleSwitchStatus(w http.ResponseWriter, r *http.Request) {
 	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pSwitch+r.PathValue("id"), &rec) })
 	switch {
 	case errors.Is(err, errNotFound):
-		writeOAuthError(w, oerr(http.StatusNotFound, "invalid_request", "unknown switch request"))
+		writeOAuthError(w, oerr(http.StatusNotFound, wire.CodeNotFound, "unknown switch request"))
 	case err != nil:
 		writeOAuthError(w, errServer)
 	default:
@@ -503,7 +481,7 @@ func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRe
 				return err
 			}
 			lic.Type, lic.RenewalDate = rec.To, time.Time{}
-			if rec.To == licensecore.Subscription {
+			if rec.To == wire.Subscription {
 				lic.RenewalDate = now.AddDate(1, 0, 0).UTC().Truncate(time.Second)
 			}
 			if err := setJSON(txn, pLicense+lic.ID, &lic, 0); err != nil {

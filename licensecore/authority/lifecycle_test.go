@@ -16,8 +16,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/rs/zerolog"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 func (e *env) lifecycle(path string, kv ...string) oauthReply {
@@ -46,20 +46,20 @@ func (e *env) switchStatus(id string) oauthReply {
 func TestVerifyEndpoint(t *testing.T) {
 	cases := []struct {
 		name, device, want string
-		typ                licensecore.LicenseType
+		typ                wire.LicenseType
 		after              func(e *env) // between acquisition and verification
 	}{
-		{"subscription valid", devMain, "valid", licensecore.Subscription, nil},
-		{"perpetual valid even years later with an expired token", devPerpetual, "valid", licensecore.Perpetual,
+		{"subscription valid", devMain, "valid", wire.Subscription, nil},
+		{"perpetual valid even years later with an expired token", devPerpetual, "valid", wire.Perpetual,
 			func(e *env) { e.clock.Advance(5 * 365 * 24 * time.Hour) }},
-		{"revoked", devMain, "revoked", licensecore.Subscription,
+		{"revoked", devMain, "revoked", wire.Subscription,
 			func(e *env) {
 				if err := e.srv.RevokeLicense("LIC-MAIN"); err != nil {
 					e.t.Fatal(err)
 				}
 			}},
-		{"past renewal", devMain, "expired", licensecore.Subscription, func(e *env) { e.clock.Advance(366 * 24 * time.Hour) }},
-		{"signed by a rotated-out key", devMain, "valid", licensecore.Subscription,
+		{"past renewal", devMain, "expired", wire.Subscription, func(e *env) { e.clock.Advance(366 * 24 * time.Hour) }},
+		{"signed by a rotated-out key", devMain, "valid", wire.Subscription,
 			func(e *env) {
 				if err := e.srv.RotateKey(); err != nil {
 					e.t.Fatal(err)
@@ -89,9 +89,9 @@ func TestVerifyEndpointRefusals(t *testing.T) {
 	e := newEnv(t)
 	good := e.acquire(devMain).str("licence_token")
 	_, foreign, _ := ed25519.GenerateKey(nil)
-	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &licensecore.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.url, Subject: devMain, Audience: jwt.ClaimStrings{licensecore.DefaultAudience}},
-		LicenseID:        "LIC-MAIN", Type: licensecore.Perpetual,
+	forged := jwt.NewWithClaims(jwt.SigningMethodEdDSA, &wire.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.url, Subject: devMain, Audience: jwt.ClaimStrings{wire.DefaultAudience}},
+		LicenseID:        "LIC-MAIN", Type: wire.Perpetual,
 	})
 	forged.Header["kid"] = "not-ours"
 	forgedTok, _ := forged.SignedString(foreign)
@@ -106,7 +106,7 @@ func TestVerifyEndpointRefusals(t *testing.T) {
 		{"garbage", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {"not a token"}}, 400, "invalid_grant"},
 		{"foreign key", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {forgedTok}}, 400, "invalid_grant"},
 		{"payload swapped", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {parts[0] + "." + strings.Split(forgedTok, ".")[1] + "." + parts[2]}}, 400, "invalid_grant"},
-		{"too large", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {strings.Repeat("a", licensecore.MaxTokenSize+1)}}, 413, "invalid_request"},
+		{"too large", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {strings.Repeat("a", wire.MaxTokenSize+1)}}, 413, "invalid_request"},
 		{"unknown client", url.Values{"client_id": {"stranger"}, "licence_token": {good}}, 401, "invalid_client"},
 		{"no client", url.Values{"licence_token": {good}}, 400, "invalid_request"},
 		{"repeated parameter", url.Values{"client_id": {authority.DefaultClientID}, "licence_token": {good, good}}, 400, "invalid_request"},
@@ -196,7 +196,7 @@ func TestSwitchFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Type != licensecore.Perpetual || c.RenewalDate != 0 || c.Subject != devMain || c.LicenseID != "LIC-MAIN" {
+	if c.Type != wire.Perpetual || c.RenewalDate != 0 || c.Subject != devMain || c.LicenseID != "LIC-MAIN" {
 		t.Fatalf("claims after the switch: %+v", c)
 	}
 	if v := e.verify(tok.str("licence_token")); v.str("type") != "perpetual" || v.str("result") != "valid" {
@@ -221,7 +221,7 @@ func TestSwitchFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err = e.verifier().Verify(e.refresh(next.str("refresh_token")).str("licence_token"))
-	if err != nil || c.Type != licensecore.Subscription || c.RenewalDate != t0.AddDate(1, 0, 0).Unix() {
+	if err != nil || c.Type != wire.Subscription || c.RenewalDate != t0.AddDate(1, 0, 0).Unix() {
 		t.Fatalf("claims after switching back: %+v, %v", c, err)
 	}
 }
@@ -247,13 +247,17 @@ func TestSwitchRequestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("unknown request id", func(t *testing.T) {
-		wantError(t, e.switchStatus("no-such-request"), 404, "invalid_request")
+		wantError(t, e.switchStatus("no-such-request"), 404, string(wire.CodeNotFound))
 	})
 	t.Run("revoked", func(t *testing.T) {
 		if err := e.srv.RevokeLicense("LIC-MAIN"); err != nil {
 			t.Fatal(err)
 		}
-		wantError(t, e.lifecycle("/licence/switch", "refresh_token", refresh, "to", "perpetual"), 400, "access_denied")
+		r := e.lifecycle("/licence/switch", "refresh_token", refresh, "to", "perpetual")
+		wantError(t, r, 400, "access_denied")
+		if r.str("reason") != string(wire.ReasonLicenseRevoked) {
+			t.Errorf("reason %q", r.str("reason"))
+		}
 	})
 }
 

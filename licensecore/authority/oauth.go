@@ -14,7 +14,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Grant types of the token endpoint.
@@ -23,26 +23,29 @@ const (
 	grantRefresh    = "refresh_token"
 )
 
-// Error descriptions the desktop client shows as they are.
-const (
-	descRevoked = "license revoked"
-	descExpired = "license expired — requires renewal"
-)
-
-// oauthError is an RFC 6749 §5.2 error answer.
+// oauthError is an error answer (wire.ErrorAnswer) with its HTTP status.
 type oauthError struct {
-	status      int
-	Code        string `json:"error"`
-	Description string `json:"error_description,omitempty"`
+	status int
+	wire.ErrorAnswer
 }
 
-func oerr(status int, code, desc string) *oauthError {
-	return &oauthError{status: status, Code: code, Description: desc}
+func oerr(status int, code wire.ErrorCode, desc string) *oauthError {
+	return &oauthError{status: status, ErrorAnswer: wire.ErrorAnswer{Code: code, Description: desc}}
 }
 
-func badRequest(code, desc string) *oauthError { return oerr(http.StatusBadRequest, code, desc) }
+func badRequest(code wire.ErrorCode, desc string) *oauthError {
+	return oerr(http.StatusBadRequest, code, desc)
+}
 
-var errServer = oerr(http.StatusInternalServerError, "server_error", "the authorization server failed; try again")
+// refused is a 400 whose reason the client acts on (a revoked or expired
+// license), beyond the OAuth code.
+func withReason(code wire.ErrorCode, reason wire.Reason, desc string) *oauthError {
+	e := badRequest(code, desc)
+	e.Reason = reason
+	return e
+}
+
+var errServer = oerr(http.StatusInternalServerError, wire.CodeServerError, "the authorization server failed; try again")
 
 // writeJSON answers with no-store caching, as RFC 6749 §5.1 requires of
 // token responses.
@@ -68,38 +71,38 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 func (s *Server) oauthForm(w http.ResponseWriter, r *http.Request) (url.Values, string, *oauthError) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return nil, "", oerr(http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return nil, "", oerr(http.StatusMethodNotAllowed, wire.CodeInvalidRequest, "use POST")
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return nil, "", badRequest("invalid_request", "the body must be application/x-www-form-urlencoded")
+		return nil, "", badRequest(wire.CodeInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, "", oerr(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+			return nil, "", oerr(http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest, "request body too large")
 		}
-		return nil, "", badRequest("invalid_request", "malformed form body")
+		return nil, "", badRequest(wire.CodeInvalidRequest, "malformed form body")
 	}
 	form := r.PostForm
 	for k, v := range form {
 		if len(v) > 1 {
-			return nil, "", badRequest("invalid_request", "parameter "+k+" is repeated")
+			return nil, "", badRequest(wire.CodeInvalidRequest, "parameter "+k+" is repeated")
 		}
 	}
 	if r.Header.Get("Authorization") != "" {
-		return nil, "", oerr(http.StatusUnauthorized, "invalid_client",
+		return nil, "", oerr(http.StatusUnauthorized, wire.CodeInvalidClient,
 			"this is a public client: send client_id in the request body, without HTTP authentication")
 	}
 	id := form.Get("client_id")
 	if id == "" {
-		return nil, "", badRequest("invalid_request", "client_id is required")
+		return nil, "", badRequest(wire.CodeInvalidRequest, "client_id is required")
 	}
 	s.clientsMu.RLock()
 	known := s.clients[id]
 	s.clientsMu.RUnlock()
 	if !known {
-		return nil, "", oerr(http.StatusUnauthorized, "invalid_client", "unknown client_id")
+		return nil, "", oerr(http.StatusUnauthorized, wire.CodeInvalidClient, "unknown client_id")
 	}
 	return form, id, nil
 }
@@ -230,9 +233,9 @@ func (s *Server) token(form url.Values, clientID string) (any, *oauthError) {
 	case grantRefresh:
 		return nilIfError(s.redeemRefresh(clientID, form.Get("refresh_token")))
 	case "":
-		return nil, badRequest("invalid_request", "grant_type is required")
+		return nil, badRequest(wire.CodeInvalidRequest, "grant_type is required")
 	default:
-		return nil, badRequest("unsupported_grant_type", "grant_type must be "+grantDeviceCode+" or "+grantRefresh)
+		return nil, badRequest(wire.CodeUnsupportedGrantType, "grant_type must be "+grantDeviceCode+" or "+grantRefresh)
 	}
 }
 
@@ -248,7 +251,7 @@ func nilIfError(resp *tokenResponse, e *oauthError) (any, *oauthError) {
 // answered from memory; only the redemption writes.
 func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, *oauthError) {
 	if deviceCode == "" {
-		return nil, badRequest("invalid_request", "device_code is required")
+		return nil, badRequest(wire.CodeInvalidRequest, "device_code is required")
 	}
 	now := s.now()
 	s.codesMu.Lock()
@@ -290,15 +293,15 @@ func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, 
 func (s *Server) pollLocked(c *liveCode, clientID string, now time.Time) *oauthError {
 	switch {
 	case c == nil:
-		return badRequest("invalid_grant", "unknown device_code")
+		return badRequest(wire.CodeInvalidGrant, "unknown device_code")
 	case c.rec.ClientID != clientID:
-		return badRequest("invalid_grant", "device_code was issued to another client")
+		return badRequest(wire.CodeInvalidGrant, "device_code was issued to another client")
 	case c.rec.Status == codeRedeemed:
-		return badRequest("invalid_grant", "device_code has already been used")
+		return badRequest(wire.CodeInvalidGrant, "device_code has already been used")
 	case !now.Before(c.rec.ExpiresAt):
-		return badRequest("expired_token", "the device code has expired; start the authorization again")
+		return badRequest(wire.CodeExpiredToken, "the device code has expired; start the authorization again")
 	case c.rec.Status == codeDenied:
-		return badRequest("access_denied", "the authorization request was denied")
+		return badRequest(wire.CodeAccessDenied, "the authorization request was denied")
 	case c.rec.Status == codeApproved:
 		return nil
 	}
@@ -309,14 +312,14 @@ func (s *Server) pollLocked(c *liveCode, clientID string, now time.Time) *oauthE
 	c.lastPoll = now
 	if tooSoon {
 		c.rec.Interval += 5 // RFC 8628 §3.5: for this and all later requests
-		return badRequest("slow_down", "polling too fast; wait the interval between requests")
+		return badRequest(wire.CodeSlowDown, "polling too fast; wait the interval between requests")
 	}
-	return badRequest("authorization_pending", "the user has not yet approved this device")
+	return badRequest(wire.CodeAuthorizationPending, "the user has not yet approved this device")
 }
 
 func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauthError) {
 	if refresh == "" {
-		return nil, badRequest("invalid_request", "refresh_token is required")
+		return nil, badRequest(wire.CodeInvalidRequest, "refresh_token is required")
 	}
 	now := s.now()
 	key := pRefresh + secretHash(refresh)
@@ -325,16 +328,16 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 	err := s.db.Update(func(txn *badger.Txn) error {
 		var rt refreshRecord
 		if err := getJSON(txn, key, &rt); errors.Is(err, errNotFound) {
-			denied = badRequest("invalid_grant", "unknown refresh token")
+			denied = badRequest(wire.CodeInvalidGrant, "unknown refresh token")
 			return nil
 		} else if err != nil {
 			return err
 		}
 		switch {
 		case rt.Used:
-			denied = badRequest("invalid_grant", "refresh token has already been used")
+			denied = badRequest(wire.CodeInvalidGrant, "refresh token has already been used")
 		case rt.ClientID != clientID:
-			denied = badRequest("invalid_grant", "refresh token was issued to another client")
+			denied = badRequest(wire.CodeInvalidGrant, "refresh token was issued to another client")
 		}
 		if denied != nil {
 			return nil
@@ -346,7 +349,7 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 			return err
 		}
 		if !now.Before(rt.ExpiresAt) {
-			denied = badRequest("invalid_grant", "refresh token has expired")
+			denied = badRequest(wire.CodeInvalidGrant, "refresh token has expired")
 			return nil
 		}
 		if resp, denied, err = s.issue(txn, rt.ServerID, clientID, grantRefresh, now); err != nil || denied != nil {
@@ -357,7 +360,7 @@ func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauth
 	})
 	if errors.Is(err, badger.ErrConflict) {
 		// Two concurrent refreshes with one token: the loser reused it.
-		return nil, badRequest("invalid_grant", "refresh token has already been used")
+		return nil, badRequest(wire.CodeInvalidGrant, "refresh token has already been used")
 	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("refresh")
@@ -375,12 +378,12 @@ func licensed(txn *badger.Txn, serverID string, now time.Time) (*deviceRecord, *
 	var dev deviceRecord
 	var lic licenseRecord
 	if err := getJSON(txn, pDevice+serverID, &dev); errors.Is(err, errNotFound) {
-		return nil, nil, badRequest("invalid_grant", "the device is no longer registered"), nil
+		return nil, nil, badRequest(wire.CodeInvalidGrant, "the device is no longer registered"), nil
 	} else if err != nil {
 		return nil, nil, nil, err
 	}
 	if err := getJSON(txn, pLicense+dev.LicenseID, &lic); errors.Is(err, errNotFound) {
-		return nil, nil, badRequest("access_denied", "the device has no license"), nil
+		return nil, nil, badRequest(wire.CodeAccessDenied, "the device has no license"), nil
 	} else if err != nil {
 		return nil, nil, nil, err
 	}
@@ -411,7 +414,7 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 	claims.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer:    s.opts.Issuer,
 		Subject:   dev.ServerID,
-		Audience:  jwt.ClaimStrings{licensecore.DefaultAudience},
+		Audience:  jwt.ClaimStrings{wire.DefaultAudience},
 		ExpiresAt: jwt.NewNumericDate(exp),
 		NotBefore: jwt.NewNumericDate(now),
 		IssuedAt:  jwt.NewNumericDate(now),
@@ -439,16 +442,16 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 // licenseUsable refuses revoked licenses and licenses past renewal.
 func licenseUsable(lic *licenseRecord, now time.Time) *oauthError {
 	if lic.Revoked {
-		return badRequest("access_denied", descRevoked)
+		return withReason(wire.CodeAccessDenied, wire.ReasonLicenseRevoked, "license revoked")
 	}
 	if !lic.RenewalDate.IsZero() && !now.Before(lic.RenewalDate) {
-		return badRequest("invalid_grant", descExpired)
+		return withReason(wire.CodeInvalidGrant, wire.ReasonLicenseExpired, "license expired — requires renewal")
 	}
 	return nil
 }
 
-func claimsFor(dev *deviceRecord, lic *licenseRecord) *licensecore.Claims {
-	c := &licensecore.Claims{
+func claimsFor(dev *deviceRecord, lic *licenseRecord) *wire.Claims {
+	c := &wire.Claims{
 		LicenseID:     lic.ID,
 		Type:          lic.Type,
 		Customer:      lic.Customer,

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 func TestDeviceAuthorizeResponse(t *testing.T) {
@@ -204,14 +204,14 @@ func TestTokenClaims(t *testing.T) {
 	if r.str("token_type") != "Bearer" || r.body["expires_in"] != float64(72*3600) || r.str("refresh_token") == "" {
 		t.Fatalf("token response %v", r.body)
 	}
-	if r.str("access_token") != r.str(licensecore.TokenResponseLicenseField) {
+	if r.str("access_token") != r.str(wire.TokenResponseLicenseField) {
 		t.Error("licence_token differs from access_token")
 	}
 	c, err := e.verifier().Verify(r.str("access_token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := licensecore.Claims{LicenseID: "LIC-MAIN", Type: licensecore.Subscription, Customer: "Acme Stores",
+	want := wire.Claims{LicenseID: "LIC-MAIN", Type: wire.Subscription, Customer: "Acme Stores",
 		Features: []string{"xms"}, HubServerName: "hub-1", HubServerURL: "https://hub-1.example", Capacity: 12,
 		RenewalDate: t0.AddDate(1, 0, 0).Unix(), TransactionID: "TXN-LIC-MAIN", DeviceName: "Main Store"}
 	got := *c
@@ -223,7 +223,7 @@ func TestTokenClaims(t *testing.T) {
 	if !equalClaims(got, want) {
 		t.Errorf("claims %+v, want %+v", got, want)
 	}
-	if c.Subject != devMain || c.Issuer != e.url || !slices.Contains(c.Audience, licensecore.DefaultAudience) || c.ID == "" {
+	if c.Subject != devMain || c.Issuer != e.url || !slices.Contains(c.Audience, wire.DefaultAudience) || c.ID == "" {
 		t.Errorf("registered claims %+v", c.RegisteredClaims)
 	}
 	if !c.IssuedAt.Equal(t0) || !c.NotBefore.Equal(t0) || !c.ExpiresAt.Equal(t0.Add(72*time.Hour)) {
@@ -231,7 +231,7 @@ func TestTokenClaims(t *testing.T) {
 	}
 }
 
-func equalClaims(a, b licensecore.Claims) bool {
+func equalClaims(a, b wire.Claims) bool {
 	return a.LicenseID == b.LicenseID && a.Type == b.Type && a.Customer == b.Customer && a.HubServerName == b.HubServerName &&
 		a.HubServerURL == b.HubServerURL && a.Capacity == b.Capacity && a.RenewalDate == b.RenewalDate &&
 		a.TransactionID == b.TransactionID && a.DeviceName == b.DeviceName
@@ -264,11 +264,12 @@ func TestRefreshRotation(t *testing.T) {
 func TestLicenseRefusals(t *testing.T) {
 	refreshCases := []struct {
 		name, code, desc string
+		reason           wire.Reason
 		change           func(e *env) error
 	}{
-		{"revoked on refresh", "access_denied", "license revoked",
+		{"revoked on refresh", "access_denied", "license revoked", wire.ReasonLicenseRevoked,
 			func(e *env) error { return e.srv.RevokeLicense("LIC-MAIN") }},
-		{"past renewal on refresh", "invalid_grant", "license expired — requires renewal",
+		{"past renewal on refresh", "invalid_grant", "license expired — requires renewal", wire.ReasonLicenseExpired,
 			func(e *env) error { e.clock.Advance(366 * 24 * time.Hour); return nil }},
 	}
 	for _, tt := range refreshCases {
@@ -282,6 +283,10 @@ func TestLicenseRefusals(t *testing.T) {
 			wantError(t, r, 400, tt.code)
 			if r.str("error_description") != tt.desc {
 				t.Errorf("description %q", r.str("error_description"))
+			}
+			// Clients decide on the reason, never on the description's words.
+			if r.str("reason") != string(tt.reason) {
+				t.Errorf("reason %q, want %q", r.str("reason"), tt.reason)
 			}
 		})
 	}
@@ -320,7 +325,7 @@ func TestPerpetualLicenseHasNoRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RenewalDate != 0 || c.Type != licensecore.Perpetual || c.Features == nil {
+	if c.RenewalDate != 0 || c.Type != wire.Perpetual || c.Features == nil {
 		t.Errorf("claims %+v", c)
 	}
 	e.clock.Advance(60 * 24 * time.Hour)
@@ -349,7 +354,7 @@ func TestHealthAndJWKS(t *testing.T) {
 	}
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	set, keys, err := licensecore.ParseJWKS(data)
+	set, keys, err := wire.ParseJWKS(data)
 	if err != nil || len(keys) != 1 || set.Keys[0].Alg != "EdDSA" {
 		t.Fatalf("jwks %s: %v", data, err)
 	}

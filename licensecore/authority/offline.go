@@ -12,7 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/golang-jwt/jwt/v5"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Offline licensing for PCs that cannot reach the authority (byte layouts
@@ -28,13 +28,6 @@ import (
 //	                   as p#form-error
 //
 // `authority entitle` is the command-line form of /entitle (Server.Entitle).
-
-// Errors of the offline operations.
-var (
-	ErrUnknownDevice   = errors.New("authority: no such device")
-	ErrInstallMismatch = errors.New("authority: the request comes from a PC with another install code")
-	ErrNotEntitled     = errors.New("authority: the device's license cannot be used")
-)
 
 // Grants recorded for offline issuance (issuedRecord.Grant).
 const (
@@ -93,11 +86,11 @@ func (s *Server) AnswerChallenge(serverID, challenge string) (string, error) {
 }
 
 func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error) {
-	ch, err := licensecore.ParseChallenge(typed)
+	ch, err := wire.ParseChallenge(typed)
 	if err != nil {
 		return "", err
 	}
-	if dev.InstallCode != "" && licensecore.ChallengeBinding(dev.InstallCode) != ch.Binding {
+	if dev.InstallCode != "" && wire.ChallengeBinding(dev.InstallCode) != ch.Binding {
 		return "", fmt.Errorf("%w: this challenge was not made on %s", ErrInstallMismatch, dev.Name)
 	}
 	lic, err := s.deviceLicense(dev)
@@ -107,7 +100,7 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 	now := s.now()
 	claims := claimsFor(&dev, &lic)
 	key := s.keys.activeKey()
-	code, err := licensecore.SignResponse(key.priv, key.kid, ch, dev.ServerID, lic.ID, licensecore.ResponseEntitlement{
+	code, err := wire.SignResponse(key.priv, key.kid, ch, dev.ServerID, lic.ID, wire.ResponseEntitlement{
 		IssuedAt: now, Capacity: claims.Capacity, Users: claims.Users, RenewalDate: claims.Renewal(), Features: claims.Features,
 	})
 	if err != nil {
@@ -115,7 +108,7 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 	}
 	id := "response-" + hex.EncodeToString(ch.Nonce[:])
 	rec := issuedRecord{JTI: id, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: key.kid, Grant: grantOfflineResponse,
-		IssuedAt: now.UTC(), ExpiresAt: now.Add(licensecore.DefaultOfflineWindow).UTC()}
+		IssuedAt: now.UTC(), ExpiresAt: now.Add(wire.OfflineWindow).UTC()}
 	if err := s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, pIssued+id, &rec, 0) }); err != nil {
 		return "", err
 	}
@@ -129,7 +122,7 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 	var out []byte
 	err := s.guard(func() error {
-		req, err := licensecore.ParseLicenseRequest(request)
+		req, err := wire.ParseLicenseRequest(request)
 		if err != nil {
 			return err
 		}
@@ -151,14 +144,14 @@ func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 }
 
 // chooseDevice picks the device a request is answered for, among devices.
-func chooseDevice(devices []deviceRecord, serverID string, req licensecore.LicenseRequestFile) (deviceRecord, error) {
-	want := licensecore.NormalizeInstallCode(req.InstallCode)
+func chooseDevice(devices []deviceRecord, serverID string, req wire.LicenseRequestFile) (deviceRecord, error) {
+	want := wire.NormalizeInstallCode(req.InstallCode)
 	var found []deviceRecord
 	for _, d := range devices {
 		if serverID != "" && d.ServerID == serverID {
 			return d, nil
 		}
-		if serverID == "" && d.InstallCode != "" && licensecore.NormalizeInstallCode(d.InstallCode) == want {
+		if serverID == "" && d.InstallCode != "" && wire.NormalizeInstallCode(d.InstallCode) == want {
 			found = append(found, d)
 		}
 	}
@@ -174,8 +167,8 @@ func chooseDevice(devices []deviceRecord, serverID string, req licensecore.Licen
 }
 
 // entitle signs the license file of dev for req and records its issue.
-func (s *Server) entitle(dev deviceRecord, req licensecore.LicenseRequestFile) ([]byte, error) {
-	if dev.InstallCode != "" && licensecore.NormalizeInstallCode(dev.InstallCode) != licensecore.NormalizeInstallCode(req.InstallCode) {
+func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile) ([]byte, error) {
+	if dev.InstallCode != "" && wire.NormalizeInstallCode(dev.InstallCode) != wire.NormalizeInstallCode(req.InstallCode) {
 		return nil, fmt.Errorf("%w: %s is install code %s, the request's is %s", ErrInstallMismatch, dev.Name, dev.InstallCode, req.InstallCode)
 	}
 	lic, err := s.deviceLicense(dev)
@@ -195,7 +188,7 @@ func (s *Server) entitle(dev deviceRecord, req licensecore.LicenseRequestFile) (
 		return nil, err
 	}
 	now := s.now()
-	exp := now.Add(licensecore.DefaultOfflineWindow)
+	exp := now.Add(wire.OfflineWindow)
 	claims := claimsFor(&dev, &lic)
 	if claims.AccountNumber == "" {
 		claims.AccountNumber = req.AccountNumber
@@ -205,17 +198,17 @@ func (s *Server) entitle(dev deviceRecord, req licensecore.LicenseRequestFile) (
 	}
 	claims.InstallCode = req.InstallCode
 	claims.RegisteredClaims = jwt.RegisteredClaims{
-		Issuer: s.opts.Issuer, Subject: dev.ServerID, Audience: jwt.ClaimStrings{licensecore.DefaultAudience},
+		Issuer: s.opts.Issuer, Subject: dev.ServerID, Audience: jwt.ClaimStrings{wire.DefaultAudience},
 		ExpiresAt: jwt.NewNumericDate(exp), NotBefore: jwt.NewNumericDate(now), IssuedAt: jwt.NewNumericDate(now), ID: jti,
 	}
 	key := s.keys.activeKey()
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
-	tok.Header["kid"], tok.Header["typ"] = key.kid, licensecore.EntitlementType
+	tok.Header["kid"], tok.Header["typ"] = key.kid, wire.EntitlementType
 	signed, err := tok.SignedString(key.priv)
 	if err != nil {
 		return nil, err
 	}
-	file, err := licensecore.NewEntitlementFile(signed, s.keys.jwks(now))
+	file, err := wire.NewEntitlementFile(signed, s.keys.jwks(now))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +227,7 @@ func offlineMessage(err error) string {
 	if msg != "" {
 		msg = strings.ToUpper(msg[:1]) + msg[1:]
 	}
-	if errors.Is(err, licensecore.ErrCodeTypo) || errors.Is(err, licensecore.ErrCodeInvalid) {
+	if errors.Is(err, wire.ErrCodeTypo) || errors.Is(err, wire.ErrCodeInvalid) {
 		msg += ". Check the code shown on the PC."
 	}
 	return msg
@@ -317,18 +310,18 @@ func (s *Server) handleEntitle(w http.ResponseWriter, r *http.Request) {
 	}
 	request := []byte(r.PostFormValue("request"))
 	if f, _, err := r.FormFile("request_file"); err == nil {
-		data, rerr := io.ReadAll(io.LimitReader(f, licensecore.MaxRequestFile+1))
+		data, rerr := io.ReadAll(io.LimitReader(f, wire.MaxRequestFile+1))
 		f.Close()
 		if rerr == nil && len(data) > 0 {
 			request = data
 		}
 	}
-	d.Offline.Request = cleanLabel(string(request), licensecore.MaxRequestFile)
+	d.Offline.Request = cleanLabel(string(request), wire.MaxRequestFile)
 	fail := func(msg string) {
 		d.Error = msg
 		s.render(w, http.StatusBadRequest, "entitle", d)
 	}
-	req, err := licensecore.ParseLicenseRequest(request)
+	req, err := wire.ParseLicenseRequest(request)
 	if err != nil {
 		fail(offlineMessage(err))
 		return

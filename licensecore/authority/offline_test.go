@@ -12,22 +12,22 @@ import (
 	"testing"
 	"time"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 var responseCodeRE = regexp.MustCompile(`id="response-code" class="code">([^<]+)<`)
 
-func challengeFor(t *testing.T, installCode string, nonce byte) licensecore.Challenge {
+func challengeFor(t *testing.T, installCode string, nonce byte) wire.Challenge {
 	t.Helper()
-	ch, err := licensecore.NewChallenge(bytes.NewReader(bytes.Repeat([]byte{nonce}, 7)), installCode, t0)
+	ch, err := wire.NewChallenge(bytes.NewReader(bytes.Repeat([]byte{nonce}, 7)), installCode, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ch
 }
 
-func (e *env) keys() licensecore.JWKS { return e.srv.JWKS() }
+func (e *env) keys() wire.JWKS { return e.srv.JWKS() }
 
 func TestUpgradePage(t *testing.T) {
 	e := newEnv(t)
@@ -42,7 +42,7 @@ func TestUpgradePage(t *testing.T) {
 		t.Fatalf("answer: %d %s", st, body)
 	}
 	keys, _ := e.keys().PublicKeys()
-	got, err := licensecore.VerifyResponse(m[1], ch, devMain, "LIC-MAIN", keys)
+	got, err := wire.VerifyResponse(m[1], ch, devMain, "LIC-MAIN", keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestUpgradePage(t *testing.T) {
 
 func licenseRequest(t *testing.T, installCode string) []byte {
 	t.Helper()
-	req, err := json.Marshal(licensecore.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-7",
+	req, err := json.Marshal(wire.LicenseRequestFile{Version: 1, Type: "licence-request", AccountNumber: "ACC-7",
 		SerialNumber: "SER-7", InstallCode: installCode, DeviceName: "Till PC", Nonce: "AAAAAAAAAAAAAAAAAAAAAA", CreatedAt: t0})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestEntitlePage(t *testing.T) {
 	if st != http.StatusOK || resp.Header.Get("Content-Disposition") != `attachment; filename="license.ent"` {
 		t.Fatalf("download: %d %v %s", st, resp.Header, body)
 	}
-	var f licensecore.EntitlementFile
+	var f wire.EntitlementFile
 	if err := json.Unmarshal([]byte(body), &f); err != nil || f.JWKS == nil {
 		t.Fatalf("license file %s: %v", body, err)
 	}
@@ -135,7 +135,7 @@ func TestEntitlePage(t *testing.T) {
 		t.Fatal(err)
 	}
 	if claims.Subject != devMain || claims.InstallCode != "ic-1" || claims.AccountNumber != "ACC-7" ||
-		claims.ExpiresAt.Sub(claims.IssuedAt.Time) != licensecore.DefaultOfflineWindow {
+		claims.ExpiresAt.Sub(claims.IssuedAt.Time) != wire.OfflineWindow {
 		t.Fatalf("claims %+v", claims)
 	}
 	// Pasted instead of uploaded, for a device chosen by hand.
@@ -174,7 +174,7 @@ func TestEntitleAccountMustMatch(t *testing.T) {
 	if _, err := e.srv.Entitle(licenseRequest(t, "IC-5"), devPerpetual); !errors.Is(err, authority.ErrNotEntitled) {
 		t.Fatalf("wrong account number: %v", err)
 	}
-	if _, err := e.srv.Entitle([]byte("nope"), devPerpetual); !errors.Is(err, licensecore.ErrRequestInvalid) {
+	if _, err := e.srv.Entitle([]byte("nope"), devPerpetual); !errors.Is(err, wire.ErrRequestInvalid) {
 		t.Fatalf("bad request: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -24,8 +23,6 @@ func hashPassword(password string, p Argon2Params) (string, error) {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
-
-var errBadHash = errors.New("malformed password hash")
 
 // checkPassword compares in constant time with the parameters of the hash.
 func checkPassword(encoded, password string) (bool, error) {

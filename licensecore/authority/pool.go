@@ -28,11 +28,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
-
-// ErrUnknownCustomer is a customer id the authority does not know.
-var ErrUnknownCustomer = errors.New("authority: no such customer")
 
 // Key prefixes of customers and pools.
 const (
@@ -60,10 +57,10 @@ type CustomerSeed struct {
 // Devices, or "maintenance" with MaintenanceUntil (RFC 3339 in JSON).
 // Re-seeding keeps an activation: only the grant is updated.
 type PoolLicenseSeed struct {
-	ID               string               `json:"id"`
-	Kind             licensecore.PoolKind `json:"kind"`
-	Devices          int                  `json:"devices,omitempty"`
-	MaintenanceUntil time.Time            `json:"maintenance_until,omitzero"`
+	ID               string        `json:"id"`
+	Kind             wire.PoolKind `json:"kind"`
+	Devices          int           `json:"devices,omitempty"`
+	MaintenanceUntil time.Time     `json:"maintenance_until,omitzero"`
 }
 
 type customerRecord struct {
@@ -77,7 +74,8 @@ type customerRecord struct {
 // PoolEntry is a license of a customer's pool as the authority sees it:
 // available, or active on one installation.
 type PoolEntry struct {
-	licensecore.PoolLicense
+	wire.PoolLicense
+	Description  string    `json:"description,omitempty"` // for the partner page
 	CustomerID   string    `json:"customer_id"`
 	State        string    `json:"state"` // PoolAvailable or PoolActive
 	InstallCode  string    `json:"install_code,omitempty"`
@@ -117,14 +115,14 @@ func seedPool(seed Seed, now time.Time) ([]customerRecord, []poolRecord, error) 
 	seen := map[string]bool{}
 	for _, o := range seed.Organizations {
 		for _, c := range o.Customers {
-			id, err := licensecore.ParseCustomerID(c.ID)
+			id, err := wire.ParseCustomerID(c.ID)
 			if err != nil || seen["c"+id] {
 				return nil, nil, fmt.Errorf("%w: organization %q: customer id %q is not a UUID or appears twice", ErrInvalidSeed, o.ID, c.ID)
 			}
 			seen["c"+id] = true
 			custs = append(custs, customerRecord{ID: id, Name: orDefault(c.Name, id), OrgID: o.ID, CreatedAt: now.UTC()})
 			for _, l := range c.Pool {
-				pl := licensecore.PoolLicense{ID: l.ID, Kind: l.Kind, Devices: l.Devices, MaintenanceUntil: l.MaintenanceUntil.UTC()}
+				pl := wire.PoolLicense{ID: l.ID, Kind: l.Kind, Devices: l.Devices, MaintenanceUntil: l.MaintenanceUntil.UTC()}
 				if l.MaintenanceUntil.IsZero() {
 					pl.MaintenanceUntil = time.Time{}
 				}
@@ -176,11 +174,11 @@ const DemoCustomerID = "de5a0c0d-e000-4000-8000-000000000001"
 func demoCustomer() CustomerSeed {
 	year := time.Now().UTC().Year()
 	return CustomerSeed{ID: DemoCustomerID, Name: "Demo Retail Ltd", Pool: []PoolLicenseSeed{
-		{ID: "POOL-CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
-		{ID: "POOL-CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
-		{ID: "POOL-CAP-2", Kind: licensecore.PoolCapacity, Devices: 2},
-		{ID: "POOL-MNT-1", Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(year+1, 12, 31, 0, 0, 0, 0, time.UTC)},
-		{ID: "POOL-MNT-2", Kind: licensecore.PoolMaintenance, MaintenanceUntil: time.Date(year+2, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{ID: "POOL-CAP-8", Kind: wire.PoolCapacity, Devices: 8},
+		{ID: "POOL-CAP-4", Kind: wire.PoolCapacity, Devices: 4},
+		{ID: "POOL-CAP-2", Kind: wire.PoolCapacity, Devices: 2},
+		{ID: "POOL-MNT-1", Kind: wire.PoolMaintenance, MaintenanceUntil: time.Date(year+1, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{ID: "POOL-MNT-2", Kind: wire.PoolMaintenance, MaintenanceUntil: time.Date(year+2, 12, 31, 0, 0, 0, 0, time.UTC)},
 	}}
 }
 
@@ -252,7 +250,7 @@ func (s *Server) Pool(customerID string) ([]PoolEntry, error) {
 func poolEntries(txn *badger.Txn, customerID string) ([]PoolEntry, error) {
 	var out []PoolEntry
 	err := scanJSON(txn, pPool+customerID+"/", func(p *poolRecord) error {
-		p.Description = p.Describe()
+		p.Description = describe(p.PoolLicense)
 		out = append(out, p.PoolEntry)
 		return nil
 	})
@@ -262,7 +260,7 @@ func poolEntries(txn *badger.Txn, customerID string) ([]PoolEntry, error) {
 // registerPool adds the customer and pool endpoints and the partner pages.
 func (s *Server) registerPool(mux *http.ServeMux) {
 	mux.HandleFunc("GET /customers/{id}", s.handleCustomerCheck)
-	for _, op := range []string{licensecore.PoolOpList, licensecore.PoolOpHeld, licensecore.PoolOpActivate, licensecore.PoolOpTransfer} {
+	for _, op := range []string{wire.PoolOpList, wire.PoolOpHeld, wire.PoolOpActivate, wire.PoolOpTransfer} {
 		mux.HandleFunc("POST /pool/"+op, s.poolEndpoint(op))
 	}
 	mux.HandleFunc("GET /partner", s.handlePartnerPage)
@@ -270,41 +268,39 @@ func (s *Server) registerPool(mux *http.ServeMux) {
 	mux.HandleFunc("GET /partner/customers/{id}", s.handleCustomerPage)
 }
 
-func poolRefusal(status int, code, desc string) *oauthError { return oerr(status, code, desc) }
-
 func (s *Server) handleCustomerCheck(w http.ResponseWriter, r *http.Request) {
-	id, err := licensecore.ParseCustomerID(r.PathValue("id"))
+	id, err := wire.ParseCustomerID(r.PathValue("id"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, err.Error()))
+		writeJSON(w, http.StatusBadRequest, oerr(http.StatusBadRequest, wire.CodeInvalidRequest, err.Error()))
 		return
 	}
 	var c customerRecord
 	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pCustomer+id, &c) })
 	switch {
 	case errors.Is(err, errNotFound):
-		writeJSON(w, http.StatusNotFound, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownCustomer, "no customer has the Customer ID "+id))
+		writeJSON(w, http.StatusNotFound, oerr(http.StatusNotFound, wire.CodeUnknownCustomer, "no customer has the Customer ID "+id))
 	case err != nil:
 		s.log.Error().Err(err).Msg("customer check")
 		writeJSON(w, http.StatusInternalServerError, errServer)
 	default:
-		writeJSON(w, http.StatusOK, licensecore.CustomerAnswer{CustomerID: c.ID, Name: c.Name})
+		writeJSON(w, http.StatusOK, wire.CustomerAnswer{CustomerID: c.ID, Name: c.Name})
 	}
 }
 
 // poolEndpoint serves one signed pool operation.
 func (s *Server) poolEndpoint(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, licensecore.MaxPoolEnvelope))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, wire.MaxPoolEnvelope))
 		if err != nil {
-			writeJSON(w, http.StatusRequestEntityTooLarge, poolRefusal(http.StatusRequestEntityTooLarge, licensecore.PoolErrInvalidRequest, "request body too large"))
+			writeJSON(w, http.StatusRequestEntityTooLarge, oerr(http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest, "request body too large"))
 			return
 		}
-		req, err := licensecore.OpenPoolEnvelope(body)
+		req, err := wire.OpenPoolEnvelope(body)
 		if err == nil && req.Op != op {
 			err = fmt.Errorf("op %q sent to /pool/%s", req.Op, op)
 		}
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, err.Error()))
+			writeJSON(w, http.StatusBadRequest, oerr(http.StatusBadRequest, wire.CodeInvalidRequest, err.Error()))
 			return
 		}
 		now := s.now()
@@ -339,18 +335,18 @@ func (s *Server) poolUpdate(fn func(txn *badger.Txn) error) error {
 }
 
 // poolOp answers one authenticated pool request inside txn.
-func (s *Server) poolOp(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+func (s *Server) poolOp(txn *badger.Txn, req wire.PoolRequest, now time.Time) (any, *oauthError, error) {
 	if refused, err := s.authInstall(txn, req, now); refused != nil || err != nil {
 		return nil, refused, err
 	}
 	switch req.Op {
-	case licensecore.PoolOpList, licensecore.PoolOpHeld:
+	case wire.PoolOpList, wire.PoolOpHeld:
 		entries, err := poolEntries(txn, req.CustomerID)
 		if err != nil {
 			return nil, nil, err
 		}
-		if req.Op == licensecore.PoolOpList {
-			ans := licensecore.PoolListAnswer{Licenses: []licensecore.PoolLicense{}}
+		if req.Op == wire.PoolOpList {
+			ans := wire.PoolListAnswer{Licenses: []wire.PoolLicense{}}
 			for _, e := range entries {
 				if e.State == PoolAvailable {
 					ans.Licenses = append(ans.Licenses, e.PoolLicense)
@@ -358,33 +354,31 @@ func (s *Server) poolOp(txn *badger.Txn, req licensecore.PoolRequest, now time.T
 			}
 			return ans, nil, nil
 		}
-		ans := licensecore.PoolHeldAnswer{Activations: []licensecore.PoolActivation{}}
+		ans := wire.PoolHeldAnswer{Activations: []wire.PoolActivation{}}
 		for _, e := range entries {
 			if e.State == PoolActive && e.InstallCode == req.InstallCode {
 				ans.Activations = append(ans.Activations, e.activation())
 			}
 		}
 		return ans, nil, nil
-	case licensecore.PoolOpActivate:
+	case wire.PoolOpActivate:
 		return s.poolActivate(txn, req, now)
 	default:
 		return s.poolTransfer(txn, req, now)
 	}
 }
 
-func (e PoolEntry) activation() licensecore.PoolActivation {
-	l := e.PoolLicense
-	l.Description = ""
-	return licensecore.PoolActivation{License: l, ActivationID: e.ActivationID, ActivatedAt: e.ActivatedAt}
+func (e PoolEntry) activation() wire.PoolActivation {
+	return wire.PoolActivation{License: e.PoolLicense, ActivationID: e.ActivationID, ActivatedAt: e.ActivatedAt}
 }
 
 // authInstall admits a request: the customer exists, and the install code
 // is registered to the request's key (registering it on first use) and to
 // this customer (moving it only when it holds nothing of the old one).
-func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (*oauthError, error) {
+func (s *Server) authInstall(txn *badger.Txn, req wire.PoolRequest, now time.Time) (*oauthError, error) {
 	var c customerRecord
 	if err := getJSON(txn, pCustomer+req.CustomerID, &c); errors.Is(err, errNotFound) {
-		return poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownCustomer, "no customer has the Customer ID "+req.CustomerID), nil
+		return oerr(http.StatusNotFound, wire.CodeUnknownCustomer, "no customer has the Customer ID "+req.CustomerID), nil
 	} else if err != nil {
 		return nil, err
 	}
@@ -398,7 +392,7 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 	case err != nil:
 		return nil, err
 	case !bytes.Equal(inst.PublicKey, req.PublicKey):
-		return poolRefusal(http.StatusConflict, licensecore.PoolErrInstallConflict,
+		return oerr(http.StatusConflict, wire.CodeInstallConflict,
 			"install code "+req.InstallCode+" is registered to another installation"), nil
 	case inst.CustomerID != req.CustomerID:
 		held, err := poolEntries(txn, inst.CustomerID)
@@ -406,7 +400,7 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 			return nil, err
 		}
 		if slices.ContainsFunc(held, func(e PoolEntry) bool { return e.State == PoolActive && e.InstallCode == req.InstallCode }) {
-			return poolRefusal(http.StatusConflict, licensecore.PoolErrInstallBusy,
+			return oerr(http.StatusConflict, wire.CodeInstallBusy,
 				"this installation still holds licenses of its previous customer"), nil
 		}
 		inst.CustomerID = req.CustomerID
@@ -421,7 +415,7 @@ func (s *Server) authInstall(txn *badger.Txn, req licensecore.PoolRequest, now t
 	return nil, setJSON(txn, pInstall+req.InstallCode, inst, 0)
 }
 
-func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+func (s *Server) poolActivate(txn *badger.Txn, req wire.PoolRequest, now time.Time) (any, *oauthError, error) {
 	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
 	key := poolKey(req.CustomerID, req.LicenseID)
 	var rec poolRecord
@@ -429,7 +423,7 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 	switch err := getJSON(txn, opKey, &op); {
 	case err == nil:
 		if op.Op != req.Op || op.LicenseID != req.LicenseID {
-			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
+			return nil, oerr(http.StatusBadRequest, wire.CodeInvalidRequest, "request_id was used for another request"), nil
 		}
 		// A repeat: the same answer while the activation lasts.
 		if err := getJSON(txn, key, &rec); err != nil && !errors.Is(err, errNotFound) {
@@ -438,13 +432,13 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 		if rec.State == PoolActive && rec.ActivationID == op.ActivationID {
 			return rec.activation(), nil, nil
 		}
-		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrSuperseded, "this activation has since ended"), nil
+		return nil, oerr(http.StatusConflict, wire.CodeSuperseded, "this activation has since ended"), nil
 	case !errors.Is(err, errNotFound):
 		return nil, nil, err
 	}
 	switch err := getJSON(txn, key, &rec); {
 	case errors.Is(err, errNotFound):
-		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
+		return nil, oerr(http.StatusNotFound, wire.CodeUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
 	case err != nil:
 		return nil, nil, err
 	}
@@ -453,7 +447,7 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 		if rec.InstallCode == req.InstallCode {
 			where = "this installation"
 		}
-		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotAvailable, "license "+req.LicenseID+" is already active on "+where), nil
+		return nil, oerr(http.StatusConflict, wire.CodeNotAvailable, "license "+req.LicenseID+" is already active on "+where), nil
 	}
 	actID, err := randomToken(16)
 	if err != nil {
@@ -472,15 +466,15 @@ func (s *Server) poolActivate(txn *badger.Txn, req licensecore.PoolRequest, now 
 }
 
 // poolTransfer credits a license back on its holder's signed receipt.
-func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now time.Time) (any, *oauthError, error) {
+func (s *Server) poolTransfer(txn *badger.Txn, req wire.PoolRequest, now time.Time) (any, *oauthError, error) {
 	opKey := pPoolOp + req.InstallCode + "/" + req.RequestID
 	var op poolOpRecord
 	switch err := getJSON(txn, opKey, &op); {
 	case err == nil:
 		if op.Op != req.Op || op.LicenseID != req.LicenseID || op.ActivationID != req.ActivationID {
-			return nil, poolRefusal(http.StatusBadRequest, licensecore.PoolErrInvalidRequest, "request_id was used for another request"), nil
+			return nil, oerr(http.StatusBadRequest, wire.CodeInvalidRequest, "request_id was used for another request"), nil
 		}
-		return licensecore.PoolTransferAnswer{LicenseID: op.LicenseID, TransferDate: op.TransferDate}, nil, nil
+		return wire.PoolTransferAnswer{LicenseID: op.LicenseID, TransferDate: op.TransferDate}, nil, nil
 	case !errors.Is(err, errNotFound):
 		return nil, nil, err
 	}
@@ -488,13 +482,13 @@ func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now 
 	var rec poolRecord
 	switch err := getJSON(txn, key, &rec); {
 	case errors.Is(err, errNotFound):
-		return nil, poolRefusal(http.StatusNotFound, licensecore.PoolErrUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
+		return nil, oerr(http.StatusNotFound, wire.CodeUnknownLicense, "the customer's pool has no license "+req.LicenseID), nil
 	case err != nil:
 		return nil, nil, err
 	}
 	if rec.State != PoolActive || rec.InstallCode != req.InstallCode || rec.ActivationID != req.ActivationID ||
 		!bytes.Equal(rec.HolderKey, req.PublicKey) {
-		return nil, poolRefusal(http.StatusConflict, licensecore.PoolErrNotHeld,
+		return nil, oerr(http.StatusConflict, wire.CodeNotHeld,
 			"license "+req.LicenseID+" is not held by this installation under that activation"), nil
 	}
 	rec.PoolEntry = PoolEntry{PoolLicense: rec.PoolLicense, CustomerID: rec.CustomerID, State: PoolAvailable}
@@ -507,7 +501,7 @@ func (s *Server) poolTransfer(txn *badger.Txn, req licensecore.PoolRequest, now 
 		return nil, nil, err
 	}
 	s.log.Info().Str("lid", req.LicenseID).Str("install", req.InstallCode).Str("activation", req.ActivationID).Msg("pool license returned")
-	return licensecore.PoolTransferAnswer{LicenseID: req.LicenseID, TransferDate: rec.TransferDate}, nil, nil
+	return wire.PoolTransferAnswer{LicenseID: req.LicenseID, TransferDate: rec.TransferDate}, nil, nil
 }
 
 // ---- partner pages ----
@@ -630,4 +624,12 @@ func (s *Server) handleCustomerPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.renderPartner(w, http.StatusOK, "pool", d)
+}
+
+// describe is a pool license's grant as the partner page shows it.
+func describe(l wire.PoolLicense) string {
+	if l.Kind == wire.PoolMaintenance {
+		return "Maintenance until " + l.MaintenanceUntil.UTC().Format("2 Jan 2006")
+	}
+	return strings.TrimSuffix(fmt.Sprintf("%d devices", l.Devices), map[bool]string{true: "s"}[l.Devices == 1])
 }

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 const (
@@ -28,9 +28,9 @@ func poolSeed() authority.Seed {
 	maint := time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC)
 	return authority.Seed{Organizations: []authority.OrganizationSeed{
 		{ID: orgAcme, Name: "Acme Stores", Customers: []authority.CustomerSeed{{ID: custAcme, Name: "Acme Retail", Pool: []authority.PoolLicenseSeed{
-			{ID: "CAP-8", Kind: licensecore.PoolCapacity, Devices: 8},
-			{ID: "CAP-4", Kind: licensecore.PoolCapacity, Devices: 4},
-			{ID: "MNT-27", Kind: licensecore.PoolMaintenance, MaintenanceUntil: maint},
+			{ID: "CAP-8", Kind: wire.PoolCapacity, Devices: 8},
+			{ID: "CAP-4", Kind: wire.PoolCapacity, Devices: 4},
+			{ID: "MNT-27", Kind: wire.PoolMaintenance, MaintenanceUntil: maint},
 		}}}},
 		{ID: orgBeta, Name: "Beta Bakery", Customers: []authority.CustomerSeed{{ID: custBeta, Name: "Beta Shops"}}},
 	}}
@@ -63,7 +63,7 @@ type poolReply struct {
 
 func (e *env) pool(in install, op, license, activation, requestID string) poolReply {
 	e.t.Helper()
-	env, err := licensecore.SignPoolRequest(in.key, licensecore.PoolRequest{
+	env, err := wire.SignPoolRequest(in.key, wire.PoolRequest{
 		Op: op, CustomerID: in.customer, InstallCode: in.code, ServerName: "Till " + in.code,
 		LicenseID: license, ActivationID: activation, RequestID: requestID, IssuedAt: t0,
 	})
@@ -87,9 +87,9 @@ func (e *env) postPool(path string, body []byte) poolReply {
 	return r
 }
 
-func (r poolReply) want(t *testing.T, status int, code string) poolReply {
+func (r poolReply) want(t *testing.T, status int, code wire.ErrorCode) poolReply {
 	t.Helper()
-	if r.status != status || (code != "" && r.body["error"] != code) {
+	if r.status != status || (code != "" && r.body["error"] != string(code)) {
 		t.Fatalf("got %d %s, want %d %s", r.status, r.raw, status, code)
 	}
 	return r
@@ -117,45 +117,45 @@ func TestPoolProtocol(t *testing.T) {
 	e := newPoolEnv(t)
 	a, b := newInstall("AAAA-1111", custAcme), newInstall("BBBB-2222", custAcme)
 
-	list := e.pool(a, licensecore.PoolOpList, "", "", "").want(t, 200, "")
+	list := e.pool(a, wire.PoolOpList, "", "", "").want(t, 200, "")
 	if n := len(list.body["licences"].([]any)); n != 3 {
 		t.Fatalf("pool lists %d licenses: %s", n, list.raw)
 	}
-	first := e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 200, "")
+	first := e.pool(a, wire.PoolOpActivate, "CAP-8", "", "req-1").want(t, 200, "")
 	act := first.activationID()
 	if act == "" || !strings.Contains(first.raw, `"devices":8`) {
 		t.Fatalf("activation: %s", first.raw)
 	}
 	// A repeat of the same request gets the same answer and changes nothing.
-	if again := e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 200, ""); again.activationID() != act {
+	if again := e.pool(a, wire.PoolOpActivate, "CAP-8", "", "req-1").want(t, 200, ""); again.activationID() != act {
 		t.Fatalf("repeated activation: %s", again.raw)
 	}
-	e.pool(a, licensecore.PoolOpActivate, "CAP-4", "", "req-1").want(t, 400, licensecore.PoolErrInvalidRequest)
-	e.pool(b, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 409, licensecore.PoolErrNotAvailable)
-	e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-2").want(t, 409, licensecore.PoolErrNotAvailable)
-	e.pool(a, licensecore.PoolOpActivate, "NOPE", "", "req-3").want(t, 404, licensecore.PoolErrUnknownLicense)
-	if list := e.pool(b, licensecore.PoolOpList, "", "", "").want(t, 200, ""); strings.Contains(list.raw, "CAP-8") {
+	e.pool(a, wire.PoolOpActivate, "CAP-4", "", "req-1").want(t, 400, wire.CodeInvalidRequest)
+	e.pool(b, wire.PoolOpActivate, "CAP-8", "", "req-1").want(t, 409, wire.CodeNotAvailable)
+	e.pool(a, wire.PoolOpActivate, "CAP-8", "", "req-2").want(t, 409, wire.CodeNotAvailable)
+	e.pool(a, wire.PoolOpActivate, "NOPE", "", "req-3").want(t, 404, wire.CodeUnknownLicense)
+	if list := e.pool(b, wire.PoolOpList, "", "", "").want(t, 200, ""); strings.Contains(list.raw, "CAP-8") {
 		t.Fatalf("an active license is listed: %s", list.raw)
 	}
-	if held := e.pool(a, licensecore.PoolOpHeld, "", "", "").want(t, 200, ""); !strings.Contains(held.raw, act) {
+	if held := e.pool(a, wire.PoolOpHeld, "", "", "").want(t, 200, ""); !strings.Contains(held.raw, act) {
 		t.Fatalf("held: %s", held.raw)
 	}
-	if held := e.pool(b, licensecore.PoolOpHeld, "", "", "").want(t, 200, ""); strings.Contains(held.raw, "CAP-8") {
+	if held := e.pool(b, wire.PoolOpHeld, "", "", "").want(t, 200, ""); strings.Contains(held.raw, "CAP-8") {
 		t.Fatalf("b holds a's license: %s", held.raw)
 	}
 
 	// Only the holder, with the key and activation of the activation, gets
 	// the license credited back.
 	forger := newInstall(a.code, custAcme)
-	e.pool(forger, licensecore.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, licensecore.PoolErrInstallConflict)
-	e.pool(b, licensecore.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, licensecore.PoolErrNotHeld)
-	e.pool(a, licensecore.PoolOpTransfer, "CAP-8", "other-activation", "t-1").want(t, 409, licensecore.PoolErrNotHeld)
+	e.pool(forger, wire.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, wire.CodeInstallConflict)
+	e.pool(b, wire.PoolOpTransfer, "CAP-8", act, "t-1").want(t, 409, wire.CodeNotHeld)
+	e.pool(a, wire.PoolOpTransfer, "CAP-8", "other-activation", "t-1").want(t, 409, wire.CodeNotHeld)
 	if st := e.poolState(t, custAcme)["CAP-8"]; st.State != authority.PoolActive || st.InstallCode != a.code {
 		t.Fatalf("refused receipts changed the pool: %+v", st)
 	}
 	e.clock.Advance(time.Hour)
-	done := e.pool(a, licensecore.PoolOpTransfer, "CAP-8", act, "t-2").want(t, 200, "")
-	if again := e.pool(a, licensecore.PoolOpTransfer, "CAP-8", act, "t-2").want(t, 200, ""); again.raw != done.raw {
+	done := e.pool(a, wire.PoolOpTransfer, "CAP-8", act, "t-2").want(t, 200, "")
+	if again := e.pool(a, wire.PoolOpTransfer, "CAP-8", act, "t-2").want(t, 200, ""); again.raw != done.raw {
 		t.Fatalf("repeated receipt: %s vs %s", again.raw, done.raw)
 	}
 	st := e.poolState(t, custAcme)["CAP-8"]
@@ -163,31 +163,31 @@ func TestPoolProtocol(t *testing.T) {
 		t.Fatalf("after transfer: %+v", st)
 	}
 	// The old activation is over: its repeat must not claim it again.
-	e.pool(a, licensecore.PoolOpActivate, "CAP-8", "", "req-1").want(t, 409, licensecore.PoolErrSuperseded)
-	e.pool(a, licensecore.PoolOpTransfer, "CAP-8", act, "t-3").want(t, 409, licensecore.PoolErrNotHeld)
-	b2 := e.pool(b, licensecore.PoolOpActivate, "CAP-8", "", "b-1").want(t, 200, "")
+	e.pool(a, wire.PoolOpActivate, "CAP-8", "", "req-1").want(t, 409, wire.CodeSuperseded)
+	e.pool(a, wire.PoolOpTransfer, "CAP-8", act, "t-3").want(t, 409, wire.CodeNotHeld)
+	b2 := e.pool(b, wire.PoolOpActivate, "CAP-8", "", "b-1").want(t, 200, "")
 	if b2.activationID() == act {
 		t.Fatal("a new activation reused the old id")
 	}
 
 	// Authentication and envelope failures.
-	e.pool(newInstall("CCCC", "11111111-2222-4333-8444-555555555555"), licensecore.PoolOpList, "", "", "").want(t, 404, licensecore.PoolErrUnknownCustomer)
-	sig, _ := licensecore.SignPoolRequest(a.key, licensecore.PoolRequest{Op: licensecore.PoolOpHeld, CustomerID: custAcme, InstallCode: a.code})
-	e.postPool("/pool/list", sig).want(t, 400, licensecore.PoolErrInvalidRequest)
+	e.pool(newInstall("CCCC", "11111111-2222-4333-8444-555555555555"), wire.PoolOpList, "", "", "").want(t, 404, wire.CodeUnknownCustomer)
+	sig, _ := wire.SignPoolRequest(a.key, wire.PoolRequest{Op: wire.PoolOpHeld, CustomerID: custAcme, InstallCode: a.code})
+	e.postPool("/pool/list", sig).want(t, 400, wire.CodeInvalidRequest)
 	tampered := bytes.Replace(sig, []byte(`"signature":"`), []byte(`"signature":"AA`), 1)
-	e.postPool("/pool/held", tampered).want(t, 400, licensecore.PoolErrInvalidRequest)
-	e.postPool("/pool/held", []byte("not json")).want(t, 400, licensecore.PoolErrInvalidRequest)
-	e.postPool("/pool/held", bytes.Repeat([]byte("x"), licensecore.MaxPoolEnvelope+10)).want(t, 413, licensecore.PoolErrInvalidRequest)
+	e.postPool("/pool/held", tampered).want(t, 400, wire.CodeInvalidRequest)
+	e.postPool("/pool/held", []byte("not json")).want(t, 400, wire.CodeInvalidRequest)
+	e.postPool("/pool/held", bytes.Repeat([]byte("x"), wire.MaxPoolEnvelope+10)).want(t, 413, wire.CodeInvalidRequest)
 
 	// An install moves to another customer only once it holds nothing.
-	e.pool(install{code: b.code, customer: custBeta, key: b.key}, licensecore.PoolOpList, "", "", "").want(t, 409, licensecore.PoolErrInstallBusy)
-	e.pool(install{code: a.code, customer: custBeta, key: a.key}, licensecore.PoolOpList, "", "", "").want(t, 200, "")
-	e.pool(a, licensecore.PoolOpActivate, "CAP-4", "", "moved-1").want(t, 200, "") // back: it held nothing of beta
-	e.pool(install{code: a.code, customer: custBeta, key: a.key}, licensecore.PoolOpList, "", "", "").want(t, 409, licensecore.PoolErrInstallBusy)
+	e.pool(install{code: b.code, customer: custBeta, key: b.key}, wire.PoolOpList, "", "", "").want(t, 409, wire.CodeInstallBusy)
+	e.pool(install{code: a.code, customer: custBeta, key: a.key}, wire.PoolOpList, "", "", "").want(t, 200, "")
+	e.pool(a, wire.PoolOpActivate, "CAP-4", "", "moved-1").want(t, 200, "") // back: it held nothing of beta
+	e.pool(install{code: a.code, customer: custBeta, key: a.key}, wire.PoolOpList, "", "", "").want(t, 409, wire.CodeInstallBusy)
 
 	// Restart: the answers are durable.
 	e.restart()
-	if again := e.pool(b, licensecore.PoolOpActivate, "CAP-8", "", "b-1").want(t, 200, ""); again.activationID() != b2.activationID() {
+	if again := e.pool(b, wire.PoolOpActivate, "CAP-8", "", "b-1").want(t, 200, ""); again.activationID() != b2.activationID() {
 		t.Fatalf("after restart: %s", again.raw)
 	}
 }
@@ -201,8 +201,8 @@ func TestCustomerCheck(t *testing.T) {
 	}{
 		{custAcme, 200, `"name":"Acme Retail"`},
 		{strings.ToUpper(custAcme), 200, `"customer_id":"` + custAcme + `"`},
-		{"11111111-2222-4333-8444-555555555555", 404, licensecore.PoolErrUnknownCustomer},
-		{"not-a-uuid", 400, licensecore.PoolErrInvalidRequest},
+		{"11111111-2222-4333-8444-555555555555", 404, string(wire.CodeUnknownCustomer)},
+		{"not-a-uuid", 400, string(wire.CodeInvalidRequest)},
 	} {
 		resp, err := http.Get(e.url + "/customers/" + url.PathEscape(tc.id))
 		if err != nil {
@@ -233,13 +233,13 @@ func TestPoolRace(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range ins {
 			wg.Go(func() {
-				r := e.pool(ins[i], licensecore.PoolOpActivate, "CAP-4", "", fmt.Sprintf("r%d", round))
+				r := e.pool(ins[i], wire.PoolOpActivate, "CAP-4", "", fmt.Sprintf("r%d", round))
 				switch {
 				case r.status == 200:
 					wins.Add(1)
 					winner.Store(&ins[i])
 					act.Store(r.activationID())
-				case r.status != 409 || r.body["error"] != licensecore.PoolErrNotAvailable:
+				case r.status != 409 || r.body["error"] != string(wire.CodeNotAvailable):
 					t.Errorf("round %d: %d %s", round, r.status, r.raw)
 				}
 			})
@@ -252,7 +252,7 @@ func TestPoolRace(t *testing.T) {
 		if st := e.poolState(t, custAcme)["CAP-4"]; st.InstallCode != w.code || st.ActivationID != act.Load() {
 			t.Fatalf("round %d: pool says %+v", round, st)
 		}
-		e.pool(w, licensecore.PoolOpTransfer, "CAP-4", act.Load().(string), fmt.Sprintf("t%d", round)).want(t, 200, "")
+		e.pool(w, wire.PoolOpTransfer, "CAP-4", act.Load().(string), fmt.Sprintf("t%d", round)).want(t, 200, "")
 	}
 }
 
@@ -286,7 +286,7 @@ func TestPartnerPages(t *testing.T) {
 	resp.Body.Close()
 
 	in := newInstall("PAGE-1", custAcme)
-	e.pool(in, licensecore.PoolOpActivate, "MNT-27", "", "p1").want(t, 200, "")
+	e.pool(in, wire.PoolOpActivate, "MNT-27", "", "p1").want(t, 200, "")
 	st, body = b.get("/partner/customers/" + custAcme)
 	if st != 200 || !strings.Contains(body, `id="pool-MNT-27" data-state="active"`) || !strings.Contains(body, "PAGE-1") ||
 		!strings.Contains(body, "Maintenance until 31 Dec 2027") || !strings.Contains(body, `id="pool-CAP-8" data-state="available"`) {
@@ -300,7 +300,7 @@ func TestPartnerPages(t *testing.T) {
 func TestPoolSeed(t *testing.T) {
 	e := newPoolEnv(t)
 	in := newInstall("SEED-1", custAcme)
-	act := e.pool(in, licensecore.PoolOpActivate, "CAP-8", "", "s1").want(t, 200, "").activationID()
+	act := e.pool(in, wire.PoolOpActivate, "CAP-8", "", "s1").want(t, 200, "").activationID()
 	// Seeding again keeps the activation and updates the grant.
 	seed := poolSeed()
 	seed.Organizations[0].Customers[0].Pool[0].Devices = 10
@@ -345,7 +345,7 @@ func TestDemoSeedHasAPool(t *testing.T) {
 	if err != nil || len(entries) != 5 {
 		t.Fatalf("demo pool: %+v %v", entries, err)
 	}
-	if id, err := licensecore.ParseCustomerID(authority.DemoCustomerID); err != nil || id != authority.DemoCustomerID {
+	if id, err := wire.ParseCustomerID(authority.DemoCustomerID); err != nil || id != authority.DemoCustomerID {
 		t.Fatalf("demo customer id: %v", err)
 	}
 }

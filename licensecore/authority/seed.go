@@ -12,7 +12,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Seed is the authority's initial data, usually read from a JSON file
@@ -57,13 +57,13 @@ type DeviceSeed struct {
 // LicenseSeed is the license of one device. RenewalDate is RFC 3339 in
 // JSON and optional.
 type LicenseSeed struct {
-	ID            string                  `json:"id"`
-	Type          licensecore.LicenseType `json:"type"`
-	Customer      string                  `json:"customer,omitempty"`
-	Capacity      int                     `json:"capacity,omitempty"`
-	RenewalDate   time.Time               `json:"renewal_date,omitzero"`
-	TransactionID string                  `json:"transaction_id,omitempty"`
-	Revoked       bool                    `json:"revoked,omitempty"`
+	ID            string           `json:"id"`
+	Type          wire.LicenseType `json:"type"`
+	Customer      string           `json:"customer,omitempty"`
+	Capacity      int              `json:"capacity,omitempty"`
+	RenewalDate   time.Time        `json:"renewal_date,omitzero"`
+	TransactionID string           `json:"transaction_id,omitempty"`
+	Revoked       bool             `json:"revoked,omitempty"`
 	// Entitlements beyond the device's features (issue 5); optional.
 	Modules       []string `json:"modules,omitempty"`
 	Users         int      `json:"users,omitempty"`
@@ -89,19 +89,19 @@ func DemoSeed(extra ...DeviceSeed) Seed {
 		{
 			ServerID: "POS-0001-MAIN", Name: "Main Street Store", InstallCode: "MS-4821",
 			HubServerName: "hub-east", HubServerURL: "https://hub-east.example.com", Features: []string{"xms", "loyalty"},
-			License: &LicenseSeed{ID: "LIC-1001", Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
+			License: &LicenseSeed{ID: "LIC-1001", Type: wire.Subscription, Customer: "Demo Retail Ltd",
 				Capacity: 8, RenewalDate: renewal, TransactionID: "TXN-2024-0001"},
 		},
 		{
 			ServerID: "POS-0002-HARBOUR", Name: "Harbour Kiosk", HubServerName: "hub-east",
 			HubServerURL: "https://hub-east.example.com", Features: []string{},
-			License: &LicenseSeed{ID: "LIC-1002", Type: licensecore.Perpetual, Customer: "Demo Retail Ltd",
+			License: &LicenseSeed{ID: "LIC-1002", Type: wire.Perpetual, Customer: "Demo Retail Ltd",
 				Capacity: 2, TransactionID: "TXN-2024-0002"},
 		},
 	}
 	for _, d := range extra {
 		if d.License == nil {
-			d.License = &LicenseSeed{ID: "LIC-" + d.ServerID, Type: licensecore.Subscription, Customer: "Demo Retail Ltd",
+			d.License = &LicenseSeed{ID: "LIC-" + d.ServerID, Type: wire.Subscription, Customer: "Demo Retail Ltd",
 				Capacity: 4, RenewalDate: renewal, TransactionID: "TXN-DEMO-" + d.ServerID}
 		}
 		devices = append(devices, d)
@@ -266,7 +266,7 @@ func seedRecords(seed Seed) ([]orgRecord, []deviceRecord, []licenseRecord, error
 				if !l.RenewalDate.IsZero() {
 					lic.RenewalDate = l.RenewalDate.UTC()
 				}
-				if lic.Type != licensecore.Perpetual && lic.Type != licensecore.Subscription {
+				if lic.Type != wire.Perpetual && lic.Type != wire.Subscription {
 					return nil, nil, nil, fmt.Errorf("%w: license %q: type must be perpetual or subscription", ErrInvalidSeed, lic.ID)
 				}
 				if err := once("license", lic.ID); err != nil {

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 func TestSeedValidation(t *testing.T) {
-	dev := func(id string, typ licensecore.LicenseType) authority.DeviceSeed {
+	dev := func(id string, typ wire.LicenseType) authority.DeviceSeed {
 		return authority.DeviceSeed{ServerID: id, License: &authority.LicenseSeed{ID: "L-" + id, Type: typ}}
 	}
 	org := func(id string, users []authority.UserSeed, devs ...authority.DeviceSeed) authority.OrganizationSeed {

@@ -10,7 +10,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // codeRetention is how long an expired or used device code is remembered, so
@@ -237,7 +237,7 @@ func (s *Server) RotateKey() error {
 }
 
 // JWKS returns the published key set, as served at /.well-known/jwks.json.
-func (s *Server) JWKS() licensecore.JWKS { return s.keys.jwks(s.now()) }
+func (s *Server) JWKS() wire.JWKS { return s.keys.jwks(s.now()) }
 
 // RevokeLicense marks a license revoked: its refresh tokens stop working
 // and no new token is issued for it. Tokens already issued stay valid until

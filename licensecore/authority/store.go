@@ -10,18 +10,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
 
-	"licensedesk/licensecore"
+	"licensedesk/licensecore/internal/dbopt"
 )
-
-// Errors returned by Server methods.
-var (
-	ErrClosed         = errors.New("authority: server is closed")
-	ErrUnknownLicense = errors.New("authority: no such license")
-	ErrAlreadyRunning = errors.New("authority: the data directory is in use by another authority process")
-	ErrInvalidSeed    = errors.New("authority: invalid seed")
-)
-
-var errNotFound = errors.New("not found")
 
 // Key prefixes of the Badger store. Device codes and refresh tokens are
 // stored under a SHA-256 of the secret, so the database never holds a live
@@ -115,7 +105,7 @@ type keyRecord struct {
 
 // openBadger opens the store with the desktop-sized options of DESIGN.md §4.
 func openBadger(dir string, log zerolog.Logger) (*badger.DB, error) {
-	opts := licensecore.BadgerOptions(dir, log)
+	opts := dbopt.Options(dir, log)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {

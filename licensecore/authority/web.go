@@ -493,8 +493,6 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "result", d)
 }
 
-var errDecided = errors.New("this request was already answered or has expired; start again on the device")
-
 // decide approves or denies a pending code and makes the decision durable
 // before the page says so.
 func (s *Server) decide(c *liveCode, approve bool, serverID, user string) error {

@@ -1,7 +1,8 @@
-package licensecore
+package wire
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -118,4 +119,39 @@ func TestKeyIDAndPublicJWK(t *testing.T) {
 	if j.Kty != "OKP" || j.Crv != "Ed25519" || j.Alg != "EdDSA" || j.Kid != keyA.kid {
 		t.Errorf("PublicJWK = %+v", j)
 	}
+}
+
+// FuzzParseJWKS feeds arbitrary bytes to the key-set parser: no panic,
+// refusals are ErrInvalidKeySet, and an accepted set holds only unique,
+// well-formed Ed25519 keys.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add(jwksJSON(f, nil, keyA.jwk()))
+	f.Add(jwksJSON(f, nil, keyA.jwk(), keyB.jwk()))
+	f.Add(jwksJSON(f, func(k *JWK) { k.Kid = "dup" }, keyA.jwk(), keyB.jwk()))
+	f.Add(jwksJSON(f, func(k *JWK) { k.Kty = "RSA" }, keyA.jwk()))
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"","kid":"a"}]}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, keys, err := ParseJWKS(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidKeySet) {
+				t.Fatalf("refusal is not ErrInvalidKeySet: %v", err)
+			}
+			return
+		}
+		if len(data) > MaxJWKSSize {
+			t.Fatalf("accepted %d bytes, limit %d", len(data), MaxJWKSSize)
+		}
+		if len(keys) == 0 || len(keys) != len(set.Keys) {
+			t.Fatalf("accepted %d keys by kid from a set of %d", len(keys), len(set.Keys))
+		}
+		for _, k := range set.Keys {
+			pub, ok := keys[k.Kid]
+			if !ok || len(pub) != ed25519.PublicKeySize || k.Kty != "OKP" || k.Crv != "Ed25519" {
+				t.Fatalf("accepted a bad key %+v", k)
+			}
+		}
+	})
 }

@@ -11,23 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/argon2"
-)
-
-// Administrator errors.
-var (
-	ErrAdminRequired   = errors.New("this change needs a System Administrator")
-	ErrAdminExists     = errors.New("an administrator account already exists")
-	ErrBadCredentials  = errors.New("the user name or password is wrong")
-	ErrLoginThrottled  = errors.New("too many failed logins; wait before trying again")
-	ErrWeakPassword    = errors.New("the password must have at least 8 characters")
-	ErrInvalidUserName = errors.New("the user name must be 1 to 64 letters, digits, dots, dashes or underscores")
 )
 
 // Administrator accounts and their login throttle live in the store.
 const (
-	prefixOperator = "op/"
-	prefixOpFail   = "opfail/"
+	prefixAdmin     = "admin/user/"
+	prefixAdminFail = "admin/fail/"
 	// AdminSessionTTL is how long an administrator login lasts.
 	AdminSessionTTL = 15 * time.Minute
 	// loginFreeFailures: failures allowed before the throttle starts;
@@ -61,7 +52,7 @@ type loginFailures struct {
 }
 
 // AdminSession proves a recent administrator login. It is opaque: only the
-// Manager that issued it accepts it, and only until it expires.
+// Admins that issued it accepts it, and only until it expires.
 type AdminSession struct {
 	user    string
 	token   string
@@ -71,10 +62,21 @@ type AdminSession struct {
 // User is the administrator's name.
 func (s *AdminSession) User() string { return s.user }
 
-// adminState is the Manager's set of live sessions.
-type adminState struct {
-	mu       sync.Mutex
+// Admins owns the administrator accounts (in the store), their login
+// throttle and the live sessions. Manager and Pool ask it to Check a
+// session before every protected change.
+type Admins struct {
+	store *Store
+	clock *TrustedClock
+	audit auditor
+
+	mu       sync.Mutex           // guards sessions
 	sessions map[string]time.Time // token → expiry
+}
+
+// NewAdmins builds the administrator role over the store.
+func NewAdmins(store *Store, clock *TrustedClock, log zerolog.Logger) *Admins {
+	return &Admins{store: store, clock: clock, audit: auditor{store: store, clock: clock, log: log}, sessions: map[string]time.Time{}}
 }
 
 func validUserName(u string) bool {
@@ -91,37 +93,37 @@ func validUserName(u string) bool {
 
 // HasAdministrator reports whether an administrator account exists. The
 // first protected action creates one when it does not.
-func (m *Manager) HasAdministrator() (bool, error) {
+func (a *Admins) HasAdministrator() (bool, error) {
 	found := false
-	err := m.store.scan(prefixOperator, func(string, []byte) error { found = true; return errStopScan })
+	err := a.store.scan(prefixAdmin, func(string, []byte) error { found = true; return errStopScan })
 	return found, err
 }
 
 // CreateAdministrator creates the first administrator account. Once one
 // exists, further accounts need AddAdministrator with a session.
-func (m *Manager) CreateAdministrator(user, password string) error {
-	has, err := m.HasAdministrator()
+func (a *Admins) CreateAdministrator(user, password string) error {
+	has, err := a.HasAdministrator()
 	if err != nil {
 		return err
 	}
 	if has {
 		return ErrAdminExists
 	}
-	return m.putOperator(user, password)
+	return a.putAdmin(user, password)
 }
 
 // AddAdministrator creates another administrator; it needs a session.
-func (m *Manager) AddAdministrator(sess *AdminSession, user, password string) error {
-	if err := m.requireAdmin(sess); err != nil {
+func (a *Admins) AddAdministrator(sess *AdminSession, user, password string) error {
+	if err := a.Check(sess); err != nil {
 		return err
 	}
-	if _, err := m.store.get(prefixOperator + strings.ToLower(user)); err == nil {
+	if _, err := a.store.get(prefixAdmin + strings.ToLower(user)); err == nil {
 		return fmt.Errorf("%w: %s", ErrAdminExists, user)
 	}
-	return m.putOperator(user, password)
+	return a.putAdmin(user, password)
 }
 
-func (m *Manager) putOperator(user, password string) error {
+func (a *Admins) putAdmin(user, password string) error {
 	if !validUserName(user) {
 		return ErrInvalidUserName
 	}
@@ -133,39 +135,39 @@ func (m *Manager) putOperator(user, password string) error {
 		return err
 	}
 	p := operatorArgon
-	rec := operatorRecord{User: user, Salt: salt, Params: p, Created: m.clock.Now(),
+	rec := operatorRecord{User: user, Salt: salt, Params: p, Created: a.clock.Now(),
 		Hash: argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, 32)}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := m.store.put(prefixOperator+strings.ToLower(user), raw); err != nil {
+	if err := a.store.put(prefixAdmin+strings.ToLower(user), raw); err != nil {
 		return err
 	}
-	m.audit("admin_created", "administrator "+user)
+	a.audit.record("admin_created", "administrator "+user)
 	return nil
 }
 
 // AdminLogin checks an administrator's password and returns a session for
 // AdminSessionTTL. Failed attempts are throttled per user name, and the
 // throttle survives restarts.
-func (m *Manager) AdminLogin(user, password string) (*AdminSession, error) {
+func (a *Admins) AdminLogin(user, password string) (*AdminSession, error) {
 	key := strings.ToLower(user)
-	now := m.clock.Now()
+	now := a.clock.Now()
 	var fails loginFailures
-	if err := m.store.getJSON(prefixOpFail+key, &fails); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := a.store.getJSON(prefixAdminFail+key, &fails); err != nil && !errors.Is(err, ErrNotStored) {
 		return nil, err
 	}
 	if now.Before(fails.LockedUntil) {
 		return nil, fmt.Errorf("%w (about %s)", ErrLoginThrottled, fails.LockedUntil.Sub(now).Round(time.Second))
 	}
 	var rec operatorRecord
-	err := m.store.getJSON(prefixOperator+key, &rec)
+	err := a.store.getJSON(prefixAdmin+key, &rec)
 	ok := false
 	if err == nil {
 		got := argon2.IDKey([]byte(password), rec.Salt, rec.Params.Time, rec.Params.Memory, rec.Params.Threads, uint32(len(rec.Hash)))
 		ok = subtle.ConstantTimeCompare(got, rec.Hash) == 1
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, ErrNotStored) {
 		return nil, err
 	}
 	if !ok {
@@ -175,56 +177,53 @@ func (m *Manager) AdminLogin(user, password string) (*AdminSession, error) {
 			fails.LockedUntil = now.Add(min(lock, loginMaxLock))
 		}
 		if raw, merr := json.Marshal(fails); merr == nil {
-			_ = m.store.put(prefixOpFail+key, raw)
+			_ = a.store.put(prefixAdminFail+key, raw)
 		}
-		m.audit("admin_login_failed", "user "+user)
+		a.audit.record("admin_login_failed", "user "+user)
 		return nil, ErrBadCredentials
 	}
 	if fails.Count > 0 {
-		_ = m.store.delete(prefixOpFail + key)
+		_ = a.store.delete(prefixAdminFail + key)
 	}
 	tok := make([]byte, 24)
 	if _, err := rand.Read(tok); err != nil {
 		return nil, err
 	}
 	s := &AdminSession{user: rec.User, token: base64.RawURLEncoding.EncodeToString(tok), expires: now.Add(AdminSessionTTL)}
-	m.admin.mu.Lock()
-	if m.admin.sessions == nil {
-		m.admin.sessions = map[string]time.Time{}
-	}
-	for t, exp := range m.admin.sessions {
+	a.mu.Lock()
+	for t, exp := range a.sessions {
 		if !now.Before(exp) {
-			delete(m.admin.sessions, t)
+			delete(a.sessions, t)
 		}
 	}
-	m.admin.sessions[s.token] = s.expires
-	m.admin.mu.Unlock()
+	a.sessions[s.token] = s.expires
+	a.mu.Unlock()
 	return s, nil
 }
 
 // AdminLogout ends a session early.
-func (m *Manager) AdminLogout(s *AdminSession) {
+func (a *Admins) AdminLogout(s *AdminSession) {
 	if s == nil {
 		return
 	}
-	m.admin.mu.Lock()
-	delete(m.admin.sessions, s.token)
-	m.admin.mu.Unlock()
+	a.mu.Lock()
+	delete(a.sessions, s.token)
+	a.mu.Unlock()
 }
 
-// requireAdmin is the gate every protected operation passes first: the
-// check lives here, not in hidden buttons.
-func (m *Manager) requireAdmin(s *AdminSession) error {
+// Check is the gate every protected operation passes first: the check
+// lives here, not in hidden buttons. nil means s is a live session.
+func (a *Admins) Check(s *AdminSession) error {
 	if s == nil {
 		return ErrAdminRequired
 	}
-	m.admin.mu.Lock()
-	exp, ok := m.admin.sessions[s.token]
-	m.admin.mu.Unlock()
+	a.mu.Lock()
+	exp, ok := a.sessions[s.token]
+	a.mu.Unlock()
 	if !ok || exp != s.expires {
 		return fmt.Errorf("%w: the login is not valid", ErrAdminRequired)
 	}
-	if !m.clock.Now().Before(exp) {
+	if !a.clock.Now().Before(exp) {
 		return fmt.Errorf("%w: the login has expired, log in again", ErrAdminRequired)
 	}
 	return nil

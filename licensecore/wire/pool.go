@@ -1,4 +1,4 @@
-package licensecore
+package wire
 
 // The cloud-pool protocol between an installation and the authority. The
 // Manager speaks it and the reference authority (licensecore/authority)
@@ -48,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -59,29 +60,12 @@ const (
 	PoolOpTransfer = "transfer"
 )
 
-// Error codes of the pool endpoints.
-const (
-	PoolErrInvalidRequest  = "invalid_request"
-	PoolErrBadSignature    = "invalid_signature"
-	PoolErrUnknownCustomer = "unknown_customer"
-	PoolErrInstallConflict = "install_conflict"
-	PoolErrInstallBusy     = "install_busy"
-	PoolErrUnknownLicense  = "unknown_licence"
-	PoolErrNotAvailable    = "not_available"
-	PoolErrSuperseded      = "superseded"
-	PoolErrNotHeld         = "not_held"
-)
-
 // poolSigContext separates pool signatures from anything else the key
 // might ever sign.
 const poolSigContext = "licensedesk-pool-v1\n"
 
 // MaxPoolEnvelope bounds a pool request body.
 const MaxPoolEnvelope = 8 << 10
-
-// ErrBadPoolRequest is a pool envelope that is malformed or whose signature
-// does not verify.
-var ErrBadPoolRequest = errors.New("malformed or unsigned pool request")
 
 // PoolRequest is the signed payload of every pool request.
 type PoolRequest struct {
@@ -177,7 +161,7 @@ func (r *PoolRequest) validate() error {
 	if len(r.PublicKey) != ed25519.PublicKeySize {
 		return errors.New("public_key must be 32 bytes")
 	}
-	if !validPoolID(r.InstallCode) {
+	if !ValidID(r.InstallCode) {
 		return errors.New("install_code is missing or malformed")
 	}
 	if len(r.ServerName) > 200 {
@@ -194,16 +178,16 @@ func (r *PoolRequest) validate() error {
 		return fmt.Errorf("unknown op %q", r.Op)
 	}
 	for _, f := range fields {
-		if !validPoolID(f) {
+		if !ValidID(f) {
 			return fmt.Errorf("op %s needs request_id, licence_id (and activation_id to transfer) of 1-64 letters, digits, '-', '_' or '.'", r.Op)
 		}
 	}
 	return nil
 }
 
-// validPoolID accepts the identifiers of the protocol: license IDs,
+// ValidID accepts the identifiers of the protocol: license IDs,
 // request and activation IDs, install codes.
-func validPoolID(s string) bool {
+func ValidID(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
@@ -215,13 +199,33 @@ func validPoolID(s string) bool {
 	return true
 }
 
+// PoolKind is what a pool license grants.
+type PoolKind string
+
+// Pool license kinds.
+const (
+	PoolCapacity    PoolKind = "capacity"    // Devices more devices
+	PoolMaintenance PoolKind = "maintenance" // maintenance until MaintenanceUntil
+)
+
+// PoolLicense is a license in the customer's cloud pool.
+type PoolLicense struct {
+	ID               string    `json:"id"`
+	Kind             PoolKind  `json:"kind"`
+	Devices          int       `json:"devices,omitempty"`
+	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"`
+	// TransferDate is when the license was created or last returned to
+	// the pool.
+	TransferDate time.Time `json:"transfer_date,omitzero"`
+}
+
 // maxPoolDevices bounds a capacity license; anything larger is a broken
 // answer rather than a license.
 const maxPoolDevices = 1_000_000
 
 // Validate checks a pool license as the authority describes it.
 func (p PoolLicense) Validate() error {
-	if !validPoolID(p.ID) {
+	if !ValidID(p.ID) {
 		return fmt.Errorf("pool license id %q is malformed", p.ID)
 	}
 	switch p.Kind {
@@ -239,50 +243,83 @@ func (p PoolLicense) Validate() error {
 	return nil
 }
 
-// parsePoolList decodes and checks a /pool/list answer.
-func parsePoolList(raw []byte) ([]PoolLicense, error) {
+// ParsePoolList decodes and checks a /pool/list answer.
+func ParsePoolList(raw []byte) ([]PoolLicense, error) {
 	var a PoolListAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("%w: pool list: %v", ErrAuthorityBroken, err)
+		return nil, fmt.Errorf("%w: pool list: %v", ErrMalformedAnswer, err)
 	}
 	seen := map[string]bool{}
 	for i := range a.Licenses {
 		l := &a.Licenses[i]
 		if err := l.Validate(); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+			return nil, fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
 		}
 		if seen[l.ID] {
-			return nil, fmt.Errorf("%w: pool license %s listed twice", ErrAuthorityBroken, l.ID)
+			return nil, fmt.Errorf("%w: pool license %s listed twice", ErrMalformedAnswer, l.ID)
 		}
 		seen[l.ID] = true
-		l.Description = l.Describe()
 	}
 	return a.Licenses, nil
 }
 
-// parseActivation decodes and checks one activation.
-func parseActivation(a PoolActivation) (PoolActivation, error) {
+// ParseActivation decodes and checks one activation.
+func ParseActivation(a PoolActivation) (PoolActivation, error) {
 	if err := a.License.Validate(); err != nil {
-		return a, fmt.Errorf("%w: %v", ErrAuthorityBroken, err)
+		return a, fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
 	}
-	if !validPoolID(a.ActivationID) || a.ActivatedAt.IsZero() {
-		return a, fmt.Errorf("%w: activation of %s lacks an activation id or time", ErrAuthorityBroken, a.License.ID)
+	if !ValidID(a.ActivationID) || a.ActivatedAt.IsZero() {
+		return a, fmt.Errorf("%w: activation of %s lacks an activation id or time", ErrMalformedAnswer, a.License.ID)
 	}
-	a.License.Description = a.License.Describe()
 	return a, nil
 }
 
-// parseHeld decodes and checks a /pool/held answer.
-func parseHeld(raw []byte) ([]PoolActivation, error) {
+// ParseHeld decodes and checks a /pool/held answer.
+func ParseHeld(raw []byte) ([]PoolActivation, error) {
 	var a PoolHeldAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("%w: held licenses: %v", ErrAuthorityBroken, err)
+		return nil, fmt.Errorf("%w: held licenses: %v", ErrMalformedAnswer, err)
 	}
 	for i := range a.Activations {
 		var err error
-		if a.Activations[i], err = parseActivation(a.Activations[i]); err != nil {
+		if a.Activations[i], err = ParseActivation(a.Activations[i]); err != nil {
 			return nil, err
 		}
 	}
 	return a.Activations, nil
+}
+
+// CustomerIDError is a Customer ID that is not a UUID. Its message is the
+// sentence the account screen shows.
+type CustomerIDError struct{ Input string }
+
+func (e *CustomerIDError) Error() string {
+	return fmt.Sprintf("%q is not a valid Customer ID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", e.Input)
+}
+
+// Unwrap exposes ErrInvalidCustomerID.
+func (e *CustomerIDError) Unwrap() error { return ErrInvalidCustomerID }
+
+// ParseCustomerID accepts a UUID in the canonical 8-4-4-4-12 form, in any
+// case and with surrounding spaces, and returns it in lower case. The nil
+// UUID is refused.
+func ParseCustomerID(s string) (string, error) {
+	id := strings.ToLower(strings.TrimSpace(s))
+	if len(id) != 36 || id == "00000000-0000-0000-0000-000000000000" {
+		return "", &CustomerIDError{Input: s}
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return "", &CustomerIDError{Input: s}
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return "", &CustomerIDError{Input: s}
+			}
+		}
+	}
+	return id, nil
 }

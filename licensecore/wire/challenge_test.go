@@ -1,4 +1,4 @@
-package licensecore
+package wire
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ func fixedChallenge(t testing.TB) Challenge {
 }
 
 func TestDammQuasigroup(t *testing.T) {
-	n := len(installAlphabet)
+	n := len(CodeAlphabet)
 	for x := 0; x < n; x++ {
 		row, col := map[int]bool{}, map[int]bool{}
 		for y := 0; y < n; y++ {
@@ -46,7 +46,7 @@ func mutations(s string) (subs, swaps []string) {
 		if s[i] == '-' {
 			continue
 		}
-		for _, c := range []byte(installAlphabet) {
+		for _, c := range []byte(CodeAlphabet) {
 			if c != s[i] {
 				subs = append(subs, s[:i]+string(c)+s[i+1:])
 			}
@@ -96,7 +96,7 @@ func TestParseChallengeRefusals(t *testing.T) {
 		{"vowel", "A" + good[1:], ErrCodeTypo, 1},
 		{"bad char in group 3", good[:10] + "0" + good[11:], ErrCodeTypo, 3},
 		{"huge", strings.Repeat("B", MaxCodeInput+1), ErrCodeTypo, 0},
-		{"checks out but too big", "9999-9999-9999-9999-" + string(installAlphabet[dammCheck(0, []int{27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27})]), ErrCodeInvalid, 0},
+		{"checks out but too big", "9999-9999-9999-9999-" + string(CodeAlphabet[dammCheck(0, []int{27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27})]), ErrCodeInvalid, 0},
 		{"checks out but version 0", "BBBB-BBBB-BBBB-BBBB-B", ErrCodeInvalid, 0},
 	}
 	for _, tc := range cases {

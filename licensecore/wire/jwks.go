@@ -1,4 +1,4 @@
-package licensecore
+package wire
 
 import (
 	"crypto/ed25519"

@@ -1,4 +1,4 @@
-package licensecore
+package wire
 
 import (
 	"crypto/ed25519"
@@ -19,7 +19,7 @@ import (
 // gets a response code back and types it into License Desk, which checks
 // the authority's signature and applies the entitlement it carries.
 //
-// Both codes use installAlphabet (28 characters, no vowels, no 0/O or 1/I)
+// Both codes use CodeAlphabet (28 characters, no vowels, no 0/O or 1/I)
 // and Damm check characters over a totally anti-symmetric quasigroup of
 // order 28 (dammOp), so every single mistyped character and every swap of
 // two adjacent characters, the check character included, is caught.
@@ -57,6 +57,10 @@ import (
 // the PC knows them, and a response made for any other challenge, server or
 // license fails the signature check. 64 of the 76 bytes are the signature,
 // the minimum Ed25519 allows.
+
+// CodeAlphabet is the alphabet of install codes and of the challenge and
+// response codes: no vowels (no accidental words) and no 0/O, 1/I.
+const CodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ23456789"
 
 // Sizes of the codes.
 const (
@@ -144,7 +148,7 @@ func dammCheck(start int, digits []int) int {
 // ---- digits ----
 
 func digitOf(c byte) (int, bool) {
-	i := strings.IndexByte(installAlphabet, c)
+	i := strings.IndexByte(CodeAlphabet, c)
 	return i, i >= 0
 }
 
@@ -170,7 +174,7 @@ func codeChars(s string) []byte {
 func toDigits(n *big.Int, width int) []int {
 	out := make([]int, width)
 	v := new(big.Int).Set(n)
-	base, r := big.NewInt(int64(len(installAlphabet))), new(big.Int)
+	base, r := big.NewInt(int64(len(CodeAlphabet))), new(big.Int)
 	for i := width - 1; i >= 0; i-- {
 		v.QuoRem(v, base, r)
 		out[i] = int(r.Int64())
@@ -180,7 +184,7 @@ func toDigits(n *big.Int, width int) []int {
 
 func fromDigits(d []int) *big.Int {
 	n := new(big.Int)
-	base := big.NewInt(int64(len(installAlphabet)))
+	base := big.NewInt(int64(len(CodeAlphabet)))
 	for _, x := range d {
 		n.Mul(n, base).Add(n, big.NewInt(int64(x)))
 	}
@@ -190,7 +194,7 @@ func fromDigits(d []int) *big.Int {
 func digitString(d []int) string {
 	b := make([]byte, len(d))
 	for i, x := range d {
-		b[i] = installAlphabet[x]
+		b[i] = CodeAlphabet[x]
 	}
 	return string(b)
 }
@@ -244,7 +248,7 @@ func (c Challenge) Digits() string { return digitString(c.digits()) }
 func (c Challenge) String() string {
 	d := c.digits()
 	s := digitString(d)
-	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + string(installAlphabet[dammCheck(0, d)])
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + string(CodeAlphabet[dammCheck(0, d)])
 }
 
 // ParseChallenge reads a typed challenge code. Mistakes are *CodeError
@@ -400,7 +404,7 @@ func SignResponse(priv ed25519.PrivateKey, kid string, ch Challenge, serverID, l
 		}
 		grp := d[g*responseGroup : (g+1)*responseGroup]
 		b.WriteString(digitString(grp))
-		b.WriteByte(installAlphabet[dammCheck(groupStart(g), grp)])
+		b.WriteByte(CodeAlphabet[dammCheck(groupStart(g), grp)])
 	}
 	return b.String(), nil
 }

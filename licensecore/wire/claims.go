@@ -1,4 +1,4 @@
-package licensecore
+package wire
 
 import (
 	"time"
@@ -57,3 +57,7 @@ const TokenResponseLicenseField = "licence_token"
 // DefaultAudience is the audience of license tokens: the POS registers and
 // peer servers that accept them.
 const DefaultAudience = "pos-licence"
+
+// MaxTokenSize bounds a license token; anything larger is refused before
+// parsing so an attacker cannot make us decode megabytes of JSON.
+const MaxTokenSize = 16 << 10

@@ -1,0 +1,145 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+	"github.com/rs/zerolog"
+
+	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
+	"licensedesk/screens"
+)
+
+// TestPublishConcurrentSnapshot publishes from many goroutines at once, as
+// the refresher, the UI thread and the tray do, while a reader plays
+// `status --json`. Every read must be whole and one of the published
+// statuses. The file is last-writer-wins: publishes that overlap land in the
+// order they take the writer's lock, so when they have all returned the file
+// holds one of them, and a publish that starts after that is the last
+// writer and must be what the file holds.
+func TestPublishConcurrentSnapshot(t *testing.T) {
+	test.NewTempApp(t) // the status binding notifies through fyne.Do
+	dir := t.TempDir()
+	c, err := openCore(Config{DataDir: dir, AuthorityURL: "http://127.0.0.1:1", LogLevel: zerolog.Disabled, DeviceName: "pc"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	var logged bytes.Buffer
+	c.log = zerolog.New(zerolog.SyncWriter(&logged)).Level(zerolog.WarnLevel)
+	g := &gui{c: c, status: screens.NewStatusBinding(c.mgr.Status()),
+		notes: &notifier{store: c.store, log: c.log, send: func(string, string) {}}}
+
+	// Statuses of different lengths, so that two writes mixed in one file
+	// cannot pass for a valid one.
+	now := time.Now().UTC().Truncate(time.Second)
+	policy := c.mgr.Policy()
+	status := func(w, i int) licensecore.Status {
+		l := licensecore.License{
+			ServerID: fmt.Sprintf("POS-%d-%d-%s", w, i, strings.Repeat("x", (w*7+i*13)%97)),
+			Type:     wire.Subscription, Features: make([]string, (w+i)%9),
+			TokenExpiry: now.Add(60 * time.Hour), TokenIssuedAt: now.Add(-12 * time.Hour),
+			RenewalDate: now.Add(90 * 24 * time.Hour),
+		}
+		for k := range l.Features {
+			l.Features[k] = fmt.Sprintf("feature-%d", k)
+		}
+		return licensecore.Evaluate(&l, now, policy)
+	}
+	encode := func(st licensecore.Status) string {
+		raw, err := json.Marshal(snapshot{License: st.License, Policy: policy, TrustedAt: st.At, ClockError: st.ClockError})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	const writers, writes = 50, 20
+	published := map[string]bool{}
+	for w := range writers {
+		for i := range writes {
+			published[encode(status(w, i))] = true
+		}
+	}
+	path := filepath.Join(dir, snapshotFile)
+	check := func(what string) error {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if !json.Valid(raw) {
+			return fmt.Errorf("%s: status file is not valid JSON: %.200q", what, raw)
+		}
+		if !published[string(raw)] {
+			return fmt.Errorf("%s: status file is none of the published statuses: %.200q", what, raw)
+		}
+		return nil
+	}
+
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		reads := 0
+		defer func() { t.Logf("%d concurrent reads", reads) }()
+		for {
+			select {
+			case <-stop:
+				readErr <- nil
+				return
+			default:
+			}
+			if err := check("concurrent read"); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // nothing written yet
+				}
+				readErr <- err
+				return
+			}
+			reads++
+		}
+	}()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for i := range writes {
+				g.publish(status(w, i))
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(stop)
+	if err := <-readErr; err != nil {
+		t.Error(err)
+	}
+	if err := check("after the writers"); err != nil {
+		t.Error(err)
+	}
+	last := status(writers, writes)
+	g.publish(last)
+	if raw, err := os.ReadFile(path); err != nil || string(raw) != encode(last) {
+		t.Errorf("the last publish is not what the file holds (%v): %.200q", err, raw)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(tmp) > 0 {
+		t.Errorf("temporary files left behind: %q", tmp)
+	}
+	if logged.Len() > 0 {
+		lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+		t.Errorf("%d warnings logged, the first: %s", len(lines), lines[0])
+	}
+}

@@ -1,0 +1,5 @@
+// Package dbopt holds what the license store and the reference authority
+// share about Badger: options sized for a desktop and a zerolog adapter for
+// Badger's logger. It is internal to licensecore, so both may import it
+// without the authority importing the client's domain package.
+package dbopt

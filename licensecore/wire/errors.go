@@ -1,0 +1,79 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of the wire formats. Callers test them with errors.Is.
+var (
+	ErrInvalidKeySet       = errors.New("key set from the authorization server is invalid")
+	ErrUnknownKey          = errors.New("signed with a key this PC does not know")
+	ErrMalformedAnswer     = errors.New("the answer does not follow the protocol")
+	ErrBadPoolRequest      = errors.New("malformed or unsigned pool request")
+	ErrCodeTypo            = errors.New("the code has a typing mistake")
+	ErrCodeInvalid         = errors.New("the code is not a License Desk code")
+	ErrResponseMismatch    = errors.New("the response code does not answer this PC's challenge, or was not made by the licensing authority")
+	ErrResponseCannotCarry = errors.New("a response code cannot carry these features; use a license file instead")
+	ErrRequestInvalid      = errors.New("the license request is incomplete or damaged")
+	ErrInvalidCustomerID   = errors.New("not a valid Customer ID")
+)
+
+// ErrorCode is the "error" member of an ErrorAnswer: RFC 6749 §5.2 and
+// RFC 8628 §3.5 codes, and this protocol's own.
+type ErrorCode string
+
+// OAuth error codes (RFC 6749, RFC 8628).
+const (
+	CodeInvalidRequest       ErrorCode = "invalid_request"
+	CodeInvalidClient        ErrorCode = "invalid_client"
+	CodeInvalidGrant         ErrorCode = "invalid_grant"
+	CodeUnsupportedGrantType ErrorCode = "unsupported_grant_type"
+	CodeAccessDenied         ErrorCode = "access_denied"
+	CodeExpiredToken         ErrorCode = "expired_token"
+	CodeAuthorizationPending ErrorCode = "authorization_pending"
+	CodeSlowDown             ErrorCode = "slow_down"
+	CodeServerError          ErrorCode = "server_error"
+	CodeTemporarilyDown      ErrorCode = "temporarily_unavailable"
+	CodeNotFound             ErrorCode = "not_found"
+)
+
+// Error codes of the cloud pool and customer endpoints.
+const (
+	CodeInvalidSignature ErrorCode = "invalid_signature"
+	CodeUnknownCustomer  ErrorCode = "unknown_customer"
+	CodeInstallConflict  ErrorCode = "install_conflict"
+	CodeInstallBusy      ErrorCode = "install_busy"
+	CodeUnknownLicense   ErrorCode = "unknown_licence"
+	CodeNotAvailable     ErrorCode = "not_available"
+	CodeSuperseded       ErrorCode = "superseded"
+	CodeNotHeld          ErrorCode = "not_held"
+)
+
+// Reason says why an OAuth error happened where the OAuth code alone is too
+// coarse: invalid_grant or access_denied because the license was revoked
+// or has expired. Clients decide on Reason and Code, never on the
+// description text.
+type Reason string
+
+// Reasons of an ErrorAnswer.
+const (
+	ReasonLicenseRevoked Reason = "licence_revoked"
+	ReasonLicenseExpired Reason = "licence_expired"
+)
+
+// ErrorAnswer is every error body the authority sends: RFC 6749 §5.2's
+// error and error_description, and this protocol's reason.
+type ErrorAnswer struct {
+	Code        ErrorCode `json:"error"`
+	Description string    `json:"error_description,omitempty"`
+	Reason      Reason    `json:"reason,omitempty"`
+}
+
+// Error makes an ErrorAnswer usable as an error on the authority's side.
+func (e *ErrorAnswer) Error() string {
+	if e.Description == "" {
+		return string(e.Code)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Description)
+}

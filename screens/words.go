@@ -1,0 +1,104 @@
+package screens
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
+)
+
+// The sentences composed from licensecore's facts: the offline window, the
+// cloud licenses, the transfer confirmation and the desktop notifications.
+
+// OfflineWarning is the sentence shown when a license refreshed offline
+// nears or reaches the end of its offline window, e.g. "The license will
+// expire in 7 days because the licensing server has been unavailable for
+// 23 days"; "" when there is nothing to say. st was evaluated under the
+// policy in force, which set the window and the warning period.
+func OfflineWarning(st licensecore.Status) string {
+	l := st.License
+	if l == nil || !l.Offline || st.OfflineGraceEnd.IsZero() {
+		return ""
+	}
+	away := plural(st.OfflineDays, "day")
+	switch {
+	case !st.At.Before(st.OfflineGraceEnd):
+		return "The license has expired because the licensing server has been unavailable for " + away
+	case st.OfflineExpiring:
+		return fmt.Sprintf("The license will expire in %s because the licensing server has been unavailable for %s", plural(st.OfflineDaysLeft, "day"), away)
+	}
+	return ""
+}
+
+// poolDate is the date of a pool license's maintenance.
+func poolDate(t time.Time) string { return t.UTC().Format(dateLayout) }
+
+// describePool says what a pool license grants: "8 devices", "1 device" or
+// "Maintenance until 31 Dec 2027".
+func describePool(l wire.PoolLicense) string {
+	switch l.Kind {
+	case wire.PoolCapacity:
+		return plural(l.Devices, "device")
+	case wire.PoolMaintenance:
+		return "Maintenance until " + poolDate(l.MaintenanceUntil)
+	}
+	return string(l.Kind)
+}
+
+// transferImpact words a transfer plan for the confirmation, e.g. "2
+// licenses return to the cloud pool. Capacity drops from 12 to 4 devices;
+// 8 devices become unlicensed."
+func transferImpact(plan licensecore.TransferPlan) string {
+	if len(plan.Licenses) == 0 {
+		return "No activated license is selected; nothing changes."
+	}
+	var b strings.Builder
+	if len(plan.Licenses) == 1 {
+		l := plan.Licenses[0]
+		fmt.Fprintf(&b, "License %s (%s) returns to the cloud pool.", l.ID, describePool(l.PoolLicense))
+	} else {
+		fmt.Fprintf(&b, "%d licenses return to the cloud pool.", len(plan.Licenses))
+	}
+	before, after := plan.Before, plan.After
+	if lost := before.Devices - after.Devices; lost > 0 {
+		verb := "become"
+		if lost == 1 {
+			verb = "becomes"
+		}
+		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s %s unlicensed.", before.Devices, after.Devices, plural(lost, "device"), verb)
+	}
+	switch {
+	case before.MaintenanceUntil.Equal(after.MaintenanceUntil):
+	case after.MaintenanceUntil.IsZero():
+		fmt.Fprintf(&b, " Maintenance (until %s) ends now.", poolDate(before.MaintenanceUntil))
+	default:
+		fmt.Fprintf(&b, " Maintenance ends on %s instead of %s.", poolDate(after.MaintenanceUntil), poolDate(before.MaintenanceUntil))
+	}
+	return b.String()
+}
+
+// NoticeText words a due desktop notification; dates are shown in loc.
+func NoticeText(n licensecore.Notice, st licensecore.Status, loc *time.Location) (title, body string) {
+	l := st.License
+	if l == nil {
+		return "", ""
+	}
+	switch n.Kind {
+	case licensecore.NoticeTokenExpiring:
+		return "License token expires soon",
+			fmt.Sprintf("The license token expires %s. Connect this server to the internet to get fresh tokens.", l.TokenExpiry.In(loc).Format("Mon 2 Jan 15:04"))
+	case licensecore.NoticeTokenExpired:
+		return "License token has expired", "Registers cannot authenticate until this server gets a fresh token. Connect it to the internet."
+	case licensecore.NoticeOfflineExpiring:
+		return "License expires soon: licensing server unavailable",
+			OfflineWarning(st) + ". Connect this server to the internet, or import a new license file."
+	case licensecore.NoticeLicenseExpired:
+		return "License expired – requires renewal", "The license passed its renewal date. Remove it and acquire a renewed license."
+	case licensecore.NoticeRenewalDue:
+		return "License requires renewal",
+			fmt.Sprintf("The license must be renewed by %s (within %d days).", l.RenewalDate.In(loc).Format(dateLayout), n.Days)
+	}
+	return "", ""
+}

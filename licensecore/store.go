@@ -160,11 +160,14 @@ func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
 }
 
 func mapOpenError(err error) error {
-	msg := err.Error()
-	switch {
+	switch msg := err.Error(); {
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
+		return fmt.Errorf("%w: %w", ErrStoreCorrupt, err)
+	// Badger wraps the flock failure and its checksum errors with %+v, not
+	// %w, so only their words identify them.
 	case strings.Contains(msg, "Cannot acquire directory lock"):
 		return fmt.Errorf("%w (the license store is in use by another process)", ErrAlreadyRunning)
-	case strings.Contains(msg, "Encryption key mismatch"), strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
+	case strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
 		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)
 	}
 	return fmt.Errorf("open license store: %w", err)

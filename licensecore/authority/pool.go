@@ -631,5 +631,8 @@ func describe(l wire.PoolLicense) string {
 	if l.Kind == wire.PoolMaintenance {
 		return "Maintenance until " + l.MaintenanceUntil.UTC().Format("2 Jan 2006")
 	}
-	return strings.TrimSuffix(fmt.Sprintf("%d devices", l.Devices), map[bool]string{true: "s"}[l.Devices == 1])
+	if l.Devices == 1 {
+		return "1 device"
+	}
+	return fmt.Sprintf("%d devices", l.Devices)
 }

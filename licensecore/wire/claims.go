@@ -40,6 +40,8 @@ type Claims struct {
 	SerialNumber  string   `json:"ser,omitempty"`
 	// InstallCode binds an offline entitlement to one installation.
 	InstallCode string `json:"ins,omitempty"`
+	// Confirmation names the key that holds the token (DPoP, RFC 9449).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 }
 
 // Renewal returns the renewal date, or the zero time when there is none.

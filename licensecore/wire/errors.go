@@ -17,6 +17,10 @@ var (
 	ErrResponseCannotCarry = errors.New("a response code cannot carry these features; use a license file instead")
 	ErrRequestInvalid      = errors.New("the license request is incomplete or damaged")
 	ErrInvalidCustomerID   = errors.New("not a valid Customer ID")
+	ErrBadRootKey          = errors.New("not a valid root key")
+	ErrUntrustedKeySet     = errors.New("the key set is not signed by the pinned root key")
+	ErrBadDPoP             = errors.New("the proof of possession is invalid")
+	ErrUnsignedAnswer      = errors.New("the answer is not signed by the authorization server")
 )
 
 // ErrorCode is the "error" member of an ErrorAnswer: RFC 6749 §5.2 and
@@ -60,6 +64,18 @@ type Reason string
 const (
 	ReasonLicenseRevoked Reason = "licence_revoked"
 	ReasonLicenseExpired Reason = "licence_expired"
+	// ReasonLicenseMoved: the license was approved for another PC since;
+	// this PC's chain of refresh tokens is revoked.
+	ReasonLicenseMoved Reason = "licence_moved"
+	// ReasonChainRevoked: a refresh token was used twice outside the grace
+	// window (RFC 9700 §4.14.2); the whole chain is revoked.
+	ReasonChainRevoked Reason = "chain_revoked"
+	// ReasonKeyMismatch: the DPoP proof is missing or made with another key
+	// than the one the refresh token was issued to.
+	ReasonKeyMismatch Reason = "key_mismatch"
+	// ReasonInstallMismatch: the device is bound to a PC with another
+	// install code.
+	ReasonInstallMismatch Reason = "install_mismatch"
 )
 
 // ErrorAnswer is every error body the authority sends: RFC 6749 §5.2's

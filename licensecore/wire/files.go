@@ -45,17 +45,23 @@ type LicenseRequestFile struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
-// EntitlementFile is the JSON envelope of a license file (.ent).
+// EntitlementFile is the JSON envelope of a license file (.ent). KeySet is
+// the authority's root-signed key set (see trust.go), so a PC that was
+// never online verifies the entitlement against the root it ships with.
+// JWKS is the bare key set files of version 1 carried; it is never trusted
+// and no longer written.
 type EntitlementFile struct {
 	Format      string `json:"format"`
 	Version     int    `json:"version"`
 	Entitlement string `json:"entitlement"`
+	KeySet      string `json:"keyset,omitempty"`
 	JWKS        *JWKS  `json:"jwks,omitempty"`
 }
 
-// NewEntitlementFile wraps a signed entitlement and the authority's key set.
-func NewEntitlementFile(entitlement string, set JWKS) ([]byte, error) {
-	return json.MarshalIndent(EntitlementFile{Format: EntitlementFormat, Version: 1, Entitlement: entitlement, JWKS: &set}, "", "  ")
+// NewEntitlementFile wraps a signed entitlement and the authority's
+// root-signed key set.
+func NewEntitlementFile(entitlement, signedKeySet string) ([]byte, error) {
+	return json.MarshalIndent(EntitlementFile{Format: EntitlementFormat, Version: 1, Entitlement: entitlement, KeySet: signedKeySet}, "", "  ")
 }
 
 // ValidLabel: an account or serial number, or a device name.

@@ -31,6 +31,10 @@ type Config struct {
 	StartMinimized bool
 	JSON           bool // status subcommand
 	DeviceName     string
+	// RootKey is the Authorization server's root public key
+	// (ed25519:…), from -root-key or LICENSEDESK_ROOT_KEY: the installer's
+	// configuration. Pinned at the first start; see licensecore.Options.Root.
+	RootKey string
 	// StatusTick is how often the status is re-evaluated (countdowns,
 	// notifications); the end-to-end test shortens it.
 	StatusTick time.Duration
@@ -55,6 +59,7 @@ func parseFlags(name string, args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.JSON, "json", false, "status: print JSON")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.DeviceName, "device-name", host, "this server's name as shown to the Authorization server")
+	fs.StringVar(&c.RootKey, "root-key", os.Getenv("LICENSEDESK_ROOT_KEY"), "the Authorization server's root public key, ed25519:… (env LICENSEDESK_ROOT_KEY; pinned at the first start)")
 	fs.DurationVar(&c.StatusTick, "status-tick", time.Minute, "how often the license status is re-evaluated (for tests)")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -63,10 +63,10 @@ func TestEndToEndCloudPool(t *testing.T) {
 
 	auth := startAuthority(ctx, t, r.authBin, filepath.Join(art, "pool-authority.log"), poolSeed(installCode))
 	home, env := newAppHome(t)
-	licenseHome(ctx, t, home, auth.base, installCode)
+	licenseHome(ctx, t, home, auth.base, auth.root, installCode)
 	step("%s licensed through %s", home, auth.base)
 
-	app := startApp(t, art, "pool-", appBin, env, "-authority", auth.base, "-device-name", e2eDevice)
+	app := startApp(t, art, "pool-", appBin, env, "-authority", auth.base, "-root-key", auth.root, "-device-name", e2eDevice)
 	win, w, h := waitMainWindow(ctx, t, app, step)
 	details := waitShot(ctx, t, win, art, "pool-01-licensed.png", "the license details", nil, func(img image.Image) bool {
 		return greenPixels(img, 200) >= 40

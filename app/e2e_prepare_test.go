@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // TestPrepareLicensedHome gives bench/startup.sh a licensed data directory
@@ -40,7 +41,7 @@ func TestPrepareLicensedHome(t *testing.T) {
 	installCode := thisInstallCode()
 	auth := serveAuthority(ctx, t, authBin, addr, authData, filepath.Join(t.TempDir(), "authority.log"),
 		e2eSeed(installCode), "-poll-interval", "1s")
-	st := licenseHome(ctx, t, home, auth.base, installCode)
+	st := licenseHome(ctx, t, home, auth.base, auth.root, installCode)
 	t.Logf("%s licensed as %s, token until %s", home, st.License.ServerID, st.License.TokenExpiry)
 }
 
@@ -49,7 +50,7 @@ func TestPrepareLicensedHome(t *testing.T) {
 // for a code, a person approves it in headless Chromium, and the Manager
 // stores the license. The app must not be running on home (its store is
 // locked then); the authority must be, seeded with e2eSeed.
-func licenseHome(ctx context.Context, t *testing.T, home, base, installCode string) licensecore.Status {
+func licenseHome(ctx context.Context, t *testing.T, home, base, root, installCode string) licensecore.Status {
 	t.Helper()
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(home, "store"), Logger: zerolog.Nop()})
 	if err != nil {
@@ -60,7 +61,11 @@ func licenseHome(ctx context.Context, t *testing.T, home, base, installCode stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: base,
+	rootKey, err := wire.ParseRootKey(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: base, Root: rootKey,
 		Policy: licensecore.DefaultPolicy(), Logger: zerolog.Nop(),
 		DeviceName: e2eDevice, InstallCode: licensecore.InstallCode(machine)})
 	if err != nil {

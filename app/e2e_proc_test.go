@@ -439,6 +439,7 @@ type authorityRun struct {
 	bin, log   string
 	addr, base string
 	data       string
+	root       string   // the root public key (ed25519:…) the app pins
 	args       []string // the flags of every start (not the seed)
 	p          *proc
 }
@@ -458,7 +459,25 @@ func serveAuthority(ctx context.Context, t *testing.T, bin, addr, data, logPath 
 	a := &authorityRun{t: t, bin: bin, log: logPath, addr: addr, base: "http://" + addr, data: data,
 		args: append([]string{"-addr", addr, "-data", data, "-log-level", "debug"}, extra...)}
 	a.run(ctx, "-seed", seedFile)
+	a.root = rootOf(ctx, t, bin, data)
 	return a
+}
+
+// rootOf reads the authority's root public key as its operator would, with
+// `authority root show`, to configure the app as an installer would.
+func rootOf(ctx context.Context, t *testing.T, bin, data string) string {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, bin, "root", "show", "-data", data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("authority root show: %v\n%s", err, out)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "ed25519:") {
+			return f
+		}
+	}
+	t.Fatalf("authority root show printed no root key:\n%s", out)
+	return ""
 }
 
 // start serves the same data on the same address again.

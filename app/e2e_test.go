@@ -68,7 +68,7 @@ func TestEndToEndDesktop(t *testing.T) {
 	// The app, in its own data directory, re-evaluating its status every
 	// second instead of every minute.
 	_, appEnv := newAppHome(t)
-	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-device-name", e2eDevice, "-status-tick", "1s")
+	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-root-key", auth.root, "-device-name", e2eDevice, "-status-tick", "1s")
 	t.Cleanup(func() {
 		bus.mu.Lock()
 		raw, _ := json.MarshalIndent(bus.notes, "", "  ")

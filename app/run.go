@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 	"licensedesk/screens"
 )
 
@@ -39,16 +41,19 @@ func Run(args []string, stdout, stderr io.Writer) int {
 
 // core is everything below the UI: built first, closed last.
 type core struct {
-	cfg      Config
-	log      zerolog.Logger
-	logFile  io.Closer
-	store    *licensecore.Store
-	mgr      *licensecore.Manager
-	admins   *licensecore.Admins // the administrator role guarding mgr and pool
-	pool     *licensecore.Pool
-	settings screens.Settings
-	demo     *demoAuthority
-	ipc      net.Listener
+	cfg     Config
+	log     zerolog.Logger
+	logFile io.Closer
+	store   *licensecore.Store
+	clock   *licensecore.TrustedClock // saved last, before the store closes
+	mgr     *licensecore.Manager
+	admins  *licensecore.Admins // the administrator role guarding mgr and pool
+	pool    *licensecore.Pool
+	// keyStorage says where the store and install keys are kept (Settings).
+	keyStorage string
+	settings   screens.Settings
+	demo       *demoAuthority
+	ipc        net.Listener
 
 	wg     sync.WaitGroup // long-lived goroutines
 	cancel context.CancelFunc
@@ -91,9 +96,19 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licenses: %s\n\n",
 			c.demo.url, c.demo.user, c.demo.password, c.demo.org, authority.DemoCustomerID)
 	}
+	root, err := configuredRoot(cfg, c.demo)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	policy := policyOf(c.settings)
+	if c.clock, err = licensecore.NewTrustedClock(c.store, time.Now, policy.ClockTolerance); err != nil {
+		c.close()
+		return nil, err
+	}
 	c.mgr, err = licensecore.NewManager(licensecore.Options{
-		Store: c.store, AuthorityURL: authorityURL, Policy: policyOf(c.settings), Logger: log,
-		DeviceName: cfg.DeviceName, InstallCode: install,
+		Store: c.store, AuthorityURL: authorityURL, Policy: policy, Logger: log, Clock: c.clock,
+		DeviceName: cfg.DeviceName, InstallCode: install, Root: root,
 	})
 	if err != nil {
 		c.close()
@@ -101,6 +116,19 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 	}
 	c.admins, c.pool = c.mgr.Admins(), licensecore.NewPool(c.mgr)
 	return c, nil
+}
+
+// configuredRoot is the root key the installer configured: the demo
+// authority's own in demo mode (pinned explicitly), else -root-key. Nil
+// means "use the pinned one".
+func configuredRoot(cfg Config, demo *demoAuthority) (ed25519.PublicKey, error) {
+	switch {
+	case demo != nil:
+		return demo.srv.RootPublicKey(), nil
+	case cfg.RootKey != "":
+		return wire.ParseRootKey(cfg.RootKey)
+	}
+	return nil, nil
 }
 
 // close stops goroutines, then the demo authority, then the store: the
@@ -118,8 +146,8 @@ func (c *core) close() {
 			c.log.Warn().Err(err).Msg("demo authority did not close cleanly")
 		}
 	}
-	if c.mgr != nil {
-		_ = c.mgr.Clock().Save()
+	if c.clock != nil {
+		_ = c.clock.Save()
 	}
 	if c.store != nil {
 		if err := c.store.Close(); err != nil {

@@ -133,12 +133,21 @@ func currentStatus(cfg Config) (licensecore.Status, error) {
 	if err != nil {
 		return licensecore.Status{}, err
 	}
-	if cfg.AuthorityURL != "" {
-		settings.AuthorityURL = cfg.AuthorityURL
-	}
-	mgr, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: settings.AuthorityURL, Policy: policyOf(settings), Logger: zerolog.Nop()})
+	// The stored license at the trusted time, as the app would show it;
+	// reading the status needs no authority and changes nothing.
+	p := policyOf(settings)
+	clock, err := licensecore.NewTrustedClock(store, time.Now, p.ClockTolerance)
 	if err != nil {
 		return licensecore.Status{}, err
 	}
-	return mgr.Status(), nil
+	var lic *licensecore.License
+	switch l, err := store.License(); {
+	case err == nil:
+		lic = &l
+	case !errors.Is(err, licensecore.ErrNotLicensed):
+		return licensecore.Status{}, err
+	}
+	st := licensecore.Evaluate(lic, clock.Now(), p)
+	st.ClockError, _ = clock.Rollback()
+	return st, nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -14,11 +15,13 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/data/binding"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 
 	"licensedesk/assets"
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 	"licensedesk/screens"
 )
 
@@ -321,32 +324,82 @@ func (g *gui) mainMenu() *fyne.MainMenu {
 
 func (g *gui) showSettings() {
 	w := g.app.NewWindow("License Desk – Settings")
-	w.SetContent(container.NewPadded(screens.NewSettings(g.c.settings, func(next screens.Settings) error {
-		if err := g.applySettings(next); err != nil {
-			return err
-		}
-		w.Close()
-		return nil
+	gate := screens.NewAdminGate(g.c.admins, w)
+	w.SetContent(container.NewPadded(screens.NewSettings(g.currentSettings(), func(next screens.Settings) error {
+		return g.applySettings(next, gate, w)
 	})))
-	w.Resize(fyne.NewSize(480, 360))
+	w.Resize(fyne.NewSize(560, 460))
 	w.Show()
 }
 
-// applySettings validates, applies and persists new settings.
-func (g *gui) applySettings(next screens.Settings) error {
-	if g.c.demo != nil && next.AuthorityURL != g.c.demo.url {
+// currentSettings are the saved settings with the trust anchor in force.
+func (g *gui) currentSettings() screens.Settings {
+	s := g.c.settings
+	s.AuthorityURL = g.c.mgr.AuthorityURL()
+	if root := g.c.mgr.Root(); root != nil {
+		s.RootKey = wire.EncodeRootKey(root)
+	}
+	s.KeyStorage = g.c.keyStorage
+	return s
+}
+
+// applySettings applies and persists new settings. The thresholds change
+// at once; the Authorization server and its root key are the trust anchor,
+// so they change only through an administrator (licensecore enforces it),
+// and a new root only after the person confirmed both fingerprints.
+func (g *gui) applySettings(next screens.Settings, gate *screens.AdminGate, w fyne.Window) error {
+	cur := g.currentSettings()
+	anchorChanged := next.AuthorityURL != cur.AuthorityURL || next.RootKey != cur.RootKey
+	if g.c.demo != nil && anchorChanged {
 		return fmt.Errorf("in demo mode the Authorization server is the built-in one (%s)", g.c.demo.url)
 	}
 	if err := g.c.mgr.SetPolicy(policyOf(next)); err != nil {
 		return err
 	}
-	if err := g.c.mgr.SetAuthorityURL(next.AuthorityURL); err != nil {
+	keep := next
+	keep.AuthorityURL = g.c.settings.AuthorityURL
+	if err := saveSettings(g.c.store, keep); err != nil {
 		return err
 	}
-	if err := saveSettings(g.c.store, next); err != nil {
-		return err
-	}
-	g.c.settings = next
+	g.c.settings = keep
 	g.publish(g.c.mgr.Status())
+	if anchorChanged {
+		g.changeAuthority(next, cur, gate, w)
+	}
 	return nil
+}
+
+// changeAuthority asks for an administrator (and, for a new root, a
+// confirmation showing both fingerprints), then changes the trust anchor
+// and saves the address.
+func (g *gui) changeAuthority(next, cur screens.Settings, gate *screens.AdminGate, w fyne.Window) {
+	var root ed25519.PublicKey
+	if next.RootKey != "" {
+		var err error
+		if root, err = wire.ParseRootKey(next.RootKey); err != nil {
+			dialog.ShowError(errors.New(screens.Explain(err)), w)
+			return
+		}
+	}
+	gate.Do("Change the Authorization server", func(sess *licensecore.AdminSession) {
+		apply := func(repin bool) {
+			if err := g.c.mgr.ChangeAuthority(sess, next.AuthorityURL, root, repin); err != nil {
+				dialog.ShowError(errors.New(screens.Explain(err)), w)
+				return
+			}
+			g.c.settings.AuthorityURL = next.AuthorityURL
+			if err := saveSettings(g.c.store, g.c.settings); err != nil {
+				dialog.ShowError(errors.New(screens.Explain(err)), w)
+				return
+			}
+			g.publish(g.c.mgr.Status())
+			dialog.ShowInformation("Authorization server changed", "License Desk now trusts "+next.AuthorityURL+".", w)
+		}
+		if next.RootKey == cur.RootKey || cur.RootKey == "" {
+			apply(false)
+			return
+		}
+		old, _ := wire.ParseRootKey(cur.RootKey)
+		dialog.ShowConfirm("Trust a new root key?", screens.RepinQuestion(old, root), apply, w)
+	})
 }

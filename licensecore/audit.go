@@ -21,6 +21,10 @@ const (
 	EventRemoved   = "removed"
 	EventRejected  = "rejected"
 	EventClock     = "clock_error"
+	// EventAuthorityChanged and EventRootRepinned: an administrator changed
+	// the trust anchor.
+	EventAuthorityChanged = "authority_changed"
+	EventRootRepinned     = "root_repinned"
 )
 
 // AuditEntry is one license event. Hash covers every other field and the

@@ -102,7 +102,7 @@ func BenchmarkStoreOpen(b *testing.B) {
 		b.Fatal(err)
 	}
 	l, toks, set := sampleLicense(b)
-	if err := s.SaveLicense(l, toks, &set); err != nil {
+	if err := s.SaveLicense(l, toks, set); err != nil {
 		b.Fatal(err)
 	}
 	appendAudit(b, s, 100)

@@ -3,6 +3,7 @@ package licensecore
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,27 +45,41 @@ type ClientOptions struct {
 	// RetryBase is the first back-off after a network error while polling
 	// (default 1 s, doubled up to 30 s, with jitter).
 	RetryBase time.Duration
+	// Root is the pinned root key: key sets and signed answers chain to it.
+	Root ed25519.PublicKey
+	// InstallKey signs a DPoP proof on every request (nil: none).
+	InstallKey ed25519.PrivateKey
+	// Now is the clock of the DPoP proofs (default time.Now).
+	Now func() time.Time
+	// OnKeySet hears every root-verified key set the client fetched.
+	OnKeySet func(jws string, set wire.JWKS)
 }
 
 // Client talks to the Authorization server: device flow through
 // golang.org/x/oauth2, refresh, key set and health.
 type Client struct {
-	base    *url.URL
-	cfg     oauth2.Config
-	http    *http.Client
-	log     zerolog.Logger
-	backoff time.Duration
+	base     *url.URL
+	cfg      oauth2.Config
+	http     *http.Client
+	log      zerolog.Logger
+	backoff  time.Duration
+	anchor   *trustAnchor
+	jkt      string // the install key's thumbprint, bound into signed answers
+	onKeySet func(jws string, set wire.JWKS)
 }
 
 // ParseAuthorityURL validates a base URL typed by a person or read from
-// settings.
+// settings. Plain http is allowed only to this machine (loopback).
 func ParseAuthorityURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not a valid authorization server address (expected something like https://licensing.example.com)", raw)
+		return nil, fmt.Errorf("%w: %q (expected something like https://licensing.example.com)", ErrBadAuthorityURL, raw)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, fmt.Errorf("%w: %q must use https (plain http only to this PC)", ErrBadAuthorityURL, raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%q must not contain a user name, query or fragment", raw)
+		return nil, fmt.Errorf("%w: %q must not contain a user name, query or fragment", ErrBadAuthorityURL, raw)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	return u, nil
@@ -85,9 +100,29 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = time.Second
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	hc, jkt := opts.HTTPClient, ""
+	if opts.InstallKey != nil {
+		base := hc.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		cp := *hc
+		cp.Transport = &dpopTransport{key: opts.InstallKey, now: opts.Now, base: base}
+		hc, jkt = &cp, wire.JWKThumbprint(opts.InstallKey.Public().(ed25519.PublicKey))
+	}
+	var anchor *trustAnchor
+	if opts.Root != nil {
+		anchor = &trustAnchor{root: opts.Root}
+	}
 	b := base.String()
 	return &Client{
-		base: base,
+		anchor:   anchor,
+		jkt:      jkt,
+		onKeySet: opts.OnKeySet,
+		base:     base,
 		cfg: oauth2.Config{
 			ClientID: opts.ClientID,
 			Endpoint: oauth2.Endpoint{
@@ -96,7 +131,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 				AuthStyle:     oauth2.AuthStyleInParams,
 			},
 		},
-		http:    opts.HTTPClient,
+		http:    hc,
 		log:     opts.Logger,
 		backoff: opts.RetryBase,
 	}, nil
@@ -116,17 +151,6 @@ func (c *Client) ctx(ctx context.Context) context.Context {
 func (c *Client) Health(ctx context.Context) error {
 	_, err := c.getJSON(ctx, "/healthz", 4<<10, nil)
 	return err
-}
-
-// FetchJWKS downloads the authority's key set.
-func (c *Client) FetchJWKS(ctx context.Context) (wire.JWKS, error) {
-	var set wire.JWKS
-	raw, err := c.getJSON(ctx, "/.well-known/jwks.json", wire.MaxJWKSSize, nil)
-	if err != nil {
-		return set, err
-	}
-	set, _, err = wire.ParseJWKS(raw)
-	return set, err
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, limit int64, out any) ([]byte, error) {
@@ -302,11 +326,9 @@ func decodeError(path string, status int, body []byte, grantKind, fallback error
 		return fmt.Errorf("%w: %s answered %d without a JSON error", ErrAuthorityBroken, path, status)
 	}
 	var kind error
-	switch {
-	case ea.Reason == wire.ReasonLicenseRevoked:
-		kind = ErrLicenseRevoked
-	case ea.Reason == wire.ReasonLicenseExpired:
-		kind = ErrLicenseExpired
+	switch reason := reasonKinds[ea.Reason]; {
+	case reason != nil:
+		kind = reason
 	default:
 		kind = errorKinds(grantKind)[ea.Code]
 		if kind == nil {
@@ -314,6 +336,17 @@ func decodeError(path string, status int, body []byte, grantKind, fallback error
 		}
 	}
 	return &AuthorityError{Code: ea.Code, Reason: ea.Reason, Description: ea.Description, Kind: kind}
+}
+
+// reasonKinds maps the wire's reasons to sentinels; a reason decides over
+// the code.
+var reasonKinds = map[wire.Reason]error{
+	wire.ReasonLicenseRevoked:  ErrLicenseRevoked,
+	wire.ReasonLicenseExpired:  ErrLicenseExpired,
+	wire.ReasonLicenseMoved:    ErrLicenseMoved,
+	wire.ReasonChainRevoked:    ErrChainRevoked,
+	wire.ReasonKeyMismatch:     ErrKeyMismatch,
+	wire.ReasonInstallMismatch: ErrInstallConflict,
 }
 
 // errorKinds maps the wire's error codes to sentinels.
@@ -358,11 +391,22 @@ func (c *Client) form(ctx context.Context, method, path string, form url.Values,
 	return err
 }
 
-// exchange sends req, maps an error answer through decodeError and decodes
-// a 200 answer into out (when not nil); it returns the answer's bytes.
+// exchange sends req with a fresh nonce, checks that the answer is signed
+// for it (see trust.go), maps an error answer through decodeError and
+// decodes a 200 answer into out (when not nil); it returns the answer's
+// bytes. An unsigned or forged answer changes nothing: it is an error
+// wrapping wire.ErrUnsignedAnswer, whatever it says.
 func (c *Client) exchange(req *http.Request, limit int64, grantKind, fallback error, out any) ([]byte, error) {
+	nonce, err := newNonce()
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set(wire.HeaderNonce, nonce)
 	resp, body, err := c.roundTrip(req, limit)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkAnswer(req.Context(), resp, req, nonce, body); err != nil {
 		return nil, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -52,6 +52,21 @@ var (
 	// ErrUnknownRequest: the authority answered 404 for a request it no
 	// longer knows (a switch request, say).
 	ErrUnknownRequest = errors.New("the authorization server does not know this request")
+	// ErrLicenseMoved: the license was approved for another PC since.
+	ErrLicenseMoved = errors.New("the license was moved to another PC")
+	// ErrChainRevoked: a refresh token was replayed; the authority revoked
+	// this installation's tokens.
+	ErrChainRevoked = errors.New("the authorization server revoked this installation's tokens after a replayed refresh token")
+	// ErrKeyMismatch: this installation's key is not the one the license
+	// was issued to (a copied data directory, say).
+	ErrKeyMismatch = errors.New("the license was issued to another installation key")
+)
+
+// Trust configuration.
+var (
+	ErrNoRoot          = errors.New("no root key of the authorization server is configured")
+	ErrRootMismatch    = errors.New("the configured root key differs from the pinned one")
+	ErrBadAuthorityURL = errors.New("not a valid authorization server address")
 )
 
 // The license lifecycle.

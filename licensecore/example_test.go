@@ -23,6 +23,14 @@ func exampleKey() ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 }
 
+// exampleRootKey is the example authority's root key.
+func exampleRootKey() ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{8}, ed25519.SeedSize))
+}
+
+// exampleRoot is what the installer of the examples pins.
+func exampleRoot() ed25519.PublicKey { return exampleRootKey().Public().(ed25519.PublicKey) }
+
 // exampleStore opens a store in a temporary directory; call the returned
 // function to close and remove it.
 func exampleStore() (*licensecore.Store, func()) {
@@ -123,7 +131,7 @@ func ExampleOpenStore() {
 	fmt.Println("licensed:", !errors.Is(err, licensecore.ErrNotLicensed))
 
 	l := licensecore.License{ServerID: "server-0001", LicenseID: "lic-0001", Type: wire.Perpetual}
-	if err := s.SaveLicense(l, licensecore.Tokens{License: "header.payload.signature", Refresh: "secret"}, nil); err != nil {
+	if err := s.SaveLicense(l, licensecore.Tokens{License: "header.payload.signature", Refresh: "secret"}, ""); err != nil {
 		panic(err)
 	}
 	got, _ := s.License()

@@ -172,3 +172,26 @@ func mustNil(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+// rootKey is the test authority's root: key sets the tests trust are
+// signed by it (signedSet).
+var rootKey = newTestKey(9)
+
+// signedSet is the key set of keys as the test authority publishes it,
+// signed by root for testIssuer.
+func signedSet(tb testing.TB, root testKey, keys ...testKey) string {
+	tb.Helper()
+	return signedSetFor(tb, root, testIssuer, keys...)
+}
+
+// signedSetFor is signedSet for another issuer.
+func signedSetFor(tb testing.TB, root testKey, issuer string, keys ...testKey) string {
+	tb.Helper()
+	set := wire.JWKS{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.jwk())
+	}
+	jws, err := wire.SignKeySet(root.priv, issuer, set, t0)
+	mustNil(tb, err)
+	return jws
+}

@@ -34,7 +34,7 @@ func (p *person) decideSwitch(requestID, action string) {
 func licensedManager(t *testing.T, now func() time.Time) (*realAuthority, *licensecore.Manager, *licensecore.Store) {
 	t.Helper()
 	ra := startAuthority(t, time.Hour)
-	m, store := newManager(t, ra.ts.URL, now)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), now)
 	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
 		t.Fatal(err)
 	}
@@ -183,12 +183,12 @@ func TestVerifyDue(t *testing.T) {
 			}
 			defer store.Close()
 			if tc.lic != nil {
-				if err := store.SaveLicense(*tc.lic, licensecore.Tokens{License: "x", Refresh: "y"}, nil); err != nil {
+				if err := store.SaveLicense(*tc.lic, licensecore.Tokens{License: "x", Refresh: "y"}, ""); err != nil {
 					t.Fatal(err)
 				}
 			}
 			m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "http://127.0.0.1:1",
-				Now: func() time.Time { return now }, VerifyInterval: tc.interval, Logger: zerolog.Nop()})
+				Now: func() time.Time { return now }, VerifyInterval: tc.interval, Logger: zerolog.Nop(), Root: exampleRoot()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,7 +335,7 @@ func TestRemove(t *testing.T) {
 	if _, err := store.Tokens(); !errors.Is(err, licensecore.ErrNotLicensed) {
 		t.Fatalf("tokens after remove: %v", err)
 	}
-	if _, err := store.JWKS(); err != nil {
+	if _, err := store.KeySet(); err != nil {
 		t.Fatalf("the pinned key set must stay: %v", err)
 	}
 	if err := store.VerifyAudit(); err != nil {
@@ -464,7 +464,7 @@ func ExampleManager_VerifyDue() {
 	_ = store.SaveLicense(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: wire.Subscription,
 		LastVerifyTime: now.Add(-25 * time.Hour), LastVerifyResult: licensecore.VerifyValid}, licensecore.Tokens{}, nil)
 	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com",
-		Now: func() time.Time { return now }})
+		Now: func() time.Time { return now }, Root: exampleRoot()})
 	if err != nil {
 		panic(err)
 	}
@@ -475,7 +475,7 @@ func ExampleManager_VerifyDue() {
 func ExampleManager_PendingSwitch() {
 	store, done := exampleStore()
 	defer done()
-	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com"})
+	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com", Root: exampleRoot()})
 	if err != nil {
 		panic(err)
 	}

@@ -2,6 +2,7 @@ package licensecore
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -37,6 +38,11 @@ type Options struct {
 	// verification this long after the last one (default
 	// DefaultVerifyInterval, see VerifyDue).
 	VerifyInterval time.Duration
+	// Root is the authority's root public key from the installer's
+	// configuration. It is pinned in the store at the first start; later a
+	// different Root is refused (ErrRootMismatch) until an administrator
+	// re-pins it with ChangeAuthority. Nil: use the pinned one.
+	Root ed25519.PublicKey
 }
 
 // Manager is the license aggregate of this server: acquisition, refresh,
@@ -62,7 +68,7 @@ type Manager struct {
 }
 
 // endpoint is the authority in force: its client and the verifier of its
-// tokens. SetAuthorityURL swaps both at once.
+// tokens. ChangeAuthority swaps both at once.
 type endpoint struct {
 	client   *Client
 	verifier *Verifier
@@ -99,9 +105,15 @@ func NewManager(opts Options) (*Manager, error) {
 		audit: auditor{store: opts.Store, clock: clock, log: opts.Logger}}
 	p := opts.Policy
 	m.policy.Store(&p)
-	if err := m.SetAuthorityURL(opts.AuthorityURL); err != nil {
+	root, err := pinRoot(opts.Store, opts.Root)
+	if err != nil {
 		return nil, err
 	}
+	ep, err := newEndpoint(m, opts.AuthorityURL, root)
+	if err != nil {
+		return nil, err
+	}
+	m.ep.Store(ep)
 	l, err := opts.Store.License()
 	switch {
 	case err == nil:
@@ -112,22 +124,107 @@ func NewManager(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// SetAuthorityURL points the manager at another authority. The pinned key
-// set only applies to tokens whose issuer matches, so a changed URL means
-// keys are fetched again on the next acquisition.
-func (m *Manager) SetAuthorityURL(raw string) error {
-	c, err := NewClient(ClientOptions{AuthorityURL: raw, ClientID: m.opts.ClientID, HTTPClient: m.opts.HTTPClient, Logger: m.log})
+// pinRoot returns the root this store trusts: the pinned one, or the
+// configured one on the first start (then pinned). A configured root that
+// differs from the pinned one is refused: only ChangeAuthority re-pins.
+func pinRoot(store *Store, configured ed25519.PublicKey) (ed25519.PublicKey, error) {
+	pinned, err := store.Root()
+	switch {
+	case err == nil && (configured == nil || configured.Equal(pinned)):
+		return pinned, nil
+	case err == nil:
+		return nil, fmt.Errorf("%w: pinned %s, configured %s", ErrRootMismatch, wire.Fingerprint(pinned), wire.Fingerprint(configured))
+	case !errors.Is(err, ErrNotStored):
+		return nil, err
+	case configured == nil:
+		return nil, nil // nothing to trust yet: every verification fails with ErrNoRoot
+	}
+	return configured, store.PinRoot(configured)
+}
+
+// newEndpoint builds the client and verifier of the authority at raw, with
+// the key set the store holds for it when that set chains to root. Key
+// sets the client fetches later reach the verifier and the store through
+// OnKeySet.
+func newEndpoint(m *Manager, raw string, root ed25519.PublicKey) (*endpoint, error) {
+	key, err := m.store.InstallKey()
+	if err != nil {
+		return nil, err
+	}
+	ep := &endpoint{}
+	onKeySet := func(jws string, set wire.JWKS) {
+		if err := ep.verifier.SetKeySet(set); err != nil {
+			m.log.Warn().Err(err).Msg("a root-signed key set has unusable keys")
+			return
+		}
+		if err := m.store.SaveKeySet(jws); err != nil {
+			m.log.Warn().Err(err).Msg("could not store the key set")
+		}
+	}
+	ep.client, err = NewClient(ClientOptions{AuthorityURL: raw, ClientID: m.opts.ClientID, HTTPClient: m.opts.HTTPClient, Logger: m.log,
+		Root: root, InstallKey: key, Now: m.clock.Now, OnKeySet: onKeySet})
+	if err != nil {
+		return nil, err
+	}
+	ep.verifier, err = NewVerifier(VerifierOptions{Issuer: ep.client.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now})
+	if err != nil {
+		return nil, err
+	}
+	if jws, err := m.store.KeySet(); err == nil && root != nil {
+		if set, err := ep.client.anchor.accept(jws, ep.client.Issuer()); err == nil {
+			_ = ep.verifier.SetKeySet(set) // validated by accept
+		}
+	}
+	return ep, nil
+}
+
+// ChangeAuthority points this server at another authority address and,
+// with repin, another root key (protected: sess must be a live
+// administrator session, else ErrAdminRequired and nothing changes). The
+// address must use https unless it is this PC. A root other than the
+// pinned one needs repin (the screens show both fingerprints first), else
+// ErrRootMismatch. Audited.
+func (m *Manager) ChangeAuthority(sess *AdminSession, rawURL string, root ed25519.PublicKey, repin bool) error {
+	if err := m.admins.Check(sess); err != nil {
+		return err
+	}
+	m.op.Lock()
+	defer m.op.Unlock()
+	old, oldURL := m.Root(), m.AuthorityURL()
+	if root == nil {
+		root = old
+	}
+	if old != nil && !root.Equal(old) && !repin {
+		return fmt.Errorf("%w: pinned %s, new %s", ErrRootMismatch, wire.Fingerprint(old), wire.Fingerprint(root))
+	}
+	if root == nil {
+		return ErrNoRoot
+	}
+	ep, err := newEndpoint(m, rawURL, root)
 	if err != nil {
 		return err
 	}
-	v, err := NewVerifier(VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now})
-	if err != nil {
-		return err
+	if !root.Equal(old) {
+		if err := m.store.PinRoot(root); err != nil {
+			return err
+		}
+		from := "none"
+		if old != nil {
+			from = wire.Fingerprint(old)
+		}
+		m.audit.record(EventRootRepinned, fmt.Sprintf("root %s → %s by %s", from, wire.Fingerprint(root), sess.User()))
 	}
-	if set, err := m.store.JWKS(); err == nil {
-		_ = v.SetKeySet(set) // a bad pinned set is replaced on next fetch
+	m.ep.Store(ep)
+	m.audit.record(EventAuthorityChanged, fmt.Sprintf("%s → %s by %s", oldURL, ep.client.BaseURL(), sess.User()))
+	return nil
+}
+
+// Root is the pinned root key of the authority (Settings shows its
+// wire.Fingerprint); nil when none is configured yet.
+func (m *Manager) Root() ed25519.PublicKey {
+	if a := m.Client().anchor; a != nil {
+		return a.root
 	}
-	m.ep.Store(&endpoint{client: c, verifier: v})
 	return nil
 }
 
@@ -154,9 +251,6 @@ func (m *Manager) SetPolicy(p Policy) error {
 func (m *Manager) DeviceIdentity() (name, installCode string) {
 	return m.opts.DeviceName, m.opts.InstallCode
 }
-
-// Clock exposes the trusted clock (for notifications and the refresher).
-func (m *Manager) Clock() *TrustedClock { return m.clock }
 
 // Admins is the administrator role that guards this manager's changes.
 func (m *Manager) Admins() *Admins { return m.admins }
@@ -232,17 +326,14 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	ep := m.ep.Load()
 	c, v := ep.client, ep.verifier
 	claims, err := v.Verify(toks.License)
-	var fetched *wire.JWKS
 	if errors.Is(err, wire.ErrUnknownKey) {
-		set, ferr := c.FetchJWKS(ctx)
-		if ferr != nil {
+		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
 			return ferr
 		}
-		if err := v.SetKeySet(set); err != nil {
-			return err
-		}
-		fetched = &set
 		claims, err = v.Verify(toks.License)
+	}
+	if err == nil && (claims.Confirmation == nil || claims.Confirmation.JKT != c.jkt) {
+		err = tokenRejected(ErrKeyMismatch, errors.New("the token's cnf does not name this installation's key"))
 	}
 	if err != nil {
 		m.audit.record(EventRejected, err.Error())
@@ -265,7 +356,7 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	}
 	lic.LastRefresh = now
 	lic.OfflineSince, lic.Offline = now, false // contact with the authority
-	if err := m.store.SaveLicense(lic, toks, fetched); err != nil {
+	if err := m.store.SaveLicense(lic, toks, ""); err != nil {
 		return err
 	}
 	m.lic.Store(&lic)

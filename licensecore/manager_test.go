@@ -2,6 +2,7 @@ package licensecore_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"net/http"
@@ -141,7 +142,7 @@ func (p *person) answer(userCode, action string) {
 	p.send(http.MethodPost, "/device/confirm", url.Values{"device": {"POS-T1"}, "user_code": {userCode}, "action": {action}}, want)
 }
 
-func newManager(t *testing.T, base string, now func() time.Time) (*licensecore.Manager, *licensecore.Store) {
+func newManager(t *testing.T, base string, root ed25519.PublicKey, now func() time.Time) (*licensecore.Manager, *licensecore.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: dir + "/store", Logger: zerolog.Nop()})
@@ -150,7 +151,7 @@ func newManager(t *testing.T, base string, now func() time.Time) (*licensecore.M
 	}
 	t.Cleanup(func() { store.Close() })
 	m, err := licensecore.NewManager(licensecore.Options{
-		Store: store, AuthorityURL: base, Now: now, Logger: zerolog.Nop(),
+		Store: store, AuthorityURL: base, Now: now, Logger: zerolog.Nop(), Root: root,
 		DeviceName: "Test PC", InstallCode: "BCDF-GHJK-LMNP-QRST",
 		HTTPClient: &http.Client{Timeout: 5 * time.Second},
 	})
@@ -179,7 +180,7 @@ func acquire(t *testing.T, m *licensecore.Manager, base, action string) (license
 
 func TestManagerAcquireAndRefresh(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
-	m, store := newManager(t, ra.ts.URL, nil)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), nil)
 	if st := m.Status(); st.State != licensecore.Unlicensed {
 		t.Fatalf("fresh manager: %v", st.State)
 	}
@@ -231,7 +232,7 @@ func TestManagerAcquireAndRefresh(t *testing.T) {
 
 func TestManagerDenied(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
-	m, _ := newManager(t, ra.ts.URL, nil)
+	m, _ := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), nil)
 	st, err := acquire(t, m, ra.ts.URL, "deny")
 	if !errors.Is(err, licensecore.ErrAccessDenied) || st.State != licensecore.Unlicensed {
 		t.Fatalf("denied: %v, %v", err, st.State)
@@ -240,7 +241,7 @@ func TestManagerDenied(t *testing.T) {
 
 func TestManagerRefreshFailures(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
-	m, store := newManager(t, ra.ts.URL, nil)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), nil)
 	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestManagerRefreshFailures(t *testing.T) {
 		})
 	}
 	t.Run("offline", func(t *testing.T) {
-		down, _ := newManager(t, "http://127.0.0.1:1", nil)
+		down, _ := newManager(t, "http://127.0.0.1:1", exampleRoot(), nil)
 		if err := down.CheckHealth(context.Background()); !errors.Is(err, licensecore.ErrAuthorityDown) {
 			t.Fatalf("health of a closed port: %v", err)
 		}
@@ -309,7 +310,7 @@ func TestManagerRefusesWhileClockRolledBack(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	m, store := newManager(t, ra.ts.URL, now)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), now)
 	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
 		t.Fatal(err)
 	}

@@ -138,15 +138,13 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 	if prev == nil {
 		return m.Status(), fmt.Errorf("%w: a response code upgrades a license; import a license file first", ErrNotLicensed)
 	}
-	set, err := m.store.JWKS()
-	if errors.Is(err, ErrNotStored) {
-		return m.Status(), fmt.Errorf("%w: no key set is pinned yet; import a license file first", wire.ErrUnknownKey)
-	} else if err != nil {
-		return m.Status(), err
+	anchor := m.Client().anchor
+	if anchor == nil {
+		return m.Status(), ErrNoRoot
 	}
-	keys, err := set.PublicKeys()
-	if err != nil {
-		return m.Status(), err
+	keys := anchor.snapshot()
+	if len(keys) == 0 {
+		return m.Status(), fmt.Errorf("%w: no key set signed by the root is pinned yet; import a license file first", wire.ErrUnknownKey)
 	}
 	e, err := wire.VerifyResponse(code, ch, prev.ServerID, prev.LicenseID, keys)
 	if err != nil {
@@ -168,7 +166,7 @@ func (m *Manager) ApplyResponse(ctx context.Context, sess *AdminSession, code st
 		lic.Features = []string{}
 	}
 	lic.Offline, lic.OfflineSince = true, e.IssuedAt
-	if err := m.store.saveOffline(lic, nil, nil, "response-"+hex.EncodeToString(ch.Nonce[:]), now); err != nil {
+	if err := m.store.saveOffline(lic, nil, "", "response-"+hex.EncodeToString(ch.Nonce[:]), now); err != nil {
 		return m.Status(), err
 	}
 	m.lic.Store(&lic)
@@ -199,12 +197,15 @@ func dateOrNone(t time.Time) string {
 type openedEntitlement struct {
 	token  string
 	claims *wire.Claims
-	pin    *wire.JWKS // the file's key set, to pin (trust on first use)
+	keySet string // the file's root-signed key set, to pin ("" when none)
 }
 
-// openEntitlement verifies a license file for this PC. pinned is nil when
-// no key set is pinned yet.
-func openEntitlement(data []byte, pinned *wire.JWKS, vo VerifierOptions, installCode string) (openedEntitlement, error) {
+// openEntitlement verifies a license file for this PC. It trusts the keys
+// the anchor already holds (a root-verified set) and the file's own key set
+// only when the pinned root signed it for this issuer: a key set carried by
+// the file is never trusted by itself, so a PC that was never online
+// accepts only files that chain to the root it ships with.
+func openEntitlement(data []byte, anchor *trustAnchor, vo VerifierOptions, installCode string) (openedEntitlement, error) {
 	tampered := func(format string, a ...any) error {
 		return fileRejected(ErrEntitlementTampered, fmt.Errorf(format, a...))
 	}
@@ -226,39 +227,35 @@ func openEntitlement(data []byte, pinned *wire.JWKS, vo VerifierOptions, install
 		return openedEntitlement{}, tampered("the entitlement is not a license entitlement")
 	}
 	out := openedEntitlement{token: f.Entitlement}
-	var fileKeys map[string]wire.JWK
-	if f.JWKS != nil && len(f.JWKS.Keys) == 0 {
-		f.JWKS = nil // an empty set says nothing
-	}
-	if f.JWKS != nil {
-		if _, err := f.JWKS.PublicKeys(); err != nil {
+	keys := anchor.snapshot()
+	if f.KeySet != "" {
+		set, claims, err := wire.VerifyKeySet(f.KeySet, anchor.root)
+		if err != nil {
+			return openedEntitlement{}, fileRejected(wire.ErrUntrustedKeySet, err)
+		}
+		if claims.Issuer != vo.Issuer {
+			return openedEntitlement{}, fileRejected(ErrEntitlementForeign, fmt.Errorf("the key set is for %q", claims.Issuer))
+		}
+		fileKeys, err := set.PublicKeys()
+		if err != nil {
 			return openedEntitlement{}, tampered("%v", err)
 		}
-		fileKeys = map[string]wire.JWK{}
-		for _, k := range f.JWKS.Keys {
-			fileKeys[k.Kid] = k
-		}
-	}
-	trusted := pinned
-	if pinned == nil {
-		if f.JWKS == nil {
-			return openedEntitlement{}, fileRejected(wire.ErrUnknownKey, errors.New("the file carries no key set and none is pinned"))
-		}
-		trusted, out.pin = f.JWKS, f.JWKS
-	} else {
-		for _, k := range pinned.Keys {
-			if fk, ok := fileKeys[k.Kid]; ok && fk.X != k.X {
-				return openedEntitlement{}, tampered("key %q differs from the pinned one", k.Kid)
+		for kid, k := range fileKeys {
+			if pinned, ok := keys[kid]; ok && !pinned.Equal(k) {
+				return openedEntitlement{}, tampered("key %q differs from the pinned one", kid)
 			}
+			keys[kid] = k
 		}
+		out.keySet = f.KeySet
+	}
+	if len(keys) == 0 {
+		return openedEntitlement{}, fileRejected(wire.ErrUnknownKey, errors.New("the file carries no key set signed by the root and none is pinned"))
 	}
 	v, err := NewVerifier(vo)
 	if err != nil {
 		return openedEntitlement{}, err
 	}
-	if err := v.SetKeySet(*trusted); err != nil {
-		return openedEntitlement{}, err
-	}
+	v.SetKeys(keys)
 	claims, err := v.Verify(f.Entitlement)
 	switch {
 	case errors.Is(err, ErrTokenExpired):
@@ -298,13 +295,10 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	}
 	ep, p := m.ep.Load(), m.Policy()
 	c, mv := ep.client, ep.verifier
-	var pinned *wire.JWKS
-	if set, err := m.store.JWKS(); err == nil {
-		pinned = &set
-	} else if !errors.Is(err, ErrNotStored) {
-		return m.Status(), err
+	if c.anchor == nil {
+		return m.Status(), ErrNoRoot
 	}
-	ent, err := openEntitlement(data, pinned, VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: p.Leeway, Now: m.clock.Now}, m.opts.InstallCode)
+	ent, err := openEntitlement(data, c.anchor, VerifierOptions{Issuer: c.Issuer(), Audience: m.opts.Audience, Leeway: p.Leeway, Now: m.clock.Now}, m.opts.InstallCode)
 	if err != nil {
 		m.audit.record(EventRejected, "license file: "+err.Error())
 		return m.Status(), err
@@ -338,15 +332,17 @@ func (m *Manager) ImportEntitlement(ctx context.Context, sess *AdminSession, dat
 	}
 	lic.LastRefresh = now
 	lic.Offline, lic.OfflineSince = true, iat
-	if err := m.store.saveOffline(lic, &Tokens{License: ent.token, Refresh: refresh}, ent.pin, "entitlement-"+claims.ID, now); err != nil {
+	if err := m.store.saveOffline(lic, &Tokens{License: ent.token, Refresh: refresh}, ent.keySet, "entitlement-"+claims.ID, now); err != nil {
 		if errors.Is(err, ErrEntitlementReplayed) {
 			m.audit.record(EventRejected, "license file: "+err.Error())
 		}
 		return m.Status(), err
 	}
 	m.lic.Store(&lic)
-	if ent.pin != nil {
-		_ = mv.SetKeySet(*ent.pin)
+	if ent.keySet != "" {
+		if set, err := c.anchor.accept(ent.keySet, c.Issuer()); err == nil {
+			_ = mv.SetKeySet(set) // validated by accept
+		}
 	}
 	m.audit.record(EventImportedOffline, fmt.Sprintf("server %s, license %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339)))
 	return m.Status(), nil

@@ -32,7 +32,8 @@ func ExampleEvaluate_offline() {
 // exampleManager is a never-online PC with an administrator logged in.
 func exampleManager(store *licensecore.Store) (*licensecore.Manager, *licensecore.AdminSession) {
 	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: exampleAuthority,
-		Now: func() time.Time { return exampleNow }, Logger: zerolog.Nop(), DeviceName: "Till PC", InstallCode: "BCDF-GHJK-LMNP-QRST"})
+		Now: func() time.Time { return exampleNow }, Logger: zerolog.Nop(), DeviceName: "Till PC", InstallCode: "BCDF-GHJK-LMNP-QRST",
+		Root: exampleRoot()})
 	if err != nil {
 		panic(err)
 	}
@@ -65,7 +66,11 @@ func exampleLicenseFile() []byte {
 	if err != nil {
 		panic(err)
 	}
-	file, err := wire.NewEntitlementFile(signed, wire.JWKS{Keys: []wire.JWK{wire.PublicJWK(pub)}})
+	set, err := wire.SignKeySet(exampleRootKey(), exampleAuthority, wire.JWKS{Keys: []wire.JWK{wire.PublicJWK(pub)}}, exampleNow)
+	if err != nil {
+		panic(err)
+	}
+	file, err := wire.NewEntitlementFile(signed, set)
 	if err != nil {
 		panic(err)
 	}

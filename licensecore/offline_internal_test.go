@@ -105,11 +105,13 @@ func signEntitlement(tb testing.TB, k testKey, c *wire.Claims) string {
 	return s
 }
 
+// entFile is a license file whose key set (of keys) the test root signed;
+// with no keys it carries no key set.
 func entFile(tb testing.TB, token string, keys ...testKey) []byte {
 	tb.Helper()
-	set := wire.JWKS{}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.jwk())
+	set := ""
+	if len(keys) > 0 {
+		set = signedSet(tb, rootKey, keys...)
 	}
 	out, err := wire.NewEntitlementFile(token, set)
 	mustNil(tb, err)
@@ -123,7 +125,7 @@ const testInstall = "BCDF-GHJK-LMNP-QRST"
 func newOfflineManager(tb testing.TB, clock *fakeClock) (*Manager, *AdminSession) {
 	tb.Helper()
 	m, err := NewManager(Options{Store: newTestStore(tb), AuthorityURL: testIssuer, Now: clock.Now, Logger: zerolog.Nop(),
-		DeviceName: "Till", InstallCode: testInstall})
+		DeviceName: "Till", InstallCode: testInstall, Root: rootKey.pub})
 	mustNil(tb, err)
 	mustNil(tb, m.Admins().CreateAdministrator("admin", "admin-password"))
 	sess, err := m.Admins().AdminLogin("admin", "admin-password")
@@ -131,7 +133,7 @@ func newOfflineManager(tb testing.TB, clock *fakeClock) (*Manager, *AdminSession
 	return m, sess
 }
 
-func TestImportEntitlementTrustOnFirstUse(t *testing.T) {
+func TestImportEntitlementPinsRootSignedKeySet(t *testing.T) {
 	clock := newFakeClock(t0)
 	m, sess := newOfflineManager(t, clock)
 	ctx := context.Background()
@@ -141,14 +143,14 @@ func TestImportEntitlementTrustOnFirstUse(t *testing.T) {
 	if !st.License.Offline || !st.License.OfflineSince.Equal(t0.Add(-time.Hour)) || st.OfflineDaysLeft != 30 {
 		t.Fatalf("imported: %+v", st)
 	}
-	if set, err := m.store.JWKS(); err != nil || set.Keys[0].Kid != keyA.kid {
+	if jws, err := m.store.KeySet(); err != nil || jws != signedSet(t, rootKey, keyA) {
 		t.Fatalf("key set not pinned: %v", err)
 	}
-	// Once pinned, a file signed by another key is refused even when it
-	// carries that key, and one that swaps the pinned key's value too.
+	// Once pinned, a file signed by a key the root never vouched for is
+	// refused, and one whose root-signed set swaps the pinned key's value.
 	before := StoreSnapshot(t, m.store)
 	for name, f := range map[string][]byte{
-		"foreign key": entFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-2")), keyB),
+		"foreign key": entFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-2"))),
 		"swapped key": entFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-3")), testKey{pub: keyB.pub, kid: keyA.kid}),
 	} {
 		if _, err := m.ImportEntitlement(ctx, sess, f); err == nil {

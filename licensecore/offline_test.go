@@ -31,14 +31,14 @@ type offlinePC struct {
 	sess  *licensecore.AdminSession
 }
 
-func newOfflinePC(t *testing.T, base, installCode string, now func() time.Time) *offlinePC {
+func newOfflinePC(t *testing.T, base string, root ed25519.PublicKey, installCode string, now func() time.Time) *offlinePC {
 	t.Helper()
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: t.TempDir() + "/store", Logger: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: base, Now: now, Logger: zerolog.Nop(),
+	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: base, Now: now, Logger: zerolog.Nop(), Root: root,
 		DeviceName: "Till PC", InstallCode: installCode, HTTPClient: &http.Client{Timeout: 5 * time.Second}})
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func reseedT1(t *testing.T, ra *realAuthority, capacity int, features ...string)
 
 func TestOfflineFlowsAgainstAuthority(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
-	pc := newOfflinePC(t, ra.ts.URL, "BCDF-GHJK-LMNP-QRST", nil)
+	pc := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "BCDF-GHJK-LMNP-QRST", nil)
 	ctx := context.Background()
 	p := newPerson(t, ra.ts.URL)
 
@@ -232,7 +232,7 @@ func TestOfflineRefusals(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
 	p := newPerson(t, ra.ts.URL)
 	ctx := context.Background()
-	pc := newOfflinePC(t, ra.ts.URL, "BCDF-GHJK-LMNP-QRST", nil)
+	pc := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "BCDF-GHJK-LMNP-QRST", nil)
 	req := pc.request(t)
 	older := p.entitle(req, "POS-T1")
 	time.Sleep(1100 * time.Millisecond) // a later iat
@@ -240,7 +240,7 @@ func TestOfflineRefusals(t *testing.T) {
 	if _, err := pc.m.ImportEntitlement(ctx, pc.sess, current); err != nil {
 		t.Fatal(err)
 	}
-	other := newOfflinePC(t, ra.ts.URL, "ZZZZ-ZZZZ-ZZZZ-ZZZZ", nil)
+	other := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "ZZZZ-ZZZZ-ZZZZ-ZZZZ", nil)
 	foreign := p.entitle(other.request(t), "POS-T1")
 
 	type fileCase struct {
@@ -262,9 +262,9 @@ func TestOfflineRefusals(t *testing.T) {
 		{"no administrator", pc, nil, current, licensecore.ErrAdminRequired},
 		{"forged session", pc, &licensecore.AdminSession{}, current, licensecore.ErrAdminRequired},
 	}
-	late := newOfflinePC(t, ra.ts.URL, "BCDF-GHJK-LMNP-QRST", func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })
+	late := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "BCDF-GHJK-LMNP-QRST", func() time.Time { return time.Now().Add(31 * 24 * time.Hour) })
 	files = append(files, fileCase{"expired", late, late.sess, current, licensecore.ErrEntitlementExpired})
-	elsewhere := newOfflinePC(t, "https://another-authority.example", "BCDF-GHJK-LMNP-QRST", nil)
+	elsewhere := newOfflinePC(t, "https://another-authority.example", ra.srv.RootPublicKey(), "BCDF-GHJK-LMNP-QRST", nil)
 	files = append(files, fileCase{"from another authority", elsewhere, elsewhere.sess, current, licensecore.ErrEntitlementForeign})
 	for _, tc := range files {
 		t.Run(tc.name, func(t *testing.T) {

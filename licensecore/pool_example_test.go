@@ -38,7 +38,8 @@ func poolExample() (*licensecore.Manager, *licensecore.AdminSession, func()) {
 	if err != nil {
 		panic(err)
 	}
-	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: ts.URL, DeviceName: "Back office", InstallCode: "BCDF-GHJK-LMNP-QRST"})
+	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: ts.URL, DeviceName: "Back office", InstallCode: "BCDF-GHJK-LMNP-QRST",
+		Root: srv.RootPublicKey()})
 	if err != nil {
 		panic(err)
 	}

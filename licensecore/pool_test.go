@@ -2,6 +2,7 @@ package licensecore_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,6 +64,7 @@ func startPoolAuthority(t *testing.T) *realAuthority {
 type poolInstall struct {
 	t     *testing.T
 	base  string
+	root  ed25519.PublicKey
 	code  string
 	dir   string
 	store *licensecore.Store
@@ -71,9 +73,9 @@ type poolInstall struct {
 	sess  *licensecore.AdminSession
 }
 
-func newPoolInstall(t *testing.T, base, code string) *poolInstall {
+func newPoolInstall(t *testing.T, ra *realAuthority, code string) *poolInstall {
 	t.Helper()
-	p := &poolInstall{t: t, base: base, code: code, dir: filepath.Join(t.TempDir(), "store")}
+	p := &poolInstall{t: t, base: ra.ts.URL, root: ra.srv.RootPublicKey(), code: code, dir: filepath.Join(t.TempDir(), "store")}
 	p.open()
 	if err := p.m.Admins().CreateAdministrator("admin", "correct horse"); err != nil {
 		t.Fatal(err)
@@ -91,7 +93,7 @@ func (p *poolInstall) open() {
 	}
 	p.t.Cleanup(func() { s.Close() })
 	m, err := licensecore.NewManager(licensecore.Options{
-		Store: s, AuthorityURL: p.base, Logger: zerolog.Nop(), DeviceName: "Till " + p.code, InstallCode: p.code,
+		Store: s, AuthorityURL: p.base, Root: p.root, Logger: zerolog.Nop(), DeviceName: "Till " + p.code, InstallCode: p.code,
 		HTTPClient: &http.Client{Timeout: 5 * time.Second},
 	})
 	if err != nil {
@@ -207,7 +209,7 @@ func poolIDs(t *testing.T, p *licensecore.Pool) []string {
 
 func TestCustomerAccount(t *testing.T) {
 	ra := startPoolAuthority(t)
-	p := newPoolInstall(t, ra.ts.URL, "BCDF-GHJK-LMNP-QRST")
+	p := newPoolInstall(t, ra, "BCDF-GHJK-LMNP-QRST")
 	ctx := context.Background()
 	acc, err := p.pool.Account()
 	if err != nil || acc.InstallCode != "BCDF-GHJK-LMNP-QRST" || acc.ServerName != "Till BCDF-GHJK-LMNP-QRST" || acc.CustomerID != "" {
@@ -262,8 +264,8 @@ func TestCustomerAccount(t *testing.T) {
 
 func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 	ra := startPoolAuthority(t)
-	a := newPoolInstall(t, ra.ts.URL, "AAAA-AAAA-AAAA-AAAA")
-	b := newPoolInstall(t, ra.ts.URL, "BBBB-BBBB-BBBB-BBBB")
+	a := newPoolInstall(t, ra, "AAAA-AAAA-AAAA-AAAA")
+	b := newPoolInstall(t, ra, "BBBB-BBBB-BBBB-BBBB")
 	a.setCustomer(custID)
 	b.setCustomer(custID)
 	ctx := context.Background()
@@ -369,7 +371,7 @@ func TestPoolActivateTransferAndSecondInstall(t *testing.T) {
 
 func TestPoolNeedsAdministrator(t *testing.T) {
 	ra := startPoolAuthority(t)
-	p := newPoolInstall(t, ra.ts.URL, "CCCC-CCCC-CCCC-CCCC")
+	p := newPoolInstall(t, ra, "CCCC-CCCC-CCCC-CCCC")
 	p.setCustomer(custID)
 	p.activate("CAP-4")
 	ctx := context.Background()
@@ -401,8 +403,8 @@ func TestPoolNeedsAdministrator(t *testing.T) {
 // round after round; exactly one wins and both agree with the authority.
 func TestPoolRaceBetweenInstalls(t *testing.T) {
 	ra := startPoolAuthority(t)
-	a := newPoolInstall(t, ra.ts.URL, "RACE-AAAA")
-	b := newPoolInstall(t, ra.ts.URL, "RACE-BBBB")
+	a := newPoolInstall(t, ra, "RACE-AAAA")
+	b := newPoolInstall(t, ra, "RACE-BBBB")
 	a.setCustomer(custID)
 	b.setCustomer(custID)
 	ctx := context.Background()
@@ -480,8 +482,8 @@ func TestPoolLostAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ra := startPoolAuthority(t)
-			p := newPoolInstall(t, ra.ts.URL, "LOST-0001")
-			other := newPoolInstall(t, ra.ts.URL, "LOST-0002")
+			p := newPoolInstall(t, ra, "LOST-0001")
+			other := newPoolInstall(t, ra, "LOST-0002")
 			p.setCustomer(custID)
 			other.setCustomer(custID)
 			p.activate("CAP-2")
@@ -549,7 +551,7 @@ func TestPoolLostAnswers(t *testing.T) {
 
 func TestPoolCancelAndSlowAuthority(t *testing.T) {
 	ra := startPoolAuthority(t)
-	p := newPoolInstall(t, ra.ts.URL, "SLOW-0001")
+	p := newPoolInstall(t, ra, "SLOW-0001")
 	p.setCustomer(custID)
 	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/pool/activate" {
@@ -586,7 +588,7 @@ func TestPoolCancelAndSlowAuthority(t *testing.T) {
 // when they disagree, here because an old copy of the store came back.
 func TestReconcileAdoptsAndWithdraws(t *testing.T) {
 	ra := startPoolAuthority(t)
-	p := newPoolInstall(t, ra.ts.URL, "SYNC-0001")
+	p := newPoolInstall(t, ra, "SYNC-0001")
 	p.setCustomer(custID)
 	act := p.activate("CAP-4")
 	backup := filepath.Join(t.TempDir(), "backup")

@@ -3,6 +3,7 @@ package licensecore
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -19,18 +20,29 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore/internal/dbopt"
-	"licensedesk/licensecore/wire"
 )
 
 // SchemaVersion is the store layout this build writes. Version 2 moved the
 // administrator accounts from op/ and opfail/ to admin/user/ and
 // admin/fail/, so that no prefix of the store is a prefix of another group
-// (pool/op/ holds pool operations).
-const SchemaVersion = 2
+// (pool/op/ holds pool operations). Version 3 dropped the unsigned key set
+// (lic/jwks) for the root-signed one (trust/keyset) and the pinned root.
+const SchemaVersion = 3
 
 // builtinMigrations upgrade stores written by earlier versions; they run
 // before StoreOptions.Migrations of the same version.
-var builtinMigrations = []Migration{{From: 1, Run: moveAdminKeys}}
+var builtinMigrations = []Migration{{From: 1, Run: moveAdminKeys}, {From: 2, Run: dropUnsignedKeySet}}
+
+// dropUnsignedKeySet is the 2 → 3 migration: the key set pinned by earlier
+// versions (lic/jwks) was never signed by a root, so it is not trusted any
+// more; the root-signed set is fetched again at the next contact.
+func dropUnsignedKeySet(txn *badger.Txn) error {
+	err := txn.Delete([]byte("lic/jwks"))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	return err
+}
 
 // moveAdminKeys is the 1 → 2 migration: op/<user> → admin/user/<user>,
 // opfail/<user> → admin/fail/<user>, values unchanged.
@@ -66,7 +78,8 @@ const (
 	keyLicense  = "lic/license"
 	keyToken    = "lic/token"
 	keyRefresh  = "lic/refresh"
-	keyJWKS     = "lic/jwks"
+	keyKeySet   = "trust/keyset" // the authority's key set as signed by the root (a JWS)
+	keyRoot     = "trust/root"   // the pinned root public key
 	keyClock    = "clock/high"
 	keySwitch   = "lic/switch" // pending perpetual/subscription switch
 	prefixSet   = "set/"
@@ -111,6 +124,7 @@ type Store struct {
 	stop   chan struct{}
 	gcDone chan struct{}
 	audit  sync.Mutex // serialises audit appends
+	instMu sync.Mutex // serialises the install key's creation
 }
 
 // OpenStore opens (creating if needed) the store. A second process gets
@@ -340,8 +354,8 @@ type Tokens struct {
 
 // SaveLicense stores the license, its tokens and the key set they were
 // verified with in one transaction: either all of them or none.
-func (s *Store) SaveLicense(l License, t Tokens, jwks *wire.JWKS) error {
-	write, err := s.licenseWrites(l, &t, jwks)
+func (s *Store) SaveLicense(l License, t Tokens, keySet string) error {
+	write, err := s.licenseWrites(l, &t, keySet)
 	if err != nil {
 		return err
 	}
@@ -350,7 +364,7 @@ func (s *Store) SaveLicense(l License, t Tokens, jwks *wire.JWKS) error {
 
 // licenseWrites prepares SaveLicense's writes for one transaction; a nil t
 // keeps the stored tokens.
-func (s *Store) licenseWrites(l License, t *Tokens, jwks *wire.JWKS) (func(*badger.Txn) error, error) {
+func (s *Store) licenseWrites(l License, t *Tokens, keySet string) (func(*badger.Txn) error, error) {
 	lj, err := json.Marshal(l)
 	if err != nil {
 		return nil, err
@@ -358,12 +372,6 @@ func (s *Store) licenseWrites(l License, t *Tokens, jwks *wire.JWKS) (func(*badg
 	var sealed []byte
 	if t != nil {
 		if sealed, err = s.seal([]byte(t.Refresh)); err != nil {
-			return nil, err
-		}
-	}
-	var kj []byte
-	if jwks != nil {
-		if kj, err = json.Marshal(jwks); err != nil {
 			return nil, err
 		}
 	}
@@ -379,8 +387,8 @@ func (s *Store) licenseWrites(l License, t *Tokens, jwks *wire.JWKS) (func(*badg
 				return err
 			}
 		}
-		if kj != nil {
-			return txn.Set([]byte(keyJWKS), kj)
+		if keySet != "" {
+			return txn.Set([]byte(keyKeySet), []byte(keySet))
 		}
 		return nil
 	}, nil
@@ -442,19 +450,31 @@ func (s *Store) DeleteLicense() error {
 	})
 }
 
-// SaveJWKS pins the authority's key set.
-func (s *Store) SaveJWKS(set wire.JWKS) error {
-	raw, err := json.Marshal(set)
-	if err != nil {
-		return err
-	}
-	return s.put(keyJWKS, raw)
+// SaveKeySet stores the authority's root-signed key set (a JWS); callers
+// verify it first.
+func (s *Store) SaveKeySet(jws string) error { return s.put(keyKeySet, []byte(jws)) }
+
+// KeySet loads the stored root-signed key set; ErrNotStored before the
+// first contact with the authority or license file. Verify it with the
+// pinned root before trusting it.
+func (s *Store) KeySet() (string, error) {
+	raw, err := s.get(keyKeySet)
+	return string(raw), err
 }
 
-// JWKS loads the pinned key set; ErrNotStored before the first acquisition.
-func (s *Store) JWKS() (wire.JWKS, error) {
-	var set wire.JWKS
-	return set, s.getJSON(keyJWKS, &set)
+// PinRoot records the root key this store trusts.
+func (s *Store) PinRoot(pub ed25519.PublicKey) error { return s.put(keyRoot, pub) }
+
+// Root loads the pinned root key; ErrNotStored before the first start.
+func (s *Store) Root() (ed25519.PublicKey, error) {
+	raw, err := s.get(keyRoot)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("%w: the pinned root key is damaged", ErrStoreCorrupt)
+	}
+	return ed25519.PublicKey(raw), nil
 }
 
 // SetSetting stores one named setting.
@@ -555,8 +575,8 @@ func (s *Store) delete(key string) error {
 // license (and tokens and key set when given), the used marker, refused
 // when present (ErrEntitlementReplayed), and the end of the pending
 // challenge.
-func (s *Store) saveOffline(l License, t *Tokens, jwks *wire.JWKS, used string, now time.Time) error {
-	write, err := s.licenseWrites(l, t, jwks)
+func (s *Store) saveOffline(l License, t *Tokens, keySet string, used string, now time.Time) error {
+	write, err := s.licenseWrites(l, t, keySet)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
-
-	"licensedesk/licensecore/wire"
 )
 
 // Distinctive values, so a search of the raw store files cannot hit them by
@@ -24,7 +22,7 @@ const (
 	canaryRefresh  = "refresh-canary-0b6e44d1a7c2"
 )
 
-func sampleLicense(tb testing.TB) (License, Tokens, wire.JWKS) {
+func sampleLicense(tb testing.TB) (License, Tokens, string) {
 	tb.Helper()
 	c := validClaims(t0)
 	c.Customer = canaryCustomer
@@ -33,7 +31,7 @@ func sampleLicense(tb testing.TB) (License, Tokens, wire.JWKS) {
 	l.AcquiredAt = t0
 	l.LastVerifyTime = t0.Add(time.Minute)
 	l.LastVerifyResult = VerifyValid
-	return l, Tokens{License: keyA.sign(tb, c), Refresh: canaryRefresh}, wire.JWKS{Keys: []wire.JWK{keyA.jwk(), keyB.jwk()}}
+	return l, Tokens{License: keyA.sign(tb, c), Refresh: canaryRefresh}, signedSet(tb, rootKey, keyA, keyB)
 }
 
 func TestStoreEmpty(t *testing.T) {
@@ -45,7 +43,8 @@ func TestStoreEmpty(t *testing.T) {
 	}{
 		{"License", func() error { _, err := s.License(); return err }, ErrNotLicensed},
 		{"Tokens", func() error { _, err := s.Tokens(); return err }, ErrNotLicensed},
-		{"JWKS", func() error { _, err := s.JWKS(); return err }, ErrNotStored},
+		{"KeySet", func() error { _, err := s.KeySet(); return err }, ErrNotStored},
+		{"Root", func() error { _, err := s.Root(); return err }, ErrNotStored},
 		{"Setting", func() error { _, err := s.Setting("theme"); return err }, ErrNotStored},
 		{"DeleteLicense", s.DeleteLicense, nil},
 		{"VerifyAudit", s.VerifyAudit, nil},
@@ -58,7 +57,7 @@ func TestStoreEmpty(t *testing.T) {
 }
 
 // assertStored checks the stored license, tokens and key set against want.
-func assertStored(t *testing.T, s *Store, l License, toks Tokens, set wire.JWKS) {
+func assertStored(t *testing.T, s *Store, l License, toks Tokens, set string) {
 	t.Helper()
 	gotL, err := s.License()
 	mustNil(t, err)
@@ -70,17 +69,17 @@ func assertStored(t *testing.T, s *Store, l License, toks Tokens, set wire.JWKS)
 	if gotT != toks {
 		t.Errorf("Tokens = %+v, want %+v", gotT, toks)
 	}
-	gotS, err := s.JWKS()
+	gotS, err := s.KeySet()
 	mustNil(t, err)
 	if !reflect.DeepEqual(gotS, set) {
-		t.Errorf("JWKS = %+v, want %+v", gotS, set)
+		t.Errorf("KeySet = %q, want %q", gotS, set)
 	}
 }
 
 func TestStoreLicenseRoundTrip(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveLicense(l, toks, &set))
+	mustNil(t, s.SaveLicense(l, toks, set))
 	assertStored(t, s, l, toks, set)
 	assertStored(t, reopen(t, s), l, toks, set)
 }
@@ -88,16 +87,16 @@ func TestStoreLicenseRoundTrip(t *testing.T) {
 func TestStoreSaveLicenseWithoutJWKSKeepsPinnedSet(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveJWKS(set))
+	mustNil(t, s.SaveKeySet(set))
 	toks.Refresh = "" // and no refresh token
-	mustNil(t, s.SaveLicense(l, toks, nil))
+	mustNil(t, s.SaveLicense(l, toks, ""))
 	assertStored(t, s, l, toks, set)
 }
 
 func TestStoreUpdateLicense(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveLicense(l, toks, &set))
+	mustNil(t, s.SaveLicense(l, toks, set))
 	l.LastVerifyResult = VerifyRevoked
 	l.LastVerifyTime = t0.Add(time.Hour)
 	mustNil(t, s.UpdateLicense(l))
@@ -151,7 +150,7 @@ func TestStoreNotified(t *testing.T) {
 func TestStoreDeleteLicenseKeepsAuditAndJWKS(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveLicense(l, toks, &set))
+	mustNil(t, s.SaveLicense(l, toks, set))
 	appendAudit(t, s, 3)
 	mustNil(t, s.DeleteLicense())
 
@@ -165,7 +164,7 @@ func TestStoreDeleteLicenseKeepsAuditAndJWKS(t *testing.T) {
 	if _, err := s.get(keyRefresh); !errors.Is(err, ErrNotStored) {
 		t.Errorf("refresh token after delete: %v, want it gone", err)
 	}
-	if got, err := s.JWKS(); err != nil || !reflect.DeepEqual(got, set) {
+	if got, err := s.KeySet(); err != nil || !reflect.DeepEqual(got, set) {
 		t.Errorf("JWKS after delete = %+v, %v; want the pinned set", got, err)
 	}
 	if log, err := s.AuditLog(); err != nil || len(log) != 3 {
@@ -181,7 +180,7 @@ func TestStoreSecretsNotInClear(t *testing.T) {
 	s := newTestStore(t)
 	root := filepath.Dir(storeDir(s))
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveLicense(l, toks, &set))
+	mustNil(t, s.SaveLicense(l, toks, set))
 	appendAudit(t, s, 2)
 	secrets := map[string]string{
 		"refresh token": toks.Refresh,
@@ -379,19 +378,19 @@ func TestStoreSchemaAndMigrations(t *testing.T) {
 func TestStoreClosed(t *testing.T) {
 	s := newTestStore(t)
 	l, toks, set := sampleLicense(t)
-	mustNil(t, s.SaveLicense(l, toks, &set))
+	mustNil(t, s.SaveLicense(l, toks, set))
 	clock := newTestClock(t, s, newFakeClock(t0))
 	mustNil(t, s.Close())
 	mustNil(t, s.Close()) // twice is fine
 
 	calls := map[string]func() error{
-		"SaveLicense":     func() error { return s.SaveLicense(l, toks, &set) },
+		"SaveLicense":     func() error { return s.SaveLicense(l, toks, set) },
 		"UpdateLicense":   func() error { return s.UpdateLicense(l) },
 		"License":         func() error { _, err := s.License(); return err },
 		"Tokens":          func() error { _, err := s.Tokens(); return err },
 		"DeleteLicense":   s.DeleteLicense,
-		"SaveJWKS":        func() error { return s.SaveJWKS(set) },
-		"JWKS":            func() error { _, err := s.JWKS(); return err },
+		"SaveKeySet":      func() error { return s.SaveKeySet(set) },
+		"KeySet":          func() error { _, err := s.KeySet(); return err },
 		"SetSetting":      func() error { return s.SetSetting("a", "b") },
 		"Setting":         func() error { _, err := s.Setting("a"); return err },
 		"MarkNotified":    func() error { _, err := s.MarkNotified("a", t0); return err },

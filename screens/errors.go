@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
@@ -36,6 +37,14 @@ var explanations = []struct {
 	{licensecore.ErrLicenseExpired, "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again."},
 	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the license token. Remove this license and acquire it again, or contact your provider."},
 	{licensecore.ErrUnknownRequest, "The authorization server no longer knows this request. Start it again."},
+	{licensecore.ErrChainRevoked, "The authorization server revoked this server's license tokens because an old one was used again, which happens when tokens are copied. Acquire the license again; if it happens again, contact your provider."},
+	{licensecore.ErrKeyMismatch, "This license was issued to another installation of License Desk, for example before the data folder was copied here. Acquire the license on this PC."},
+	{licensecore.ErrNoRoot, "No root key of the Authorization server is configured, so License Desk cannot trust any license. Enter the root key your provider gave you in Settings."},
+	{licensecore.ErrRootMismatch, "The root key in the configuration differs from the one this PC trusts. An administrator must confirm the new key in Settings."},
+	{licensecore.ErrBadAuthorityURL, "Enter the Authorization server address in full, for example https://licensing.example.com. It must use https unless the server runs on this PC."},
+	{wire.ErrUntrustedKeySet, "The signing keys did not come from the Authorization server this PC trusts (they are not signed by its root key). Check the address in Settings, or contact your provider."},
+	{wire.ErrUnsignedAnswer, "The answer did not come from the Authorization server this PC trusts (it is not signed for this request), so nothing was changed. Check the address in Settings."},
+	{wire.ErrBadRootKey, "That is not a root key. It looks like ed25519: followed by 43 letters, digits, '-' or '_'; copy it again from your provider."},
 	{context.Canceled, "The operation was cancelled."},
 	{context.DeadlineExceeded, "The authorization server took too long to answer. Check this PC's internet connection and try again."},
 	{licensecore.ErrAuthorityDown, msgOffline},
@@ -111,10 +120,23 @@ func typedSentence(err error) (string, bool) {
 		return "License " + pe.LicenseID + ": " + Explain(pe.Err), true
 	case errors.Is(err, wire.ErrCodeTypo):
 		return "The code has a typing mistake. Check every character.", true
+	case errors.Is(err, licensecore.ErrLicenseMoved):
+		if ae := (*licensecore.AuthorityError)(nil); errors.As(err, &ae) && ae.Description != "" {
+			return asSentence(ae.Description) + " Acquire a license for this PC, or ask your provider.", true
+		}
+		return "This license was moved to another PC. Acquire a license for this PC, or ask your provider.", true
 	case errors.Is(err, wire.ErrInvalidCustomerID):
 		return "That is not a valid Customer ID. It looks like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.", true
 	}
 	return "", false
+}
+
+// asSentence ends the authority's words with a full stop.
+func asSentence(s string) string {
+	if s != "" && !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
 }
 
 // Explain turns an error into a sentence for the person at the server.

@@ -96,7 +96,12 @@ var sentinels = map[string]error{
 	"ErrUnknownCustomer": licensecore.ErrUnknownCustomer, "ErrNoCustomerID": licensecore.ErrNoCustomerID,
 	"ErrCustomerInUse": licensecore.ErrCustomerInUse, "ErrPoolLicenseUnavailable": licensecore.ErrPoolLicenseUnavailable,
 	"ErrInstallConflict": licensecore.ErrInstallConflict, "ErrPoolRefused": licensecore.ErrPoolRefused,
-	"ErrNotActivated":       licensecore.ErrNotActivated,
+	"ErrNotActivated": licensecore.ErrNotActivated,
+	"ErrLicenseMoved": licensecore.ErrLicenseMoved, "ErrChainRevoked": licensecore.ErrChainRevoked,
+	"ErrKeyMismatch": licensecore.ErrKeyMismatch, "ErrNoRoot": licensecore.ErrNoRoot,
+	"ErrRootMismatch": licensecore.ErrRootMismatch, "ErrBadAuthorityURL": licensecore.ErrBadAuthorityURL,
+	"wire.ErrBadRootKey": wire.ErrBadRootKey, "wire.ErrUntrustedKeySet": wire.ErrUntrustedKeySet,
+	"wire.ErrBadDPoP": wire.ErrBadDPoP, "wire.ErrUnsignedAnswer": wire.ErrUnsignedAnswer,
 	"wire.ErrInvalidKeySet": wire.ErrInvalidKeySet, "wire.ErrUnknownKey": wire.ErrUnknownKey,
 	"wire.ErrMalformedAnswer": wire.ErrMalformedAnswer, "wire.ErrBadPoolRequest": wire.ErrBadPoolRequest,
 	"wire.ErrCodeTypo": wire.ErrCodeTypo, "wire.ErrCodeInvalid": wire.ErrCodeInvalid,
@@ -107,7 +112,7 @@ var sentinels = map[string]error{
 // wireOnly are wire sentinels the screens never see: the client wraps them
 // (a malformed answer is ErrAuthorityBroken) or only the authority meets
 // them (a bad pool request).
-var wireOnly = map[string]bool{"wire.ErrMalformedAnswer": true, "wire.ErrBadPoolRequest": true}
+var wireOnly = map[string]bool{"wire.ErrMalformedAnswer": true, "wire.ErrBadPoolRequest": true, "wire.ErrBadDPoP": true}
 
 // TestExplainEverySentinel: every sentinel of licensecore and wire is in
 // the list above, and each has a sentence composed here rather than its own
@@ -155,6 +160,8 @@ func TestExplainTypedErrors(t *testing.T) {
 		{&wire.CodeError{Code: "challenge", Reason: "the check character does not match; check every character"}, "The challenge code has a typing mistake: the check character does not match; check every character."},
 		{&wire.CustomerIDError{Input: "12345"}, `"12345" is not a valid Customer ID. It looks like xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.`},
 		{&licensecore.PoolLicenseError{LicenseID: "CAP-8", Err: licensecore.ErrPoolLicenseUnavailable}, "License CAP-8: The license is not available in the cloud pool any more; another server may have taken it. Refresh the list."},
+		{&licensecore.AuthorityError{Code: wire.CodeInvalidGrant, Reason: wire.ReasonLicenseMoved, Description: "This license was moved to Back office 2 on 1 Dec 2026", Kind: licensecore.ErrLicenseMoved},
+			"This license was moved to Back office 2 on 1 Dec 2026. Acquire a license for this PC, or ask your provider."},
 	} {
 		if got := Explain(tc.err); got != tc.want {
 			t.Errorf("Explain(%v) =\n%q, want\n%q", tc.err, got, tc.want)

@@ -10,16 +10,24 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/wire"
 )
 
 // Settings are the values a person may change. Thresholds are in the units
 // people think in (days, hours, percent); Policy converts them.
 type Settings struct {
-	AuthorityURL      string
+	AuthorityURL string
+	// RootKey is the Authorization server's root public key
+	// (wire.EncodeRootKey); changing it needs an administrator and an
+	// explicit confirmation of both fingerprints.
+	RootKey           string
 	RenewalWindowDays int
 	TokenWarnHours    int
 	TokenWarnPercent  int
 	StartMinimized    bool
+	// KeyStorage says where this PC keeps its keys (shown, not edited); a
+	// file means no credential store was found.
+	KeyStorage string
 }
 
 // settingsError is already a sentence for the person, unlike most errors.
@@ -34,7 +42,9 @@ func (s Settings) Validate() error {
 	_, urlErr := licensecore.ParseAuthorityURL(s.AuthorityURL)
 	switch {
 	case urlErr != nil:
-		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com, without a user name, '?' or '#'.")
+		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com, without a user name, '?' or '#'. It must use https unless the server runs on this PC.")
+	case s.RootKey != "" && rootKeyError(s.RootKey) != nil:
+		return settingsError("The root key is not valid. It looks like ed25519: followed by 43 letters, digits, '-' or '_'; copy it again from your provider.")
 	case s.RenewalWindowDays < 1 || s.RenewalWindowDays > 365:
 		return settingsError("The renewal warning must be between 1 and 365 days.")
 	case s.TokenWarnHours < 1 || s.TokenWarnHours > 24*30:
@@ -57,9 +67,10 @@ type settings struct {
 	current Settings
 	onSave  func(Settings) error
 
-	authority, renewalDays, warnHours, warnPercent *widget.Entry
-	minimized                                      *widget.Check
-	msg                                            *widget.Label
+	authority, root, renewalDays, warnHours, warnPercent *widget.Entry
+	fingerprint                                          *widget.Label
+	minimized                                            *widget.Check
+	msg                                                  *widget.Label
 }
 
 // NewSettings returns the settings form filled with current. onSave runs on
@@ -80,6 +91,11 @@ func (s *settings) buildUI() fyne.CanvasObject {
 	}
 	s.authority = entry(s.current.AuthorityURL)
 	s.authority.SetPlaceHolder("https://licensing.example.com")
+	s.root = entry(s.current.RootKey)
+	s.root.SetPlaceHolder("ed25519:…")
+	s.fingerprint = wrapped(fingerprintLine(s.current.RootKey))
+	s.root.OnChanged = func(v string) { s.fingerprint.SetText(fingerprintLine(v)) }
+	storage := wrapped(storageLine(s.current.KeyStorage))
 	s.renewalDays = entry(strconv.Itoa(s.current.RenewalWindowDays))
 	s.warnHours = entry(strconv.Itoa(s.current.TokenWarnHours))
 	s.warnPercent = entry(strconv.Itoa(s.current.TokenWarnPercent))
@@ -90,6 +106,9 @@ func (s *settings) buildUI() fyne.CanvasObject {
 
 	form := widget.NewForm(
 		widget.NewFormItem("Authorization server", s.authority),
+		widget.NewFormItem("Root key", s.root),
+		widget.NewFormItem("", s.fingerprint),
+		widget.NewFormItem("Keys kept in", storage),
 		&widget.FormItem{Text: "Renewal warning (days)", Widget: s.renewalDays,
 			HintText: "Warn when the license renewal date is this close."},
 		&widget.FormItem{Text: "Token warning (hours)", Widget: s.warnHours,
@@ -115,6 +134,8 @@ func (s *settings) read() Settings {
 	}
 	return Settings{
 		AuthorityURL:      strings.TrimRight(strings.TrimSpace(s.authority.Text), "/"),
+		RootKey:           strings.TrimSpace(s.root.Text),
+		KeyStorage:        s.current.KeyStorage,
 		RenewalWindowDays: num(s.renewalDays),
 		TokenWarnHours:    num(s.warnHours),
 		TokenWarnPercent:  num(s.warnPercent),
@@ -142,4 +163,28 @@ func (s *settings) setMsg(msg string, imp widget.Importance) {
 	s.msg.Importance = imp
 	s.msg.SetText(msg)
 	s.msg.Show()
+}
+
+func rootKeyError(v string) error {
+	_, err := wire.ParseRootKey(v)
+	return err
+}
+
+// fingerprintLine is what a person compares with the provider's word.
+func fingerprintLine(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return "No root key is set: License Desk cannot trust any license until one is."
+	}
+	k, err := wire.ParseRootKey(v)
+	if err != nil {
+		return "Not a valid root key."
+	}
+	return "Fingerprint " + wire.Fingerprint(k) + ". Compare it with the one your provider gave you."
+}
+
+func storageLine(kind string) string {
+	if kind == "" || kind == "file" {
+		return "A file sealed to this PC (no credential store was found; keys in a file are easier to steal)."
+	}
+	return kind
 }

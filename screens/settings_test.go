@@ -25,7 +25,11 @@ func TestSettingsValidate(t *testing.T) {
 		want string // part of the message; "" means valid
 	}{
 		{"valid", func(*Settings) {}, ""},
-		{"http on a LAN", func(s *Settings) { s.AuthorityURL = "http://10.0.0.5:8080" }, ""},
+		{"http on a LAN can be intercepted", func(s *Settings) { s.AuthorityURL = "http://10.0.0.5:8080" }, "must use https"},
+		{"http on this PC", func(s *Settings) { s.AuthorityURL = "http://127.0.0.1:8765" }, ""},
+		{"root key", func(s *Settings) { s.RootKey = "ed25519:11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }, ""},
+		{"root key garbage", func(s *Settings) { s.RootKey = "ed25519:abc" }, "root key is not valid"},
+		{"root key of small order", func(s *Settings) { s.RootKey = "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, "root key is not valid"},
 		{"empty url", func(s *Settings) { s.AuthorityURL = "" }, "address in full"},
 		{"relative url", func(s *Settings) { s.AuthorityURL = "licensing.example.com" }, "address in full"},
 		{"ftp", func(s *Settings) { s.AuthorityURL = "ftp://licensing.example.com" }, "address in full"},

@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"strings"
 	"time"
@@ -101,4 +102,12 @@ func NoticeText(n licensecore.Notice, st licensecore.Status, loc *time.Location)
 			fmt.Sprintf("The license must be renewed by %s (within %d days).", l.RenewalDate.In(loc).Format(dateLayout), n.Days)
 	}
 	return "", ""
+}
+
+// RepinQuestion asks for the confirmation before a new root key is pinned:
+// the person compares both fingerprints with what the provider said.
+func RepinQuestion(old, next ed25519.PublicKey) string {
+	return "This PC trusts the Authorization server whose root key has the fingerprint\n" + wire.Fingerprint(old) +
+		"\n\nThe new root key has the fingerprint\n" + wire.Fingerprint(next) +
+		"\n\nOnly continue if your provider confirmed the new fingerprint. Licenses from the old server stop being trusted."
 }

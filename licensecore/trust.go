@@ -1,0 +1,181 @@
+package licensecore
+
+// The client's half of the chain of trust (wire/trust.go has the
+// protocol): what it trusts and why.
+//
+//   - The root public key, pinned in the store at the first start from the
+//     installer's configuration (Options.Root). It changes only through
+//     Manager.ChangeAuthority with an administrator and an explicit re-pin.
+//   - The authority's signing keys, only as a key set the root signed
+//     (fetched from wire.PathSignedJWKS or carried in a license file), and
+//     only for the issuer it names.
+//   - Answers that change local state, only when signed by one of those
+//     keys over this request's nonce and this installation's DPoP key.
+//   - This installation's own key (the install key, in the OS credential
+//     store where there is one), which proves possession of the refresh
+//     token (DPoP) and signs pool requests.
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"licensedesk/licensecore/wire"
+)
+
+// trustAnchor holds the pinned root and the keys it vouches for, shared by
+// the Client (answer signatures) and the Manager (tokens).
+type trustAnchor struct {
+	root ed25519.PublicKey
+
+	mu   sync.RWMutex
+	keys map[string]ed25519.PublicKey // kid → key, from a root-signed set
+	iat  int64                        // issue time of that set
+}
+
+// accept verifies a signed key set for issuer and, when it is not older
+// than the one held, takes its keys.
+func (t *trustAnchor) accept(jws, issuer string) (wire.JWKS, error) {
+	set, claims, err := wire.VerifyKeySet(jws, t.root)
+	if err != nil {
+		return wire.JWKS{}, err
+	}
+	if claims.Issuer != issuer {
+		return wire.JWKS{}, fmt.Errorf("%w: the key set is for %q, not %q", wire.ErrUntrustedKeySet, claims.Issuer, issuer)
+	}
+	keys, err := set.PublicKeys()
+	if err != nil {
+		return wire.JWKS{}, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if claims.IssuedAt >= t.iat {
+		t.keys, t.iat = keys, claims.IssuedAt
+	}
+	return set, nil
+}
+
+// snapshot copies the keys the anchor vouches for.
+func (t *trustAnchor) snapshot() map[string]ed25519.PublicKey {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make(map[string]ed25519.PublicKey, len(t.keys))
+	for kid, k := range t.keys {
+		out[kid] = k
+	}
+	return out
+}
+
+func (t *trustAnchor) key(kid string) (ed25519.PublicKey, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	k, ok := t.keys[kid]
+	return k, ok
+}
+
+// dpopTransport adds a DPoP proof by the install key to every request.
+type dpopTransport struct {
+	key  ed25519.PrivateKey
+	now  func() time.Time
+	base http.RoundTripper
+}
+
+func (d *dpopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return nil, err
+	}
+	u := *req.URL
+	u.RawQuery, u.Fragment = "", ""
+	proof, err := wire.NewDPoPProof(d.key, req.Method, u.String(), base64.RawURLEncoding.EncodeToString(jti), d.now())
+	if err != nil {
+		return nil, err
+	}
+	r := req.Clone(req.Context())
+	r.Header.Set(wire.HeaderDPoP, proof)
+	return d.base.RoundTrip(r)
+}
+
+// newNonce is the binding of a signed answer to its request.
+func newNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// checkAnswer verifies a state-changing answer's signature. A key the
+// anchor does not know yet is looked up once in a freshly fetched signed
+// key set (the authority may have rotated).
+func (c *Client) checkAnswer(ctx context.Context, resp *http.Response, req *http.Request, nonce string, body []byte) error {
+	if c.anchor == nil {
+		return ErrNoRoot
+	}
+	kid := resp.Header.Get(wire.HeaderKeyID)
+	signedAt, err := strconv.ParseInt(resp.Header.Get(wire.HeaderSignedAt), 10, 64)
+	if kid == "" || err != nil {
+		return fmt.Errorf("%w: %s answered without a signature", wire.ErrUnsignedAnswer, req.URL.Path)
+	}
+	pub, ok := c.anchor.key(kid)
+	if !ok {
+		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
+			return ferr
+		}
+		if pub, ok = c.anchor.key(kid); !ok {
+			return fmt.Errorf("%w: signed with unknown key %q", wire.ErrUnsignedAnswer, kid)
+		}
+	}
+	err = wire.CheckAnswerSignature(pub, resp.Header.Get(wire.HeaderSignature), req.Method, req.URL.Path, nonce, c.jkt, resp.StatusCode, signedAt, body)
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, req.URL.Path)
+	}
+	return nil
+}
+
+// FetchKeySet downloads the root-signed key set, verifies it against the
+// pinned root and this authority's issuer, and hands it to the anchor (and
+// to ClientOptions.OnKeySet, which stores it). It returns the JWS and the
+// keys.
+func (c *Client) FetchKeySet(ctx context.Context) (string, wire.JWKS, error) {
+	if c.anchor == nil {
+		return "", wire.JWKS{}, ErrNoRoot
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+wire.PathSignedJWKS, nil)
+	if err != nil {
+		return "", wire.JWKS{}, err
+	}
+	resp, body, err := c.roundTrip(req, wire.MaxJWKSSize)
+	if err != nil {
+		return "", wire.JWKS{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", wire.JWKS{}, fmt.Errorf("%w: %s answered %s", ErrAuthorityBroken, wire.PathSignedJWKS, resp.Status)
+	}
+	jws := string(body)
+	set, err := c.anchor.accept(jws, c.Issuer())
+	if err != nil {
+		return "", wire.JWKS{}, err
+	}
+	if c.onKeySet != nil {
+		c.onKeySet(jws, set)
+	}
+	return jws, set, nil
+}
+
+// loopback reports whether host (without port) is this machine, where
+// plain http cannot be intercepted on the network.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

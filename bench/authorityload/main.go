@@ -2,7 +2,9 @@
 // simulated POS servers each start a device authorization and then poll
 // /token at their interval (honouring slow_down), while a few "people"
 // approve a share of them through the HTML pages, so that the run covers
-// pending polls, approvals and token issuance. It prints requests/s,
+// pending polls, approvals and token issuance. Each device has its own
+// Ed25519 key and sends a DPoP proof with every call, and presents the
+// install code of the device the approvals license. It prints requests/s,
 // p50/p99 latency per operation and the error count.
 //
 //	authorityload -url http://127.0.0.1:8080 -n 10000 -duration 30s
@@ -13,6 +15,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -24,8 +27,10 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,13 +39,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 type config struct {
-	url, client, user, password, org, device string
-	n, approvers                             int
-	duration, ramp                           time.Duration
-	approveShare                             float64
+	url, client, user, password, org, device, installCode string
+	n, approvers                                          int
+	duration, ramp                                        time.Duration
+	approveShare                                          float64
 }
 
 func main() {
@@ -56,6 +62,7 @@ func main() {
 	flag.StringVar(&c.password, "password", authority.DemoPassword, "password for approvals")
 	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
 	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals license")
+	flag.StringVar(&c.installCode, "install-code", "MS-4821", "install code the devices present (the approved device's)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "authorityload:", err)
@@ -121,13 +128,18 @@ func run(c config) error {
 // refused, or the run ends.
 func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, wantApproval bool, codes chan<- string) {
 	time.Sleep(time.Duration(rand.Int64N(int64(c.ramp) + 1)))
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		st.fail("authorize", 0, err)
+		return
+	}
 	var da struct {
 		DeviceCode string `json:"device_code"`
 		UserCode   string `json:"user_code"`
 		Interval   int    `json:"interval"`
 	}
-	status, body, err := st.post(ctx, client, "authorize", c.url+"/device/authorize",
-		url.Values{"client_id": {c.client}, "device_name": {"load-test"}})
+	status, body, err := st.post(ctx, client, key, "authorize", c.url+"/device/authorize",
+		url.Values{"client_id": {c.client}, "device_name": {"load-test"}, "install_code": {c.installCode}})
 	if err != nil || status != http.StatusOK || json.Unmarshal(body, &da) != nil {
 		st.fail("authorize", status, err)
 		return
@@ -143,7 +155,7 @@ func device(ctx context.Context, c config, client *http.Client, st *stats, deadl
 			return
 		}
 		time.Sleep(interval)
-		status, body, err := st.post(ctx, client, "poll", c.url+"/token", form)
+		status, body, err := st.post(ctx, client, key, "poll", c.url+"/token", form)
 		if err != nil {
 			st.fail("poll", status, err)
 			return
@@ -178,7 +190,7 @@ func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan s
 	csrf := ""
 	page := func(op, path string, form url.Values, want string) bool {
 		form.Set("csrf_token", csrf)
-		status, body, err := st.post(ctx, b, op, c.url+path, form)
+		status, body, err := st.post(ctx, b, nil, op, c.url+path, form)
 		if m := csrfRE.FindSubmatch(body); m != nil {
 			csrf = string(m[1])
 		}
@@ -226,13 +238,21 @@ func newStats() *stats {
 	return &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}}
 }
 
-// post sends a form and records the latency of a complete answer.
-func (s *stats) post(ctx context.Context, c *http.Client, op, u string, form url.Values) (int, []byte, error) {
+// post sends a form, with a DPoP proof by key unless it is nil, and
+// records the latency of a complete answer.
+func (s *stats) post(ctx context.Context, c *http.Client, key ed25519.PrivateKey, op, u string, form url.Values) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if key != nil {
+		proof, err := wire.NewDPoPProof(key, http.MethodPost, u, strconv.FormatUint(rand.Uint64(), 36)+strconv.FormatUint(rand.Uint64(), 36), time.Now())
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set(wire.HeaderDPoP, proof)
+	}
 	t := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -339,7 +359,7 @@ func startInProcess() (func(), string, error) {
 		return nil, "", err
 	}
 	base := "http://" + ln.Addr().String()
-	srv, err := authority.New(authority.Options{DataDir: dir, Issuer: base, PollInterval: time.Second,
+	srv, err := authority.New(authority.Options{DataDir: filepath.Join(dir, "data"), Issuer: base, PollInterval: time.Second,
 		Logger: zerolog.New(os.Stderr).Level(zerolog.WarnLevel)})
 	if err != nil {
 		return nil, "", err

@@ -40,11 +40,11 @@ func entitle(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, err := c.logger()
+	opts, err := c.options(*issuer)
 	if err != nil {
 		return err
 	}
-	s, err := authority.New(authority.Options{DataDir: c.data, Issuer: *issuer, Logger: log, TokenLifetime: c.tokenLifetime})
+	s, err := authority.New(opts)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func TestEntitleCommand(t *testing.T) {
 	if err := srv.Seed(authority.DemoSeed(authority.DeviceSeed{ServerID: "POS-PC", Name: "Back office", InstallCode: "BCDF-GHJK-LMNP-QRST"})); err != nil {
 		t.Fatal(err)
 	}
-	set := srv.JWKS()
+	root := srv.RootPublicKey()
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,12 @@ func TestEntitleCommand(t *testing.T) {
 	var f wire.EntitlementFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
+	}
+	// The file carries the key set signed by the root, and only that is
+	// trusted.
+	set, _, err := wire.VerifyKeySet(f.KeySet, root)
+	if err != nil || f.JWKS != nil {
+		t.Fatalf("the license file's key set: %v (bare JWKS %v)", err, f.JWKS)
 	}
 	v, _ := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: "http://authority.test", Audience: wire.DefaultAudience})
 	if err := v.SetKeySet(set); err != nil {

@@ -1,19 +1,36 @@
 // Command authority runs License Desk's reference Authorization server.
 //
 //	authority [-addr 127.0.0.1:8080] [-data DIR] [-seed FILE] [-demo] [-tls-cert F -tls-key F] …
+//	authority root init [-data DIR]
+//	authority root show [-data DIR]
 //	authority rotate-key -data DIR [-token-lifetime 72h]
 //	authority revoke -data DIR -license ID
 //	authority entitle -data DIR -issuer URL -request FILE [-out license.ent] [-device SERVERID]
 //
+// Secrets at rest. The data directory is encrypted with a 32-byte store key
+// kept outside it: the file DIR.key (-key-file; created with mode 0600 on
+// first start), or the environment variable LICENSEDESK_AUTHORITY_KEY
+// (base64url, 32 bytes) when it is set. The root key, which signs the
+// published key set, is the file DIR.root (-root-file), sealed with the
+// same store key; `authority root init` creates it (it never overwrites
+// one) and prints the public key and fingerprint to configure License Desk
+// with, `authority root show` prints them again. A first start creates both
+// files when they are missing. Keep DIR.key and DIR.root safe: without the
+// key nothing opens; a lost root means every installation must pin a new
+// one.
+//
 // The subcommands open the data directory themselves, so stop the server
-// first (Badger's directory lock says so if you forget).
+// first (Badger's directory lock says so if you forget); root init and
+// root show read only the key files.
 package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -25,10 +42,14 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/wire"
 )
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return // the usage was printed
+		}
 		msg := err.Error()
 		if !strings.HasPrefix(msg, "authority:") {
 			msg = "authority: " + msg
@@ -45,6 +66,8 @@ func run(args []string) error {
 			return offline(args[0], args[1:], func(s *authority.Server, _ string) error { return s.RotateKey() })
 		case "entitle":
 			return entitle(args[1:], os.Stdout)
+		case "root":
+			return root(args[1:], os.Stdout)
 		case "revoke":
 			return offline(args[0], args[1:], func(s *authority.Server, id string) error {
 				if id == "" {
@@ -59,14 +82,22 @@ func run(args []string) error {
 
 // common are the flags every mode shares.
 type common struct {
-	data, logLevel string
-	tokenLifetime  time.Duration
+	data, keyFile, rootFile, logLevel string
+	tokenLifetime                     time.Duration
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.data, "data", "authority-data", "data directory (Badger)")
+	c.registerFiles(fs)
+	fs.DurationVar(&c.tokenLifetime, "token-lifetime", 72*time.Hour,
+		"license token lifetime (a rotated-out key stays published for the longer of this and the 30-day offline window, plus a day)")
+}
+
+// registerFiles adds the flags of the data directory and its secrets.
+func (c *common) registerFiles(fs *flag.FlagSet) {
+	fs.StringVar(&c.data, "data", "authority-data", "data directory (Badger, encrypted with the store key)")
+	fs.StringVar(&c.keyFile, "key-file", "", "store key file, outside the data directory (default DIR.key; "+authority.KeyEnv+" overrides it)")
+	fs.StringVar(&c.rootFile, "root-file", "", "root key file, sealed with the store key (default DIR.root)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
-	fs.DurationVar(&c.tokenLifetime, "token-lifetime", 72*time.Hour, "license token lifetime (also how long a rotated-out key stays published)")
 }
 
 func (c *common) logger() (zerolog.Logger, error) {
@@ -75,6 +106,45 @@ func (c *common) logger() (zerolog.Logger, error) {
 		return zerolog.Logger{}, err
 	}
 	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// options are the authority's Options these flags set, for issuer.
+func (c *common) options(issuer string) (authority.Options, error) {
+	log, err := c.logger()
+	if err != nil {
+		return authority.Options{}, err
+	}
+	return authority.Options{DataDir: c.data, KeyFile: c.keyFile, RootKeyFile: c.rootFile, Issuer: issuer, Logger: log,
+		TokenLifetime: c.tokenLifetime}, nil
+}
+
+// root is `authority root init` and `authority root show`: the root key
+// License Desk is configured with.
+func root(args []string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "init" && args[0] != "show") {
+		return errors.New("use `authority root init` to create the root key or `authority root show` to print it")
+	}
+	fs := flag.NewFlagSet("root "+args[0], flag.ContinueOnError)
+	var c common
+	c.registerFiles(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	opts, err := c.options("")
+	if err != nil {
+		return err
+	}
+	var pub ed25519.PublicKey
+	if args[0] == "init" {
+		pub, err = authority.InitRoot(opts)
+	} else {
+		pub, err = authority.ReadRoot(opts)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "root key:    %s\nfingerprint: %s\n", wire.EncodeRootKey(pub), wire.Fingerprint(pub))
+	return nil
 }
 
 // offline runs a maintenance subcommand against the data directory.
@@ -86,11 +156,11 @@ func offline(name string, args []string, fn func(*authority.Server, string) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	log, err := c.logger()
+	opts, err := c.options("http://offline.invalid")
 	if err != nil {
 		return err
 	}
-	s, err := authority.New(authority.Options{DataDir: c.data, Issuer: "http://offline.invalid", Logger: log, TokenLifetime: c.tokenLifetime})
+	s, err := authority.New(opts)
 	if err != nil {
 		return err
 	}
@@ -100,6 +170,21 @@ func offline(name string, args []string, fn func(*authority.Server, string) erro
 	}
 	return s.Close()
 }
+
+const usage = `Usage:
+  authority [flags]                     run the Authorization server
+  authority root init [-data DIR]       create the root key; print its public key and fingerprint
+  authority root show [-data DIR]       print them again
+  authority rotate-key -data DIR        start signing with a new key
+  authority revoke -data DIR -license ID
+  authority entitle -data DIR -issuer URL -request FILE [-out license.ent] [-device SERVERID]
+
+The data directory is encrypted with the store key: the file DIR.key (-key-file,
+created with mode 0600 on first start), or ` + authority.KeyEnv + ` (base64url,
+32 bytes) when set. The root key file DIR.root (-root-file) is sealed with it.
+
+Flags of the server:
+`
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("authority", flag.ContinueOnError)
@@ -113,6 +198,10 @@ func serve(args []string) error {
 	keyFile := fs.String("tls-key", "", "TLS key file")
 	codeTTL := fs.Duration("code-ttl", 10*time.Minute, "device code lifetime (expires_in)")
 	interval := fs.Duration("poll-interval", 5*time.Second, "minimum polling interval (whole seconds)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -135,14 +224,18 @@ func serve(args []string) error {
 		}
 		*issuer = scheme + "://" + ln.Addr().String()
 	}
-	s, err := authority.New(authority.Options{
-		DataDir: c.data, Issuer: *issuer, Logger: log,
-		TokenLifetime: c.tokenLifetime, DeviceCodeTTL: *codeTTL, PollInterval: *interval,
-	})
+	opts, err := c.options(*issuer)
+	if err != nil {
+		return err
+	}
+	opts.DeviceCodeTTL, opts.PollInterval = *codeTTL, *interval
+	s, err := authority.New(opts)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	log.Info().Str("root", wire.EncodeRootKey(s.RootPublicKey())).Str("fingerprint", wire.Fingerprint(s.RootPublicKey())).
+		Msg("root of trust: configure License Desk with this root key")
 	if err := seed(s, *seedFile, *demo, *issuer); err != nil {
 		return err
 	}

@@ -4,27 +4,76 @@
 // rotating refresh token.
 //
 // It keeps organizations, users, devices, licenses, pending device codes,
-// refresh tokens, issued tokens and signing keys in Badger with SyncWrites,
-// so a restart loses neither an issued license nor a pending authorization.
-// Pending device codes are also indexed in memory: polling /token never
-// touches the disk, and the writes that do happen (new code, approval,
-// redemption) share fsyncs through Badger's group commit.
+// refresh-token chains, issued tokens and signing keys in Badger with
+// SyncWrites, so a restart loses neither an issued license nor a pending
+// authorization. Pending device codes are also indexed in memory: polling
+// /token never touches the disk, and the writes that do happen (new code,
+// approval, redemption) share fsyncs through Badger's group commit.
 //
 // The package has no global state; the desktop app's demo mode embeds it on
 // loopback with New, Seed(DemoSeed(thisPC)) and Handler, and the standalone
 // binary is cmd/authority.
 //
+// # Trust (licensecore/wire/trust.go)
+//
+// Root. A long-lived Ed25519 root key signs the published key set and
+// nothing else (RootPublicKey; License Desk pins it, shown as
+// wire.Fingerprint). It lives in Options.RootKeyFile (default DataDir +
+// ".root"), apart from the signing keys, made on a first start or by
+// InitRoot (`authority root init`), never overwritten, never silently
+// replaced: a store without its root is refused (ErrNoRoot).
+//
+// Keys at rest. The store is encrypted with a 32-byte store key kept
+// outside the data directory: Options.KeyFile (default DataDir + ".key",
+// base64url, mode 0600, made on a first start) or, when set, the
+// environment variable LICENSEDESK_AUTHORITY_KEY (KeyEnv; base64url, 32
+// bytes). The root key file is sealed with it (AES-256-GCM). A wrong key
+// is ErrWrongKey, a missing or malformed one ErrStoreKey; a missing key
+// file is not replaced when the store exists. Signing keys rotate
+// (RotateKey); a rotated-out key stays published for max(TokenLifetime,
+// wire.OfflineWindow) plus a day, so a 30-day license file still verifies.
+//
+// DPoP (RFC 9449). The API endpoints verify a DPoP proof when one is sent
+// (method, Issuer + path, iat within 5 minutes of the authority's clock,
+// jti not seen before: a bounded replay cache) and answer a bad one with
+// invalid_dpop_proof. The token endpoint requires one: the key that
+// redeems a device code (and, if the authorization was started with a
+// proof, the key that started it) binds the chain of refresh tokens and is
+// the license token's cnf.jkt. Refresh, release and switch need the
+// chain's key (else invalid_grant, reason key_mismatch); pool calls need
+// the install key of their envelope (else invalid_request, key_mismatch);
+// the switch status needs the key that asked. /device/authorize and
+// /licence/verify take a proof but do not require one.
+//
+// Chains (chain.go). One live chain per Server ID: a new approval revokes
+// the old PC's chain (licence_moved, "This license was moved to <PC> on
+// <date>"). A spent refresh token used again revokes its chain
+// (chain_revoked), except within Options.RefreshGrace (10 minutes) and
+// before the new token's first use, when the same key gets the same pair
+// again. A device with an install code is approved and entitled only for
+// the PC presenting it; a device without one is bound to the first PC
+// approved or entitled (ErrInstallMismatch otherwise).
+//
+// Signed answers. Every answer of the endpoints below but /healthz, the
+// key sets and the pages carries wire.HeaderSignature, HeaderKeyID and
+// HeaderSignedAt: wire.SignAnswer by the active signing key over the
+// method, path, the client's wire.HeaderNonce, the request's DPoP
+// thumbprint, the status and the body.
+//
 // # Endpoints
 //
 //	POST /device/authorize         RFC 8628 §3.1 (client_id, optional device_name, install_code)
-//	POST /token                    device_code and refresh_token grants (RFC 6749 JSON errors)
+//	POST /token                    device_code and refresh_token grants (RFC 6749 JSON errors), DPoP
 //	GET  /.well-known/jwks.json    every published signing key
+//	GET  /.well-known/jwks.jws     the same set signed by the root (application/jose)
 //	GET  /healthz                  {"status":"ok"}
 //	GET  /device?user_code=…       verification_uri(_complete), the person's pages below
 //	POST /licence/verify           license lifecycle (lifecycle.go): verify, release, and the
 //	POST /licence/release          perpetual/subscription switch approved on the /switch page
 //	POST /licence/switch
 //	GET  /licence/switch/{id}
+//	GET  /customers/{id}           customers and the cloud pool (pool.go)
+//	POST /pool/{list,held,activate,transfer}
 //
 // # Pages and the names a browser test can rely on
 //
@@ -40,6 +89,7 @@
 //	                span#chosen-device, span#confirm-user-code; form#confirm-form with
 //	                button#approve[name=action][value=approve] and button#deny[name=action][value=deny]
 //	result pages    h1#success (authorized), h1#denied (denied), h1#error with p#error-message
+//	                (409 and nothing approved for a PC whose install code is not the device's)
 //	every page      once logged in, form#logout-form with button#logout (POST /logout)
 //
 // Public clients send client_id in the request body: HTTP Basic

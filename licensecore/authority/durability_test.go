@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"licensedesk/licensecore/authority"
 )
@@ -31,7 +32,12 @@ func TestRestartDurability(t *testing.T) {
 	if next.status != http.StatusOK {
 		t.Fatalf("refresh after restart: %v", next.body)
 	}
-	e.restart() // rotation survives
+	e.restart() // rotation survives: the spent token gets the same answer
+	// within the grace window, and is refused after it
+	if again := e.refresh(tok.str("refresh_token")); again.str("refresh_token") != next.str("refresh_token") {
+		t.Fatalf("replay within the grace window after restart: %v", again.body)
+	}
+	e.clock.Advance(11 * time.Minute)
 	wantError(t, e.refresh(tok.str("refresh_token")), 400, "invalid_grant")
 
 	denied := e.authorize()

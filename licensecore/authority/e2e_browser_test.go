@@ -2,6 +2,7 @@ package authority_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -31,6 +32,10 @@ func TestEndToEndWithBrowser(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	// x/oauth2 sends every request through this client: each carries a
+	// DPoP proof by the PC's key.
+	thisPC := e.newPC("IC-E2E-7", "E2E Till PC")
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: &dpopTransport{key: thisPC.key, now: time.Now, base: http.DefaultTransport}})
 
 	cfg := &oauth2.Config{
 		ClientID: authority.DefaultClientID,
@@ -76,6 +81,9 @@ func TestEndToEndWithBrowser(t *testing.T) {
 	if claims.Subject != devPerpetual || claims.LicenseID != "LIC-PERP" || claims.DeviceName != "Back Office" {
 		t.Errorf("claims %+v", claims)
 	}
+	if claims.Confirmation == nil || claims.Confirmation.JKT != thisPC.jkt() {
+		t.Errorf("the token is not bound to the PC's key: cnf %+v", claims.Confirmation)
+	}
 
 	// Refresh through x/oauth2's token source: a new license token and a
 	// rotated refresh token; the old refresh token is then spent.
@@ -87,7 +95,16 @@ func TestEndToEndWithBrowser(t *testing.T) {
 	if fresh.RefreshToken == res.tok.RefreshToken || fresh.AccessToken == "" {
 		t.Fatal("refresh did not rotate")
 	}
-	if _, err := cfg.TokenSource(ctx, stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+	// The answer may have been lost: within the grace window the same PC
+	// gets the same pair again.
+	if again, err := cfg.TokenSource(ctx, stale).Token(); err != nil || again.RefreshToken != fresh.RefreshToken {
+		t.Errorf("replay within the grace window: %v", err)
+	}
+	// Another PC (another DPoP key) with a copy of the old refresh token
+	// gets nothing.
+	thief := e.newPC("IC-THIEF", "Thief")
+	thiefCtx := context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: &dpopTransport{key: thief.key, now: time.Now, base: http.DefaultTransport}})
+	if _, err := cfg.TokenSource(thiefCtx, stale).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Errorf("reusing the old refresh token: %v", err)
 	}
 }

@@ -14,6 +14,15 @@ var (
 	ErrUnknownCustomer     = errors.New("authority: no such customer")
 )
 
+// Errors of the secrets at rest: the store key and the root key file.
+var (
+	ErrStoreKey    = errors.New("authority: no usable store key")
+	ErrWrongKey    = errors.New("authority: wrong store key")
+	ErrRootExists  = errors.New("authority: a root key file already exists; it is never overwritten")
+	ErrNoRoot      = errors.New("authority: no root key")
+	ErrBadRootFile = errors.New("authority: the root key file is damaged")
+)
+
 // Errors of the offline operations.
 var (
 	ErrUnknownDevice   = errors.New("authority: no such device")
@@ -27,4 +36,14 @@ var (
 	errUnknownSwitch = errors.New("authority: no such switch request")
 	errBadHash       = errors.New("malformed password hash")
 	errDecided       = errors.New("this request was already answered or has expired; start again on the device")
+	errReplayed      = errors.New("DPoP proof replayed")
+	errReplayFull    = errors.New("DPoP replay cache is full")
 )
+
+// installError is ErrInstallMismatch with the sentence that says which PC
+// the device is bound to.
+type installError struct{ why string }
+
+func (e *installError) Error() string { return ErrInstallMismatch.Error() + ": " + e.why }
+
+func (e *installError) Unwrap() error { return ErrInstallMismatch }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 
@@ -22,7 +23,9 @@ func ExampleNew() {
 		return
 	}
 	base := "http://" + ln.Addr().String()
-	srv, err := authority.New(authority.Options{DataDir: dir, Issuer: base, Logger: zerolog.Nop()})
+	// The store key (data.key) and the root key (data.root) are made
+	// beside the data directory, here inside dir.
+	srv, err := authority.New(authority.Options{DataDir: filepath.Join(dir, "data"), Issuer: base, Logger: zerolog.Nop()})
 	if err != nil {
 		fmt.Println(err)
 		return

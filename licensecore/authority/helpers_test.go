@@ -1,6 +1,9 @@
 package authority_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,11 +91,78 @@ type env struct {
 	ts    *httptest.Server
 	url   string
 	h     atomic.Pointer[http.Handler]
+	pc    *pc // the PC the helpers act as: install code IC-1 (devMain's)
+}
+
+// pc is one installation of License Desk as the authority sees it: its
+// install code, its name, and its own Ed25519 key that makes the DPoP
+// proofs.
+type pc struct {
+	e           *env
+	installCode string
+	name        string
+	key         ed25519.PrivateKey
+}
+
+func (e *env) newPC(installCode, name string) *pc {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &pc{e: e, installCode: installCode, name: name, key: key}
+}
+
+// jkt is the thumbprint the authority binds this PC's tokens to.
+func (p *pc) jkt() string { return wire.JWKThumbprint(p.key.Public().(ed25519.PublicKey)) }
+
+// proof is a fresh DPoP proof for one request to path, at the test clock.
+func (p *pc) proof(method, path string) string {
+	p.e.t.Helper()
+	return dpopProof(p.e.t, p.key, method, p.e.url+path, p.e.clock.Now())
+}
+
+func dpopProof(t testing.TB, key ed25519.PrivateKey, method, htu string, at time.Time) string {
+	t.Helper()
+	proof, err := newProof(key, method, htu, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof
+}
+
+// newProof makes a DPoP proof with a random jti.
+func newProof(key ed25519.PrivateKey, method, htu string, at time.Time) (string, error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	return wire.NewDPoPProof(key, method, htu, base64.RawURLEncoding.EncodeToString(jti), at)
+}
+
+// dpopTransport adds a fresh DPoP proof by key to every request, as
+// License Desk's client does; it lets x/oauth2 act as that client.
+type dpopTransport struct {
+	key  ed25519.PrivateKey
+	now  func() time.Time
+	base http.RoundTripper
+}
+
+func (d *dpopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	u := *r.URL
+	u.RawQuery, u.Fragment = "", ""
+	proof, err := newProof(d.key, r.Method, u.String(), d.now())
+	if err != nil {
+		return nil, err
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set(wire.HeaderDPoP, proof)
+	return d.base.RoundTrip(r)
 }
 
 func newEnv(t *testing.T, mod ...func(*authority.Options)) *env {
 	t.Helper()
 	e := &env{t: t, clock: &fakeClock{t: t0}}
+	e.pc = e.newPC("IC-1", "Till PC")
 	e.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*e.h.Load()).ServeHTTP(w, r)
 	}))
@@ -146,11 +217,23 @@ func (r oauthReply) str(k string) string { s, _ := r.body[k].(string); return s 
 
 func (e *env) postOAuth(path string, form url.Values) oauthReply {
 	e.t.Helper()
-	resp, err := http.PostForm(e.url+path, form)
+	return e.pc.postOAuth(path, form)
+}
+
+// postOAuth posts a form with this PC's DPoP proof.
+func (p *pc) postOAuth(path string, form url.Values) oauthReply {
+	p.e.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.e.url+path, strings.NewReader(form.Encode()))
 	if err != nil {
-		e.t.Fatal(err)
+		p.e.t.Fatal(err)
 	}
-	return decodeReply(e.t, resp)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(wire.HeaderDPoP, p.proof(http.MethodPost, path))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.e.t.Fatal(err)
+	}
+	return decodeReply(p.e.t, resp)
 }
 
 func decodeReply(t *testing.T, resp *http.Response) oauthReply {
@@ -178,39 +261,46 @@ func wantError(t *testing.T, r oauthReply, status int, code string) {
 	}
 }
 
-func (e *env) authorize(extra ...string) oauthReply {
-	e.t.Helper()
-	form := url.Values{"client_id": {authority.DefaultClientID}}
+func (e *env) authorize(extra ...string) oauthReply { e.t.Helper(); return e.pc.authorize(extra...) }
+func (e *env) poll(deviceCode string) oauthReply    { e.t.Helper(); return e.pc.poll(deviceCode) }
+func (e *env) refresh(token string) oauthReply      { e.t.Helper(); return e.pc.refresh(token) }
+func (e *env) acquire(serverID string) oauthReply   { e.t.Helper(); return e.pc.acquire(serverID) }
+
+// authorize starts a device authorization from this PC: it sends its
+// install code unless extra sets one.
+func (p *pc) authorize(extra ...string) oauthReply {
+	p.e.t.Helper()
+	form := url.Values{"client_id": {authority.DefaultClientID}, "install_code": {p.installCode}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		form.Set(extra[i], extra[i+1])
 	}
-	r := e.postOAuth("/device/authorize", form)
+	r := p.postOAuth("/device/authorize", form)
 	if r.status != http.StatusOK {
-		e.t.Fatalf("authorize: %d %v", r.status, r.body)
+		p.e.t.Fatalf("authorize: %d %v", r.status, r.body)
 	}
 	return r
 }
 
-func (e *env) poll(deviceCode string) oauthReply {
-	e.t.Helper()
-	return e.postOAuth("/token", url.Values{"client_id": {authority.DefaultClientID},
+func (p *pc) poll(deviceCode string) oauthReply {
+	p.e.t.Helper()
+	return p.postOAuth("/token", url.Values{"client_id": {authority.DefaultClientID},
 		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}})
 }
 
-func (e *env) refresh(token string) oauthReply {
-	e.t.Helper()
-	return e.postOAuth("/token", url.Values{"client_id": {authority.DefaultClientID},
+func (p *pc) refresh(token string) oauthReply {
+	p.e.t.Helper()
+	return p.postOAuth("/token", url.Values{"client_id": {authority.DefaultClientID},
 		"grant_type": {"refresh_token"}, "refresh_token": {token}})
 }
 
 // acquire runs the whole flow for serverID and returns the token answer.
-func (e *env) acquire(serverID string) oauthReply {
-	e.t.Helper()
-	da := e.authorize()
-	e.login(alice, alicePW, orgAcme).decide(da.str("user_code"), serverID, "approve")
-	r := e.poll(da.str("device_code"))
+func (p *pc) acquire(serverID string) oauthReply {
+	p.e.t.Helper()
+	da := p.authorize("device_name", p.name)
+	p.e.login(alice, alicePW, orgAcme).decide(da.str("user_code"), serverID, "approve")
+	r := p.poll(da.str("device_code"))
 	if r.status != http.StatusOK {
-		e.t.Fatalf("token: %d %v", r.status, r.body)
+		p.e.t.Fatalf("token: %d %v", r.status, r.body)
 	}
 	return r
 }
@@ -229,6 +319,12 @@ func (e *env) verifier() *licensecore.Verifier {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return e.verifierFor(set)
+}
+
+// verifierFor checks tokens with set, at the test clock.
+func (e *env) verifierFor(set wire.JWKS) *licensecore.Verifier {
+	e.t.Helper()
 	v, err := licensecore.NewVerifier(licensecore.VerifierOptions{Issuer: e.url, Audience: wire.DefaultAudience,
 		Leeway: 30 * time.Second, Now: e.clock.Now})
 	if err != nil {
@@ -314,4 +410,108 @@ func (b *browser) decide(userCode, serverID, action string) {
 	if st != http.StatusOK || !strings.Contains(body, want) {
 		b.e.t.Fatalf("confirm %s: %d %s", action, st, body)
 	}
+}
+
+// signedSet fetches the published key set as registers do: the JWS at
+// wire.PathSignedJWKS, verified with the root public key.
+func (e *env) signedSet() (wire.JWKS, wire.KeySetClaims) {
+	e.t.Helper()
+	resp, err := http.Get(e.url + wire.PathSignedJWKS)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/jose" {
+		e.t.Fatalf("GET %s: %d %s %q", wire.PathSignedJWKS, resp.StatusCode, resp.Header.Get("Content-Type"), data)
+	}
+	set, claims, err := wire.VerifyKeySet(string(data), e.srv.RootPublicKey())
+	if err != nil {
+		e.t.Fatalf("the published key set does not verify with the root: %v", err)
+	}
+	return set, claims
+}
+
+// exchange is one raw request and its answer, for the signature checks.
+type exchange struct {
+	method, path, nonce, jkt string
+	status                   int
+	header                   http.Header
+	body                     []byte
+}
+
+// send makes a request as p (no DPoP proof when p is nil) with a nonce.
+func (e *env) send(p *pc, method, path, contentType, body string) exchange {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	x := exchange{method: method, path: path, nonce: base64.RawURLEncoding.EncodeToString(nonce)}
+	req.Header.Set(wire.HeaderNonce, x.nonce)
+	if p != nil {
+		req.Header.Set(wire.HeaderDPoP, p.proof(method, path))
+		x.jkt = p.jkt()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	x.status, x.header = resp.StatusCode, resp.Header
+	x.body, _ = io.ReadAll(resp.Body)
+	return x
+}
+
+// checkSigned verifies an answer's signature with the published key its
+// kid names, as License Desk does, and returns the key.
+func (e *env) checkSigned(x exchange) ed25519.PublicKey {
+	e.t.Helper()
+	set, _ := e.signedSet()
+	keys, err := set.PublicKeys()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	pub, ok := keys[x.header.Get(wire.HeaderKeyID)]
+	if !ok {
+		e.t.Fatalf("%s %s: signed by %q, which is not published (%d %s)", x.method, x.path, x.header.Get(wire.HeaderKeyID), x.status, x.body)
+	}
+	at, err := strconv.ParseInt(x.header.Get(wire.HeaderSignedAt), 10, 64)
+	if err != nil || at != e.clock.Now().Unix() {
+		e.t.Fatalf("%s %s: signed at %q, want the authority's clock %d", x.method, x.path, x.header.Get(wire.HeaderSignedAt), e.clock.Now().Unix())
+	}
+	if err := wire.CheckAnswerSignature(pub, x.header.Get(wire.HeaderSignature), x.method, x.path, x.nonce, x.jkt, x.status, at, x.body); err != nil {
+		e.t.Fatalf("%s %s: %d %s: %v", x.method, x.path, x.status, x.body, err)
+	}
+	return pub
+}
+
+// postWithoutProof posts a form as a client without a DPoP key.
+func (e *env) postWithoutProof(path string, form url.Values) oauthReply {
+	e.t.Helper()
+	resp, err := http.PostForm(e.url+path, form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return decodeReply(e.t, resp)
+}
+
+// reply decodes the answer of a request made by hand.
+func (e *env) reply(resp *http.Response, err error) oauthReply {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return decodeReply(e.t, resp)
+}
+
+func decodeJSON(data []byte) map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	return m
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,12 +16,24 @@ import (
 )
 
 // keyRing holds the signing keys: exactly one active key, and the rotated-out
-// keys that stay published until the tokens they signed have expired.
+// keys that stay published until the tokens and license files they signed
+// have expired.
 type keyRing struct {
 	mu     sync.RWMutex
 	active signingKey
-	all    []keyRecord // every key not yet retired, including the active one
+	all    []keyRecord // every key, the retired ones too (verify asks for them)
+
+	// The root-signed key set, re-signed only when the published keys
+	// change (a rotation, a retirement).
+	signedMu   sync.Mutex
+	signedKids string
+	signed     string
 }
+
+// retireMargin is how long a rotated-out key stays published beyond the
+// longest life of what it signed: registers refresh their key set now and
+// then, not at every moment.
+const retireMargin = 24 * time.Hour
 
 type signingKey struct {
 	kid  string
@@ -85,14 +98,15 @@ func (r *keyRing) set(keys []keyRecord) {
 }
 
 // rotate makes a new active key and schedules every older key's retirement
-// for when the last token it could have signed expires.
+// for when the last token or license file it could have signed expires,
+// plus retireMargin.
 func rotateKeys(db *badger.DB, ring *keyRing, now time.Time, maxLifetime time.Duration) error {
 	var keys []keyRecord
 	err := db.Update(func(txn *badger.Txn) error {
 		keys = keys[:0]
 		err := scanJSON(txn, pKey, func(k *keyRecord) error {
 			if k.RetireAt.IsZero() {
-				k.RetireAt = now.Add(maxLifetime).UTC()
+				k.RetireAt = now.Add(maxLifetime + retireMargin).UTC()
 				if err := setJSON(txn, pKey+k.Kid, k, 0); err != nil {
 					return err
 				}
@@ -130,6 +144,27 @@ func (r *keyRing) jwks(now time.Time) wire.JWKS {
 		set.Keys = append(set.Keys, wire.PublicJWK(pub))
 	}
 	return set
+}
+
+// signedSet returns the published key set at now as a JWS signed by root.
+func (r *keyRing) signedSet(root ed25519.PrivateKey, issuer string, now time.Time) (string, error) {
+	set := r.jwks(now)
+	kids := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		kids[i] = k.Kid
+	}
+	key := strings.Join(kids, " ")
+	r.signedMu.Lock()
+	defer r.signedMu.Unlock()
+	if r.signed != "" && r.signedKids == key {
+		return r.signed, nil
+	}
+	jws, err := wire.SignKeySet(root, issuer, set, now)
+	if err != nil {
+		return "", fmt.Errorf("authority: sign the key set: %w", err)
+	}
+	r.signedKids, r.signed = key, jws
+	return jws, nil
 }
 
 // sign signs claims with the active key and returns the token and its kid.

@@ -36,7 +36,8 @@ func TestKeyRotation(t *testing.T) {
 	if err := e.srv.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	newer := e.acquire(devPerpetual).str("access_token")
+	newerAnswer := e.acquire(devPerpetual)
+	newer := newerAnswer.str("access_token")
 	newKid := headerKid(t, newer)
 	if newKid == oldKid {
 		t.Fatal("the new token is signed with the old key")
@@ -54,8 +55,10 @@ func TestKeyRotation(t *testing.T) {
 		}
 	}
 
-	// Once every token the old key signed has expired, it is retired.
-	e.clock.Advance(72 * time.Hour)
+	// Once every token and license file the old key signed has expired
+	// (30 days, plus a day), it is retired.
+	retention := wire.OfflineWindow + 24*time.Hour
+	e.clock.Advance(retention)
 	if got := kids(e); len(got) != 1 || got[0] != newKid {
 		t.Fatalf("after the token lifetime the JWKS has %v, want only %s", got, newKid)
 	}
@@ -63,12 +66,13 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := v.Verify(old); err == nil {
 		t.Error("a token of a retired key still verifies")
 	}
-	if _, err := v.Verify(newer); err != nil {
+	fresh := e.refresh(newerAnswer.str("refresh_token")).str("access_token")
+	if _, err := v.Verify(fresh); err != nil || headerKid(t, fresh) != newKid {
 		t.Errorf("the new key's token: %v", err)
 	}
 	// A register with only the new key set refuses an old-kid token as an
 	// unknown key (not, say, a bad signature).
-	e.clock.Advance(-72 * time.Hour)
+	e.clock.Advance(-retention)
 	_, err := v.Verify(old)
 	if !errors.Is(err, wire.ErrUnknownKey) {
 		t.Errorf("old token against the new key set: %v", err)

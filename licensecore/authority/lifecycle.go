@@ -3,6 +3,9 @@ package authority
 // The license lifecycle after acquisition (issue 5, online half): verify a
 // license, change its entitlements, release a device, and switch a license
 // between perpetual and subscription with approval on the /switch page.
+// Every answer is signed (trust.go). Release and switch need a DPoP proof
+// by the key the refresh token was issued to; the switch status needs one
+// by the key that asked for the switch; verify takes one if sent.
 //
 //	POST /licence/verify       client_id, licence_token → {"result","licence_id","type","checked_at"}
 //	POST /licence/release      client_id, refresh_token → {"released":true}
@@ -57,6 +60,7 @@ type switchRecord struct {
 	RequestedAt time.Time         `json:"requested_at"`
 	DecidedAt   time.Time         `json:"decided_at,omitzero"`
 	DecidedBy   string            `json:"decided_by,omitempty"`
+	JKT         string            `json:"jkt,omitempty"` // the DPoP key that asked; only it reads the status
 }
 
 // ---- entitlements ----
@@ -145,7 +149,7 @@ func (r *keyRing) publicKey(kid string) (ed25519.PublicKey, bool) {
 
 // verifyLicense checks that licence_token is one of ours — signature, issuer
 // and audience; an expired token is fine — and reports its license's state.
-func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
+func (s *Server) verifyLicense(form url.Values, _, _ string) (any, *oauthError) {
 	raw := form.Get("licence_token")
 	if raw == "" {
 		return nil, badRequest(wire.CodeInvalidRequest, "licence_token is required")
@@ -188,24 +192,17 @@ func (s *Server) verifyLicense(form url.Values, _ string) (any, *oauthError) {
 
 // ---- refresh-token holders: release and switch ----
 
-// refreshHolder finds the device that holds an unused refresh token. With
-// allowExpired an expired token still counts: a license left alone past its
-// renewal date must still be removable.
-func refreshHolder(txn *badger.Txn, clientID, refresh string, allowExpired bool, now time.Time) (refreshRecord, *oauthError, error) {
-	var rt refreshRecord
-	if refresh == "" {
-		return rt, badRequest(wire.CodeInvalidRequest, "refresh_token is required"), nil
-	}
-	err := getJSON(txn, pRefresh+secretHash(refresh), &rt)
+// refreshHolder finds the device that holds an unused refresh token of a
+// live chain, asked with the chain's DPoP key. With allowExpired an expired
+// token still counts: a license left alone past its renewal date must
+// still be removable.
+func refreshHolder(txn *badger.Txn, clientID, refresh, jkt string, allowExpired bool, now time.Time) (refreshRecord, *oauthError, error) {
+	rt, _, refused, err := chainHolder(txn, clientID, refresh, jkt)
 	switch {
-	case errors.Is(err, errNotFound):
-		return rt, badRequest(wire.CodeInvalidGrant, "unknown refresh token"), nil
-	case err != nil:
-		return rt, nil, err
+	case refused != nil || err != nil:
+		return rt, refused, err
 	case rt.Used:
 		return rt, badRequest(wire.CodeInvalidGrant, "refresh token has already been used"), nil
-	case rt.ClientID != clientID:
-		return rt, badRequest(wire.CodeInvalidGrant, "refresh token was issued to another client"), nil
 	case !allowExpired && !now.Before(rt.ExpiresAt):
 		return rt, badRequest(wire.CodeInvalidGrant, "refresh token has expired"), nil
 	}
@@ -234,14 +231,15 @@ func (s *Server) update(what string, fn func(txn *badger.Txn) (*oauthError, erro
 	return refused
 }
 
-// release invalidates every refresh token of the device holding refresh and
-// withdraws its pending switch requests, so that a removed license cannot be
-// renewed from a stale copy and the device can be acquired afresh.
-func (s *Server) release(form url.Values, clientID string) (any, *oauthError) {
+// release ends the chain of the device holding refresh — its refresh
+// tokens are deleted — and withdraws its pending switch requests, so that a
+// removed license cannot be renewed from a stale copy and the device can be
+// acquired afresh.
+func (s *Server) release(form url.Values, clientID, jkt string) (any, *oauthError) {
 	now := s.now()
 	var serverID string
 	e := s.update("release", func(txn *badger.Txn) (*oauthError, error) {
-		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), true, now)
+		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), jkt, true, now)
 		if refused != nil || err != nil {
 			return refused, err
 		}
@@ -250,11 +248,12 @@ func (s *Server) release(form url.Values, clientID string) (any, *oauthError) {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pRefresh), PrefetchValues: true})
 		for it.Rewind(); it.Valid(); it.Next() {
 			var r refreshRecord
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err == nil && r.ServerID == serverID {
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err == nil && r.Chain == rt.Chain {
 				spent = append(spent, it.Item().KeyCopy(nil))
 			}
 		}
 		it.Close()
+		spent = append(spent, []byte(pChain+rt.Chain), []byte(pGrace+rt.Chain), []byte(pLive+serverID))
 		for _, k := range spent {
 			if err := txn.Delete(k); err != nil {
 				return nil, err
@@ -301,7 +300,7 @@ func (s *Server) handleSwitchRequest(w http.ResponseWriter, r *http.Request) {
 	form, clientID, e := s.oauthForm(w, r)
 	var rec switchRecord
 	if e == nil {
-		rec, e = s.requestSwitch(form, clientID)
+		rec, e = s.requestSwitch(form, clientID, proofOf(r))
 	}
 	if e != nil {
 		writeOAuthError(w, e)
@@ -310,7 +309,7 @@ func (s *Server) handleSwitchRequest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, s.switchAnswer(&rec))
 }
 
-func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, *oauthError) {
+func (s *Server) requestSwitch(form url.Values, clientID, jkt string) (switchRecord, *oauthError) {
 	to := wire.LicenseType(form.Get("to"))
 	if to != wire.Perpetual && to != wire.Subscription {
 		return switchRecord{}, badRequest(wire.CodeInvalidRequest, "to must be perpetual or subscription")
@@ -322,7 +321,7 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 	now := s.now()
 	var rec switchRecord
 	e := s.update("switch request", func(txn *badger.Txn) (*oauthError, error) {
-		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), false, now)
+		rt, refused, err := refreshHolder(txn, clientID, form.Get("refresh_token"), jkt, false, now)
 		if refused != nil || err != nil {
 			return refused, err
 		}
@@ -357,7 +356,7 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 			return nil, err
 		}
 		rec = switchRecord{ID: id, LicenseID: lic.ID, ServerID: dev.ServerID, OrgID: dev.OrgID, DeviceName: dev.Name,
-			From: lic.Type, To: to, Status: switchPending, RequestedAt: now.UTC()}
+			From: lic.Type, To: to, Status: switchPending, RequestedAt: now.UTC(), JKT: jkt}
 		return nil, putSwitch(txn, &rec, now)
 	})
 	if e == nil {
@@ -367,15 +366,20 @@ func (s *Server) requestSwitch(form url.Values, clientID string) (switchRecord, 
 }
 
 // handleSwitchStatus is GET /licence/switch/{id}. The id is a 128-bit
-// secret, so knowing it is what entitles the app to the answer.
+// secret, and the request must come with a DPoP proof by the key that
+// asked for the switch.
 func (s *Server) handleSwitchStatus(w http.ResponseWriter, r *http.Request) {
 	var rec switchRecord
 	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pSwitch+r.PathValue("id"), &rec) })
-	switch {
+	switch jkt := proofOf(r); {
+	case jkt == "":
+		writeOAuthError(w, keyMismatch(wire.CodeInvalidRequest, "a DPoP proof made with this installation's key is required"))
 	case errors.Is(err, errNotFound):
 		writeOAuthError(w, oerr(http.StatusNotFound, wire.CodeNotFound, "unknown switch request"))
 	case err != nil:
 		writeOAuthError(w, errServer)
+	case rec.JKT != jkt:
+		writeOAuthError(w, keyMismatch(wire.CodeInvalidRequest, "the switch was requested with another key"))
 	default:
 		ans := s.switchAnswer(&rec)
 		ans.ApproveURI = ""

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -36,11 +37,22 @@ func (e *env) verify(token string) oauthReply {
 
 func (e *env) switchStatus(id string) oauthReply {
 	e.t.Helper()
-	resp, err := http.Get(e.url + "/licence/switch/" + id)
+	return e.pc.get("/licence/switch/" + id)
+}
+
+// get fetches path with this PC's DPoP proof.
+func (p *pc) get(path string) oauthReply {
+	p.e.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, p.e.url+path, nil)
 	if err != nil {
-		e.t.Fatal(err)
+		p.e.t.Fatal(err)
 	}
-	return decodeReply(e.t, resp)
+	req.Header.Set(wire.HeaderDPoP, p.proof(http.MethodGet, path))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.e.t.Fatal(err)
+	}
+	return decodeReply(p.e.t, resp)
 }
 
 func TestVerifyEndpoint(t *testing.T) {
@@ -64,7 +76,7 @@ func TestVerifyEndpoint(t *testing.T) {
 				if err := e.srv.RotateKey(); err != nil {
 					e.t.Fatal(err)
 				}
-				e.clock.Advance(100 * time.Hour) // the old key has left the JWKS
+				e.clock.Advance(wire.OfflineWindow + 25*time.Hour) // the old key has left the JWKS
 			}},
 	}
 	for _, tc := range cases {
@@ -128,13 +140,16 @@ func TestVerifyEndpointRefusals(t *testing.T) {
 func TestReleaseEndpoint(t *testing.T) {
 	e := newEnv(t)
 	first := e.acquire(devMain)
-	second := e.acquire(devMain) // another copy of the device's tokens
+	second := e.acquire(devMain) // approved again: first's chain is revoked
 	rotated := e.refresh(second.str("refresh_token"))
 	wantError(t, e.lifecycle("/licence/release", "refresh_token", second.str("refresh_token")), 400, "invalid_grant") // rotated
 	wantError(t, e.lifecycle("/licence/release", "refresh_token", "unknown"), 400, "invalid_grant")
 	wantError(t, e.lifecycle("/licence/release"), 400, "invalid_request")
 	other := e.acquire(devPerpetual)
-	if r := e.lifecycle("/licence/release", "refresh_token", first.str("refresh_token")); r.status != 200 || r.body["released"] != true {
+	if r := e.lifecycle("/licence/release", "refresh_token", first.str("refresh_token")); r.str("reason") != string(wire.ReasonLicenseMoved) {
+		t.Fatalf("release with a moved chain: %d %v", r.status, r.body)
+	}
+	if r := e.lifecycle("/licence/release", "refresh_token", rotated.str("refresh_token")); r.status != 200 || r.body["released"] != true {
 		t.Fatalf("release: %d %v", r.status, r.body)
 	}
 	for _, rt := range []string{first.str("refresh_token"), rotated.str("refresh_token")} {
@@ -345,7 +360,7 @@ func TestEntitlements(t *testing.T) {
 func ExampleServer_SetEntitlements() {
 	dir, _ := os.MkdirTemp("", "authority-example-")
 	defer os.RemoveAll(dir)
-	srv, err := authority.New(authority.Options{DataDir: dir, Issuer: "http://127.0.0.1:8080", Logger: zerolog.Nop()})
+	srv, err := authority.New(authority.Options{DataDir: filepath.Join(dir, "data"), Issuer: "http://127.0.0.1:8080", Logger: zerolog.Nop()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -117,14 +117,15 @@ type deviceAuthResponse struct {
 	Interval                int64  `json:"interval"`
 }
 
-// oauthEndpoint adapts an OAuth endpoint: fn gets the validated form and
-// client and returns the JSON answer or an RFC 6749 error.
-func (s *Server) oauthEndpoint(fn func(form url.Values, clientID string) (any, *oauthError)) http.HandlerFunc {
+// oauthEndpoint adapts an OAuth endpoint: fn gets the validated form, the
+// client and the thumbprint of the request's DPoP key ("" without a proof)
+// and returns the JSON answer or an RFC 6749 error.
+func (s *Server) oauthEndpoint(fn func(form url.Values, clientID, jkt string) (any, *oauthError)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		form, clientID, e := s.oauthForm(w, r)
 		var resp any
 		if e == nil {
-			resp, e = fn(form, clientID)
+			resp, e = fn(form, clientID, proofOf(r))
 		}
 		if e != nil {
 			writeOAuthError(w, e)
@@ -134,8 +135,10 @@ func (s *Server) oauthEndpoint(fn func(form url.Values, clientID string) (any, *
 	}
 }
 
-func (s *Server) deviceAuthorize(form url.Values, clientID string) (any, *oauthError) {
-	return s.newDeviceCode(clientID, cleanLabel(form.Get("device_name"), 100), cleanLabel(form.Get("install_code"), 64))
+// deviceAuthorize starts an authorization. A DPoP proof is optional here;
+// when there is one, only its key may redeem the device code.
+func (s *Server) deviceAuthorize(form url.Values, clientID, jkt string) (any, *oauthError) {
+	return s.newDeviceCode(clientID, cleanLabel(form.Get("device_name"), 100), cleanLabel(form.Get("install_code"), 64), jkt)
 }
 
 // cleanLabel keeps a client-supplied label displayable: valid UTF-8, no
@@ -156,7 +159,7 @@ func cleanLabel(s string, max int) string {
 	return s
 }
 
-func (s *Server) newDeviceCode(clientID, deviceName, installCode string) (*deviceAuthResponse, *oauthError) {
+func (s *Server) newDeviceCode(clientID, deviceName, installCode, jkt string) (*deviceAuthResponse, *oauthError) {
 	deviceCode, err := randomToken(32) // 256 bits
 	if err != nil {
 		return nil, errServer
@@ -165,7 +168,7 @@ func (s *Server) newDeviceCode(clientID, deviceName, installCode string) (*devic
 	rec := codeRecord{
 		Hash: secretHash(deviceCode), ClientID: clientID, DeviceName: deviceName, InstallCode: installCode,
 		IssuedAt: now.UTC(), ExpiresAt: now.Add(s.opts.DeviceCodeTTL).UTC(),
-		Interval: int64(s.opts.PollInterval / time.Second), Status: codePending,
+		Interval: int64(s.opts.PollInterval / time.Second), Status: codePending, JKT: jkt,
 	}
 	s.codesMu.Lock()
 	if len(s.codes) >= s.opts.MaxPendingCodes {
@@ -226,12 +229,14 @@ type tokenResponse struct {
 	LicenseToken string `json:"licence_token"`
 }
 
-func (s *Server) token(form url.Values, clientID string) (any, *oauthError) {
+// token is the token endpoint. Both grants need a DPoP proof: the license
+// token is bound to its key (cnf.jkt), and so is the refresh token.
+func (s *Server) token(form url.Values, clientID, jkt string) (any, *oauthError) {
 	switch form.Get("grant_type") {
 	case grantDeviceCode:
-		return nilIfError(s.redeemDeviceCode(clientID, form.Get("device_code")))
+		return nilIfError(s.redeemDeviceCode(clientID, form.Get("device_code"), jkt))
 	case grantRefresh:
-		return nilIfError(s.redeemRefresh(clientID, form.Get("refresh_token")))
+		return nilIfError(s.redeemRefresh(clientID, form.Get("refresh_token"), jkt))
 	case "":
 		return nil, badRequest(wire.CodeInvalidRequest, "grant_type is required")
 	default:
@@ -248,15 +253,20 @@ func nilIfError(resp *tokenResponse, e *oauthError) (any, *oauthError) {
 }
 
 // redeemDeviceCode answers one poll (RFC 8628 §3.4-3.5). Pending polls are
-// answered from memory; only the redemption writes.
-func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, *oauthError) {
+// answered from memory; only the redemption writes. The redemption starts
+// the device's chain of refresh tokens, bound to the proof's key, and
+// revokes the chain of the PC that held the license before.
+func (s *Server) redeemDeviceCode(clientID, deviceCode, jkt string) (*tokenResponse, *oauthError) {
 	if deviceCode == "" {
 		return nil, badRequest(wire.CodeInvalidRequest, "device_code is required")
+	}
+	if jkt == "" {
+		return nil, badRequest(codeInvalidDPoPProof, "a DPoP proof (RFC 9449) made with this installation's key is required")
 	}
 	now := s.now()
 	s.codesMu.Lock()
 	c := s.codes[secretHash(deviceCode)]
-	if e := s.pollLocked(c, clientID, now); e != nil {
+	if e := s.pollLocked(c, clientID, jkt, now); e != nil {
 		s.codesMu.Unlock()
 		return nil, e
 	}
@@ -270,11 +280,18 @@ func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, 
 
 	var resp *tokenResponse
 	var denied *oauthError
-	err := s.db.Update(func(txn *badger.Txn) error {
-		var err error
-		resp, denied, err = s.issue(txn, rec.ServerID, clientID, grantDeviceCode, now)
+	err := s.retryUpdate(func(txn *badger.Txn) error {
+		ch, err := newChain(rec, jkt, now)
 		if err != nil {
 			return err
+		}
+		if resp, denied, err = s.issue(txn, rec.ServerID, clientID, grantDeviceCode, now, ch); err != nil {
+			return err
+		}
+		if denied == nil {
+			if err := s.startChain(txn, ch, now); err != nil {
+				return err
+			}
 		}
 		return s.putCode(txn, &rec, now)
 	})
@@ -290,12 +307,14 @@ func (s *Server) redeemDeviceCode(clientID, deviceCode string) (*tokenResponse, 
 
 // pollLocked decides every answer but success. The order matters: a used
 // code is invalid_grant, and an expired code is never pending.
-func (s *Server) pollLocked(c *liveCode, clientID string, now time.Time) *oauthError {
+func (s *Server) pollLocked(c *liveCode, clientID, jkt string, now time.Time) *oauthError {
 	switch {
 	case c == nil:
 		return badRequest(wire.CodeInvalidGrant, "unknown device_code")
 	case c.rec.ClientID != clientID:
 		return badRequest(wire.CodeInvalidGrant, "device_code was issued to another client")
+	case c.rec.JKT != "" && c.rec.JKT != jkt:
+		return keyMismatch(wire.CodeInvalidGrant, "the authorization was started with another DPoP key")
 	case c.rec.Status == codeRedeemed:
 		return badRequest(wire.CodeInvalidGrant, "device_code has already been used")
 	case !now.Before(c.rec.ExpiresAt):
@@ -315,61 +334,6 @@ func (s *Server) pollLocked(c *liveCode, clientID string, now time.Time) *oauthE
 		return badRequest(wire.CodeSlowDown, "polling too fast; wait the interval between requests")
 	}
 	return badRequest(wire.CodeAuthorizationPending, "the user has not yet approved this device")
-}
-
-func (s *Server) redeemRefresh(clientID, refresh string) (*tokenResponse, *oauthError) {
-	if refresh == "" {
-		return nil, badRequest(wire.CodeInvalidRequest, "refresh_token is required")
-	}
-	now := s.now()
-	key := pRefresh + secretHash(refresh)
-	var resp *tokenResponse
-	var denied *oauthError
-	err := s.db.Update(func(txn *badger.Txn) error {
-		var rt refreshRecord
-		if err := getJSON(txn, key, &rt); errors.Is(err, errNotFound) {
-			denied = badRequest(wire.CodeInvalidGrant, "unknown refresh token")
-			return nil
-		} else if err != nil {
-			return err
-		}
-		switch {
-		case rt.Used:
-			denied = badRequest(wire.CodeInvalidGrant, "refresh token has already been used")
-		case rt.ClientID != clientID:
-			denied = badRequest(wire.CodeInvalidGrant, "refresh token was issued to another client")
-		}
-		if denied != nil {
-			return nil
-		}
-		// The license's state is the more useful answer than the token's age.
-		_, _, refused, err := licensed(txn, rt.ServerID, now)
-		if refused != nil || err != nil {
-			denied = refused
-			return err
-		}
-		if !now.Before(rt.ExpiresAt) {
-			denied = badRequest(wire.CodeInvalidGrant, "refresh token has expired")
-			return nil
-		}
-		if resp, denied, err = s.issue(txn, rt.ServerID, clientID, grantRefresh, now); err != nil || denied != nil {
-			return err // a refused refresh leaves the token usable
-		}
-		rt.Used = true // rotation: the old token is spent
-		return setJSON(txn, key, &rt, rt.ExpiresAt.Sub(now))
-	})
-	if errors.Is(err, badger.ErrConflict) {
-		// Two concurrent refreshes with one token: the loser reused it.
-		return nil, badRequest(wire.CodeInvalidGrant, "refresh token has already been used")
-	}
-	if err != nil {
-		s.log.Error().Err(err).Msg("refresh")
-		return nil, errServer
-	}
-	if denied != nil {
-		return nil, denied
-	}
-	return resp, nil
 }
 
 // licensed loads a device and its license and refuses a license that may
@@ -394,9 +358,10 @@ func licensed(txn *badger.Txn, serverID string, now time.Time) (*deviceRecord, *
 }
 
 // issue checks the device's license and, if it may be used, signs a license
-// token and stores a new refresh token and the issuance record in txn. A
-// refusal comes back as the second result with a nil error.
-func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now time.Time) (*tokenResponse, *oauthError, error) {
+// token bound to the chain's key and stores a new refresh token of the
+// chain and the issuance record in txn. A refusal comes back as the second
+// result with a nil error.
+func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now time.Time, ch chainRecord) (*tokenResponse, *oauthError, error) {
 	dev, lic, refused, err := licensed(txn, serverID, now)
 	if refused != nil || err != nil {
 		return nil, refused, err
@@ -411,6 +376,7 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 	}
 	exp := now.Add(s.opts.TokenLifetime)
 	claims := claimsFor(dev, lic)
+	claims.Confirmation = &wire.Confirmation{JKT: ch.JKT}
 	claims.RegisteredClaims = jwt.RegisteredClaims{
 		Issuer:    s.opts.Issuer,
 		Subject:   dev.ServerID,
@@ -424,7 +390,8 @@ func (s *Server) issue(txn *badger.Txn, serverID, clientID, grant string, now ti
 	if err != nil {
 		return nil, nil, err
 	}
-	rt := refreshRecord{ServerID: dev.ServerID, ClientID: clientID, IssuedAt: now.UTC(), ExpiresAt: now.Add(s.opts.RefreshTokenLifetime).UTC()}
+	rt := refreshRecord{ServerID: dev.ServerID, ClientID: clientID, IssuedAt: now.UTC(), ExpiresAt: now.Add(s.opts.RefreshTokenLifetime).UTC(),
+		Chain: ch.ID, JKT: ch.JKT}
 	if err := setJSON(txn, pRefresh+secretHash(refresh), &rt, s.opts.RefreshTokenLifetime); err != nil {
 		return nil, nil, err
 	}
@@ -476,6 +443,18 @@ func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	_ = json.NewEncoder(w).Encode(s.JWKS())
+}
+
+func (s *Server) handleSignedJWKS(w http.ResponseWriter, _ *http.Request) {
+	jws, err := s.SignedKeySet()
+	if err != nil {
+		s.log.Error().Err(err).Msg("signed key set")
+		http.Error(w, "the key set could not be signed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	_, _ = w.Write([]byte(jws))
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {

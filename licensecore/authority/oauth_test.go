@@ -111,6 +111,7 @@ func TestOAuthErrors(t *testing.T) {
 			if tt.req.basicAuth != "" {
 				r.SetBasicAuth(tt.req.basicAuth, "")
 			}
+			r.Header.Set(wire.HeaderDPoP, e.pc.proof(tt.req.method, tt.req.path))
 			resp, err := http.DefaultClient.Do(r)
 			if err != nil {
 				t.Fatal(err)
@@ -255,10 +256,10 @@ func TestRefreshRotation(t *testing.T) {
 	if !c.ExpiresAt.Equal(t0.Add(36*time.Hour + 72*time.Hour)) {
 		t.Errorf("refreshed exp %v", c.ExpiresAt)
 	}
-	wantError(t, e.refresh(first.str("refresh_token")), 400, "invalid_grant") // reuse of the old one
 	if third := e.refresh(second.str("refresh_token")); third.status != 200 {
 		t.Fatalf("the rotated token must work: %v", third.body)
 	}
+	wantError(t, e.refresh(first.str("refresh_token")), 400, "invalid_grant") // reuse of the old one
 }
 
 func TestLicenseRefusals(t *testing.T) {

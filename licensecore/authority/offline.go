@@ -118,7 +118,10 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 
 // Entitle turns a license request file into a license file (.ent) for the
 // device serverID, or, when serverID is empty, for the device whose
-// install code is the request's. It is `authority entitle`.
+// install code is the request's. A device without an install code is bound
+// to the request's by its first license file; a request with another
+// install code than the device's is ErrInstallMismatch. The file carries
+// the root-signed key set. It is `authority entitle`.
 func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 	var out []byte
 	err := s.guard(func() error {
@@ -166,10 +169,11 @@ func chooseDevice(devices []deviceRecord, serverID string, req wire.LicenseReque
 	return found[0], nil
 }
 
-// entitle signs the license file of dev for req and records its issue.
+// entitle signs the license file of dev for req and records its issue. A
+// device without an install code is bound to the request's from now on.
 func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile) ([]byte, error) {
-	if dev.InstallCode != "" && wire.NormalizeInstallCode(dev.InstallCode) != wire.NormalizeInstallCode(req.InstallCode) {
-		return nil, fmt.Errorf("%w: %s is install code %s, the request's is %s", ErrInstallMismatch, dev.Name, dev.InstallCode, req.InstallCode)
+	if err := installMatches(dev, req.InstallCode); err != nil {
+		return nil, err
 	}
 	lic, err := s.deviceLicense(dev)
 	if err != nil {
@@ -208,12 +212,22 @@ func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile) ([]byte,
 	if err != nil {
 		return nil, err
 	}
-	file, err := wire.NewEntitlementFile(signed, s.keys.jwks(now))
+	keySet, err := s.keys.signedSet(s.root, s.opts.Issuer, now)
+	if err != nil {
+		return nil, err
+	}
+	file, err := wire.NewEntitlementFile(signed, keySet)
 	if err != nil {
 		return nil, err
 	}
 	rec := issuedRecord{JTI: jti, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: key.kid, Grant: grantOfflineEntitlement, IssuedAt: now.UTC(), ExpiresAt: exp.UTC()}
-	if err := s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, pIssued+jti, &rec, 0) }); err != nil {
+	err = s.retryUpdate(func(txn *badger.Txn) error {
+		if err := s.bindInstall(txn, dev.ServerID, req.InstallCode); err != nil {
+			return err
+		}
+		return setJSON(txn, pIssued+jti, &rec, 0)
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("jti", jti).Str("kid", key.kid).Msg("license file issued")

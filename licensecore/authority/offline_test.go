@@ -127,8 +127,11 @@ func TestEntitlePage(t *testing.T) {
 		t.Fatalf("download: %d %v %s", st, resp.Header, body)
 	}
 	var f wire.EntitlementFile
-	if err := json.Unmarshal([]byte(body), &f); err != nil || f.JWKS == nil {
+	if err := json.Unmarshal([]byte(body), &f); err != nil || f.JWKS != nil {
 		t.Fatalf("license file %s: %v", body, err)
+	}
+	if _, _, err := wire.VerifyKeySet(f.KeySet, e.srv.RootPublicKey()); err != nil {
+		t.Fatalf("the file's key set is not signed by the root: %v", err)
 	}
 	claims, err := e.verifier().Verify(f.Entitlement) // registers accept it as a license token
 	if err != nil {

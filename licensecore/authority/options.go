@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,8 +35,21 @@ type RateLimit struct {
 
 // Options configure a Server. Zero values take the documented defaults.
 type Options struct {
-	// DataDir is the Badger directory (required).
+	// DataDir is the Badger directory (required). It is encrypted with the
+	// store key (KeyFile or KeyEnv).
 	DataDir string
+	// KeyFile holds the 32-byte store key (base64url) that encrypts DataDir
+	// and seals RootKeyFile; default DataDir + ".key", beside the data
+	// directory and not inside it, so a copy of the directory alone is
+	// unreadable. It is created (mode 0600) on first start. When the
+	// environment variable KeyEnv is set, its value is the key and KeyFile
+	// is not used.
+	KeyFile string
+	// RootKeyFile holds the long-lived Ed25519 root key that signs the
+	// published key set, sealed with the store key; default DataDir +
+	// ".root". It is created (mode 0600) on first start; `authority root
+	// init` creates it explicitly.
+	RootKeyFile string
 	// Issuer is the public base URL, e.g. "http://127.0.0.1:8080"; it is the
 	// tokens' iss and the base of verification_uri (required).
 	Issuer string
@@ -48,6 +62,11 @@ type Options struct {
 	DeviceCodeTTL        time.Duration // expires_in, default 10m
 	PollInterval         time.Duration // interval, default 5s (whole seconds)
 	SessionTTL           time.Duration // browser session idle timeout, default 1h
+	// RefreshGrace is how long the refresh token a rotation replaced is
+	// still answered, with the same new pair, for the same DPoP key (an
+	// answer lost on the way); default 10m. It ends earlier, when the new
+	// refresh token is first used.
+	RefreshGrace time.Duration
 
 	Argon2 Argon2Params // default 19 MiB, t=2, p=1
 
@@ -65,8 +84,8 @@ type Options struct {
 }
 
 func (o *Options) withDefaults() error {
-	if o.DataDir == "" {
-		return errors.New("authority: Options.DataDir is required")
+	if err := o.fileDefaults(); err != nil {
+		return err
 	}
 	u, err := url.Parse(o.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -81,6 +100,7 @@ func (o *Options) withDefaults() error {
 	setDuration(&o.DeviceCodeTTL, 10*time.Minute)
 	setDuration(&o.PollInterval, 5*time.Second)
 	setDuration(&o.SessionTTL, time.Hour)
+	setDuration(&o.RefreshGrace, 10*time.Minute)
 	if o.PollInterval < time.Second {
 		o.PollInterval = time.Second
 	}
@@ -106,6 +126,21 @@ func (o *Options) withDefaults() error {
 	}
 	if o.MaxPendingCodes <= 0 {
 		o.MaxPendingCodes = 200000
+	}
+	return nil
+}
+
+// fileDefaults places the key file and the root key file beside DataDir.
+func (o *Options) fileDefaults() error {
+	if o.DataDir == "" {
+		return errors.New("authority: Options.DataDir is required")
+	}
+	o.DataDir = filepath.Clean(o.DataDir)
+	if o.KeyFile == "" {
+		o.KeyFile = o.DataDir + ".key"
+	}
+	if o.RootKeyFile == "" {
+		o.RootKeyFile = o.DataDir + ".root"
 	}
 	return nil
 }

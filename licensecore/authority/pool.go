@@ -6,7 +6,8 @@ package authority
 // the customer's device-capacity and maintenance licenses; installations
 // list, activate and transfer them with requests signed by their own
 // Ed25519 key (the protocol, authentication and receipts are described in
-// licensecore/poolwire.go).
+// licensecore/wire/pool.go); the same key makes each request's DPoP proof,
+// and every answer is signed (trust.go).
 //
 // Every pool request runs in one Badger transaction, retried on a
 // conflict: two installations racing for one license both read it, one
@@ -259,9 +260,9 @@ func poolEntries(txn *badger.Txn, customerID string) ([]PoolEntry, error) {
 
 // registerPool adds the customer and pool endpoints and the partner pages.
 func (s *Server) registerPool(mux *http.ServeMux) {
-	mux.HandleFunc("GET /customers/{id}", s.handleCustomerCheck)
+	mux.Handle("GET /customers/{id}", s.api(s.handleCustomerCheck))
 	for _, op := range []string{wire.PoolOpList, wire.PoolOpHeld, wire.PoolOpActivate, wire.PoolOpTransfer} {
-		mux.HandleFunc("POST /pool/"+op, s.poolEndpoint(op))
+		mux.Handle("POST /pool/"+op, s.api(s.poolEndpoint(op)))
 	}
 	mux.HandleFunc("GET /partner", s.handlePartnerPage)
 	mux.HandleFunc("POST /partner/customers", s.handleCreateCustomer)
@@ -303,10 +304,17 @@ func (s *Server) poolEndpoint(op string) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, oerr(http.StatusBadRequest, wire.CodeInvalidRequest, err.Error()))
 			return
 		}
+		// The DPoP key must be the install key that signed the envelope, so
+		// the signed answer is bound to the installation that asked.
+		if jkt := proofOf(r); jkt == "" || jkt != wire.JWKThumbprint(req.PublicKey) {
+			e := keyMismatch(wire.CodeInvalidRequest, "a DPoP proof made with the installation's key (the envelope's public_key) is required")
+			writeJSON(w, e.status, e)
+			return
+		}
 		now := s.now()
 		var ans any
 		var refused *oauthError
-		err = s.poolUpdate(func(txn *badger.Txn) error {
+		err = s.retryUpdate(func(txn *badger.Txn) error {
 			var err error
 			ans, refused, err = s.poolOp(txn, req, now)
 			return err
@@ -319,17 +327,6 @@ func (s *Server) poolEndpoint(op string) http.HandlerFunc {
 			writeJSON(w, refused.status, refused)
 		default:
 			writeJSON(w, http.StatusOK, ans)
-		}
-	}
-}
-
-// poolUpdate runs fn in a transaction and runs it again when a concurrent
-// transaction changed what it read.
-func (s *Server) poolUpdate(fn func(txn *badger.Txn) error) error {
-	for i := 0; ; i++ {
-		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) || i == 50 {
-			return err
 		}
 	}
 }

@@ -70,12 +70,19 @@ func (e *env) pool(in install, op, license, activation, requestID string) poolRe
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return e.postPool("/pool/"+op, env)
+	return e.postPool("/pool/"+op, env, in.key)
 }
 
-func (e *env) postPool(path string, body []byte) poolReply {
+// postPool posts a pool envelope with a DPoP proof made with key.
+func (e *env) postPool(path string, body []byte, key ed25519.PrivateKey) poolReply {
 	e.t.Helper()
-	resp, err := http.Post(e.url+path, "application/json", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(wire.HeaderDPoP, dpopProof(e.t, key, http.MethodPost, e.url+path, e.clock.Now()))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -173,11 +180,11 @@ func TestPoolProtocol(t *testing.T) {
 	// Authentication and envelope failures.
 	e.pool(newInstall("CCCC", "11111111-2222-4333-8444-555555555555"), wire.PoolOpList, "", "", "").want(t, 404, wire.CodeUnknownCustomer)
 	sig, _ := wire.SignPoolRequest(a.key, wire.PoolRequest{Op: wire.PoolOpHeld, CustomerID: custAcme, InstallCode: a.code})
-	e.postPool("/pool/list", sig).want(t, 400, wire.CodeInvalidRequest)
+	e.postPool("/pool/list", sig, a.key).want(t, 400, wire.CodeInvalidRequest)
 	tampered := bytes.Replace(sig, []byte(`"signature":"`), []byte(`"signature":"AA`), 1)
-	e.postPool("/pool/held", tampered).want(t, 400, wire.CodeInvalidRequest)
-	e.postPool("/pool/held", []byte("not json")).want(t, 400, wire.CodeInvalidRequest)
-	e.postPool("/pool/held", bytes.Repeat([]byte("x"), wire.MaxPoolEnvelope+10)).want(t, 413, wire.CodeInvalidRequest)
+	e.postPool("/pool/held", tampered, a.key).want(t, 400, wire.CodeInvalidRequest)
+	e.postPool("/pool/held", []byte("not json"), a.key).want(t, 400, wire.CodeInvalidRequest)
+	e.postPool("/pool/held", bytes.Repeat([]byte("x"), wire.MaxPoolEnvelope+10), a.key).want(t, 413, wire.CodeInvalidRequest)
 
 	// An install moves to another customer only once it holds nothing.
 	e.pool(install{code: b.code, customer: custBeta, key: b.key}, wire.PoolOpList, "", "", "").want(t, 409, wire.CodeInstallBusy)

@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +26,9 @@ type Server struct {
 	log  zerolog.Logger
 	db   *badger.DB
 	keys *keyRing
+	root ed25519.PrivateKey // signs the published key set, nothing else
+
+	proofs *replayCache // jti of the DPoP proofs seen within the skew window
 
 	clientsMu sync.RWMutex
 	clients   map[string]bool
@@ -64,8 +68,9 @@ type liveCode struct {
 	wmu sync.Mutex
 }
 
-// New opens (or creates) the store in opts.DataDir, loads the signing keys
-// and pending device codes, and starts the janitor.
+// New reads the store key and the root key (creating both on a first
+// start), opens (or creates) the encrypted store in opts.DataDir, loads the
+// signing keys and pending device codes, and starts the janitor.
 func New(opts Options) (*Server, error) {
 	if err := opts.withDefaults(); err != nil {
 		return nil, err
@@ -79,6 +84,7 @@ func New(opts Options) (*Server, error) {
 		sessions: newSessionStore(opts.MaxSessions, opts.SessionTTL),
 		hashSem:  make(chan struct{}, 2),
 		stop:     make(chan struct{}),
+		proofs:   newReplayCache(maxReplayEntries, maxReplayPerKey),
 	}
 	s.limits.codeIP = newFailureLimiter(opts.UserCodeIPLimit)
 	s.limits.codeSession = newFailureLimiter(opts.UserCodeSessionLimit)
@@ -94,7 +100,15 @@ func New(opts Options) (*Server, error) {
 	if s.dummyHash, err = hashPassword("not a password", opts.Argon2); err != nil {
 		return nil, err
 	}
-	if s.db, err = openBadger(opts.DataDir, s.log); err != nil {
+	key, err := storeKey(&s.opts, s.log, true)
+	if err != nil {
+		return nil, err
+	}
+	firstStart := !storeExists(opts.DataDir)
+	if s.root, err = loadRoot(&s.opts, key, firstStart, s.log); err != nil {
+		return nil, err
+	}
+	if s.db, err = openBadger(opts.DataDir, key, s.log); err != nil {
 		return nil, err
 	}
 	if err := s.load(); err != nil {
@@ -163,6 +177,7 @@ func (s *Server) janitor() {
 		now := s.now()
 		s.pruneCodes(now)
 		s.sessions.prune(now)
+		s.proofs.prune(now)
 		for _, l := range []*failureLimiter{s.limits.codeIP, s.limits.codeSession, s.limits.login, s.limits.loginIP} {
 			l.prune(now)
 		}
@@ -188,9 +203,10 @@ func (s *Server) pruneCodes(now time.Time) {
 // Handler serves the OAuth endpoints, the JWKS, /healthz and the pages.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/device/authorize", s.oauthEndpoint(s.deviceAuthorize))
-	mux.Handle("/token", s.oauthEndpoint(s.token))
+	mux.Handle("/device/authorize", s.api(s.oauthEndpoint(s.deviceAuthorize)))
+	mux.Handle("/token", s.api(s.oauthEndpoint(s.token)))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("GET "+wire.PathSignedJWKS, s.handleSignedJWKS)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.HandleFunc("GET /static/style.css", s.handleCSS)
 	mux.HandleFunc("GET /{$}", s.handleRoot)
@@ -207,10 +223,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /upgrade", s.handleUpgrade)
 	mux.HandleFunc("GET /entitle", s.handleEntitlePage)
 	mux.HandleFunc("POST /entitle", s.handleEntitle)
-	mux.Handle("/licence/verify", s.oauthEndpoint(s.verifyLicense))
-	mux.Handle("/licence/release", s.oauthEndpoint(s.release))
-	mux.HandleFunc("/licence/switch", s.handleSwitchRequest)
-	mux.HandleFunc("GET /licence/switch/{id}", s.handleSwitchStatus)
+	mux.Handle("/licence/verify", s.api(s.oauthEndpoint(s.verifyLicense)))
+	mux.Handle("/licence/release", s.api(s.oauthEndpoint(s.release)))
+	mux.Handle("/licence/switch", s.api(s.handleSwitchRequest))
+	mux.Handle("GET /licence/switch/{id}", s.api(s.handleSwitchStatus))
 	mux.HandleFunc("GET /switch", s.handleSwitchPage)
 	mux.HandleFunc("POST /switch", s.handleSwitchDecision)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -224,11 +240,12 @@ func (s *Server) Handler() http.Handler {
 }
 
 // RotateKey makes a new signing key. Tokens are signed with it from now on;
-// the previous key stays in the JWKS for TokenLifetime, until every token
-// it signed has expired, and is then retired.
+// the previous key stays in the JWKS for max(TokenLifetime,
+// wire.OfflineWindow) plus a day, until every token and license file it
+// signed has expired, and is then retired.
 func (s *Server) RotateKey() error {
 	return s.guard(func() error {
-		if err := rotateKeys(s.db, s.keys, s.now(), s.opts.TokenLifetime); err != nil {
+		if err := rotateKeys(s.db, s.keys, s.now(), max(s.opts.TokenLifetime, wire.OfflineWindow)); err != nil {
 			return err
 		}
 		s.log.Info().Msg("signing key rotated")
@@ -238,6 +255,18 @@ func (s *Server) RotateKey() error {
 
 // JWKS returns the published key set, as served at /.well-known/jwks.json.
 func (s *Server) JWKS() wire.JWKS { return s.keys.jwks(s.now()) }
+
+// SignedKeySet returns the published key set signed by the root key, as
+// served at wire.PathSignedJWKS and carried in license files.
+func (s *Server) SignedKeySet() (string, error) {
+	return s.keys.signedSet(s.root, s.opts.Issuer, s.now())
+}
+
+// RootPublicKey is the root of trust License Desk pins (shown as
+// wire.Fingerprint, written as wire.EncodeRootKey).
+func (s *Server) RootPublicKey() ed25519.PublicKey {
+	return s.root.Public().(ed25519.PublicKey)
+}
 
 // RevokeLicense marks a license revoked: its refresh tokens stop working
 // and no new token is issued for it. Tokens already issued stay valid until

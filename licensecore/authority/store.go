@@ -11,11 +11,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore/internal/dbopt"
+	"licensedesk/licensecore/wire"
 )
 
 // Key prefixes of the Badger store. Device codes and refresh tokens are
-// stored under a SHA-256 of the secret, so the database never holds a live
-// credential in a usable form.
+// stored under a SHA-256 of the secret; the one live credential the store
+// holds is the answer kept for the refresh grace window (pGrace), and the
+// whole store is encrypted with the store key (secrets.go).
 const (
 	pOrg     = "org/"     // org ID → orgRecord
 	pUser    = "user/"    // user name → userRecord
@@ -25,6 +27,9 @@ const (
 	pRefresh = "refresh/" // sha256(refresh_token) → refreshRecord
 	pIssued  = "issued/"  // jti → issuedRecord
 	pKey     = "key/"     // kid → keyRecord
+	pChain   = "chain/"   // chain ID → chainRecord
+	pLive    = "live/"    // Server ID → ID of its live chain (JSON string)
+	pGrace   = "grace/"   // chain ID → graceRecord
 	kClients = "meta/clients"
 )
 
@@ -74,14 +79,47 @@ type codeRecord struct {
 	Status      codeStatus `json:"status"`
 	ServerID    string     `json:"server_id,omitempty"`
 	DecidedBy   string     `json:"decided_by,omitempty"`
+	// JKT is the thumbprint of the DPoP key that started the authorization,
+	// if it sent a proof; only that key may redeem the code.
+	JKT string `json:"jkt,omitempty"`
 }
 
+// refreshRecord is one refresh token of a chain. Every token of a chain is
+// bound to the chain's DPoP key (JKT).
 type refreshRecord struct {
 	ServerID  string    `json:"server_id"`
 	ClientID  string    `json:"client_id"`
 	IssuedAt  time.Time `json:"issued_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Used      bool      `json:"used,omitempty"`
+	Chain     string    `json:"chain"`
+	JKT       string    `json:"jkt"`
+}
+
+// chainRecord is the line of refresh tokens that one approval started.
+// A Server ID has one live chain (pLive); an approval for another PC
+// revokes the old one (moved), and so does the replay of a spent token
+// (chain_revoked).
+type chainRecord struct {
+	ID          string      `json:"id"`
+	ServerID    string      `json:"server_id"`
+	JKT         string      `json:"jkt"`
+	DeviceName  string      `json:"device_name,omitempty"`
+	InstallCode string      `json:"install_code,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+	Revoked     wire.Reason `json:"revoked,omitempty"` // wire.ReasonLicenseMoved or wire.ReasonChainRevoked
+	RevokedAt   time.Time   `json:"revoked_at,omitzero"`
+	MovedTo     string      `json:"moved_to,omitempty"` // the device name the new PC presented
+}
+
+// graceRecord is the answer of a chain's last rotation, kept so that the
+// token it spent gets the same answer again, from the same key, until the
+// new token is first used or the grace window ends.
+type graceRecord struct {
+	Spent  string         `json:"spent"` // secretHash of the refresh token the rotation spent
+	JKT    string         `json:"jkt"`
+	Until  time.Time      `json:"until"`
+	Answer *tokenResponse `json:"answer"`
 }
 
 type issuedRecord struct {
@@ -99,21 +137,25 @@ type keyRecord struct {
 	Seed      []byte    `json:"seed"`
 	CreatedAt time.Time `json:"created_at"`
 	// RetireAt is zero for the active key; a rotated-out key stays published
-	// until RetireAt, when every token it signed has expired.
+	// until RetireAt, when every token and license file it signed has
+	// expired.
 	RetireAt time.Time `json:"retire_at,omitzero"`
 }
 
-// openBadger opens the store with the desktop-sized options of DESIGN.md §4.
-func openBadger(dir string, log zerolog.Logger) (*badger.DB, error) {
-	opts := dbopt.Options(dir, log)
-	db, err := badger.Open(opts)
-	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("%w: %s", ErrAlreadyRunning, dir)
-		}
-		return nil, fmt.Errorf("authority: open store %s: %w", dir, err)
+// openBadger opens the store, encrypted with key, with the desktop-sized
+// options of DESIGN.md §4.
+func openBadger(dir string, key []byte, log zerolog.Logger) (*badger.DB, error) {
+	db, err := badger.Open(dbopt.Options(dir, log).WithEncryptionKey(key))
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
+		return nil, fmt.Errorf("%w: it does not open the data directory %s (check the key file or %s; a directory written without encryption by an older authority cannot be opened either)",
+			ErrWrongKey, dir, KeyEnv)
+	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+		return nil, fmt.Errorf("%w: %s", ErrAlreadyRunning, dir)
 	}
-	return db, nil
+	return nil, fmt.Errorf("authority: open store %s: %w", dir, err)
 }
 
 func getJSON(txn *badger.Txn, key string, v any) error {

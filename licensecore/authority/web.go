@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"licensedesk/licensecore/wire"
 )
 
 //go:embed templates/*.html static/style.css
@@ -436,6 +438,10 @@ func (s *Server) parseDevicePost(w http.ResponseWriter, r *http.Request) (device
 		s.render(w, http.StatusBadRequest, "device", d)
 		return devicePost{}, false
 	}
+	if why := installMismatch(dev, rec.InstallCode); why != "" {
+		s.renderError(w, http.StatusConflict, dc.sess, installRefusal(why))
+		return devicePost{}, false
+	}
 	return devicePost{deviceContext: dc, code: c, rec: rec, dev: dev}, true
 }
 
@@ -478,7 +484,12 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusBadRequest, sess, "Choose Authorize or Deny.")
 		return
 	}
-	if err := s.decide(p.code, approve, dev.ServerID, sess.user); err != nil {
+	var wrongPC *installError
+	switch err := s.decide(p.code, approve, dev.ServerID, sess.user); {
+	case errors.As(err, &wrongPC):
+		s.renderError(w, http.StatusConflict, sess, installRefusal(wrongPC.why))
+		return
+	case err != nil:
 		s.renderError(w, http.StatusConflict, sess, err.Error())
 		return
 	}
@@ -494,7 +505,9 @@ func (s *Server) handleConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 // decide approves or denies a pending code and makes the decision durable
-// before the page says so.
+// before the page says so. An approval binds a device without an install
+// code to the install code of the PC asking, and is refused for a PC with
+// another install code than the device's.
 func (s *Server) decide(c *liveCode, approve bool, serverID, user string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -512,14 +525,70 @@ func (s *Server) decide(c *liveCode, approve bool, serverID, user string) error 
 	delete(s.byUser, c.rec.UserCode)
 	rec := c.rec
 	s.codesMu.Unlock()
-	if err := s.db.Update(func(txn *badger.Txn) error { return s.putCode(txn, &rec, now) }); err != nil {
+	err := s.retryUpdate(func(txn *badger.Txn) error {
+		if approve {
+			if err := s.bindInstall(txn, serverID, rec.InstallCode); err != nil {
+				return err
+			}
+		}
+		return s.putCode(txn, &rec, now)
+	})
+	if err != nil {
 		s.codesMu.Lock()
 		c.rec = prev
 		s.addCodeLocked(c)
 		s.codesMu.Unlock()
+		if errors.Is(err, ErrInstallMismatch) {
+			return err
+		}
 		s.log.Error().Err(err).Msg("store decision")
 		return errors.New("the decision could not be saved; please try again")
 	}
 	s.log.Info().Str("user", user).Str("sub", serverID).Bool("approved", approve).Msg("device authorization decided")
 	return nil
+}
+
+// ---- install codes ----
+
+// installMismatch says why a PC may not have the device's license: its
+// install code is not the one the device is bound to. It is "" when the
+// PC may; a device bound to none takes any (and is bound on first use,
+// bindInstall).
+func installMismatch(dev deviceRecord, presented string) string {
+	switch {
+	case dev.InstallCode == "" || wire.NormalizeInstallCode(dev.InstallCode) == wire.NormalizeInstallCode(presented):
+		return ""
+	case wire.NormalizeInstallCode(presented) == "":
+		return fmt.Sprintf("%s is licensed to the PC with install code %s, and the PC asking sent no install code", dev.Name, dev.InstallCode)
+	}
+	return fmt.Sprintf("%s is licensed to the PC with install code %s, not to the PC with install code %s", dev.Name, dev.InstallCode, presented)
+}
+
+func installMatches(dev deviceRecord, presented string) error {
+	if why := installMismatch(dev, presented); why != "" {
+		return &installError{why: why}
+	}
+	return nil
+}
+
+// bindInstall binds a device without an install code to presented, the
+// install code of the first PC approved or entitled for it, and refuses
+// any other PC afterwards.
+func (s *Server) bindInstall(txn *badger.Txn, serverID, presented string) error {
+	var dev deviceRecord
+	if err := getJSON(txn, pDevice+serverID, &dev); err != nil {
+		return err
+	}
+	if err := installMatches(dev, presented); err != nil || dev.InstallCode != "" || wire.NormalizeInstallCode(presented) == "" {
+		return err
+	}
+	dev.InstallCode = presented
+	s.log.Info().Str("sub", serverID).Str("install", presented).Msg("device bound to an install code")
+	return setJSON(txn, pDevice+serverID, &dev, 0)
+}
+
+// installRefusal is the approval page's sentence for a PC with another
+// install code.
+func installRefusal(why string) string {
+	return why + ". Nothing was approved: start the authorization on that PC, or choose the device of the PC asking."
 }

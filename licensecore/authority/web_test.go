@@ -180,8 +180,8 @@ func TestPages(t *testing.T) {
 	t.Run("confirmation shows the requesting PC", func(t *testing.T) {
 		da := e.authorize("device_name", "Till <PC> 7", "install_code", "INST-42\x00")
 		b := e.login(alice, alicePW, orgAcme)
-		_, body := b.post("/device", url.Values{"user_code": {strings.ToLower(da.str("user_code"))}, "device": {devMain}})
-		for _, want := range []string{`<span id="requesting-device-name">Till &lt;PC&gt; 7</span>`, `<span id="requesting-install-code">INST-42</span>`, "Main Store"} {
+		_, body := b.post("/device", url.Values{"user_code": {strings.ToLower(da.str("user_code"))}, "device": {devPerpetual}})
+		for _, want := range []string{`<span id="requesting-device-name">Till &lt;PC&gt; 7</span>`, `<span id="requesting-install-code">INST-42</span>`, "Back Office"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("confirmation page lacks %q:\n%s", want, body)
 			}

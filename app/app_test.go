@@ -38,7 +38,7 @@ func storedLicense(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.D
 		TokenID: "jti-9", TokenIssuedAt: now.Add(tokenLeft - 72*time.Hour), TokenExpiry: now.Add(tokenLeft),
 		RenewalDate: now.Add(renewIn),
 	}
-	if err := s.SaveLicense(l, licensecore.Tokens{License: "x.y.z", Refresh: "r"}, nil); err != nil {
+	if err := s.SaveLicense(l, licensecore.Tokens{License: "x.y.z", Refresh: "r"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	return l

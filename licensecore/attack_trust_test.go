@@ -211,6 +211,8 @@ func TestAttackRogueAuthority(t *testing.T) {
 		_, err := m2.ImportEntitlement(ctx, sess2, entFile(t, signEntitlement(t, keyA, entitlementClaims(t0.Add(-time.Hour), testInstall, "ent-1")), keyA))
 		mustNil(t, err)
 		clock.Add(31 * 24 * time.Hour)
+		sess2, err = m2.Admins().AdminLogin("admin", "admin-password") // the first login has expired
+		mustNil(t, err)
 		mustNil(t, m2.ChangeAuthority(sess2, rg.srv.URL, nil, false))
 		lic := m2.lic.Load()
 		rg.answer = func(w http.ResponseWriter, r *http.Request) {

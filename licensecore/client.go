@@ -406,6 +406,11 @@ func (c *Client) exchange(req *http.Request, limit int64, grantKind, fallback er
 	if err != nil {
 		return nil, err
 	}
+	// A failing server or a proxy's error page is no answer at all: it is
+	// reported as broken (nothing acts on it), signed or not.
+	if resp.StatusCode >= 500 || !json.Valid(body) {
+		return nil, fmt.Errorf("%w: %s answered %d without a JSON answer", ErrAuthorityBroken, req.URL.Path, resp.StatusCode)
+	}
 	if err := c.checkAnswer(req.Context(), resp, req, nonce, body); err != nil {
 		return nil, err
 	}

@@ -462,7 +462,7 @@ func ExampleManager_VerifyDue() {
 	defer done()
 	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	_ = store.SaveLicense(licensecore.License{ServerID: "POS-1", LicenseID: "LIC-1", Type: wire.Subscription,
-		LastVerifyTime: now.Add(-25 * time.Hour), LastVerifyResult: licensecore.VerifyValid}, licensecore.Tokens{}, nil)
+		LastVerifyTime: now.Add(-25 * time.Hour), LastVerifyResult: licensecore.VerifyValid}, licensecore.Tokens{}, "")
 	m, err := licensecore.NewManager(licensecore.Options{Store: store, AuthorityURL: "https://licensing.example.com",
 		Now: func() time.Time { return now }, Root: exampleRoot()})
 	if err != nil {

@@ -38,8 +38,8 @@ func TestMigrateSchema1Store(t *testing.T) {
 	mustNil(t, os.WriteFile(filepath.Join(dir, "store.key"), key, 0o600))
 
 	s := openTestStore(t, StoreOptions{Dir: filepath.Join(dir, "store")})
-	if v, err := s.Schema(); err != nil || v != 2 {
-		t.Fatalf("schema after open = %d, %v; want 2", v, err)
+	if v, err := s.Schema(); err != nil || v != SchemaVersion {
+		t.Fatalf("schema after open = %d, %v; want %d", v, err, SchemaVersion)
 	}
 	for _, old := range []string{"op/", "opfail/"} {
 		mustNil(t, s.scan(old, func(k string, _ []byte) error {

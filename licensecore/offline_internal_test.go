@@ -151,7 +151,7 @@ func TestImportEntitlementPinsRootSignedKeySet(t *testing.T) {
 	before := StoreSnapshot(t, m.store)
 	for name, f := range map[string][]byte{
 		"foreign key": entFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-2"))),
-		"swapped key": entFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-3")), testKey{pub: keyB.pub, kid: keyA.kid}),
+		"swapped key": swappedKeyFile(t, signEntitlement(t, keyB, entitlementClaims(t0, testInstall, "ent-3"))),
 	} {
 		if _, err := m.ImportEntitlement(ctx, sess, f); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -254,4 +254,17 @@ func testEntitlement() wire.ResponseEntitlement {
 		IssuedAt: t0, Capacity: 12, Users: 40,
 		RenewalDate: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Features: []string{"xms", "reports"},
 	}
+}
+
+// swappedKeyFile is a license file whose root-signed key set gives the
+// pinned kid of keyA the value of keyB (a root that signed nonsense).
+func swappedKeyFile(tb testing.TB, token string) []byte {
+	tb.Helper()
+	jwk := keyB.jwk()
+	jwk.Kid = keyA.kid
+	set, err := wire.SignKeySet(rootKey.priv, testIssuer, wire.JWKS{Keys: []wire.JWK{jwk}}, t0)
+	mustNil(tb, err)
+	out, err := wire.NewEntitlementFile(token, set)
+	mustNil(tb, err)
+	return out
 }

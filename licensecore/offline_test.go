@@ -215,15 +215,28 @@ func tamperToken(t *testing.T, file []byte) []byte {
 	return out
 }
 
-// swapKey replaces the value of the file's key with another key's.
+// swapKey replaces the value of the file's key with another key's inside
+// its root-signed key set (the root's signature then no longer matches).
 func swapKey(t *testing.T, file []byte) []byte {
 	t.Helper()
 	var f wire.EntitlementFile
 	if err := json.Unmarshal(file, &f); err != nil {
 		t.Fatal(err)
 	}
+	parts := strings.Split(f.KeySet, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c wire.KeySetClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, 32)).Public().(ed25519.PublicKey)
-	f.JWKS.Keys[0].X = base64.RawURLEncoding.EncodeToString(other)
+	c.Keys[0].X = base64.RawURLEncoding.EncodeToString(other)
+	payload, _ = json.Marshal(c)
+	parts[1] = base64.RawURLEncoding.EncodeToString(payload)
+	f.KeySet = strings.Join(parts, ".")
 	out, _ := json.Marshal(f)
 	return out
 }
@@ -241,7 +254,8 @@ func TestOfflineRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "ZZZZ-ZZZZ-ZZZZ-ZZZZ", nil)
-	foreign := p.entitle(other.request(t), "POS-T1")
+	// The authority binds POS-T1 to the first install code it entitled, so
+	// the only way another PC gets a file for it is a copy of this one.
 
 	type fileCase struct {
 		name string
@@ -257,8 +271,8 @@ func TestOfflineRefusals(t *testing.T) {
 		{"truncated", pc, pc.sess, current[:len(current)/2], licensecore.ErrEntitlementTampered},
 		{"not a license file", pc, pc.sess, []byte(`{"entitlement":"x"}`), licensecore.ErrEntitlementTampered},
 		{"oversized", pc, pc.sess, bytes.Repeat([]byte(" "), wire.MaxEntitlementFile+1), licensecore.ErrFileTooLarge},
-		{"another PC's", pc, pc.sess, foreign, licensecore.ErrEntitlementForeign},
-		{"key swapped in the file", pc, pc.sess, swapKey(t, current), licensecore.ErrEntitlementTampered},
+		{"another PC's", other, other.sess, current, licensecore.ErrEntitlementForeign},
+		{"key swapped in the file", pc, pc.sess, swapKey(t, current), wire.ErrUntrustedKeySet},
 		{"no administrator", pc, nil, current, licensecore.ErrAdminRequired},
 		{"forged session", pc, &licensecore.AdminSession{}, current, licensecore.ErrAdminRequired},
 	}
@@ -279,9 +293,11 @@ func TestOfflineRefusals(t *testing.T) {
 		})
 	}
 
-	// Response codes.
-	other.m.ImportEntitlement(ctx, other.sess, foreign)
-	otherCh, err := other.m.GetChallenge()
+	// Response codes. The authority answers challenges only from the PC
+	// POS-T1 is bound to, so "another challenge" comes from a second
+	// installation on that PC.
+	twin := newOfflinePC(t, ra.ts.URL, ra.srv.RootPublicKey(), "BCDF-GHJK-LMNP-QRST", nil)
+	otherCh, err := twin.m.GetChallenge()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +320,7 @@ func TestOfflineRefusals(t *testing.T) {
 		{"forged session", &licensecore.AdminSession{}, code, licensecore.ErrAdminRequired, ""},
 		{"typo", pc.sess, string(typo), wire.ErrCodeTypo, "group 5"},
 		{"missing group", pc.sess, code[6:], wire.ErrCodeTypo, "should have 160"},
-		{"another PC's response", pc.sess, otherCode, wire.ErrResponseMismatch, ""},
+		{"another challenge's response", pc.sess, otherCode, wire.ErrResponseMismatch, ""},
 	}
 	for _, tc := range codes {
 		t.Run("response "+tc.name, func(t *testing.T) {
@@ -318,16 +334,13 @@ func TestOfflineRefusals(t *testing.T) {
 			}
 		})
 	}
-	// After a key rotation the PC, never online, does not know the new key.
+	// After a key rotation the PC, never online, learns the new key from
+	// the file's root-signed key set: the root it ships with vouches for it.
 	if err := ra.srv.RotateKey(); err != nil {
 		t.Fatal(err)
 	}
-	before := pc.snapshot(t)
-	if _, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1")); !errors.Is(err, wire.ErrUnknownKey) {
-		t.Fatalf("rotated key: %v", err)
-	}
-	if !maps.Equal(before, pc.snapshot(t)) {
-		t.Fatal("a refused file changed the store")
+	if _, err := pc.m.ImportEntitlement(ctx, pc.sess, p.entitle(req, "POS-T1")); err != nil {
+		t.Fatalf("a file signed with the rotated-in key: %v", err)
 	}
 	if _, err := pc.m.ApplyResponse(ctx, pc.sess, code); err != nil {
 		t.Fatalf("the genuine response after all the refusals: %v", err)

@@ -16,15 +16,18 @@ package licensecore
 //     token (DPoP) and signs pool requests.
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"licensedesk/licensecore/wire"
@@ -81,26 +84,65 @@ func (t *trustAnchor) key(kid string) (ed25519.PublicKey, bool) {
 }
 
 // dpopTransport adds a DPoP proof by the install key to every request.
+// The proof's iat is the PC's clock corrected by the offset to the
+// authority's clock that the last answer's Date header showed, so a PC
+// clock that is off does not make every proof stale; when the authority
+// refuses a proof and its Date shows the offset was wrong, the request is
+// sent once more with a corrected proof.
 type dpopTransport struct {
-	key  ed25519.PrivateKey
-	now  func() time.Time
-	base http.RoundTripper
+	key    ed25519.PrivateKey
+	now    func() time.Time
+	base   http.RoundTripper
+	offset atomic.Int64 // authority's clock − PC's clock, in seconds
 }
 
 func (d *dpopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	used := d.offset.Load()
+	resp, err := d.send(req, used)
+	if err != nil || (resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized) {
+		return resp, err
+	}
+	if cur := d.offset.Load(); cur-used < 60 && used-cur < 60 || (req.Body != nil && req.GetBody == nil) {
+		return resp, nil // the clock was not the problem, or the body cannot be sent again
+	}
+	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if rerr != nil || !bytes.Contains(body, []byte(wire.CodeInvalidDPoPProof)) {
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return resp, rerr
+	}
+	again := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if again.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return d.send(again, d.offset.Load())
+}
+
+// send makes the proof with the given offset and learns the authority's
+// clock from the answer.
+func (d *dpopTransport) send(req *http.Request, offset int64) (*http.Response, error) {
 	jti := make([]byte, 16)
 	if _, err := rand.Read(jti); err != nil {
 		return nil, err
 	}
 	u := *req.URL
 	u.RawQuery, u.Fragment = "", ""
-	proof, err := wire.NewDPoPProof(d.key, req.Method, u.String(), base64.RawURLEncoding.EncodeToString(jti), d.now())
+	sent := d.now()
+	proof, err := wire.NewDPoPProof(d.key, req.Method, u.String(), base64.RawURLEncoding.EncodeToString(jti), sent.Add(time.Duration(offset)*time.Second))
 	if err != nil {
 		return nil, err
 	}
 	r := req.Clone(req.Context())
 	r.Header.Set(wire.HeaderDPoP, proof)
-	return d.base.RoundTrip(r)
+	resp, err := d.base.RoundTrip(r)
+	if err == nil {
+		if at, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+			d.offset.Store(int64(at.Sub(sent).Round(time.Second) / time.Second))
+		}
+	}
+	return resp, err
 }
 
 // newNonce is the binding of a signed answer to its request.

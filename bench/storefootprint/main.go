@@ -47,7 +47,7 @@ func run(dir string) error {
 		RenewalDate: now.AddDate(1, 0, 0), TokenIssuedAt: now, TokenExpiry: now.Add(72 * time.Hour),
 	}
 	toks := licensecore.Tokens{License: strings.Repeat("t", 600), Refresh: strings.Repeat("r", 64)}
-	if err := s.SaveLicense(l, toks, nil); err != nil {
+	if err := s.SaveLicense(l, toks, ""); err != nil {
 		return err
 	}
 	for i := range 100 {

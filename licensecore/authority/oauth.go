@@ -261,7 +261,7 @@ func (s *Server) redeemDeviceCode(clientID, deviceCode, jkt string) (*tokenRespo
 		return nil, badRequest(wire.CodeInvalidRequest, "device_code is required")
 	}
 	if jkt == "" {
-		return nil, badRequest(codeInvalidDPoPProof, "a DPoP proof (RFC 9449) made with this installation's key is required")
+		return nil, badRequest(wire.CodeInvalidDPoPProof, "a DPoP proof (RFC 9449) made with this installation's key is required")
 	}
 	now := s.now()
 	s.codesMu.Lock()

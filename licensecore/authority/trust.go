@@ -23,9 +23,6 @@ const (
 	// The replay cache's bounds: in all, and per key.
 	maxReplayEntries = 200000
 	maxReplayPerKey  = 2000
-	// codeInvalidDPoPProof is RFC 9449 §5's error for a proof that is
-	// malformed, not for this request, stale, or replayed.
-	codeInvalidDPoPProof wire.ErrorCode = "invalid_dpop_proof"
 )
 
 // replayCache remembers the jti of every proof per key thumbprint until the
@@ -110,16 +107,16 @@ func (s *Server) checkProof(r *http.Request) (string, *oauthError) {
 		return "", nil
 	case 1:
 	default:
-		return "", badRequest(codeInvalidDPoPProof, "send one DPoP proof, not several")
+		return "", badRequest(wire.CodeInvalidDPoPProof, "send one DPoP proof, not several")
 	}
 	now := s.now()
 	claims, jkt, err := wire.VerifyDPoPProof(proofs[0], r.Method, s.opts.Issuer+r.URL.Path, now, dpopSkew)
 	if err != nil {
-		return "", badRequest(codeInvalidDPoPProof, err.Error())
+		return "", badRequest(wire.CodeInvalidDPoPProof, err.Error())
 	}
 	switch err := s.proofs.add(jkt, claims.JTI, time.Unix(claims.IAT, 0).Add(dpopSkew), now); {
 	case errors.Is(err, errReplayed):
-		return "", badRequest(codeInvalidDPoPProof, "this DPoP proof was used before; make a new proof for every request")
+		return "", badRequest(wire.CodeInvalidDPoPProof, "this DPoP proof was used before; make a new proof for every request")
 	case err != nil:
 		return "", oerr(http.StatusServiceUnavailable, wire.CodeTemporarilyDown, "too many requests; try again in a few minutes")
 	}

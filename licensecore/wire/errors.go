@@ -40,6 +40,9 @@ const (
 	CodeServerError          ErrorCode = "server_error"
 	CodeTemporarilyDown      ErrorCode = "temporarily_unavailable"
 	CodeNotFound             ErrorCode = "not_found"
+	// CodeInvalidDPoPProof: the DPoP proof is missing or invalid (RFC 9449
+	// §5), for example made with a clock too far from the authority's.
+	CodeInvalidDPoPProof ErrorCode = "invalid_dpop_proof"
 )
 
 // Error codes of the cloud pool and customer endpoints.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -35,11 +36,21 @@ func startDemo(cfg Config, log zerolog.Logger, deviceName, installCode string) (
 		return nil, errors.New("the demo Authorization server only listens on a loopback address")
 	}
 	base := "http://" + l.Addr().String()
-	srv, err := authority.New(authority.Options{
+	opts := authority.Options{
 		DataDir: filepath.Join(cfg.DataDir, "demo-authority"),
 		Issuer:  base,
 		Logger:  log.With().Str("component", "demo-authority").Logger(),
-	})
+	}
+	srv, err := authority.New(opts)
+	if errors.Is(err, authority.ErrStoreKey) || errors.Is(err, authority.ErrNoRoot) {
+		// Demo data of a version before keys at rest: it is disposable,
+		// so it is made again (with a new root, pinned by this first start).
+		log.Warn().Err(err).Msg("demo authority data is from an older version; starting it afresh")
+		for _, p := range []string{opts.DataDir, opts.DataDir + ".key", opts.DataDir + ".root"} {
+			_ = os.RemoveAll(p)
+		}
+		srv, err = authority.New(opts)
+	}
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -47,6 +47,7 @@ type core struct {
 	admins   *licensecore.Admins // the administrator role guarding mgr and pool
 	pool     *licensecore.Pool
 	settings screens.Settings
+	keysIn   string // where the keys live, for Settings (keyPlace.kind)
 	demo     *demoAuthority
 	ipc      net.Listener
 
@@ -62,11 +63,14 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 		return nil, fmt.Errorf("cannot write the log in %s: %w", cfg.DataDir, err)
 	}
 	c := &core{cfg: cfg, log: log, logFile: lf}
-	c.store, err = licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Logger: log})
+	keys := chooseKeys(cfg.DataDir, log)
+	c.store, err = licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Secrets: keys.secrets, Logger: log})
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
+	keys.opened(log)
+	c.keysIn = keys.kind()
 	if c.settings, err = loadSettings(c.store); err != nil {
 		c.close()
 		return nil, err

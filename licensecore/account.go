@@ -1,10 +1,8 @@
 package licensecore
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -111,37 +109,8 @@ func (p *Pool) installCode() (string, error) {
 	return InstallCode(id), nil
 }
 
-// installKeyLabel prefixes the sealed seed, so that no other sealed value
-// of the store can pass for it.
-const installKeyLabel = "licensedesk install key v1\x00"
-
-// installKey loads this installation's signing key, making and storing it
-// on first use. The caller holds p.mu.
+// installKey is this installation's signing key (Store.InstallKey: in
+// the Secrets when the store has them, else sealed in the store).
 func (p *Pool) installKey() (ed25519.PrivateKey, error) {
-	sealed, err := p.store.get(keyInstallKey)
-	if err == nil {
-		plain, err := p.store.open(sealed)
-		if err != nil {
-			return nil, err
-		}
-		seed, ok := bytes.CutPrefix(plain, []byte(installKeyLabel))
-		if !ok || len(seed) != ed25519.SeedSize {
-			return nil, fmt.Errorf("%w: the installation key is damaged", ErrStoreCorrupt)
-		}
-		return ed25519.NewKeyFromSeed(seed), nil
-	}
-	if !errors.Is(err, ErrNotStored) {
-		return nil, err
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, err
-	}
-	if sealed, err = p.store.seal(append([]byte(installKeyLabel), seed...)); err != nil {
-		return nil, err
-	}
-	if err := p.store.put(keyInstallKey, sealed); err != nil {
-		return nil, err
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
+	return p.store.InstallKey()
 }

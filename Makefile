@@ -11,13 +11,15 @@ STATICCHECK_VERSION := v0.8.2
 # Packages the GLFW driver needs to compile (DESIGN.md §4).
 BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
               libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
-# Packages the end-to-end tests need: a real X server, browser, D-Bus, screenshots.
-TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps xclip
+# Packages the end-to-end tests need: a real X server, browser, D-Bus, screenshots,
+# and a real Secret Service for the keys (gnome-keyring; secret-tool to look inside).
+TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps xclip \
+              gnome-keyring libsecret-tools
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: run test deps test-deps build authority lint unit e2e bench clean
+.PHONY: run test deps test-deps build authority lint unit e2e keyring bench clean
 
 # Install only what is missing, so a warm machine skips apt entirely.
 define apt_install
@@ -53,14 +55,24 @@ lint: test-deps
 # desktop end-to-end test (app/e2e_test.go) runs too: LICENSEDESK_E2E=1 makes
 # it fail rather than skip when something it needs is missing. Screenshots
 # and logs land in ci-artifacts/ (keep them as CI artifacts).
+# The session has a Secret Service: gnome-keyring, its login keyring made
+# fresh in a temporary XDG_DATA_HOME and unlocked with a password on stdin
+# (it ends with the session). LICENSEDESK_KEYRING=1 makes the keyring tests
+# fail rather than skip without it.
 ARTIFACTS := $(CURDIR)/ci-artifacts
 define in_desktop
 	@rm -rf $(ARTIFACTS)/e2e; mkdir -p $(ARTIFACTS)
-	@xdg=$$(mktemp -d); chmod 700 $$xdg; \
+	@xdg=$$(mktemp -d); chmod 700 $$xdg; mkdir -m 700 $$xdg/data; \
 	xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- \
-	  env LICENSEDESK_E2E=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) XDG_RUNTIME_DIR=$$xdg $(1); \
+	  env LICENSEDESK_E2E=1 LICENSEDESK_KEYRING=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) \
+	    XDG_RUNTIME_DIR=$$xdg XDG_DATA_HOME=$$xdg/data \
+	  sh -c 'printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; exec "$$@"' in_desktop $(1); \
 	rc=$$?; rm -rf $$xdg; exit $$rc
 endef
+
+# Only the key tests, against the real Secret Service.
+keyring: test-deps
+	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -run 'Secret|Keys' -v ./licensecore ./app)
 
 unit: test-deps
 	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...)

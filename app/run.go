@@ -49,11 +49,12 @@ type core struct {
 	mgr     *licensecore.Manager
 	admins  *licensecore.Admins // the administrator role guarding mgr and pool
 	pool    *licensecore.Pool
-	// keyStorage says where the store and install keys are kept (Settings).
-	keyStorage string
-	settings   screens.Settings
-	demo       *demoAuthority
-	ipc        net.Listener
+	// keysIn says where the store and install keys are kept (Settings):
+	// a credential store's name, licensecore.SecretsKindFile or "plain file".
+	keysIn   string
+	settings screens.Settings
+	demo     *demoAuthority
+	ipc      net.Listener
 
 	wg     sync.WaitGroup // long-lived goroutines
 	cancel context.CancelFunc
@@ -67,11 +68,14 @@ func openCore(cfg Config, stderr io.Writer) (*core, error) {
 		return nil, fmt.Errorf("cannot write the log in %s: %w", cfg.DataDir, err)
 	}
 	c := &core{cfg: cfg, log: log, logFile: lf}
-	c.store, err = licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Logger: log})
+	keys := chooseKeys(cfg.DataDir, log)
+	c.store, err = licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Secrets: keys.secrets, Logger: log})
 	if err != nil {
 		lf.Close()
 		return nil, err
 	}
+	keys.opened(log)
+	c.keysIn = keys.kind()
 	if c.settings, err = loadSettings(c.store); err != nil {
 		c.close()
 		return nil, err

@@ -121,14 +121,18 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 }
 
 func currentStatus(cfg Config) (licensecore.Status, error) {
-	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Logger: zerolog.Nop()})
-	if errors.Is(err, licensecore.ErrAlreadyRunning) {
+	keys := chooseKeys(cfg.DataDir, zerolog.Nop())
+	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Secrets: keys.secrets, Logger: zerolog.Nop()})
+	// Without the credential store (a script outside the desktop session)
+	// the running app's status file still answers.
+	if errors.Is(err, licensecore.ErrAlreadyRunning) || (errors.Is(err, licensecore.ErrStoreKeyMissing) && appListening(cfg.DataDir)) {
 		return readSnapshot(cfg.DataDir, time.Now())
 	}
 	if err != nil {
 		return licensecore.Status{}, err
 	}
 	defer store.Close()
+	keys.opened(zerolog.Nop())
 	settings, err := loadSettings(store)
 	if err != nil {
 		return licensecore.Status{}, err

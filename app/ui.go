@@ -339,7 +339,7 @@ func (g *gui) currentSettings() screens.Settings {
 	if root := g.c.mgr.Root(); root != nil {
 		s.RootKey = wire.EncodeRootKey(root)
 	}
-	s.KeyStorage = g.c.keyStorage
+	s.KeyStorage = g.c.keysIn
 	return s
 }
 

@@ -109,5 +109,8 @@ func (p *Pool) installCode() (string, error) {
 	return InstallCode(id), nil
 }
 
-// installKey is this installation's key (see Store.InstallKey).
-func (p *Pool) installKey() (ed25519.PrivateKey, error) { return p.store.InstallKey() }
+// installKey is this installation's signing key (Store.InstallKey: in
+// the Secrets when the store has them, else sealed in the store).
+func (p *Pool) installKey() (ed25519.PrivateKey, error) {
+	return p.store.InstallKey()
+}

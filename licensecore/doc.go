@@ -15,7 +15,9 @@
 //     authority's error answers; Verifier (token.go) checks license tokens
 //     strictly; TrustedClock (clock.go) never lets a clock set backwards
 //     revive a token; Store (store.go) is the encrypted Badger store with
-//     schema migrations; audit.go is the hash-chained audit log;
+//     schema migrations; its key and the installation's signing key live
+//     in Secrets (secrets.go: the OS credential store, or a file sealed to
+//     the PC); audit.go is the hash-chained audit log;
 //     Evaluate (status.go) and DueNotices (notices.go) are pure.
 //   - errors.go holds every sentinel of the package.
 //

@@ -38,6 +38,9 @@ var (
 	ErrAuditTampered = errors.New("audit log has been altered")
 	ErrSchemaTooNew  = errors.New("license store was written by a newer License Desk")
 	errStopScan      = errors.New("stop scan")
+	// The keys kept outside the data directory (secrets.go).
+	ErrStoreKeyMissing = errors.New("the license store's key is not on this PC")
+	ErrSecretsForeign  = errors.New("the license keys were sealed on another PC")
 )
 
 // The Authorization server's answers.

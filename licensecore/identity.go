@@ -26,15 +26,24 @@ func InstallCode(machineID string) string {
 	return b.String()
 }
 
-// MachineID returns the systemd/D-Bus machine id. When the PC has none, a
-// random id is kept in the store so the install code is still stable.
-func MachineID(s *Store) (string, error) {
+// MachineIDFromOS returns the systemd/D-Bus machine id, without a store
+// (FileSecrets seals with it before the store can open).
+func MachineIDFromOS() (string, error) {
 	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
 		if raw, err := os.ReadFile(p); err == nil {
 			if id := strings.TrimSpace(string(raw)); id != "" {
 				return id, nil
 			}
 		}
+	}
+	return "", errors.New("this PC has no machine id (/etc/machine-id)")
+}
+
+// MachineID returns the systemd/D-Bus machine id. When the PC has none, a
+// random id is kept in the store so the install code is still stable.
+func MachineID(s *Store) (string, error) {
+	if id, err := MachineIDFromOS(); err == nil {
+		return id, nil
 	}
 	id, err := s.Setting("machine_id")
 	if err == nil && id != "" {

@@ -1,6 +1,7 @@
 package licensecore
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
@@ -104,8 +105,17 @@ type StoreOptions struct {
 	// Dir is the Badger directory, e.g. <config dir>/licensedesk/store.
 	Dir string
 	// KeyFile holds the 32-byte encryption key; default Dir + ".key",
-	// beside the store. It is created with mode 0600 on first run.
+	// beside the store. It is created with mode 0600 on first run. With
+	// Secrets it holds the key only until the store has opened with it and
+	// the key is in Secrets: an earlier version's key moves there, and a
+	// new store's key is made here (O_EXCL, so two first runs agree on
+	// one key) before it moves.
 	KeyFile string
+	// Secrets, when set, keeps the store key (SecretStoreKey) and the
+	// installation key (SecretInstallKey, see Store.InstallKey) outside
+	// the data directory. A store whose key is in neither Secrets nor
+	// KeyFile does not open (ErrStoreKeyMissing).
+	Secrets Secrets
 	Logger  zerolog.Logger
 	// Migrations run in order of From when the stored schema is older.
 	Migrations []Migration
@@ -124,7 +134,10 @@ type Store struct {
 	stop   chan struct{}
 	gcDone chan struct{}
 	audit  sync.Mutex // serialises audit appends
-	instMu sync.Mutex // serialises the install key's creation
+
+	secrets Secrets            // nil: the install key is sealed in the store
+	ikMu    sync.Mutex         // guards ik
+	ik      ed25519.PrivateKey // the installation key, once loaded
 }
 
 // OpenStore opens (creating if needed) the store. A second process gets
@@ -142,13 +155,18 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create store directory: %w", err)
 	}
-	key, err := loadOrCreateKey(opts.KeyFile)
+	var db *badger.DB
+	var key []byte
+	var err error
+	if opts.Secrets != nil {
+		db, key, err = openWithSecrets(opts)
+	} else if key, err = loadOrCreateKey(opts.KeyFile); err == nil {
+		if db, err = badger.Open(badgerOptions(opts.Dir, key, opts.Logger)); err != nil {
+			err = mapOpenError(err)
+		}
+	}
 	if err != nil {
 		return nil, err
-	}
-	db, err := badger.Open(badgerOptions(opts.Dir, key, opts.Logger))
-	if err != nil {
-		return nil, mapOpenError(err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -160,7 +178,7 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	s := &Store{db: db, aead: aead, log: opts.Logger, stop: make(chan struct{}), gcDone: make(chan struct{})}
+	s := &Store{db: db, aead: aead, log: opts.Logger, stop: make(chan struct{}), gcDone: make(chan struct{}), secrets: opts.Secrets}
 	if err := s.migrate(append(slices.Clone(builtinMigrations), opts.Migrations...)); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -185,6 +203,94 @@ func mapOpenError(err error) error {
 		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)
 	}
 	return fmt.Errorf("open license store: %w", err)
+}
+
+// openWithSecrets opens the store whose key is in opts.Secrets, or still
+// in opts.KeyFile (an earlier version's store, or a first run), and then
+// moves the key into Secrets: the file goes only after the store has
+// opened with its key and Secrets has stored it.
+func openWithSecrets(opts StoreOptions) (*badger.DB, []byte, error) {
+	kind := opts.Secrets.Kind()
+	inSecrets, err := storeKeyFromSecrets(opts.Secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	inFile, err := readKeyFile(opts.KeyFile)
+	if errors.Is(err, ErrStoreCorrupt) && inSecrets != nil {
+		opts.Logger.Warn().Err(err).Msg("the store key is in the " + kind + "; the damaged key file is ignored")
+		inFile, err = nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if inSecrets == nil && inFile == nil {
+		// Another process may have moved the key meanwhile.
+		if inSecrets, err = storeKeyFromSecrets(opts.Secrets); err != nil {
+			return nil, nil, err
+		}
+	}
+	if inSecrets == nil && inFile == nil {
+		entries, err := os.ReadDir(opts.Dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read store directory: %w", err)
+		}
+		if len(entries) > 0 {
+			// A copied data directory, or keys kept elsewhere before: a new
+			// key would not open this store, so none is made.
+			return nil, nil, fmt.Errorf("%w: neither the %s nor %s has it", ErrStoreKeyMissing, kind, opts.KeyFile)
+		}
+		if inFile, err = loadOrCreateKey(opts.KeyFile); err != nil {
+			return nil, nil, err
+		}
+	}
+	tries := [][]byte{inSecrets, inFile}
+	if inSecrets == nil || bytes.Equal(inSecrets, inFile) {
+		tries = tries[1:]
+	} else if inFile == nil {
+		tries = tries[:1]
+	}
+	var db *badger.DB
+	var key []byte
+	for i, k := range tries {
+		db, err = badger.Open(badgerOptions(opts.Dir, k, opts.Logger))
+		if err == nil {
+			key = k
+			break
+		}
+		if i == len(tries)-1 || !errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+			return nil, nil, mapOpenError(err)
+		}
+	}
+	if !bytes.Equal(key, inSecrets) {
+		if err := opts.Secrets.Set(SecretStoreKey, key); err != nil {
+			opts.Logger.Warn().Err(err).Msg("the store key stays in " + opts.KeyFile + ": the " + kind + " did not take it")
+			return db, key, nil
+		}
+	}
+	switch {
+	case inFile == nil:
+	case bytes.Equal(inFile, key):
+		if err := os.Remove(opts.KeyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			opts.Logger.Warn().Err(err).Msg("the store key is in the " + kind + " now, but its old file stays")
+		}
+	default:
+		opts.Logger.Warn().Msg(opts.KeyFile + " does not open the store; it is left as it is")
+	}
+	return db, key, nil
+}
+
+// readKeyFile returns the key in path, nil when there is no such file.
+func readKeyFile(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read store key: %w", err)
+	case len(key) != 32:
+		return nil, fmt.Errorf("%w: key file %s has %d bytes, want 32", ErrStoreCorrupt, path, len(key))
+	}
+	return key, nil
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {

@@ -59,6 +59,8 @@ var explanations = []struct {
 	{licensecore.ErrInvalidUserName, "Use a user name of up to 64 letters, digits, dots, dashes or underscores."},
 	{licensecore.ErrAdminExists, "An administrator account already exists. Log in with it."},
 	{licensecore.ErrClosed, "License Desk is shutting down. Start it again and retry."},
+	{licensecore.ErrStoreKeyMissing, "The key of the license data is not in this PC's credential store (it may be locked, or the data folder was copied from another PC). Unlock the keyring and start License Desk again; a copied folder cannot be used."},
+	{licensecore.ErrSecretsForeign, "The keys in this data folder were sealed on another PC, so they cannot be used here. Acquire the license on this PC."},
 	{licensecore.ErrStoreCorrupt, "The license data on this PC is damaged. Remove the license and acquire it again."},
 	{licensecore.ErrNotStored, "The license data on this PC is incomplete. Remove the license and acquire it again."},
 	{licensecore.ErrSchemaTooNew, "The license data was written by a newer version of License Desk. Install that version."},

@@ -183,8 +183,11 @@ func fingerprintLine(v string) string {
 }
 
 func storageLine(kind string) string {
-	if kind == "" || kind == "file" {
+	switch kind {
+	case "", "file":
 		return "A file sealed to this PC (no credential store was found; keys in a file are easier to steal)."
+	case "plain file":
+		return "A plain file beside the data (no credential store and no machine id were found; anyone who copies the folder gets the keys)."
 	}
 	return kind
 }

@@ -149,7 +149,7 @@ func (r *keyRing) publicKey(kid string) (ed25519.PublicKey, bool) {
 
 // verifyLicense checks that licence_token is one of ours — signature, issuer
 // and audience; an expired token is fine — and reports its license's state.
-func (s *Server) verifyLicense(form url.Values, _, _ string) (any, *oauthError) {
+func (s *Server) verifyLicense(form url.Values, _, jkt string) (any, *oauthError) {
 	raw := form.Get("licence_token")
 	if raw == "" {
 		return nil, badRequest(wire.CodeInvalidRequest, "licence_token is required")
@@ -168,6 +168,11 @@ func (s *Server) verifyLicense(form url.Values, _, _ string) (any, *oauthError) 
 	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithoutClaimsValidation())
 	if err != nil || claims.Issuer != s.opts.Issuer || !slices.Contains(claims.Audience, wire.DefaultAudience) {
 		return nil, notOurs
+	}
+	// A token bound to a key (cnf) is verified only for its holder: a copy
+	// of the data folder without the install key learns nothing.
+	if claims.Confirmation != nil && claims.Confirmation.JKT != jkt {
+		return nil, keyMismatch(wire.CodeInvalidGrant, "the license token is held by another installation key")
 	}
 	var lic licenseRecord
 	err = s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pLicense+claims.LicenseID, &lic) })

@@ -72,6 +72,10 @@ type Admins struct {
 
 	mu       sync.Mutex           // guards sessions
 	sessions map[string]time.Time // token → expiry
+
+	// login serializes AdminLogin's read-check-record of the throttle, so
+	// parallel guesses cannot all read the same count and all be checked.
+	login sync.Mutex
 }
 
 // NewAdmins builds the administrator role over the store.
@@ -150,8 +154,13 @@ func (a *Admins) putAdmin(user, password string) error {
 
 // AdminLogin checks an administrator's password and returns a session for
 // AdminSessionTTL. Failed attempts are throttled per user name, and the
-// throttle survives restarts.
+// throttle survives restarts. Attempts are serialized, and each one is
+// recorded as a failure before its password is checked (a success then
+// clears it), so no burst of parallel guesses, nor a crash in the middle
+// of one, gets more guesses checked than the throttle allows.
 func (a *Admins) AdminLogin(user, password string) (*AdminSession, error) {
+	a.login.Lock()
+	defer a.login.Unlock()
 	key := strings.ToLower(user)
 	now := a.clock.Now()
 	var fails loginFailures
@@ -163,27 +172,33 @@ func (a *Admins) AdminLogin(user, password string) (*AdminSession, error) {
 	}
 	var rec operatorRecord
 	err := a.store.getJSON(prefixAdmin+key, &rec)
-	ok := false
-	if err == nil {
-		got := argon2.IDKey([]byte(password), rec.Salt, rec.Params.Time, rec.Params.Memory, rec.Params.Threads, uint32(len(rec.Hash)))
-		ok = subtle.ConstantTimeCompare(got, rec.Hash) == 1
-	} else if !errors.Is(err, ErrNotStored) {
+	if err != nil && !errors.Is(err, ErrNotStored) {
 		return nil, err
 	}
+	found := err == nil
+	fails.Count++
+	if fails.Count > loginFreeFailures {
+		lock := loginBaseLock << min(fails.Count-loginFreeFailures-1, 10)
+		fails.LockedUntil = now.Add(min(lock, loginMaxLock))
+	}
+	raw, err := json.Marshal(fails)
+	if err == nil {
+		err = a.store.put(prefixAdminFail+key, raw)
+	}
+	if err != nil {
+		return nil, err // a guess is checked only once it counts
+	}
+	ok := false
+	if found {
+		got := argon2.IDKey([]byte(password), rec.Salt, rec.Params.Time, rec.Params.Memory, rec.Params.Threads, uint32(len(rec.Hash)))
+		ok = subtle.ConstantTimeCompare(got, rec.Hash) == 1
+	}
 	if !ok {
-		fails.Count++
-		if fails.Count > loginFreeFailures {
-			lock := loginBaseLock << min(fails.Count-loginFreeFailures-1, 10)
-			fails.LockedUntil = now.Add(min(lock, loginMaxLock))
-		}
-		if raw, merr := json.Marshal(fails); merr == nil {
-			_ = a.store.put(prefixAdminFail+key, raw)
-		}
 		a.audit.record("admin_login_failed", "user "+user)
 		return nil, ErrBadCredentials
 	}
-	if fails.Count > 0 {
-		_ = a.store.delete(prefixAdminFail + key)
+	if err := a.store.delete(prefixAdminFail + key); err != nil {
+		return nil, err
 	}
 	tok := make([]byte, 24)
 	if _, err := rand.Read(tok); err != nil {

@@ -25,6 +25,7 @@ var (
 	ErrBadSignature   = errors.New("license token signature does not match")
 	ErrMalformedToken = errors.New("license token is malformed or truncated")
 	ErrMissingClaim   = errors.New("license token lacks a required field")
+	ErrWrongHolder    = errors.New("license token is held by another key")
 	ErrClockRollback  = errors.New("the system clock is behind the last trusted time")
 )
 

@@ -2,11 +2,12 @@ package licensecore
 
 import (
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -133,15 +134,35 @@ func (v *Verifier) Verify(token string) (*wire.Claims, error) {
 	return claims, nil
 }
 
+// VerifyHeld is Verify for a token presented by the holder of the key
+// whose RFC 7638 thumbprint is jkt (wire.JWKThumbprint): the token's cnf
+// must name that key. A token without cnf, or bound to another key, is
+// ErrWrongHolder: whoever copied it does not hold the key.
+func (v *Verifier) VerifyHeld(token, jkt string) (*wire.Claims, error) {
+	claims, err := v.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	if claims.Confirmation == nil || claims.Confirmation.JKT == "" {
+		return nil, tokenRejected(ErrWrongHolder, errors.New("the token names no holder key (no cnf.jkt)"))
+	}
+	if claims.Confirmation.JKT != jkt {
+		return nil, tokenRejected(ErrWrongHolder, fmt.Errorf("held by key %q, presented by %q", claims.Confirmation.JKT, jkt))
+	}
+	return claims, nil
+}
+
 // parse checks a token in an order that is both safe and cheap: shape,
-// header (alg must be EdDSA, kid must be trusted), the Ed25519 signature,
-// and only then the claims JSON and their validation by golang-jwt's
-// Validator. It does not use jwt.Parser: decoding the header into a map and
-// the claims through jwt.NumericDate (a nested json.Unmarshal per date)
-// made JSON a fifth of Verify's cost. For the same reason the kid of a
-// header segment that already carried a valid signature is remembered:
-// every token of one key has the same header. Together this keeps Verify
-// close to a bare ed25519.Verify (bench/licensecore-bench.sh).
+// header (strict, see parseHeader; alg must be EdDSA, kid must be
+// trusted), the Ed25519 signature, and only then the claims JSON (strict:
+// case-sensitive names, numeric dates) and their validation by golang-jwt's
+// Validator. It does not use jwt.Parser: its decoding of every header into
+// a map and of the claims through jwt.NumericDate (a nested json.Unmarshal
+// per date) made JSON a fifth of Verify's cost. For the same reason the kid
+// of a header segment that already carried a valid signature is
+// remembered: every token of one key has the same header, so parseHeader
+// runs once per header. Together this keeps Verify close to a bare
+// ed25519.Verify (bench/licensecore-bench.sh).
 func (v *Verifier) parse(token string) (*wire.Claims, error) {
 	h64, rest, _ := strings.Cut(token, ".")
 	p64, s64, ok := strings.Cut(rest, ".")
@@ -152,17 +173,10 @@ func (v *Verifier) parse(token string) (*wire.Claims, error) {
 	kid, seen := v.headers[h64]
 	v.mu.RUnlock()
 	if !seen {
-		var hdr struct {
-			Alg string `json:"alg"`
-			Kid string `json:"kid"`
+		var err error
+		if kid, err = parseHeader(h64); err != nil {
+			return nil, err
 		}
-		if err := decodeSegment(h64, &hdr); err != nil {
-			return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("header: %w", err))
-		}
-		if hdr.Alg != jwt.SigningMethodEdDSA.Alg() {
-			return nil, tokenRejected(ErrBadAlgorithm, fmt.Errorf("alg %q", hdr.Alg))
-		}
-		kid = hdr.Kid
 	}
 	v.mu.RLock()
 	key, ok := v.keys[kid]
@@ -170,7 +184,7 @@ func (v *Verifier) parse(token string) (*wire.Claims, error) {
 	if !ok {
 		return nil, tokenRejected(wire.ErrUnknownKey, fmt.Errorf("kid %q", kid))
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(s64)
+	sig, err := wire.DecodeSegment(s64)
 	if err != nil {
 		return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("signature: %w", err))
 	}
@@ -184,10 +198,17 @@ func (v *Verifier) parse(token string) (*wire.Claims, error) {
 		}
 		v.mu.Unlock()
 	}
+	payload, err := wire.DecodeSegment(p64)
+	if err != nil {
+		return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("claims: %w", err))
+	}
 	claims := &wire.Claims{}
 	dec := claimsDecoder{Claims: claims}
-	if err := decodeSegment(p64, &dec); err != nil {
+	if err := json.Unmarshal(payload, &dec); err != nil {
 		return nil, tokenRejected(ErrMalformedToken, fmt.Errorf("claims: %w", err))
+	}
+	if err := checkClaimNames(payload); err != nil {
+		return nil, tokenRejected(ErrMalformedToken, err)
 	}
 	if err := dec.dates(); err != nil {
 		return nil, tokenRejected(ErrMalformedToken, err)
@@ -201,26 +222,141 @@ func (v *Verifier) parse(token string) (*wire.Claims, error) {
 	return claims, nil
 }
 
-// decodeSegment decodes one base64url JSON segment, as jwt.Parser does by
-// default (unpadded, non-strict).
+// decodeSegment decodes one base64url JSON segment strictly
+// (wire.DecodeSegment), so a token has one spelling.
 func decodeSegment(seg string, v any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	raw, err := wire.DecodeSegment(seg)
 	if err != nil {
 		return err
 	}
 	return json.Unmarshal(raw, v)
 }
 
-// claimsDecoder decodes Claims with exp, nbf and iat shadowed by
-// json.Number (what jwt.NumericDate reads them as) and converted with the
-// library's rules by dates, and aud shadowed by audience; every other field
+// parseHeader checks a token's protected header and returns its kid. The
+// names are matched exactly (encoding/json would match "ALG" to a struct's
+// alg). We understand no JOSE extension, so crit is refused whatever it
+// lists, and so is b64 (RFC 7797), which would change what the signature
+// covers.
+func parseHeader(h64 string) (kid string, err error) {
+	var hdr map[string]json.RawMessage
+	if err := decodeSegment(h64, &hdr); err != nil {
+		return "", tokenRejected(ErrMalformedToken, fmt.Errorf("header: %w", err))
+	}
+	for _, ext := range []string{"crit", "b64"} {
+		if _, ok := hdr[ext]; ok {
+			return "", tokenRejected(ErrBadAlgorithm, fmt.Errorf("header parameter %q is not supported", ext))
+		}
+	}
+	raw, ok := hdr["alg"]
+	if !ok {
+		return "", tokenRejected(ErrBadAlgorithm, errors.New("the header has no alg"))
+	}
+	if alg := ""; json.Unmarshal(raw, &alg) != nil || alg != jwt.SigningMethodEdDSA.Alg() {
+		return "", tokenRejected(ErrBadAlgorithm, fmt.Errorf("alg %.40s", raw))
+	}
+	if raw, ok := hdr["kid"]; ok && json.Unmarshal(raw, &kid) != nil {
+		return "", tokenRejected(ErrMalformedToken, errors.New("header: kid is not a string"))
+	}
+	return kid, nil
+}
+
+// claimNames indexes the JSON names of wire.Claims, the claims this
+// package reads.
+var claimNames = jsonFieldNames(reflect.TypeFor[wire.Claims]())
+
+// jsonFieldNames lists the JSON names of a struct's fields, with those of
+// embedded structs, by index.
+func jsonFieldNames(t reflect.Type) map[string]int {
+	names := map[string]int{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case tag == "-" || !f.IsExported() && !f.Anonymous:
+			case f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type)
+			default:
+				if tag == "" {
+					tag = f.Name
+				}
+				names[tag] = len(names)
+			}
+		}
+	}
+	walk(t)
+	return names
+}
+
+// checkClaimNames refuses claims whose names encoding/json would read as
+// one of ours without being spelled like it (it matches names
+// case-insensitively, with Unicode simple folding: "EXP", "Sub", "ſub"), and
+// a claim of ours given twice (the last would win): another JWT library
+// reads such a token differently. payload is valid JSON (decoded before);
+// only the member names of the top-level object are looked at, by a scan
+// that costs far less than decoding into a map.
+func checkClaimNames(payload []byte) error {
+	var seen uint64 // by claimNames index
+	depth, wantName := 0, false
+	for i := 0; i < len(payload); i++ {
+		switch payload[i] {
+		case '{':
+			depth++
+			wantName = depth == 1
+		case '[':
+			depth++
+		case '}', ']':
+			depth--
+		case ',':
+			wantName = depth == 1
+		case '"':
+			start, escaped := i, false
+			for i++; i < len(payload) && payload[i] != '"'; i++ {
+				if payload[i] == '\\' {
+					i++
+					escaped = true
+				}
+			}
+			if !wantName {
+				continue
+			}
+			wantName = false
+			raw := payload[start+1 : i]
+			if escaped {
+				var unq string
+				if json.Unmarshal(payload[start:i+1], &unq) != nil {
+					return errors.New("a claim name is not a JSON string")
+				}
+				raw = []byte(unq)
+			}
+			if idx, ok := claimNames[string(raw)]; ok { // no allocation
+				if seen&(1<<idx) != 0 {
+					return fmt.Errorf("claim %q appears twice", raw)
+				}
+				seen |= 1 << idx
+				continue
+			}
+			name := string(raw)
+			for known := range claimNames {
+				if strings.EqualFold(name, known) {
+					return fmt.Errorf("claim %q is not spelled %q (claim names are case-sensitive)", name, known)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// claimsDecoder decodes Claims with exp, nbf and iat shadowed by raw JSON
+// and converted with jwt.NumericDate's rules by dates (a string, even a
+// numeric one, is refused), and aud shadowed by audience; every other field
 // decodes straight into Claims.
 type claimsDecoder struct {
 	*wire.Claims
-	ExpiresAt json.Number `json:"exp"`
-	NotBefore json.Number `json:"nbf"`
-	IssuedAt  json.Number `json:"iat"`
-	Audience  audience    `json:"aud"`
+	ExpiresAt json.RawMessage `json:"exp"`
+	NotBefore json.RawMessage `json:"nbf"`
+	IssuedAt  json.RawMessage `json:"iat"`
+	Audience  audience        `json:"aud"`
 }
 
 // audience reads aud like jwt.ClaimStrings (one string or a list of
@@ -251,22 +387,27 @@ func (d *claimsDecoder) dates() error {
 	d.Claims.Audience = jwt.ClaimStrings(d.Audience)
 	var err error
 	for _, f := range []struct {
-		dst **jwt.NumericDate
-		src json.Number
-	}{{&d.Claims.ExpiresAt, d.ExpiresAt}, {&d.Claims.NotBefore, d.NotBefore}, {&d.Claims.IssuedAt, d.IssuedAt}} {
-		if *f.dst, err = numericDate(f.src); err != nil {
+		dst  **jwt.NumericDate
+		src  json.RawMessage
+		name string
+	}{{&d.Claims.ExpiresAt, d.ExpiresAt, "exp"}, {&d.Claims.NotBefore, d.NotBefore, "nbf"}, {&d.Claims.IssuedAt, d.IssuedAt, "iat"}} {
+		if *f.dst, err = numericDate(f.name, f.src); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// numericDate converts like jwt.NumericDate.UnmarshalJSON; "" is absent.
-func numericDate(n json.Number) (*jwt.NumericDate, error) {
-	if n == "" {
+// numericDate converts like jwt.NumericDate.UnmarshalJSON, but only a JSON
+// number (RFC 7519 §2): a string or null is refused. Empty is absent.
+func numericDate(name string, raw json.RawMessage) (*jwt.NumericDate, error) {
+	if len(raw) == 0 {
 		return nil, nil
 	}
-	f, err := n.Float64()
+	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
+		return nil, fmt.Errorf("claim %s is %.20s, not a JSON number", name, raw)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
 		return nil, fmt.Errorf("could not convert json number value to float: %w", err)
 	}

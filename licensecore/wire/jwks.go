@@ -58,7 +58,8 @@ func ParseJWKS(data []byte) (JWKS, map[string]ed25519.PublicKey, error) {
 	return set, keys, nil
 }
 
-// PublicKeys validates the set and returns its keys by kid.
+// PublicKeys validates the set and returns its keys by kid. x must be
+// strict base64url (DecodeSegment) of a point of large order.
 func (s JWKS) PublicKeys() (map[string]ed25519.PublicKey, error) {
 	if len(s.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no keys", ErrInvalidKeySet)
@@ -74,9 +75,13 @@ func (s JWKS) PublicKeys() (map[string]ed25519.PublicKey, error) {
 		if k.Kid == "" {
 			return nil, fmt.Errorf("%w: key without kid", ErrInvalidKeySet)
 		}
-		raw, err := base64.RawURLEncoding.DecodeString(k.X)
+		raw, err := DecodeSegment(k.X)
 		if err != nil || len(raw) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%w: key %q has a bad public value", ErrInvalidKeySet, k.Kid)
+		}
+		// A small-order key "verifies" signatures anyone can make.
+		if SmallOrder(raw) {
+			return nil, fmt.Errorf("%w: key %q is not a usable Ed25519 key (small order or not on the curve)", ErrInvalidKeySet, k.Kid)
 		}
 		if _, dup := keys[k.Kid]; dup {
 			return nil, fmt.Errorf("%w: kid %q appears twice", ErrInvalidKeySet, k.Kid)

@@ -325,15 +325,14 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	}
 	ep := m.ep.Load()
 	c, v := ep.client, ep.verifier
-	claims, err := v.Verify(toks.License)
+	// The token must name this installation's key (cnf.jkt): one issued to
+	// another key is not ours to store.
+	claims, err := v.VerifyHeld(toks.License, c.jkt)
 	if errors.Is(err, wire.ErrUnknownKey) {
 		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
 			return ferr
 		}
-		claims, err = v.Verify(toks.License)
-	}
-	if err == nil && (claims.Confirmation == nil || claims.Confirmation.JKT != c.jkt) {
-		err = tokenRejected(ErrKeyMismatch, errors.New("the token's cnf does not name this installation's key"))
+		claims, err = v.VerifyHeld(toks.License, c.jkt)
 	}
 	if err != nil {
 		m.audit.record(EventRejected, err.Error())

@@ -94,6 +94,7 @@ var explanations = []struct {
 	{licensecore.ErrTokenExpired, "The license token has expired. Connect this server to the internet to get a fresh one."},
 	{licensecore.ErrTokenNotYet, "The license token is not valid yet. Check this PC's date and time."},
 	{wire.ErrInvalidKeySet, "The authorization server sent signing keys License Desk cannot use. Contact support."},
+	{licensecore.ErrWrongHolder, "The Authorization server sent a license token issued to another installation. Acquire the license again on this PC."},
 	{licensecore.ErrTokenInvalid, msgUntrusted},
 	{licensecore.ErrTokenTooLarge, msgUntrusted},
 	{licensecore.ErrWrongAudience, msgUntrusted},

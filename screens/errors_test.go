@@ -97,6 +97,7 @@ var sentinels = map[string]error{
 	"ErrCustomerInUse": licensecore.ErrCustomerInUse, "ErrPoolLicenseUnavailable": licensecore.ErrPoolLicenseUnavailable,
 	"ErrInstallConflict": licensecore.ErrInstallConflict, "ErrPoolRefused": licensecore.ErrPoolRefused,
 	"ErrNotActivated":    licensecore.ErrNotActivated,
+	"ErrWrongHolder":     licensecore.ErrWrongHolder,
 	"ErrStoreKeyMissing": licensecore.ErrStoreKeyMissing, "ErrSecretsForeign": licensecore.ErrSecretsForeign,
 	"ErrLicenseMoved": licensecore.ErrLicenseMoved, "ErrChainRevoked": licensecore.ErrChainRevoked,
 	"ErrKeyMismatch": licensecore.ErrKeyMismatch, "ErrNoRoot": licensecore.ErrNoRoot,

@@ -13,7 +13,7 @@ type JWK struct {
 	Kty string `json:"kty"`
 	Crv string `json:"crv"`
 	X   string `json:"x"`
-	Kid string `json:"kid"`
+	Kid string `json:"kid,omitempty"`
 	Use string `json:"use,omitempty"`
 	Alg string `json:"alg,omitempty"`
 }

@@ -165,6 +165,17 @@ func openCompact(jws string, maxLen int) (hdr jwsHeader, payload, signingInput, 
 	if err != nil {
 		return hdr, nil, nil, nil, fmt.Errorf("header: %w", err)
 	}
+	// Only these names, spelled exactly: no extension (crit, b64) can
+	// change what the signature means.
+	var names map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return hdr, nil, nil, nil, fmt.Errorf("header: %w", err)
+	}
+	for name := range names {
+		if name != "alg" && name != "typ" && name != "kid" && name != "jwk" {
+			return hdr, nil, nil, nil, fmt.Errorf("header: %q is not allowed", name)
+		}
+	}
 	if err := json.Unmarshal(raw, &hdr); err != nil {
 		return hdr, nil, nil, nil, fmt.Errorf("header: %w", err)
 	}
@@ -263,7 +274,7 @@ func VerifyDPoPProof(proof, htm, htu string, now time.Time, skew time.Duration) 
 	at := time.Unix(c.IAT, 0)
 	switch {
 	case c.JTI == "" || len(c.JTI) > 128:
-		return c, "", fmt.Errorf("%w: jti is missing", ErrBadDPoP)
+		return c, "", fmt.Errorf("%w: jti is missing or longer than 128 bytes", ErrBadDPoP)
 	case c.HTM != htm || c.HTU != htu:
 		return c, "", fmt.Errorf("%w: made for %s %s, not %s %s", ErrBadDPoP, c.HTM, c.HTU, htm, htu)
 	case at.Before(now.Add(-skew)) || at.After(now.Add(skew)):

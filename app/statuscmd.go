@@ -50,27 +50,7 @@ func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) (err
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, snapshotFile+".*.tmp") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(raw); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), filepath.Join(dir, snapshotFile))
+	return licensecore.WriteFileAtomic(filepath.Join(dir, snapshotFile), raw)
 }
 
 func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {

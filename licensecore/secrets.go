@@ -2,12 +2,9 @@ package licensecore
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +15,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"licensedesk/licensecore/internal/sealbox"
 
 	"github.com/zalando/go-keyring"
 )
@@ -269,7 +268,7 @@ func (f *fileSecrets) Set(name string, value []byte) error {
 		return err
 	}
 	out := aead.Seal(append(head, nonce...), nonce, plain, head)
-	if err := writeFileAtomic(f.path, out); err != nil {
+	if err := WriteFileAtomic(f.path, out); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
@@ -279,15 +278,7 @@ func (f *fileSecrets) aead(salt []byte) (cipher.AEAD, error) {
 	if f.machine == "" {
 		return nil, errors.New("no machine id to seal the secrets file with")
 	}
-	key, err := hkdf.Key(sha256.New, []byte(f.machine), salt, secretsInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return sealbox.AEAD([]byte(f.machine), salt, secretsInfo)
 }
 
 // load reads and opens the file; an absent file holds nothing.
@@ -322,10 +313,10 @@ func (f *fileSecrets) load() (map[string][]byte, error) {
 	return all, nil
 }
 
-// writeFileAtomic replaces path with data: a temporary file in the same
+// WriteFileAtomic replaces path with data: a temporary file in the same
 // directory (mode 0600), synced, then renamed over path, then the
 // directory synced, so a crash leaves the old file or the new one.
-func writeFileAtomic(path string, data []byte) (err error) {
+func WriteFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

@@ -8,12 +8,9 @@ package authority
 // file, gives nothing usable.
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"licensedesk/licensecore/internal/sealbox"
 	"licensedesk/licensecore/wire"
 )
 
@@ -138,15 +136,7 @@ type rootFile struct {
 }
 
 func rootAEAD(storeKey []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, storeKey, nil, rootSealInfo, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return sealbox.AEAD(storeKey, nil, rootSealInfo)
 }
 
 // aad binds the sealed seed to its file's public key.

@@ -67,11 +67,15 @@ type Manager struct {
 	ep     atomic.Pointer[endpoint]
 }
 
-// endpoint is the authority in force: its client and the verifier of its
-// tokens. ChangeAuthority swaps both at once.
+// endpoint is the authority in force: its client and the verifiers of its
+// tokens. ChangeAuthority swaps them at once.
 type endpoint struct {
 	client   *Client
-	verifier *Verifier
+	verifier *Verifier // at the trusted time: stored tokens
+	// fresh checks tokens just received at the authority's time (the PC's
+	// clock plus Client.ServerOffset), so a PC clock that is off never
+	// refuses a token the authority has just issued.
+	fresh *Verifier
 }
 
 // NewManager loads the stored license and key set. Without Options.Clock
@@ -153,7 +157,7 @@ func newEndpoint(m *Manager, raw string, root ed25519.PublicKey) (*endpoint, err
 	}
 	ep := &endpoint{}
 	onKeySet := func(jws string, set wire.JWKS) {
-		if err := ep.verifier.SetKeySet(set); err != nil {
+		if err := ep.setKeySet(set); err != nil {
 			m.log.Warn().Err(err).Msg("a root-signed key set has unusable keys")
 			return
 		}
@@ -161,21 +165,40 @@ func newEndpoint(m *Manager, raw string, root ed25519.PublicKey) (*endpoint, err
 			m.log.Warn().Err(err).Msg("could not store the key set")
 		}
 	}
+	sys := m.opts.Now
+	if sys == nil {
+		sys = time.Now
+	}
 	ep.client, err = NewClient(ClientOptions{AuthorityURL: raw, ClientID: m.opts.ClientID, HTTPClient: m.opts.HTTPClient, Logger: m.log,
-		Root: root, InstallKey: key, Now: m.clock.Now, OnKeySet: onKeySet})
+		Root: root, InstallKey: key, Now: sys, OnKeySet: onKeySet})
 	if err != nil {
 		return nil, err
 	}
-	ep.verifier, err = NewVerifier(VerifierOptions{Issuer: ep.client.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now})
-	if err != nil {
+	vo := VerifierOptions{Issuer: ep.client.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now}
+	if ep.verifier, err = NewVerifier(vo); err != nil {
+		return nil, err
+	}
+	vo.Now = func() time.Time {
+		off, _ := ep.client.ServerOffset()
+		return sys().Add(off)
+	}
+	if ep.fresh, err = NewVerifier(vo); err != nil {
 		return nil, err
 	}
 	if jws, err := m.store.KeySet(); err == nil && root != nil {
 		if set, err := ep.client.anchor.accept(jws, ep.client.Issuer()); err == nil {
-			_ = ep.verifier.SetKeySet(set) // validated by accept
+			_ = ep.setKeySet(set) // validated by accept
 		}
 	}
 	return ep, nil
+}
+
+// setKeySet gives both verifiers the keys of set.
+func (ep *endpoint) setKeySet(set wire.JWKS) error {
+	if err := ep.verifier.SetKeySet(set); err != nil {
+		return err
+	}
+	return ep.fresh.SetKeySet(set)
 }
 
 // ChangeAuthority points this server at another authority address and,
@@ -260,6 +283,7 @@ func (m *Manager) Admins() *Admins { return m.admins }
 func (m *Manager) Status() Status {
 	st := Evaluate(m.lic.Load(), m.clock.Now(), m.Policy())
 	st.ClockError, _ = m.clock.Rollback()
+	st.ServerOffset, st.ServerOffsetKnown = m.Client().ServerOffset()
 	if err := m.clock.Save(); err != nil {
 		m.log.Warn().Err(err).Msg("could not save the trusted clock")
 	}
@@ -278,7 +302,7 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 	if err != nil {
 		return m.Status(), err
 	}
-	if err := m.apply(ctx, toks, EventAcquired); err != nil {
+	if err := m.receive(ctx, toks, EventAcquired); err != nil {
 		return m.Status(), err
 	}
 	return m.Status(), nil
@@ -292,8 +316,21 @@ func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 	return m.refreshLocked(ctx)
 }
 
-// refreshLocked is RefreshNow for callers that hold m.op.
+// refreshLocked is RefreshNow for callers that hold m.op. A pair received
+// before but not verified yet (see receive) is verified first, without
+// spending a refresh token again; only a pair that is itself refused (not
+// one whose check could not be made) gives way to a new refresh with the
+// stored refresh token.
 func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
+	if pending, event, err := m.store.Pending(); err == nil {
+		err = m.apply(ctx, pending, event)
+		if err == nil || !errors.Is(err, ErrTokenInvalid) {
+			return m.Status(), err
+		}
+		m.log.Warn().Err(err).Msg("the pending license token was refused; refreshing again")
+	} else if !errors.Is(err, ErrNotStored) {
+		return m.Status(), err
+	}
 	toks, err := m.store.Tokens()
 	if err != nil {
 		return m.Status(), err
@@ -301,9 +338,8 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	if toks.Refresh == "" {
 		return m.Status(), fmt.Errorf("%w: no refresh token stored", ErrNotLicensed)
 	}
-	if rb, _ := m.clock.Rollback(); rb {
-		return m.Status(), ErrClockRollback
-	}
+	// A clock error does not stop the refresh: the authority judges the
+	// license by its own clock, and its answer corrects the trusted clock.
 	fresh, err := m.Client().Refresh(ctx, toks.Refresh)
 	if err != nil {
 		if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
@@ -311,25 +347,40 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 		}
 		return m.Status(), err
 	}
-	if err := m.apply(ctx, fresh, EventRefreshed); err != nil {
+	if err := m.receive(ctx, fresh, EventRefreshed); err != nil {
 		return m.Status(), err
 	}
 	return m.Status(), nil
 }
 
-// apply verifies a token answer and stores it. The key set is fetched when
-// the token's kid is unknown (first acquisition or a rotation).
-func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
-	if rb, _ := m.clock.Rollback(); rb {
-		return ErrClockRollback
+// receive stores a token answer durably before anything can fail (the
+// authority has spent the refresh token that bought it), then verifies
+// and applies it. A failed verification leaves the pair pending for the
+// next refresh.
+func (m *Manager) receive(ctx context.Context, toks Tokens, event string) error {
+	if err := m.store.SavePending(toks, event); err != nil {
+		return err
 	}
+	return m.apply(ctx, toks, event)
+}
+
+// freshAnswer bounds how far a just received token's iat may lie from the
+// authority's time for its answer to correct the trusted clock: the
+// authority answers a retry within its grace window with the pair it
+// issued then.
+const freshAnswer = 15 * time.Minute
+
+// apply verifies a token answer at the authority's time and stores it,
+// which clears the pending pair. The key set is fetched when the token's
+// kid is unknown (first acquisition or a rotation).
+func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	ep := m.ep.Load()
-	c, v := ep.client, ep.verifier
+	c, v := ep.client, ep.fresh
 	// The token must name this installation's key (cnf.jkt): one issued to
 	// another key is not ours to store.
 	claims, err := v.VerifyHeld(toks.License, c.jkt)
 	if errors.Is(err, wire.ErrUnknownKey) {
-		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
+		if ferr := c.fetchKeySetRetry(ctx); ferr != nil {
 			return ferr
 		}
 		claims, err = v.VerifyHeld(toks.License, c.jkt)
@@ -341,6 +392,17 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	prev := m.lic.Load()
 	if event == EventRefreshed && prev != nil && prev.ServerID != claims.Subject {
 		return fmt.Errorf("%w: the new token is for server %q, this one is %q", ErrTokenInvalid, claims.Subject, prev.ServerID)
+	}
+	// The verified iat vouches for the answer's time: then the
+	// authority's clock corrects the trusted one.
+	if off, ok := c.ServerOffset(); ok {
+		server := v.opts.Now()
+		if d := server.Sub(claims.IssuedAt.Time); d < freshAnswer && d > -freshAnswer {
+			if err := m.clock.Correct(server); err != nil {
+				return err
+			}
+			m.log.Debug().Dur("server_offset", off).Msg("trusted clock set by the authority's time")
+		}
 	}
 	if err := m.clock.Observe(claims.IssuedAt.Time); err != nil {
 		return err

@@ -302,7 +302,10 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 	if err != nil {
 		return m.Status(), err
 	}
-	if err := m.receive(ctx, toks, EventAcquired); err != nil {
+	if err := m.store.SavePending(toks, EventAcquired); err != nil {
+		return m.Status(), err
+	}
+	if err := m.apply(ctx, toks, EventAcquired); err != nil {
 		return m.Status(), err
 	}
 	return m.Status(), nil
@@ -317,7 +320,7 @@ func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 }
 
 // refreshLocked is RefreshNow for callers that hold m.op. A pair received
-// before but not verified yet (see receive) is verified first, without
+// before but not verified yet (see apply) is verified first, without
 // spending a refresh token again; only a pair that is itself refused (not
 // one whose check could not be made) gives way to a new refresh with the
 // stored refresh token.
@@ -347,21 +350,13 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 		}
 		return m.Status(), err
 	}
-	if err := m.receive(ctx, fresh, EventRefreshed); err != nil {
+	if err := m.store.SavePending(fresh, EventRefreshed); err != nil {
+		return m.Status(), err
+	}
+	if err := m.apply(ctx, fresh, EventRefreshed); err != nil {
 		return m.Status(), err
 	}
 	return m.Status(), nil
-}
-
-// receive stores a token answer durably before anything can fail (the
-// authority has spent the refresh token that bought it), then verifies
-// and applies it. A failed verification leaves the pair pending for the
-// next refresh.
-func (m *Manager) receive(ctx context.Context, toks Tokens, event string) error {
-	if err := m.store.SavePending(toks, event); err != nil {
-		return err
-	}
-	return m.apply(ctx, toks, event)
 }
 
 // freshAnswer bounds how far a just received token's iat may lie from the
@@ -370,9 +365,12 @@ func (m *Manager) receive(ctx context.Context, toks Tokens, event string) error 
 // issued then.
 const freshAnswer = 15 * time.Minute
 
-// apply verifies a token answer at the authority's time and stores it,
-// which clears the pending pair. The key set is fetched when the token's
-// kid is unknown (first acquisition or a rotation).
+// apply verifies a token answer at the authority's time and stores it as
+// the license, which clears the pending pair. Its callers store an answer
+// from the authority as the pending pair first (Store.SavePending: the
+// authority has spent the refresh token that bought it), so a failed
+// verification leaves it for the next refresh. The key set is fetched
+// when the token's kid is unknown (first acquisition or a rotation).
 func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	ep := m.ep.Load()
 	c, v := ep.client, ep.fresh

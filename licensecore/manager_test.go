@@ -459,7 +459,10 @@ func mustRotate(t *testing.T, ra *realAuthority) {
 }
 
 // TestLockoutLostAnswer drops the answer of a refresh after the authority
-// processed it: the retry gets the same pair and the chain lives on.
+// processed it (just after a key rotation). The retry gets the same pair
+// from the authority's grace window, though its key set cannot be fetched
+// then; the pair is kept, and after the grace window the installation
+// takes it over and stays licensed with one live chain.
 func TestLockoutLostAnswer(t *testing.T) {
 	var clk shiftedClock
 	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
@@ -468,10 +471,12 @@ func TestLockoutLostAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := store.Tokens()
+	mustRotate(t, ra)
+	f := &faultyKeySet{ra: ra}
 	var lost atomic.Pointer[string]
 	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
-		ra.srv.Handler().ServeHTTP(rec, r)
+		f.serve(rec, r)
 		if r.URL.Path != "/token" || lost.Load() != nil {
 			copyAnswer(w, rec)
 			return
@@ -488,13 +493,25 @@ func TestLockoutLostAnswer(t *testing.T) {
 	if now, _ := store.Tokens(); now != before || lost.Load() == nil || *lost.Load() == "" {
 		t.Fatal("the lost answer changed the stored tokens, or the authority did not answer")
 	}
-	clk.add(time.Minute) // the retry comes a minute later
+	clk.add(time.Minute) // the retry comes a minute later, the key set is down
+	f.fail.Store(-1)
+	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrAuthorityBroken) {
+		t.Fatalf("retry while the key set cannot be fetched: %v", err)
+	}
+	if pending, _, err := store.Pending(); err != nil || pending.License != *lost.Load() {
+		t.Fatalf("the retry did not get and keep the pair of the lost answer: %v", err)
+	}
+	clk.add(10 * time.Minute) // past the grace window
+	f.fail.Store(0)
 	st, err := m.RefreshNow(context.Background())
 	if err != nil || st.State != licensecore.Licensed {
-		t.Fatalf("retry after a lost answer: %v, %v", err, st.State)
+		t.Fatalf("retry after the grace window: %v, %v", err, st.State)
 	}
 	if after, _ := store.Tokens(); after.License != *lost.Load() {
-		t.Fatal("the retry did not get the pair of the lost answer")
+		t.Fatal("the installation did not take over the pair of the lost answer")
+	}
+	if n := f.refresh.Load(); n != 2 {
+		t.Fatalf("%d refresh grants, want 2 (the lost one and its retry)", n)
 	}
 	ra.setFault(nil)
 	clk.add(time.Minute)

@@ -320,30 +320,39 @@ func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 }
 
 // refreshLocked is RefreshNow for callers that hold m.op. A pair received
-// before but not verified yet (see apply) is verified first, without
-// spending a refresh token again; only a pair that is itself refused (not
-// one whose check could not be made) gives way to a new refresh with the
-// stored refresh token.
+// before but not verified yet (see apply) is verified first, at the
+// authority's time, without spending a refresh token again; only a pair
+// that is itself refused (not one whose check could not be made) gives
+// way to a new refresh: with its own refresh token when only its times
+// were refused (its signature held, so the authority issued it and spent
+// the stored one), else with the stored one.
 func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
-	if pending, event, err := m.store.Pending(); err == nil {
+	toks, err := m.store.Tokens()
+	if err != nil && !errors.Is(err, ErrNotLicensed) {
+		return m.Status(), err
+	}
+	c := m.Client()
+	if pending, event, perr := m.store.Pending(); perr == nil {
+		if _, known := c.ServerOffset(); !known {
+			_ = c.Health(ctx) // its Date header: the authority's time
+		}
 		err = m.apply(ctx, pending, event)
 		if err == nil || !errors.Is(err, ErrTokenInvalid) {
 			return m.Status(), err
 		}
 		m.log.Warn().Err(err).Msg("the pending license token was refused; refreshing again")
-	} else if !errors.Is(err, ErrNotStored) {
-		return m.Status(), err
-	}
-	toks, err := m.store.Tokens()
-	if err != nil {
-		return m.Status(), err
+		if errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenNotYet) {
+			toks.Refresh = pending.Refresh
+		}
+	} else if !errors.Is(perr, ErrNotStored) {
+		return m.Status(), perr
 	}
 	if toks.Refresh == "" {
 		return m.Status(), fmt.Errorf("%w: no refresh token stored", ErrNotLicensed)
 	}
 	// A clock error does not stop the refresh: the authority judges the
 	// license by its own clock, and its answer corrects the trusted clock.
-	fresh, err := m.Client().Refresh(ctx, toks.Refresh)
+	fresh, err := c.Refresh(ctx, toks.Refresh)
 	if err != nil {
 		if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
 			m.audit.record(EventRejected, err.Error())
@@ -391,9 +400,10 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	if event == EventRefreshed && prev != nil && prev.ServerID != claims.Subject {
 		return fmt.Errorf("%w: the new token is for server %q, this one is %q", ErrTokenInvalid, claims.Subject, prev.ServerID)
 	}
-	// The verified iat vouches for the answer's time: then the
-	// authority's clock corrects the trusted one.
-	if off, ok := c.ServerOffset(); ok {
+	// The verified iat vouches for the answer's time, when it is close to
+	// it and not older than the token held (a replayed answer is): then
+	// the authority's clock corrects the trusted one.
+	if off, ok := c.ServerOffset(); ok && (prev == nil || !claims.IssuedAt.Before(prev.TokenIssuedAt)) {
 		server := v.opts.Now()
 		if d := server.Sub(claims.IssuedAt.Time); d < freshAnswer && d > -freshAnswer {
 			if err := m.clock.Correct(server); err != nil {

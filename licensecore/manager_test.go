@@ -425,6 +425,55 @@ func TestLockoutKeySetFailureKeepsPair(t *testing.T) {
 	}
 }
 
+// TestLockoutPendingAfterRestart: the app stopped between storing a
+// received pair and verifying it, on a PC whose clock is 3 h slow. After
+// the restart (no offset to the authority's clock known yet), past the
+// authority's grace window, the pair is taken over.
+func TestLockoutPendingAfterRestart(t *testing.T) {
+	var clk shiftedClock // the authority's
+	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
+	pc := func() time.Time { return clk.now().Add(-3 * time.Hour) }
+	dir := t.TempDir() + "/store"
+	m, store := openManager(t, dir, ra, pc)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	var got licensecore.Tokens
+	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		ra.srv.Handler().ServeHTTP(rec, r)
+		var answer map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		got.License, _ = answer[wire.TokenResponseLicenseField].(string)
+		got.Refresh, _ = answer["refresh_token"].(string)
+		hangUp(w, r)
+	})
+	if _, err := m.RefreshNow(context.Background()); err == nil || got.License == "" || got.Refresh == "" {
+		t.Fatalf("the answer was not captured: %v", err)
+	}
+	ra.setFault(nil)
+	// As if the app had received the answer, stored it and stopped.
+	if err := store.SavePending(got, licensecore.EventRefreshed); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.add(11 * time.Minute)
+	m, store = openManager(t, dir, ra, pc)
+	st, err := m.RefreshNow(context.Background())
+	if err != nil || st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || st.ClockError {
+		t.Fatalf("after the restart: %v, %v/%v, clock error %v", err, st.State, st.Token, st.ClockError)
+	}
+	if after, _ := store.Tokens(); after != got {
+		t.Fatal("the kept pair was not taken over")
+	}
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("the chain is not alive: %v", err)
+	}
+}
+
 func TestLockoutKeySetRetried(t *testing.T) {
 	ra := startAuthority(t, 24*time.Hour)
 	f := &faultyKeySet{ra: ra}

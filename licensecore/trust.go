@@ -140,7 +140,10 @@ func (d *dpopTransport) send(req *http.Request, offset int64) (*http.Response, e
 	resp, err := d.base.RoundTrip(r)
 	if err == nil {
 		if at, ok := answerTime(resp.Header); ok {
-			d.offset.Store(int64(at.Sub(sent).Round(time.Second) / time.Second))
+			// Against the middle of the round trip: a slow line shifts
+			// the offset by half its delay at most.
+			mid := sent.Add(d.now().Sub(sent) / 2)
+			d.offset.Store(int64(at.Sub(mid).Round(time.Second) / time.Second))
 			d.known.Store(true)
 		}
 	}

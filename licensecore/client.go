@@ -49,7 +49,8 @@ type ClientOptions struct {
 	Root ed25519.PublicKey
 	// InstallKey signs a DPoP proof on every request (nil: none).
 	InstallKey ed25519.PrivateKey
-	// Now is the clock of the DPoP proofs (default time.Now).
+	// Now is the PC's clock (default time.Now): the DPoP proofs' time,
+	// corrected by ServerOffset.
 	Now func() time.Time
 	// OnKeySet hears every root-verified key set the client fetched.
 	OnKeySet func(jws string, set wire.JWKS)
@@ -64,7 +65,8 @@ type Client struct {
 	log      zerolog.Logger
 	backoff  time.Duration
 	anchor   *trustAnchor
-	jkt      string // the install key's thumbprint, bound into signed answers
+	jkt      string         // the install key's thumbprint, bound into signed answers
+	dpop     *dpopTransport // nil without an install key
 	onKeySet func(jws string, set wire.JWKS)
 }
 
@@ -104,13 +106,15 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts.Now = time.Now
 	}
 	hc, jkt := opts.HTTPClient, ""
+	var dpop *dpopTransport
 	if opts.InstallKey != nil {
 		base := hc.Transport
 		if base == nil {
 			base = http.DefaultTransport
 		}
 		cp := *hc
-		cp.Transport = &dpopTransport{key: opts.InstallKey, now: opts.Now, base: base}
+		dpop = &dpopTransport{key: opts.InstallKey, now: opts.Now, base: base}
+		cp.Transport = dpop
 		hc, jkt = &cp, wire.JWKThumbprint(opts.InstallKey.Public().(ed25519.PublicKey))
 	}
 	var anchor *trustAnchor
@@ -121,6 +125,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 	return &Client{
 		anchor:   anchor,
 		jkt:      jkt,
+		dpop:     dpop,
 		onKeySet: opts.OnKeySet,
 		base:     base,
 		cfg: oauth2.Config{

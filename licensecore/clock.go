@@ -13,6 +13,12 @@ import (
 // mark, so rolling the clock back cannot revive an expired token, and
 // Rollback reports when the system clock is more than the tolerance behind
 // it (the "clock error" status).
+//
+// The authority's signed time corrects it (Correct): the mark follows the
+// authority's clock, down as well as up, and the system clock is read with
+// the offset to the authority's clock until the process ends. So a PC
+// clock that is off, or was ahead and set right, recovers on the next
+// contact instead of locking the license out.
 type TrustedClock struct {
 	store     *Store
 	sys       func() time.Time
@@ -21,7 +27,8 @@ type TrustedClock struct {
 	mu        sync.Mutex
 	high      time.Time
 	persisted time.Time
-	observed  bool // an Observe raised the mark since the last write
+	observed  bool          // an Observe raised the mark since the last write
+	skew      time.Duration // the authority's clock − the system clock
 }
 
 // persistStep: the in-memory mark is written to the store when it has
@@ -52,9 +59,10 @@ func NewTrustedClock(store *Store, sys func() time.Time, tolerance time.Duration
 // Now is the trusted time: the system time, or the high-water mark when the
 // system clock is behind it.
 func (c *TrustedClock) Now() time.Time {
-	now := c.sys()
+	sys := c.sys()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := sys.Add(c.skew)
 	if now.After(c.high) {
 		c.high = now
 		return now
@@ -97,12 +105,13 @@ func (c *TrustedClock) Save() error {
 	return nil
 }
 
-// Rollback reports whether the system clock is more than the tolerance
-// behind the mark, and by how much it is behind.
+// Rollback reports whether the system clock (with the authority's offset,
+// once Correct learnt it) is more than the tolerance behind the mark, and
+// by how much it is behind.
 func (c *TrustedClock) Rollback() (bool, time.Duration) {
 	now := c.sys()
 	c.mu.Lock()
-	behind := c.high.Sub(now)
+	behind := c.high.Sub(now.Add(c.skew))
 	c.mu.Unlock()
 	return behind > c.tolerance, behind
 }
@@ -112,4 +121,24 @@ func (c *TrustedClock) HighWater() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.high
+}
+
+// Correct sets the mark to server, the authority's time as a signed,
+// fresh answer showed it, lowering it when the mark ran ahead (a PC clock
+// that was ahead and was set right), and from then on reads the system
+// clock with the offset to the authority's. The caller vouches for server
+// (see Manager.apply); the mark is saved at once.
+func (c *TrustedClock) Correct(server time.Time) error {
+	sys := c.sys()
+	c.mu.Lock()
+	c.skew = server.Sub(sys)
+	c.high, c.observed = server, false
+	c.mu.Unlock()
+	if err := c.store.put(keyClock, []byte(strconv.FormatInt(server.UnixNano(), 10))); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.persisted = server
+	c.mu.Unlock()
+	return nil
 }

@@ -159,3 +159,36 @@ func TestTrustedClockStopsRevivedTokens(t *testing.T) {
 		t.Run(name, func(t *testing.T) { assertTokenError(t, claims, err, ErrTokenExpired) })
 	}
 }
+
+// TestLockoutClockCorrect: the authority's time lowers a mark that ran
+// ahead, survives a restart, and the offset it showed is not a clock error.
+func TestLockoutClockCorrect(t *testing.T) {
+	s := newTestStore(t)
+	sys := newFakeClock(t0.Add(20 * 24 * time.Hour)) // ahead while the app ran
+	c := newTestClock(t, s, sys)
+	c.Now()
+	mustNil(t, c.Save())
+	sys.Set(t0) // set right
+	if rb, _ := c.Rollback(); !rb {
+		t.Fatal("no clock error with the mark 20 days ahead")
+	}
+	mustNil(t, c.Correct(t0))
+	if rb, behind := c.Rollback(); rb || c.HighWater() != t0 || !c.Now().Equal(t0) {
+		t.Fatalf("after the correction: rollback %v (%v), mark %v", rb, behind, c.HighWater())
+	}
+	if again := newTestClock(t, s, sys); !again.HighWater().Equal(t0) {
+		t.Fatalf("the corrected mark was not saved: %v", again.HighWater())
+	}
+	// A PC 3 h slow: the authority's time is the trusted time, no error.
+	sys.Set(t0.Add(-3 * time.Hour))
+	mustNil(t, c.Correct(t0))
+	sys.Add(time.Hour)
+	if rb, _ := c.Rollback(); rb || !c.Now().Equal(t0.Add(time.Hour)) {
+		t.Fatalf("PC 3 h slow: rollback %v, now %v", rb, c.Now())
+	}
+	// Set back again offline: a clock error, and the time stays.
+	sys.Add(-2 * time.Hour)
+	if rb, _ := c.Rollback(); !rb || !c.Now().Equal(t0.Add(time.Hour)) {
+		t.Fatalf("set back after the correction: rollback %v, now %v", rb, c.Now())
+	}
+}

@@ -14,7 +14,7 @@
 //   - Client (client.go) is the only HTTP code and the one decoder of the
 //     authority's error answers; Verifier (token.go) checks license tokens
 //     strictly; TrustedClock (clock.go) never lets a clock set backwards
-//     revive a token; Store (store.go) is the encrypted Badger store with
+//     revive a token, and follows the authority's signed time; Store (store.go) is the encrypted Badger store with
 //     schema migrations; its key and the installation's signing key live
 //     in Secrets (secrets.go: the OS credential store, or a file sealed to
 //     the PC); audit.go is the hash-chained audit log;

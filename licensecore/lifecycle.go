@@ -246,6 +246,11 @@ func (m *Manager) Remove(ctx context.Context, sess *AdminSession, opts RemoveOpt
 	}
 	m.op.Lock()
 	defer m.op.Unlock()
+	if _, _, perr := m.store.Pending(); perr == nil { // the stored refresh token is spent: take the pair over first
+		if _, err := m.refreshLocked(ctx); err != nil && !opts.Force {
+			return err
+		}
+	}
 	toks, err := m.store.Tokens()
 	if err != nil {
 		return err
@@ -340,6 +345,11 @@ func (m *Manager) RequestSwitch(ctx context.Context, sess *AdminSession, to wire
 	}
 	if lic.Type == to {
 		return SwitchRequest{}, fmt.Errorf("%w (%s)", ErrSwitchSameType, to)
+	}
+	if _, _, perr := m.store.Pending(); perr == nil { // the stored refresh token is spent: take the pair over first
+		if _, err := m.refreshLocked(ctx); err != nil {
+			return SwitchRequest{}, err
+		}
 	}
 	toks, err := m.store.Tokens()
 	if err != nil {

@@ -67,11 +67,15 @@ type Manager struct {
 	ep     atomic.Pointer[endpoint]
 }
 
-// endpoint is the authority in force: its client and the verifier of its
-// tokens. ChangeAuthority swaps both at once.
+// endpoint is the authority in force: its client and the verifiers of its
+// tokens. ChangeAuthority swaps them at once.
 type endpoint struct {
 	client   *Client
-	verifier *Verifier
+	verifier *Verifier // at the trusted time: stored tokens
+	// fresh checks tokens just received at the authority's time (the PC's
+	// clock plus Client.ServerOffset), so a PC clock that is off never
+	// refuses a token the authority has just issued.
+	fresh *Verifier
 }
 
 // NewManager loads the stored license and key set. Without Options.Clock
@@ -153,7 +157,7 @@ func newEndpoint(m *Manager, raw string, root ed25519.PublicKey) (*endpoint, err
 	}
 	ep := &endpoint{}
 	onKeySet := func(jws string, set wire.JWKS) {
-		if err := ep.verifier.SetKeySet(set); err != nil {
+		if err := ep.setKeySet(set); err != nil {
 			m.log.Warn().Err(err).Msg("a root-signed key set has unusable keys")
 			return
 		}
@@ -161,21 +165,40 @@ func newEndpoint(m *Manager, raw string, root ed25519.PublicKey) (*endpoint, err
 			m.log.Warn().Err(err).Msg("could not store the key set")
 		}
 	}
+	sys := m.opts.Now
+	if sys == nil {
+		sys = time.Now
+	}
 	ep.client, err = NewClient(ClientOptions{AuthorityURL: raw, ClientID: m.opts.ClientID, HTTPClient: m.opts.HTTPClient, Logger: m.log,
-		Root: root, InstallKey: key, Now: m.clock.Now, OnKeySet: onKeySet})
+		Root: root, InstallKey: key, Now: sys, OnKeySet: onKeySet})
 	if err != nil {
 		return nil, err
 	}
-	ep.verifier, err = NewVerifier(VerifierOptions{Issuer: ep.client.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now})
-	if err != nil {
+	vo := VerifierOptions{Issuer: ep.client.Issuer(), Audience: m.opts.Audience, Leeway: m.Policy().Leeway, Now: m.clock.Now}
+	if ep.verifier, err = NewVerifier(vo); err != nil {
+		return nil, err
+	}
+	vo.Now = func() time.Time {
+		off, _ := ep.client.ServerOffset()
+		return sys().Add(off)
+	}
+	if ep.fresh, err = NewVerifier(vo); err != nil {
 		return nil, err
 	}
 	if jws, err := m.store.KeySet(); err == nil && root != nil {
 		if set, err := ep.client.anchor.accept(jws, ep.client.Issuer()); err == nil {
-			_ = ep.verifier.SetKeySet(set) // validated by accept
+			_ = ep.setKeySet(set) // validated by accept
 		}
 	}
 	return ep, nil
+}
+
+// setKeySet gives both verifiers the keys of set.
+func (ep *endpoint) setKeySet(set wire.JWKS) error {
+	if err := ep.verifier.SetKeySet(set); err != nil {
+		return err
+	}
+	return ep.fresh.SetKeySet(set)
 }
 
 // ChangeAuthority points this server at another authority address and,
@@ -260,6 +283,7 @@ func (m *Manager) Admins() *Admins { return m.admins }
 func (m *Manager) Status() Status {
 	st := Evaluate(m.lic.Load(), m.clock.Now(), m.Policy())
 	st.ClockError, _ = m.clock.Rollback()
+	st.ServerOffset, st.ServerOffsetKnown = m.Client().ServerOffset()
 	if err := m.clock.Save(); err != nil {
 		m.log.Warn().Err(err).Msg("could not save the trusted clock")
 	}
@@ -278,6 +302,9 @@ func (m *Manager) CompleteDeviceAuth(ctx context.Context, da *DeviceAuthorizatio
 	if err != nil {
 		return m.Status(), err
 	}
+	if err := m.store.SavePending(toks, EventAcquired); err != nil {
+		return m.Status(), err
+	}
 	if err := m.apply(ctx, toks, EventAcquired); err != nil {
 		return m.Status(), err
 	}
@@ -292,23 +319,47 @@ func (m *Manager) RefreshNow(ctx context.Context) (Status, error) {
 	return m.refreshLocked(ctx)
 }
 
-// refreshLocked is RefreshNow for callers that hold m.op.
+// refreshLocked is RefreshNow for callers that hold m.op. A pair received
+// before but not verified yet (see apply) is verified first, at the
+// authority's time, without spending a refresh token again; only a pair
+// that is itself refused (not one whose check could not be made) gives
+// way to a new refresh: with its own refresh token when only its times
+// were refused (its signature held, so the authority issued it and spent
+// the stored one), else with the stored one.
 func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	toks, err := m.store.Tokens()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNotLicensed) {
 		return m.Status(), err
+	}
+	c := m.Client()
+	if pending, event, perr := m.store.Pending(); perr == nil {
+		if _, known := c.ServerOffset(); !known {
+			_ = c.Health(ctx) // its Date header: the authority's time
+		}
+		err = m.apply(ctx, pending, event)
+		if err == nil || !errors.Is(err, ErrTokenInvalid) {
+			return m.Status(), err
+		}
+		m.log.Warn().Err(err).Msg("the pending license token was refused; refreshing again")
+		if errors.Is(err, ErrTokenExpired) || errors.Is(err, ErrTokenNotYet) {
+			toks.Refresh = pending.Refresh
+		}
+	} else if !errors.Is(perr, ErrNotStored) {
+		return m.Status(), perr
 	}
 	if toks.Refresh == "" {
 		return m.Status(), fmt.Errorf("%w: no refresh token stored", ErrNotLicensed)
 	}
-	if rb, _ := m.clock.Rollback(); rb {
-		return m.Status(), ErrClockRollback
-	}
-	fresh, err := m.Client().Refresh(ctx, toks.Refresh)
+	// A clock error does not stop the refresh: the authority judges the
+	// license by its own clock, and its answer corrects the trusted clock.
+	fresh, err := c.Refresh(ctx, toks.Refresh)
 	if err != nil {
 		if errors.Is(err, ErrLicenseRevoked) || errors.Is(err, ErrLicenseExpired) || errors.Is(err, ErrRefreshRejected) {
 			m.audit.record(EventRejected, err.Error())
 		}
+		return m.Status(), err
+	}
+	if err := m.store.SavePending(fresh, EventRefreshed); err != nil {
 		return m.Status(), err
 	}
 	if err := m.apply(ctx, fresh, EventRefreshed); err != nil {
@@ -317,19 +368,26 @@ func (m *Manager) refreshLocked(ctx context.Context) (Status, error) {
 	return m.Status(), nil
 }
 
-// apply verifies a token answer and stores it. The key set is fetched when
-// the token's kid is unknown (first acquisition or a rotation).
+// freshAnswer bounds how far a just received token's iat may lie from the
+// authority's time for its answer to correct the trusted clock: the
+// authority answers a retry within its grace window with the pair it
+// issued then.
+const freshAnswer = 15 * time.Minute
+
+// apply verifies a token answer at the authority's time and stores it as
+// the license, which clears the pending pair. Its callers store an answer
+// from the authority as the pending pair first (Store.SavePending: the
+// authority has spent the refresh token that bought it), so a failed
+// verification leaves it for the next refresh. The key set is fetched
+// when the token's kid is unknown (first acquisition or a rotation).
 func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
-	if rb, _ := m.clock.Rollback(); rb {
-		return ErrClockRollback
-	}
 	ep := m.ep.Load()
-	c, v := ep.client, ep.verifier
+	c, v := ep.client, ep.fresh
 	// The token must name this installation's key (cnf.jkt): one issued to
 	// another key is not ours to store.
 	claims, err := v.VerifyHeld(toks.License, c.jkt)
 	if errors.Is(err, wire.ErrUnknownKey) {
-		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
+		if ferr := c.fetchKeySetRetry(ctx); ferr != nil {
 			return ferr
 		}
 		claims, err = v.VerifyHeld(toks.License, c.jkt)
@@ -341,6 +399,18 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 	prev := m.lic.Load()
 	if event == EventRefreshed && prev != nil && prev.ServerID != claims.Subject {
 		return fmt.Errorf("%w: the new token is for server %q, this one is %q", ErrTokenInvalid, claims.Subject, prev.ServerID)
+	}
+	// The verified iat vouches for the answer's time, when it is close to
+	// it and not older than the token held (a replayed answer is): then
+	// the authority's clock corrects the trusted one.
+	if off, ok := c.ServerOffset(); ok && (prev == nil || !claims.IssuedAt.Before(prev.TokenIssuedAt)) {
+		server := v.opts.Now()
+		if d := server.Sub(claims.IssuedAt.Time); d < freshAnswer && d > -freshAnswer {
+			if err := m.clock.Correct(server); err != nil {
+				return err
+			}
+			m.log.Debug().Dur("server_offset", off).Msg("trusted clock set by the authority's time")
+		}
 	}
 	if err := m.clock.Observe(claims.IssuedAt.Time); err != nil {
 		return err

@@ -3,6 +3,7 @@ package licensecore_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -33,6 +34,13 @@ type realAuthority struct {
 
 func startAuthority(t *testing.T, lifetime time.Duration) *realAuthority {
 	t.Helper()
+	return startAuthorityAt(t, lifetime, nil)
+}
+
+// startAuthorityAt is startAuthority with the authority's clock (nil:
+// time.Now).
+func startAuthorityAt(t *testing.T, lifetime time.Duration, now func() time.Time) *realAuthority {
+	t.Helper()
 	ra := &realAuthority{}
 	ra.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := ra.fault.Load(); f != nil {
@@ -45,7 +53,7 @@ func startAuthority(t *testing.T, lifetime time.Duration) *realAuthority {
 	t.Cleanup(ra.ts.Close)
 	srv, err := authority.New(authority.Options{
 		DataDir: t.TempDir(), Issuer: ra.ts.URL, Logger: zerolog.Nop(),
-		TokenLifetime: lifetime, PollInterval: time.Second,
+		TokenLifetime: lifetime, PollInterval: time.Second, Now: now,
 		Argon2: authority.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1},
 	})
 	if err != nil {
@@ -306,7 +314,10 @@ func TestManagerRefreshFailures(t *testing.T) {
 	})
 }
 
-func TestManagerRefusesWhileClockRolledBack(t *testing.T) {
+// TestManagerClockRolledBack: a clock set back is a clock error until the
+// authority's time says otherwise; a refresh is not refused for it (the
+// authority judges by its own clock) and its answer clears the error.
+func TestManagerClockRolledBack(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -320,14 +331,346 @@ func TestManagerRefusesWhileClockRolledBack(t *testing.T) {
 	if !st.ClockError || st.Severity() == 0 {
 		t.Fatalf("clock set back two hours: clock error %v", st.ClockError)
 	}
-	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrClockRollback) {
+	if d := time.Since(st.At); d > time.Minute || d < -time.Minute {
+		t.Fatalf("the trusted time followed the clock back: %v", st.At)
+	}
+	time.Sleep(1100 * time.Millisecond) // a later iat
+	st, err := m.RefreshNow(context.Background())
+	if err != nil {
 		t.Fatalf("refresh with clock rolled back: %v", err)
 	}
-	if after, _ := store.Tokens(); after != before {
-		t.Fatal("tokens changed during a clock error")
+	if after, _ := store.Tokens(); after == before || st.ClockError {
+		t.Fatalf("refresh did not store new tokens (%v) or clear the clock error (%v)", after == before, st.ClockError)
 	}
-	offset.Store(0)
-	if st := m.Status(); st.ClockError {
-		t.Fatal("clock error did not clear once the clock was right")
+	if d := st.ServerOffset - 2*time.Hour; !st.ServerOffsetKnown || d > 2*time.Second || d < -2*time.Second {
+		t.Fatalf("server offset %v, want 2 h", st.ServerOffset)
 	}
+}
+
+// A store that pays and reaches the authority now and then must never be
+// locked out: lost answers, a key set that cannot be fetched once, and a
+// PC clock that is off.
+
+// shiftedClock is time.Now moved by a settable amount: a PC clock that is
+// off, or the authority's clock run forward.
+type shiftedClock struct{ d atomic.Int64 }
+
+func (c *shiftedClock) now() time.Time      { return time.Now().Add(time.Duration(c.d.Load())) }
+func (c *shiftedClock) set(d time.Duration) { c.d.Store(int64(d)) }
+func (c *shiftedClock) add(d time.Duration) { c.d.Add(int64(d)) }
+
+// faultyKeySet answers the signed key set with a 500 while fail says so
+// (fail < 0: always; n > 0: the next n times) and counts the refresh
+// grants; everything else reaches the authority.
+type faultyKeySet struct {
+	ra      *realAuthority
+	fail    atomic.Int64
+	refresh atomic.Int64
+}
+
+func (f *faultyKeySet) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == wire.PathSignedJWKS {
+		if n := f.fail.Load(); n < 0 || (n > 0 && f.fail.CompareAndSwap(n, n-1)) {
+			http.Error(w, "busy", http.StatusInternalServerError)
+			return
+		}
+	}
+	if r.URL.Path == "/token" && r.ParseForm() == nil && r.PostForm.Get("grant_type") == "refresh_token" {
+		f.refresh.Add(1)
+	}
+	f.ra.srv.Handler().ServeHTTP(w, r)
+}
+
+func TestLockoutKeySetFailureKeepsPair(t *testing.T) {
+	var clk shiftedClock // the authority's and the PC's
+	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
+	f := &faultyKeySet{ra: ra}
+	ra.setFault(f.serve)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), clk.now)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := store.Tokens()
+	mustRotate(t, ra)
+	f.fail.Store(-1)
+	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrAuthorityBroken) {
+		t.Fatalf("refresh while the key set cannot be fetched: %v", err)
+	}
+	pending, _, err := store.Pending()
+	if err != nil || pending.License == "" || pending.Refresh == "" || pending.License == before.License {
+		t.Fatalf("the received pair was not kept: %v", err)
+	}
+	if now, _ := store.Tokens(); now != before {
+		t.Fatal("an unverified pair replaced the stored tokens")
+	}
+	// Past the authority's grace window the spent refresh token is worth
+	// nothing: only the kept pair can save the installation.
+	clk.add(11 * time.Minute)
+	f.fail.Store(0)
+	st, err := m.RefreshNow(context.Background())
+	if err != nil || st.State != licensecore.Licensed || st.Token != licensecore.TokenOK {
+		t.Fatalf("retry after the key set came back: %v, %v/%v", err, st.State, st.Token)
+	}
+	if after, _ := store.Tokens(); after != pending {
+		t.Fatal("the retry did not store the kept pair")
+	}
+	if n := f.refresh.Load(); n != 1 {
+		t.Fatalf("%d refresh grants, want 1: the retry spent a refresh token again", n)
+	}
+	if _, _, err := store.Pending(); !errors.Is(err, licensecore.ErrNotStored) {
+		t.Fatalf("pending pair after it was verified: %v", err)
+	}
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("the chain is not alive after the retry: %v", err)
+	}
+}
+
+// TestLockoutPendingAfterRestart: the app stopped between storing a
+// received pair and verifying it, on a PC whose clock is 3 h slow. After
+// the restart (no offset to the authority's clock known yet), past the
+// authority's grace window, the pair is taken over.
+func TestLockoutPendingAfterRestart(t *testing.T) {
+	var clk shiftedClock // the authority's
+	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
+	pc := func() time.Time { return clk.now().Add(-3 * time.Hour) }
+	dir := t.TempDir() + "/store"
+	m, store := openManager(t, dir, ra, pc)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	var got licensecore.Tokens
+	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		ra.srv.Handler().ServeHTTP(rec, r)
+		var answer map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		got.License, _ = answer[wire.TokenResponseLicenseField].(string)
+		got.Refresh, _ = answer["refresh_token"].(string)
+		hangUp(w, r)
+	})
+	if _, err := m.RefreshNow(context.Background()); err == nil || got.License == "" || got.Refresh == "" {
+		t.Fatalf("the answer was not captured: %v", err)
+	}
+	ra.setFault(nil)
+	// As if the app had received the answer, stored it and stopped.
+	if err := store.SavePending(got, licensecore.EventRefreshed); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.add(11 * time.Minute)
+	m, store = openManager(t, dir, ra, pc)
+	st, err := m.RefreshNow(context.Background())
+	if err != nil || st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || st.ClockError {
+		t.Fatalf("after the restart: %v, %v/%v, clock error %v", err, st.State, st.Token, st.ClockError)
+	}
+	if after, _ := store.Tokens(); after != got {
+		t.Fatal("the kept pair was not taken over")
+	}
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("the chain is not alive: %v", err)
+	}
+}
+
+func TestLockoutKeySetRetried(t *testing.T) {
+	ra := startAuthority(t, 24*time.Hour)
+	f := &faultyKeySet{ra: ra}
+	ra.setFault(f.serve)
+	m, _ := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), nil)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	mustRotate(t, ra)
+	f.fail.Store(1)
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("one failed key-set fetch after a rotation: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	mustRotate(t, ra)
+	f.fail.Store(-1)
+	start := time.Now()
+	if _, err := m.RefreshNow(ctx); err == nil {
+		t.Fatal("refresh succeeded without a key set")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the key-set retries ignored the context: %v", took)
+	}
+}
+
+func mustRotate(t *testing.T, ra *realAuthority) {
+	t.Helper()
+	if err := ra.srv.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLockoutLostAnswer drops the answer of a refresh after the authority
+// processed it (just after a key rotation). The retry gets the same pair
+// from the authority's grace window, though its key set cannot be fetched
+// then; the pair is kept, and after the grace window the installation
+// takes it over and stays licensed with one live chain.
+func TestLockoutLostAnswer(t *testing.T) {
+	var clk shiftedClock
+	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
+	m, store := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), clk.now)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := store.Tokens()
+	mustRotate(t, ra)
+	f := &faultyKeySet{ra: ra}
+	var lost atomic.Pointer[string]
+	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		f.serve(rec, r)
+		if r.URL.Path != "/token" || lost.Load() != nil {
+			copyAnswer(w, rec)
+			return
+		}
+		var answer map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		tok, _ := answer[wire.TokenResponseLicenseField].(string)
+		lost.Store(&tok)
+		hangUp(w, r)
+	})
+	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrAuthorityDown) {
+		t.Fatalf("refresh whose answer was lost: %v", err)
+	}
+	if now, _ := store.Tokens(); now != before || lost.Load() == nil || *lost.Load() == "" {
+		t.Fatal("the lost answer changed the stored tokens, or the authority did not answer")
+	}
+	clk.add(time.Minute) // the retry comes a minute later, the key set is down
+	f.fail.Store(-1)
+	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrAuthorityBroken) {
+		t.Fatalf("retry while the key set cannot be fetched: %v", err)
+	}
+	if pending, _, err := store.Pending(); err != nil || pending.License != *lost.Load() {
+		t.Fatalf("the retry did not get and keep the pair of the lost answer: %v", err)
+	}
+	clk.add(10 * time.Minute) // past the grace window
+	f.fail.Store(0)
+	st, err := m.RefreshNow(context.Background())
+	if err != nil || st.State != licensecore.Licensed {
+		t.Fatalf("retry after the grace window: %v, %v", err, st.State)
+	}
+	if after, _ := store.Tokens(); after.License != *lost.Load() {
+		t.Fatal("the installation did not take over the pair of the lost answer")
+	}
+	if n := f.refresh.Load(); n != 2 {
+		t.Fatalf("%d refresh grants, want 2 (the lost one and its retry)", n)
+	}
+	ra.setFault(nil)
+	clk.add(time.Minute)
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("the chain is not alive after the retry: %v", err)
+	}
+}
+
+func copyAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// TestLockoutClockSkew: a PC clock off by seconds, hours or most of a day
+// neither blocks acquisition nor refresh, and the status is evaluated at
+// the authority's time.
+func TestLockoutClockSkew(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		skew time.Duration
+	}{{"45 s slow", -45 * time.Second}, {"3 h slow", -3 * time.Hour}, {"20 h fast", 20 * time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ra := startAuthority(t, time.Hour)
+			var pc shiftedClock
+			pc.set(tc.skew)
+			m, _ := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), pc.now)
+			st, err := acquire(t, m, ra.ts.URL, "approve")
+			if err != nil {
+				t.Fatalf("acquisition: %v", err)
+			}
+			checkSkewed(t, "acquired", st, tc.skew)
+			time.Sleep(1100 * time.Millisecond) // a later iat
+			if st, err = m.RefreshNow(context.Background()); err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			checkSkewed(t, "refreshed", st, tc.skew)
+		})
+	}
+}
+
+func checkSkewed(t *testing.T, when string, st licensecore.Status, skew time.Duration) {
+	t.Helper()
+	if st.State != licensecore.Licensed || st.Token != licensecore.TokenOK || st.ClockError {
+		t.Fatalf("%s: %v/%v, clock error %v", when, st.State, st.Token, st.ClockError)
+	}
+	if d := st.ServerOffset + skew; !st.ServerOffsetKnown || d > 2*time.Second || d < -2*time.Second {
+		t.Fatalf("%s: server offset %v (known %v), PC clock off by %v", when, st.ServerOffset, st.ServerOffsetKnown, skew)
+	}
+	if d := time.Since(st.At); d > 5*time.Second || d < -5*time.Second {
+		t.Fatalf("%s: trusted time %v is %v away from the authority's", when, st.At, d)
+	}
+}
+
+// TestLockoutClockAheadThenCorrected: the PC clock ran 20 days ahead while
+// the app was stopped (the trusted time followed), then was set right. The
+// next contact with the authority corrects the trusted time by itself.
+func TestLockoutClockAheadThenCorrected(t *testing.T) {
+	ra := startAuthority(t, 72*time.Hour)
+	renewal := time.Now().AddDate(0, 0, 10).UTC().Truncate(time.Second)
+	if err := ra.srv.Seed(authoritySeed(func(l *authority.LicenseSeed) { l.RenewalDate = renewal })); err != nil {
+		t.Fatal(err)
+	}
+	var pc shiftedClock
+	dir := t.TempDir() + "/store"
+	m, store := openManager(t, dir, ra, pc.now)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	pc.set(20 * 24 * time.Hour)
+	m.Status() // the trusted time follows the clock ahead, and is saved
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	pc.set(0) // set right, then the app starts again
+	m, _ = openManager(t, dir, ra, pc.now)
+	if st := m.Status(); !st.ClockError || st.State != licensecore.ExpiredRequiresRenewal {
+		t.Fatalf("before the next contact: clock error %v, %v (the scenario did not arise)", st.ClockError, st.State)
+	}
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("refresh with the clock set right: %v", err)
+	}
+	st := m.Status()
+	if st.ClockError || st.State != licensecore.RequiresRenewal || st.Token != licensecore.TokenOK {
+		t.Fatalf("after the next contact: clock error %v, %v/%v", st.ClockError, st.State, st.Token)
+	}
+	if d := time.Since(st.At); d > time.Minute || d < -time.Minute {
+		t.Fatalf("trusted time %v is still %v away from now", st.At, -d)
+	}
+}
+
+// openManager opens (or reopens) the store at dir and a manager of ra on
+// it; the caller may close the store early, to start again.
+func openManager(t *testing.T, dir string, ra *realAuthority, now func() time.Time) (*licensecore.Manager, *licensecore.Store) {
+	t.Helper()
+	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: dir, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	m, err := licensecore.NewManager(licensecore.Options{
+		Store: store, AuthorityURL: ra.ts.URL, Now: now, Logger: zerolog.Nop(), Root: ra.srv.RootPublicKey(),
+		DeviceName: "Test PC", InstallCode: "BCDF-GHJK-LMNP-QRST",
+		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, store
 }

@@ -134,9 +134,15 @@ type Status struct {
 	// ClockError: the system clock is behind the trusted time; no expiry is
 	// extended until it is right again.
 	ClockError bool `json:"clock_error"`
+	// ServerOffset is how far the authority's clock is ahead of this PC's
+	// (negative: behind), as its last answer showed; ServerOffsetKnown is
+	// false until an answer came in this session.
+	ServerOffset      time.Duration `json:"-"`
+	ServerOffsetKnown bool          `json:"-"`
 	// License is nil when State is Unlicensed.
-	License *License  `json:"licence,omitempty"`
-	At      time.Time `json:"at"`
+	License *License `json:"licence,omitempty"`
+	// At is the trusted time the status was evaluated at.
+	At time.Time `json:"at"`
 	// TokenLeft is the time until the token expires (negative once expired).
 	TokenLeft time.Duration `json:"-"`
 	// RenewalLeft is the time until the renewal date; meaningful only when

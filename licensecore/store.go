@@ -82,7 +82,8 @@ const (
 	keyKeySet   = "trust/keyset" // the authority's key set as signed by the root (a JWS)
 	keyRoot     = "trust/root"   // the pinned root public key
 	keyClock    = "clock/high"
-	keySwitch   = "lic/switch" // pending perpetual/subscription switch
+	keySwitch   = "lic/switch"  // pending perpetual/subscription switch
+	keyPending  = "lic/pending" // a received token pair not verified yet (sealed)
 	prefixSet   = "set/"
 	prefixNote  = "notified/"
 	prefixAudit = "audit/e/"
@@ -492,6 +493,9 @@ func (s *Store) licenseWrites(l License, t *Tokens, keySet string) (func(*badger
 			if err := txn.Set([]byte(keyRefresh), sealed); err != nil {
 				return err
 			}
+			if err := txn.Delete([]byte(keyPending)); err != nil {
+				return err
+			}
 		}
 		if keySet != "" {
 			return txn.Set([]byte(keyKeySet), []byte(keySet))
@@ -543,11 +547,55 @@ func (s *Store) Tokens() (Tokens, error) {
 	return Tokens{License: string(lic), Refresh: string(ref)}, nil
 }
 
+// pendingPair is a token answer received but not verified yet, with the
+// event it will be recorded as (EventAcquired, EventRefreshed).
+type pendingPair struct {
+	License string `json:"license"`
+	Refresh string `json:"refresh"`
+	Event   string `json:"event"`
+}
+
+// SavePending stores a token answer as soon as it arrives, before it is
+// verified (sealed: it holds a refresh token). A verification that fails
+// later (a key set that could not be fetched) then retries with this pair
+// instead of spending a refresh token again; SaveLicense takes it over
+// once verified. The stored tokens stay as they were until then, so an
+// answer that turns out forged or garbled costs nothing.
+func (s *Store) SavePending(t Tokens, event string) error {
+	raw, err := json.Marshal(pendingPair{License: t.License, Refresh: t.Refresh, Event: event})
+	if err != nil {
+		return err
+	}
+	sealed, err := s.seal(raw)
+	if err != nil {
+		return err
+	}
+	return s.put(keyPending, sealed)
+}
+
+// Pending is the token answer SavePending stored and no SaveLicense has
+// taken yet, and its event; ErrNotStored when there is none.
+func (s *Store) Pending() (Tokens, string, error) {
+	sealed, err := s.get(keyPending)
+	if err != nil {
+		return Tokens{}, "", err
+	}
+	raw, err := s.open(sealed)
+	if err != nil {
+		return Tokens{}, "", err
+	}
+	var p pendingPair
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return Tokens{}, "", ErrStoreCorrupt
+	}
+	return Tokens{License: p.License, Refresh: p.Refresh}, p.Event, nil
+}
+
 // DeleteLicense removes the license and its tokens (the audit log and the
 // pinned key set stay).
 func (s *Store) DeleteLicense() error {
 	return s.update(func(txn *badger.Txn) error {
-		for _, k := range []string{keyLicense, keyToken, keyRefresh} {
+		for _, k := range []string{keyLicense, keyToken, keyRefresh, keyPending} {
 			if err := txn.Delete([]byte(k)); err != nil {
 				return err
 			}

@@ -94,6 +94,7 @@ type dpopTransport struct {
 	now    func() time.Time
 	base   http.RoundTripper
 	offset atomic.Int64 // authority's clock − PC's clock, in seconds
+	known  atomic.Bool  // an answer has shown the offset
 }
 
 func (d *dpopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -138,11 +139,35 @@ func (d *dpopTransport) send(req *http.Request, offset int64) (*http.Response, e
 	r.Header.Set(wire.HeaderDPoP, proof)
 	resp, err := d.base.RoundTrip(r)
 	if err == nil {
-		if at, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
-			d.offset.Store(int64(at.Sub(sent).Round(time.Second) / time.Second))
+		if at, ok := answerTime(resp.Header); ok {
+			// Against the middle of the round trip: a slow line shifts
+			// the offset by half its delay at most.
+			mid := sent.Add(d.now().Sub(sent) / 2)
+			d.offset.Store(int64(at.Sub(mid).Round(time.Second) / time.Second))
+			d.known.Store(true)
 		}
 	}
 	return resp, err
+}
+
+// answerTime is the authority's time of an answer: the time it signed the
+// answer at when it is signed, else its Date header.
+func answerTime(h http.Header) (time.Time, bool) {
+	if sec, err := strconv.ParseInt(h.Get(wire.HeaderSignedAt), 10, 64); err == nil {
+		return time.Unix(sec, 0), true
+	}
+	at, err := http.ParseTime(h.Get("Date"))
+	return at, err == nil
+}
+
+// ServerOffset is how far the authority's clock is ahead of this PC's
+// (negative: behind), as the last answer showed it, and whether any answer
+// has shown it yet.
+func (c *Client) ServerOffset() (time.Duration, bool) {
+	if c.dpop == nil || !c.dpop.known.Load() {
+		return 0, false
+	}
+	return time.Duration(c.dpop.offset.Load()) * time.Second, true
 }
 
 // newNonce is the binding of a signed answer to its request.
@@ -155,8 +180,8 @@ func newNonce() (string, error) {
 }
 
 // checkAnswer verifies a state-changing answer's signature. A key the
-// anchor does not know yet is looked up once in a freshly fetched signed
-// key set (the authority may have rotated).
+// anchor does not know yet is looked up in a freshly fetched signed key
+// set (the authority may have rotated).
 func (c *Client) checkAnswer(ctx context.Context, resp *http.Response, req *http.Request, nonce string, body []byte) error {
 	if c.anchor == nil {
 		return ErrNoRoot
@@ -168,7 +193,7 @@ func (c *Client) checkAnswer(ctx context.Context, resp *http.Response, req *http
 	}
 	pub, ok := c.anchor.key(kid)
 	if !ok {
-		if _, _, ferr := c.FetchKeySet(ctx); ferr != nil {
+		if ferr := c.fetchKeySetRetry(ctx); ferr != nil {
 			return ferr
 		}
 		if pub, ok = c.anchor.key(kid); !ok {
@@ -210,6 +235,32 @@ func (c *Client) FetchKeySet(ctx context.Context) (string, wire.JWKS, error) {
 		c.onKeySet(jws, set)
 	}
 	return jws, set, nil
+}
+
+// keySetTries and keySetBackoff bound fetchKeySetRetry: a key set is
+// small, so a few quick tries ride out a dropped connection without
+// holding a refresh up for long.
+const (
+	keySetTries   = 3
+	keySetBackoff = 250 * time.Millisecond
+)
+
+// fetchKeySetRetry is FetchKeySet for a kid that is not known yet: it
+// tries keySetTries times with back-off (doubling, with jitter) within
+// ctx, and returns the last error.
+func (c *Client) fetchKeySetRetry(ctx context.Context) error {
+	wait := keySetBackoff
+	var err error
+	for try := 1; ; try++ {
+		if _, _, err = c.FetchKeySet(ctx); err == nil || try == keySetTries || ctx.Err() != nil {
+			return err
+		}
+		c.log.Info().Err(err).Int("try", try).Msg("fetching the key set failed; retrying")
+		if serr := sleepCtx(ctx, jitter(wait)); serr != nil {
+			return err
+		}
+		wait *= 2
+	}
 }
 
 // loopback reports whether host (without port) is this machine, where

@@ -25,7 +25,7 @@ const refreshTimeout = time.Minute
 const (
 	msgTokenSoon    = "Connect this server to the internet to get fresh tokens."
 	msgTokenExpired = "The license token has expired: registers cannot authenticate until this server gets a fresh token."
-	msgClock        = "This PC's clock is behind the last trusted time. Correct the date and time; until then License Desk does not extend any expiry."
+	msgClock        = "This PC's clock is behind the last trusted time. Correct the date and time, or, if they are right, press Refresh tokens now: the Authorization server's time corrects the trusted time. Until then License Desk does not extend any expiry."
 	msgRenewalGone  = "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again (remove & re-acquire)."
 	msgRefreshOff   = "The authorization server cannot be reached right now. That is normal while this server is offline: License Desk keeps trying in the background."
 )
@@ -197,9 +197,23 @@ func (d *details) show(st licensecore.Status) {
 		d.tokenSoonBanner.set("The license token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon)
 	}
 	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
-	d.clockBanner.set(choose(st.ClockError, msgClock))
+	d.clockBanner.set(clockWords(st, d.loc))
 	d.offlineBanner.set(OfflineWarning(st))
 	d.root.Refresh() // banners and rows came or went: lay out again
+}
+
+// clockWords is the clock banner: the clock error with the trusted time,
+// and how far this PC's clock is from the authority's when that is more
+// than a minute.
+func clockWords(st licensecore.Status, loc *time.Location) string {
+	var parts []string
+	if st.ClockError {
+		parts = append(parts, msgClock, "Trusted time: "+formatDateTime(st.At, loc)+".")
+	}
+	if off := ClockOffset(st); off != "" {
+		parts = append(parts, off+".")
+	}
+	return strings.Join(parts, " ")
 }
 
 func choose(cond bool, msg string) string {

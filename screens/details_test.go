@@ -251,3 +251,33 @@ func TestDetailsOpenAuthority(t *testing.T) {
 		t.Errorf("message %q", f.d.msg.Text)
 	}
 }
+
+// TestLockoutDetailsClockWords: the details screen says how far this PC's
+// clock is from the authority's, and the trusted time in a clock error.
+func TestLockoutDetailsClockWords(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		st      licensecore.Status
+		banners []string
+		want    []string
+	}{
+		{"clock error", skewed(statusAt(nil, true), 3*time.Hour+12*time.Minute), []string{"clock"},
+			[]string{"Trusted time: 10 Mar 2026 09:30.", "This PC's clock is 3 h 12 min behind the Authorization server."}},
+		{"large offset", skewed(statusAt(nil, false), -20*time.Hour), []string{"clock"},
+			[]string{"This PC's clock is 20 h ahead of the Authorization server."}},
+		{"small offset", skewed(statusAt(nil, false), 30*time.Second), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDetailsFixture(t, tc.st)
+			if got := f.banners(); !slices.Equal(got, tc.banners) {
+				t.Fatalf("banners %v, want %v", got, tc.banners)
+			}
+			all := strings.Join(texts(f.win.Content()), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("the screen does not say %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}

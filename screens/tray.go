@@ -50,12 +50,16 @@ func TrayStatus(st licensecore.Status, now time.Time) (line string, state TraySt
 		return "License expired — remove & re-acquire", state
 	case st.Token == licensecore.TokenExpired:
 		return "Token expired — connect to the internet", state
+	case st.ClockError && ClockOffset(st) != "":
+		return ClockOffset(st), state
 	case st.ClockError:
 		return "Clock error — correct the date and time", state
 	case st.OfflineExpiring:
 		return "License expires in " + plural(st.OfflineDaysLeft, "day") + " — licensing server unavailable", state
 	case st.State == licensecore.RequiresRenewal:
 		return "Requires Renewal — renew within " + durationWords(renewalLeft), state
+	case ClockOffset(st) != "":
+		return ClockOffset(st), state
 	case st.Token == licensecore.TokenNone:
 		return "Licensed", state
 	default:

@@ -31,6 +31,10 @@ func TestTrayStatus(t *testing.T) {
 		{"renewal passed", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-day) }, false), t0,
 			"License expired — remove & re-acquire", TrayExpired},
 		{"clock error", statusAt(nil, true), t0, "Clock error — correct the date and time", TrayWarning},
+		{"clock error, offset known", skewed(statusAt(nil, true), 3*time.Hour+12*time.Minute), t0,
+			"This PC's clock is 3 h 12 min behind the Authorization server", TrayWarning},
+		{"clock ahead", skewed(statusAt(nil, false), -20*time.Hour), t0, "This PC's clock is 20 h ahead of the Authorization server", TrayOK},
+		{"clock within a minute", skewed(statusAt(nil, false), 45*time.Second), t0, "Licensed — token expires in 2 days", TrayOK},
 		{"no token expiry", statusAt(func(l *licensecore.License) { l.TokenExpiry = time.Time{} }, false), t0, "Licensed", TrayOK},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package screens
 import (
 	"crypto/ed25519"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,43 @@ func OfflineWarning(st licensecore.Status) string {
 		return fmt.Sprintf("The license will expire in %s because the licensing server has been unavailable for %s", plural(st.OfflineDaysLeft, "day"), away)
 	}
 	return ""
+}
+
+// clockSlack is how far this PC's clock may be from the authority's before
+// the screens mention it.
+const clockSlack = time.Minute
+
+// ClockOffset words how far this PC's clock is from the Authorization
+// server's, e.g. "This PC's clock is 3 h 12 min behind the Authorization
+// server"; "" while no answer has shown it or it is within a minute.
+func ClockOffset(st licensecore.Status) string {
+	off := st.ServerOffset
+	if !st.ServerOffsetKnown || (off <= clockSlack && off >= -clockSlack) {
+		return ""
+	}
+	way := "behind"
+	if off < 0 {
+		way, off = "ahead of", -off
+	}
+	return "This PC's clock is " + clockSpan(off) + " " + way + " the Authorization server"
+}
+
+// clockSpan renders an offset in its two largest units: "2 days 4 h",
+// "3 h 12 min", "5 min".
+func clockSpan(d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case days > 0 && h > 0:
+		return plural(days, "day") + " " + strconv.Itoa(h) + " h"
+	case days > 0:
+		return plural(days, "day")
+	case h > 0 && m > 0:
+		return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+	case h > 0:
+		return strconv.Itoa(h) + " h"
+	}
+	return strconv.Itoa(m) + " min"
 }
 
 // poolDate is the date of a pool license's maintenance.

@@ -137,3 +137,33 @@ func TestNoticeText(t *testing.T) {
 	}
 	t.Fatal("no offline notice")
 }
+
+// skewed is st with the authority's clock off by d from this PC's.
+func skewed(st licensecore.Status, d time.Duration) licensecore.Status {
+	st.ServerOffset, st.ServerOffsetKnown = d, true
+	return st
+}
+
+func TestLockoutClockOffsetWords(t *testing.T) {
+	st := statusAt(nil, false)
+	for _, tc := range []struct {
+		name string
+		st   licensecore.Status
+		want string
+	}{
+		{"unknown", st, ""},
+		{"within a minute", skewed(st, -time.Minute), ""},
+		{"45 s", skewed(st, 45*time.Second), ""},
+		{"behind", skewed(st, 3*time.Hour+12*time.Minute+20*time.Second), "This PC's clock is 3 h 12 min behind the Authorization server"},
+		{"ahead", skewed(st, -20*time.Hour), "This PC's clock is 20 h ahead of the Authorization server"},
+		{"minutes", skewed(st, 5*time.Minute), "This PC's clock is 5 min behind the Authorization server"},
+		{"days", skewed(st, -(20*day + 4*time.Hour)), "This PC's clock is 20 days 4 h ahead of the Authorization server"},
+		{"one day", skewed(st, day), "This PC's clock is 1 day behind the Authorization server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ClockOffset(tc.st); got != tc.want {
+				t.Fatalf("%q, want %q", got, tc.want)
+			}
+		})
+	}
+}

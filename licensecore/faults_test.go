@@ -39,14 +39,10 @@ import (
 // The authority's Issuer is the proxy's address, so the tokens' iss and the
 // DPoP proofs' htu match what the client dials.
 //
-// KNOWN FAILING on the code of this commit (each marked where it fails):
-//   - "key set fetch dropped after the answer": needs the Manager to store a
-//     received pair before it verifies it (manager.go, issue 11);
-//   - "bandwidth trickle" and "connection reset mid-body": their recovery
-//     passes, but the error of the broken refresh is ErrAuthorityBroken
-//     where it should be ErrAuthorityDown (client.go: x/oauth2 formats a
-//     failed body read with %v, so Client.mapError cannot see the network
-//     error).
+// Each failing refresh must be reported as what it is: a fault on the way
+// (ErrAuthorityDown), never an answer License Desk does not understand. The
+// client reads every answer whole in its transport, so a body cut mid-way
+// is a transport error even inside x/oauth2.
 
 const (
 	faultLifetime = 2 * time.Minute
@@ -497,13 +493,6 @@ func TestFaults(t *testing.T) {
 		in.m, in.store = reopenManager(t, in, rig.url, time.Second)
 		down = rig.toxic(`{"name":"trickle_down","type":"bandwidth","stream":"downstream","attributes":{"rate":1}}`)
 		err = in.failRefresh(t, 10*time.Second)
-		// KNOWN FAILING (client.go, not this file): x/oauth2 reports a
-		// failed read of the answer's body as a plain error ("oauth2:
-		// cannot fetch token: context deadline exceeded", formatted with
-		// %v), so Client.mapError calls a network fault
-		// ErrAuthorityBroken ("an answer License Desk does not
-		// understand"). It should be ErrAuthorityDown. Reported, not
-		// fatal: the recovery below still runs.
 		if !isDown(err) {
 			t.Errorf("trickle beyond the timeout: %v, want ErrAuthorityDown", err)
 		}
@@ -553,11 +542,6 @@ func TestFaults(t *testing.T) {
 		rig.toxic(`{"name":"rst","type":"reset_peer","stream":"downstream","toxicity":0,"attributes":{"timeout":0}}`)
 		rig.toxic(fmt.Sprintf(`{"name":"cut","type":"limit_data","stream":"downstream","attributes":{"bytes":%d}}`, head+body/2))
 		err := in.failRefresh(t, 5*time.Second)
-		// KNOWN FAILING (client.go, not this file): a reset while x/oauth2
-		// reads the body reaches Client.mapError as a plain error
-		// ("oauth2: cannot fetch token: read tcp …: connection reset by
-		// peer"), which it calls ErrAuthorityBroken. It should be
-		// ErrAuthorityDown. Reported, not fatal: the recovery below runs.
 		if !isDown(err) {
 			t.Errorf("reset mid-body: %v, want ErrAuthorityDown", err)
 		}
@@ -595,13 +579,10 @@ func TestFaults(t *testing.T) {
 		in.assertLiveChain(t)
 	})
 
-	// KNOWN FAILING until the Manager stores a received pair before it
-	// verifies it (issue 11, "Idempotent refresh"; the other half of this
-	// work, in manager.go): today apply() fetches the unknown key set,
-	// fails, and throws the pair away; the authority has spent the old
-	// refresh token, and once its grace window is over (1 s here, 10 min in
-	// the field: a PC that stays offline a little longer) the retry is
-	// "refresh token has already been used" and the chain is revoked.
+	// The pair received before the key set fetch failed is kept (stored
+	// before it is verified): the retry, after the grace window (1 s here,
+	// 10 min in the field), verifies it instead of spending the refresh
+	// token again, which would revoke the chain.
 	t.Run("key set fetch dropped after the answer", func(t *testing.T) {
 		const grace = time.Second
 		rig := startFaultRigGrace(t, grace)

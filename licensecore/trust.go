@@ -139,6 +139,15 @@ func (d *dpopTransport) send(req *http.Request, offset int64) (*http.Response, e
 	r.Header.Set(wire.HeaderDPoP, proof)
 	resp, err := d.base.RoundTrip(r)
 	if err == nil {
+		// Read the whole answer here: a connection cut mid-body is then a
+		// transport error (the authority is out of reach) for every caller,
+		// x/oauth2 included, not an answer it cannot parse.
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxTransportAnswer+1))
+		resp.Body.Close()
+		if rerr != nil {
+			return nil, fmt.Errorf("reading the answer of %s: %w", req.URL.Path, rerr)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
 		if at, ok := answerTime(resp.Header); ok {
 			// Against the middle of the round trip: a slow line shifts
 			// the offset by half its delay at most.
@@ -149,6 +158,10 @@ func (d *dpopTransport) send(req *http.Request, offset int64) (*http.Response, e
 	}
 	return resp, err
 }
+
+// maxTransportAnswer bounds what the transport buffers of one answer; the
+// callers bound what they accept more tightly.
+const maxTransportAnswer = 4 << 20
 
 // answerTime is the authority's time of an answer: the time it signed the
 // answer at when it is signed, else its Date header.

@@ -438,19 +438,23 @@ func TestLockoutPendingAfterRestart(t *testing.T) {
 	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
 		t.Fatal(err)
 	}
-	var got licensecore.Tokens
+	var captured atomic.Pointer[licensecore.Tokens]
 	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()
 		ra.srv.Handler().ServeHTTP(rec, r)
 		var answer map[string]any
 		_ = json.Unmarshal(rec.Body.Bytes(), &answer)
+		var got licensecore.Tokens
 		got.License, _ = answer[wire.TokenResponseLicenseField].(string)
 		got.Refresh, _ = answer["refresh_token"].(string)
+		captured.Store(&got)
 		hangUp(w, r)
 	})
-	if _, err := m.RefreshNow(context.Background()); err == nil || got.License == "" || got.Refresh == "" {
+	_, err := m.RefreshNow(context.Background())
+	if err == nil || captured.Load() == nil || captured.Load().License == "" || captured.Load().Refresh == "" {
 		t.Fatalf("the answer was not captured: %v", err)
 	}
+	got := *captured.Load()
 	ra.setFault(nil)
 	// As if the app had received the answer, stored it and stopped.
 	if err := store.SavePending(got, licensecore.EventRefreshed); err != nil {

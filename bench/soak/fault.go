@@ -175,7 +175,7 @@ func (t *faultTransport) observe(form url.Values, status int, body []byte) {
 		switch {
 		case ok && now.Sub(spent) < s.cfg.grace:
 			s.violation(in, "\"already used\" refusal of a retry within the grace window")
-		default:
+		case !in.chainRevoked:
 			s.lateRetryRefusals.Add(1)
 			in.chainRevoked = true
 		}

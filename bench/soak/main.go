@@ -9,8 +9,8 @@
 //
 // Each installation does what the app's refresher does: at the token's
 // refresh point it checks the authority's health and calls RefreshNow;
-// after a failure it backs off (30 s doubling to 30 min, ±20 % jitter)
-// and tries again. Each HTTP call fails with probability -fault, in one of
+// after a failure it backs off (30 s doubling to 30 min, ±20 % jitter;
+// -retry-max changes the cap) and tries again. Each HTTP call fails with probability -fault, in one of
 // five ways (drop the request, drop the answer after the server processed
 // it, a 500 HTML page from a proxy, a reset half-way through the body, an
 // answer later than the client's timeout). PC clocks are off by up to
@@ -57,6 +57,7 @@ type config struct {
 	skew     time.Duration
 	jumps    float64
 	rotate   time.Duration
+	retryMax time.Duration
 	workers  int
 	seed     uint64
 	dir      string
@@ -108,6 +109,7 @@ func soak() int {
 	flag.DurationVar(&c.skew, "skew", 2*time.Hour, "PC clocks are off by up to ± this much")
 	flag.Float64Var(&c.jumps, "jumps", 0.5, "expected +20 days clock excursions per installation per year")
 	flag.DurationVar(&c.rotate, "rotate", 30*24*time.Hour, "the authority rotates its signing key this often (0: never)")
+	flag.DurationVar(&c.retryMax, "retry-max", 30*time.Minute, "the refresher's longest back-off (the app's: 30m; it starts at 30s and doubles)")
 	flag.IntVar(&c.workers, "workers", 2*runtime.GOMAXPROCS(0), "installations refreshing at the same time")
 	flag.Uint64Var(&c.seed, "seed", 1, "random seed")
 	flag.StringVar(&c.dir, "dir", "", "directory for the stores (default: a new temporary directory, on /dev/shm when there is one, removed at the end)")
@@ -384,9 +386,9 @@ func firstClause(err error) string {
 
 func (s *sim) failed(in *install, err error) {
 	in.lastErr = shortErr(err)
-	d := 30 * time.Second
+	d := min(30*time.Second, s.cfg.retryMax)
 	if in.backoff > 0 {
-		d = min(in.backoff*2, 30*time.Minute)
+		d = min(in.backoff*2, s.cfg.retryMax)
 	}
 	in.backoff = d
 	in.retryAt = s.clock.Now().Add(time.Duration(float64(d) * (0.8 + 0.4*in.rng.Float64())))
@@ -514,7 +516,8 @@ func (s *sim) report(setup, wall time.Duration) {
 	c := s.cfg
 	fmt.Printf("soak: %d installations, %d simulated days, token lifetime %s, grace %s, fault probability %.2f per call\n",
 		c.installs, c.days, c.lifetime, c.grace, c.fault)
-	fmt.Printf("  PC clocks: skew up to ±%s, %d excursions of +20 days; key rotations: %d\n", c.skew, s.excursions, s.keyRotations)
+	fmt.Printf("  PC clocks: skew up to ±%s, %d excursions of +20 days; key rotations: %d; refresher back-off 30s..%s\n",
+		c.skew, s.excursions, s.keyRotations, c.retryMax)
 	fmt.Printf("  refresh attempts %d (health check failed %d, refused for a clock set back %d), refreshes %d, HTTP calls %d\n",
 		s.attempts.Load(), s.healthFails.Load(), s.rollbackRefusals.Load(), s.refreshes.Load(), s.calls.Load())
 	var total int64
@@ -525,7 +528,7 @@ func (s *sim) report(setup, wall time.Duration) {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
 	fmt.Printf("  faults injected %d: %s\n", total, strings.Join(kinds, ", "))
-	fmt.Printf("  authority: refresh-token rotations %d, grace replays %d (a retry given the same pair), \"used twice\" refusals of a retry after the grace window %d\n",
+	fmt.Printf("  authority: refresh-token rotations %d, grace replays %d (a retry given the same pair), chains revoked on a retry after the grace window (\"used twice\") %d\n",
 		s.rotations.Load(), s.graceReplays.Load(), s.lateRetryRefusals.Load())
 	printCounts("  pairs issued but not kept by the client", s.lost)
 	fmt.Printf("  install-hours with the token expired by the authority's time: %.0f (%.1f %% of all); unreachable for a whole lifetime: %d\n",

@@ -86,6 +86,7 @@ test: lint unit
 bench: test-deps
 	bash bench/licensecore-bench.sh
 	bash bench/authority-load.sh
+	bash bench/soak.sh
 
 clean:
 	rm -rf bin

@@ -225,7 +225,7 @@ func (f *fakeRefresh) CheckSwitch(context.Context) (licensecore.SwitchRequest, l
 func TestRefresherVerifiesDailyAndChecksSwitches(t *testing.T) {
 	f := &fakeRefresh{next: time.Now().Add(time.Hour), verifyDue: true, switchPending: true}
 	r := newRefresher(f, zerolog.Nop(), func(licensecore.Status) {})
-	r.tick, r.minRetry = 20*time.Millisecond, 50*time.Millisecond
+	r.tick, r.retry = 20*time.Millisecond, licensecore.Retry{Fast: 50 * time.Millisecond, Min: 50 * time.Millisecond, AnswerGrace: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.run(ctx); close(done) }()
@@ -249,7 +249,7 @@ func TestRefresherBacksOffWhileOfflineThenRefreshes(t *testing.T) {
 	f := &fakeRefresh{next: time.Now()} // due at once
 	var published atomic.Int32
 	r := newRefresher(f, zerolog.Nop(), func(licensecore.Status) { published.Add(1) })
-	r.tick, r.minRetry, r.maxRetry = 20*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond
+	r.tick, r.retry = 20*time.Millisecond, licensecore.Retry{Fast: 50 * time.Millisecond, Min: 50 * time.Millisecond, Max: 200 * time.Millisecond, AnswerGrace: time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.run(ctx); close(done) }()
@@ -271,20 +271,6 @@ func TestRefresherBacksOffWhileOfflineThenRefreshes(t *testing.T) {
 	}
 	if published.Load() < 2 {
 		t.Fatal("status was not published")
-	}
-}
-
-func TestNextBackoff(t *testing.T) {
-	lo, hi := time.Second, 8*time.Second
-	d := time.Duration(0)
-	for i := 0; i < 10; i++ {
-		d = nextBackoff(d, lo, hi)
-		if d < lo*8/10 || d > hi*12/10 {
-			t.Fatalf("step %d: %v outside [%v, %v]", i, d, lo*8/10, hi*12/10)
-		}
-	}
-	if d < hi*8/10 {
-		t.Fatalf("back-off did not grow to the cap: %v", d)
 	}
 }
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +28,12 @@ type refreshService interface {
 // and notifications stay current. Offline is a normal state: it backs off
 // (exponential with jitter) and tries again; it never blocks the UI.
 type refresher struct {
-	svc      refreshService
-	log      zerolog.Logger
-	publish  func(licensecore.Status)
-	kick     chan struct{}
-	tick     time.Duration // status re-evaluation period
-	minRetry time.Duration
-	maxRetry time.Duration
+	svc     refreshService
+	log     zerolog.Logger
+	publish func(licensecore.Status)
+	kick    chan struct{}
+	tick    time.Duration     // status re-evaluation period
+	retry   licensecore.Retry // the timing of attempts after a failure
 	// verifyBackoff: no verification or switch check before this time,
 	// after the authority did not answer.
 	verifyBackoff time.Time
@@ -50,7 +48,7 @@ func newRefresher(svc refreshService, log zerolog.Logger, publish func(licenseco
 	return &refresher{
 		svc: svc, log: log, publish: publish,
 		kick: make(chan struct{}, 1), tick: time.Minute,
-		minRetry: 30 * time.Second, maxRetry: 30 * time.Minute,
+		retry: licensecore.Retry{},
 	}
 }
 
@@ -73,7 +71,7 @@ func (r *refresher) KickAndReport() {
 
 func (r *refresher) run(ctx context.Context) {
 	retry := time.Duration(0) // 0: not backing off
-	var retryAt time.Time
+	var retryAt, failingSince time.Time
 	for {
 		st := r.svc.Status()
 		r.publish(st)
@@ -106,7 +104,10 @@ func (r *refresher) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			retry = nextBackoff(retry, r.minRetry, r.maxRetry)
+			if retry == 0 {
+				failingSince = time.Now()
+			}
+			retry = r.retry.Next(retry, time.Since(failingSince))
 			retryAt = time.Now().Add(retry)
 			r.log.Info().Err(err).Dur("retry_in", retry).Msg("token refresh postponed")
 			continue
@@ -131,7 +132,9 @@ func (r *refresher) housekeeping(ctx context.Context) {
 	err := r.svc.CheckHealth(hctx)
 	cancel()
 	if err != nil {
-		r.verifyBackoff = time.Now().Add(r.minRetry)
+		// A verification spends no token, so no answer can be pending: the
+		// plain back-off's first step.
+		r.verifyBackoff = time.Now().Add(r.retry.Next(0, 24*time.Hour))
 		return
 	}
 	r.verifyBackoff = time.Time{}
@@ -188,14 +191,4 @@ func (r *refresher) attempt(ctx context.Context) error {
 	// in a tight loop.
 	r.publish(r.svc.Status())
 	return err
-}
-
-// nextBackoff doubles the previous delay within [lo, hi] and adds ±20 %
-// jitter so a store full of back-office PCs does not retry in lockstep.
-func nextBackoff(prev, lo, hi time.Duration) time.Duration {
-	d := lo
-	if prev > 0 {
-		d = min(prev*2, hi)
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }

@@ -45,10 +45,11 @@ type install struct {
 	baseSkew  time.Duration
 	jumpUntil time.Time // end of a +20 days excursion (true time); zero: none
 
-	backoff time.Duration
-	retryAt time.Time // true time of the next retry; zero: not backing off
-	lic     *licensecore.License
-	lastErr string
+	backoff      time.Duration
+	failingSince time.Time // when the current run of failures began
+	retryAt      time.Time // true time of the next retry; zero: not backing off
+	lic          *licensecore.License
+	lastErr      string
 
 	// Set by the transport during an attempt.
 	tokenFault    faultKind

@@ -384,14 +384,17 @@ func firstClause(err error) string {
 	return msg
 }
 
+// failed schedules the next attempt as the app's refresher does
+// (licensecore.Retry: fast while the authority may still hold a lost
+// answer, then exponential back-off).
 func (s *sim) failed(in *install, err error) {
 	in.lastErr = shortErr(err)
-	d := min(30*time.Second, s.cfg.retryMax)
-	if in.backoff > 0 {
-		d = min(in.backoff*2, s.cfg.retryMax)
+	now := s.clock.Now()
+	if in.backoff == 0 {
+		in.failingSince = now
 	}
-	in.backoff = d
-	in.retryAt = s.clock.Now().Add(time.Duration(float64(d) * (0.8 + 0.4*in.rng.Float64())))
+	in.backoff = licensecore.Retry{Max: s.cfg.retryMax}.Next(in.backoff, now.Sub(in.failingSince))
+	in.retryAt = now.Add(in.backoff)
 }
 
 // shortErr drops the per-call details (tokens, ports) so errors group.

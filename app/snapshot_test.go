@@ -143,3 +143,37 @@ func TestPublishConcurrentSnapshot(t *testing.T) {
 		t.Errorf("%d warnings logged, the first: %s", len(lines), lines[0])
 	}
 }
+
+// TestStatusJSONClockOffset: a PC clock 3 h 12 min slow is reported by
+// `status --json` from the running app's status file, in seconds and in
+// words; an offset within a minute is given in seconds only.
+func TestStatusJSONClockOffset(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	lic := &licensecore.License{ServerID: "POS-1", TokenExpiry: now.Add(48 * time.Hour), TokenIssuedAt: now.Add(-time.Hour)}
+	for _, tc := range []struct {
+		off  time.Duration
+		want string
+	}{
+		{3*time.Hour + 12*time.Minute, "This PC's clock is 3 h 12 min behind the Authorization server"},
+		{20 * time.Second, ""},
+	} {
+		dir := t.TempDir()
+		st := licensecore.Evaluate(lic, now, licensecore.DefaultPolicy())
+		st.ServerOffset, st.ServerOffsetKnown = tc.off, true
+		if err := writeSnapshot(dir, st, licensecore.DefaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readSnapshot(dir, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := statusDocument(got)
+		if doc.ServerClockOffset == nil || *doc.ServerClockOffset != int64(tc.off/time.Second) || doc.ClockMessage != tc.want {
+			t.Fatalf("offset %s: %+v / %q", tc.off, doc.ServerClockOffset, doc.ClockMessage)
+		}
+	}
+	st := licensecore.Evaluate(lic, now, licensecore.DefaultPolicy())
+	if doc := statusDocument(st); doc.ServerClockOffset != nil || doc.ClockMessage != "" {
+		t.Fatal("an offset no answer has shown must not be reported")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens"
 )
 
 // snapshot is what the running app leaves for `status --json`: the store
@@ -23,6 +24,8 @@ type snapshot struct {
 	Policy     licensecore.Policy   `json:"policy"`
 	TrustedAt  time.Time            `json:"trusted_at"`
 	ClockError bool                 `json:"clock_error"`
+	// ServerOffset is the authority's clock minus this PC's, when known.
+	ServerOffset *time.Duration `json:"server_offset,omitempty"`
 }
 
 const snapshotFile = "status.json"
@@ -46,7 +49,11 @@ func (w *snapshotWriter) write(dir string, st licensecore.Status, p licensecore.
 // per call and is synced before the rename, so a crash cannot leave a
 // renamed but empty status file.
 func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) (err error) {
-	raw, err := json.Marshal(snapshot{License: st.License, Policy: p, TrustedAt: st.At, ClockError: st.ClockError})
+	snap := snapshot{License: st.License, Policy: p, TrustedAt: st.At, ClockError: st.ClockError}
+	if st.ServerOffsetKnown {
+		snap.ServerOffset = &st.ServerOffset
+	}
+	raw, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
@@ -67,6 +74,9 @@ func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {
 	}
 	st := licensecore.Evaluate(s.License, now, s.Policy)
 	st.ClockError = s.ClockError
+	if s.ServerOffset != nil {
+		st.ServerOffset, st.ServerOffsetKnown = *s.ServerOffset, true
+	}
 	return st, nil
 }
 
@@ -96,6 +106,9 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	}
 	if st.ClockError {
 		fmt.Fprintln(stdout, "Clock error:   the system clock is behind the last trusted time")
+	}
+	if msg := screens.ClockOffset(st); msg != "" {
+		fmt.Fprintf(stdout, "Clock:         %s\n", msg)
 	}
 	return st.Severity()
 }

@@ -58,7 +58,8 @@ type install struct {
 	lastDelivered time.Time
 	issued        map[string]string // spent refresh token → the one issued for it
 	spentAt       map[string]time.Time
-	head          string // the newest refresh token the server issued
+	withdrawn     []string // pairs a retry after the grace window replaced
+	head          string   // the newest refresh token the server issued
 	lostHead      string // the newest one counted as lost
 	chainRevoked  bool
 

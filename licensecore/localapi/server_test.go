@@ -141,7 +141,11 @@ func TestVerifyPeerToken(t *testing.T) {
 		t.Fatalf("verify with the holder's proof = %+v, %v", claims, err)
 	}
 	sig := tok.Token[strings.LastIndexByte(tok.Token, '.')+1:]
-	flipped := tok.Token[:len(tok.Token)-len(sig)] + string(sig[0]^1) + sig[1:]
+	swap := "A"
+	if sig[0] == 'A' {
+		swap = "B"
+	}
+	flipped := tok.Token[:len(tok.Token)-len(sig)] + swap + sig[1:]
 	for _, tc := range []struct {
 		name string
 		req  VerifyRequest

@@ -11,6 +11,14 @@ import (
 	"licensedesk/licensecore/wire"
 )
 
+// HandOff is what the agent hands its POS server and the registers: the
+// license token, the key set that verifies it offline, and verification
+// of a peer's token. It reads the Manager's store and trust anchor.
+type HandOff struct{ m *Manager }
+
+// NewHandOff is the hand-off of m's license.
+func NewHandOff(m *Manager) *HandOff { return &HandOff{m: m} }
+
 // HeldToken is the license token this server holds, as its POS server
 // takes it to authenticate to registers and peers. It never carries the
 // refresh token.
@@ -26,10 +34,10 @@ type HeldToken struct {
 // license it belongs to, read together so the jti always names this token.
 // ErrNotLicensed when there is none. The token may have expired: the
 // caller compares Expiry with Status.
-func (m *Manager) CurrentToken() (HeldToken, error) {
+func (h *HandOff) CurrentToken() (HeldToken, error) {
 	var raw []byte
 	var lic License
-	err := m.store.view(func(txn *badger.Txn) error {
+	err := h.m.store.view(func(txn *badger.Txn) error {
 		get := func(key string) ([]byte, error) {
 			item, err := txn.Get([]byte(key))
 			if errors.Is(err, badger.ErrKeyNotFound) {
@@ -63,7 +71,8 @@ func (m *Manager) CurrentToken() (HeldToken, error) {
 // compact JWS signed by the pinned root and as its keys, for registers
 // that verify tokens offline. ErrNotStored before the first contact with
 // the authority; ErrNoRoot without a pinned root.
-func (m *Manager) KeySet() (string, wire.JWKS, error) {
+func (h *HandOff) KeySet() (string, wire.JWKS, error) {
+	m := h.m
 	root := m.Root()
 	if root == nil {
 		return "", wire.JWKS{}, ErrNoRoot
@@ -86,8 +95,8 @@ func (m *Manager) KeySet() (string, wire.JWKS, error) {
 // offline, with the key set this server trusts and at the trusted time.
 // A non-empty jkt (the thumbprint of the key whose DPoP proof came with
 // the token) must be the token's holder (see Verifier.VerifyHeld).
-func (m *Manager) VerifyPeerToken(token, jkt string) (*wire.Claims, error) {
-	v := m.ep.Load().verifier
+func (h *HandOff) VerifyPeerToken(token, jkt string) (*wire.Claims, error) {
+	v := h.m.ep.Load().verifier
 	if jkt == "" {
 		return v.Verify(token)
 	}

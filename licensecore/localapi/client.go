@@ -143,9 +143,9 @@ func (c *Client) Status() licensecore.Status {
 	return c.remember(doc)
 }
 
-// WaitStatus waits until the status revision differs from after (or the
-// agent's wait ends) and returns the status and its revision. Pass 0 to
-// get the current one at once... unless the revision is 0 too.
+// WaitStatus waits, up to wait (0: the agent's default), until the status
+// revision differs from after, then returns the status and its revision;
+// the tray and the window loop on it.
 func (c *Client) WaitStatus(ctx context.Context, after uint64, wait time.Duration) (licensecore.Status, uint64, error) {
 	var doc StatusDoc
 	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "wait": {wait.String()}}

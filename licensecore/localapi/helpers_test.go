@@ -69,6 +69,9 @@ func startAgent(tb testing.TB, lifetime time.Duration) *agent {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		if a.c != nil {
+			a.c.hc.CloseIdleConnections() // else connections dialled but never used hold Shutdown 5 s
+		}
 		if err := a.srv.Shutdown(ctx); err != nil {
 			tb.Errorf("shutdown: %v", err)
 		}

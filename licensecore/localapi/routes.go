@@ -144,7 +144,7 @@ func (s *Server) getInfo(*http.Request) (any, error) {
 // until the token has another jti.
 func (s *Server) getToken(r *http.Request) (any, error) {
 	m := s.opts.Manager
-	tok, err := m.CurrentToken()
+	tok, err := s.opts.HandOff.CurrentToken()
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (s *Server) getToken(r *http.Request) (any, error) {
 			return nil, err
 		}
 		err = s.wait(r.Context(), d, func() (bool, error) {
-			tok, err = m.CurrentToken()
+			tok, err = s.opts.HandOff.CurrentToken()
 			return err == nil && tok.ID != after, err
 		})
 		if err != nil {
@@ -168,7 +168,7 @@ func (s *Server) getToken(r *http.Request) (any, error) {
 
 func (s *Server) getJWKS(*http.Request) (any, error) {
 	m := s.opts.Manager
-	jws, set, err := m.KeySet()
+	jws, set, err := s.opts.HandOff.KeySet()
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (s *Server) postVerify(r *http.Request) (any, error) {
 	}
 	var claims *wire.Claims
 	if err == nil {
-		claims, err = s.opts.Manager.VerifyPeerToken(in.Token, jkt)
+		claims, err = s.opts.HandOff.VerifyPeerToken(in.Token, jkt)
 	}
 	if err != nil {
 		b, _ := encodeError(err)

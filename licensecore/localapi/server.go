@@ -22,8 +22,9 @@ import (
 // the Manager's own.
 type Options struct {
 	Manager *licensecore.Manager
-	Admins  *licensecore.Admins // default Manager.Admins()
-	Pool    *licensecore.Pool   // default licensecore.NewPool(Manager)
+	Admins  *licensecore.Admins  // default Manager.Admins()
+	Pool    *licensecore.Pool    // default licensecore.NewPool(Manager)
+	HandOff *licensecore.HandOff // default licensecore.NewHandOff(Manager)
 	Logger  zerolog.Logger
 	Now     func() time.Time // default time.Now; only long-poll deadlines use it
 	// Refresh renews the token for POST /v1/refresh: the agent passes its
@@ -79,6 +80,9 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	if opts.Pool == nil {
 		opts.Pool = licensecore.NewPool(opts.Manager)
+	}
+	if opts.HandOff == nil {
+		opts.HandOff = licensecore.NewHandOff(opts.Manager)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

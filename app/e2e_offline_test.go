@@ -50,7 +50,8 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 	step("authority data seeded; %s is not served", auth.base)
 
 	_, env := newAppHome(t)
-	app := startApp(t, art, "offline-", appBin, env, "-authority", auth.base, "-root-key", auth.root, "-device-name", e2eDevice, "-status-tick", "1s")
+	env = append(env, "LICENSEDESK_STATUS_TICK=1s")
+	app := startApp(t, art, "offline-", appBin, env, "-authority", auth.base, "-root-key", auth.root, "-device-name", e2eDevice)
 	win, _, _ := waitMainWindow(ctx, t, app, step)
 	wizard := waitDrawn(ctx, t, win, art, "offline-01-wizard.png")
 

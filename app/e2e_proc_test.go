@@ -521,11 +521,47 @@ func startApp(t *testing.T, art, prefix, bin string, env []string, args ...strin
 	t.Cleanup(func() {
 		for _, e := range env {
 			if home, ok := strings.CutPrefix(e, "LICENSEDESK_HOME="); ok {
-				_ = copyFile(filepath.Join(art, prefix+"licensedesk.log"), filepath.Join(home, "licensedesk.log"))
+				stopStrays(t, home)
+				for _, log := range []string{"licensedesk.log", "window.log", "tray.log"} {
+					_ = copyFile(filepath.Join(art, prefix+log), filepath.Join(home, log))
+				}
 			}
 		}
 	})
 	return p
+}
+
+// stopStrays ends the agent and the tray the window started for home: they
+// run in their own sessions, so the window's process group does not take
+// them along. Each gets SIGTERM and, after 5 s, SIGKILL.
+func stopStrays(t *testing.T, home string) {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), home) {
+			pids = append(pids, pid)
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(raw), ") Z ") {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(raw), ") Z ") {
+			t.Logf("process %d did not stop within 5 s of SIGTERM: killing it", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // waitMainWindow waits for the app's main window and returns its id and

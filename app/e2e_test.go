@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,8 @@ func TestEndToEndDesktop(t *testing.T) {
 	// The app, in its own data directory, re-evaluating its status every
 	// second instead of every minute.
 	_, appEnv := newAppHome(t)
-	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-root-key", auth.root, "-device-name", e2eDevice, "-status-tick", "1s")
+	appEnv = append(appEnv, "LICENSEDESK_STATUS_TICK=1s")
+	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-root-key", auth.root, "-device-name", e2eDevice)
 	t.Cleanup(func() {
 		bus.mu.Lock()
 		raw, _ := json.MarshalIndent(bus.notes, "", "  ")
@@ -77,10 +79,11 @@ func TestEndToEndDesktop(t *testing.T) {
 	})
 	win, w, h := waitMainWindow(ctx, t, app, step)
 
-	// The tray registered with the watcher under its documented bus name.
+	// The window started the agent and the tray; the tray process
+	// registered with the watcher under its documented bus name.
 	item := bus.waitTrayItem(ctx, t)
-	checkTrayOwner(t, bus, item, app.cmd.Process.Pid)
-	step("tray item registered by %s at %s", item.Sender, item.Service)
+	trayPid := trayProcess(t, bus, item)
+	step("tray item registered by %s (pid %d) at %s", item.Sender, trayPid, item.Service)
 
 	// Step 1: wait until the page is drawn, then Next.
 	shot1 := waitDrawn(ctx, t, win, art, "01-instructions.png")
@@ -166,12 +169,21 @@ func TestEndToEndDesktop(t *testing.T) {
 	step("tray refresh: token %s until %s", after.License.TokenID, after.License.TokenExpiry.Format(time.TimeOnly))
 	screenshot(ctx, t, win, art, "details-refreshed.png")
 
-	// Quit from the tray: an orderly exit.
-	chooseTrayItem(ctx, t, bus, item, "Quit", app.exited)
-	if app.err != nil {
-		t.Errorf("the app exited with %v after Quit", app.err)
+	// Quit from the tray ends the tray only; the window and the agent
+	// stay. Closing the window ends the window process, with a hint.
+	chooseTrayItem(ctx, t, bus, item, "Quit", func() bool { return processGone(trayPid) })
+	if app.exited() {
+		t.Error("quitting the tray closed the window")
 	}
-	step("quit from the tray")
+	step("tray quit; the window stays")
+	app.stop(t, 10*time.Second)
+	if app.err != nil {
+		t.Errorf("the window exited with %v on SIGTERM", app.err)
+	}
+	if st, err := licenseStatus(ctx, appBin, env); err != nil || st.Status != "Licensed" {
+		t.Errorf("the agent after the window and the tray ended: %+v, %v", st, err)
+	}
+	step("window closed; the agent still answers")
 }
 
 // thisInstallCode is the install code the app will show, or "" when the PC
@@ -346,8 +358,19 @@ func personApproves(ctx context.Context, t *testing.T, base, code, installCode s
 
 // checkTrayOwner checks the item's bus name is the one StatusNotifierItem
 // hosts expect: org.kde.StatusNotifierItem-<pid>-<n>, owned by the caller.
-func checkTrayOwner(t *testing.T, bus *desktopBus, it trayItem, pid int) {
+// trayProcess checks that the tray item belongs to a `licensedesk tray`
+// process (not the window) under its documented bus name, and returns
+// that process's id.
+func trayProcess(t *testing.T, bus *desktopBus, it trayItem) int {
 	t.Helper()
+	var pid uint32
+	if err := bus.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, it.Sender).Store(&pid); err != nil {
+		t.Fatalf("the tray item's process: %v", err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), "tray") {
+		t.Fatalf("the tray item belongs to process %d (%q), not `licensedesk tray`", pid, cmdline)
+	}
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", pid)
 	var owner string
 	if err := bus.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, name).Store(&owner); err != nil {
@@ -356,6 +379,17 @@ func checkTrayOwner(t *testing.T, bus *desktopBus, it trayItem, pid int) {
 	if owner != it.Sender {
 		t.Errorf("%s is owned by %s, the item registered from %s", name, owner, it.Sender)
 	}
+	return int(pid)
+}
+
+// processGone reports whether pid has exited (or is a zombie).
+func processGone(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(raw))
+	return len(f) > 2 && f[2] == "Z"
 }
 
 func (b *desktopBus) itemStillOwned(it trayItem) bool {

@@ -147,12 +147,12 @@ func (m *manage) onDownload() {
 			return Explain(err)
 		}
 		m.publish(st)
-		return describeChanges(changes)
+		return DescribeChanges(changes)
 	})
 }
 
-// describeChanges says what a downloaded license changed, one line each.
-func describeChanges(changes []licensecore.Change) string {
+// DescribeChanges says what a downloaded license changed, one line each.
+func DescribeChanges(changes []licensecore.Change) string {
 	if len(changes) == 0 {
 		return "The license is up to date: nothing changed."
 	}

@@ -2,10 +2,12 @@ package localapi
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,6 +28,40 @@ type agent struct {
 	c      *Client
 	sock   string
 	offset atomic.Int64 // added to the Manager's clock
+	// settings is the agent's settings (the app keeps them in the
+	// store; this test keeps them in memory); stops counts POST /v1/stop.
+	settings *memSettings
+	stops    atomic.Int32
+}
+
+// memSettings is a SettingsService in memory that passes the trust anchor
+// change to the Manager, as the app does.
+type memSettings struct {
+	m  *licensecore.Manager
+	mu sync.Mutex
+	v  Settings
+}
+
+func (s *memSettings) Settings() (Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.v
+	v.AuthorityURL = s.m.AuthorityURL()
+	return v, nil
+}
+
+func (s *memSettings) SaveSettings(v Settings) error {
+	if v.TokenWarnPercent < 0 || v.TokenWarnPercent > 100 {
+		return errors.New("the token warning must be 0 to 100 percent")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.v = v
+	return nil
+}
+
+func (s *memSettings) ChangeAuthority(sess *licensecore.AdminSession, url string, root ed25519.PublicKey, repin bool) error {
+	return s.m.ChangeAuthority(sess, url, root, repin)
 }
 
 func (a *agent) now() time.Time { return time.Now().Add(time.Duration(a.offset.Load())) }
@@ -56,7 +92,9 @@ func startAgent(tb testing.TB, lifetime time.Duration) *agent {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if a.srv, err = NewServer(Options{Manager: a.m, Logger: zerolog.Nop(), Now: a.now}); err != nil {
+	a.settings = &memSettings{m: a.m}
+	if a.srv, err = NewServer(Options{Manager: a.m, Logger: zerolog.Nop(), Now: a.now, Settings: a.settings,
+		Stop: func() { a.stops.Add(1) }}); err != nil {
 		tb.Fatal(err)
 	}
 	a.sock = filepath.Join(socketDir(tb), "agent.sock")

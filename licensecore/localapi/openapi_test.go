@@ -172,6 +172,13 @@ func TestOpenAPIAnswers(t *testing.T) {
 	_, _ = c.PlanTransfer(nil)
 	_, _ = c.StartDeviceAuth(ctx)
 	_, _ = c.CompleteDeviceAuth(ctx, &licensecore.DeviceAuthorization{UserCode: "NONE-NONE"})
+	a.srv.Notify("License token expires soon", "in 2 hours")
+	_, _, _ = c.Notices(ctx, 0, time.Second)
+	set, _ := c.Settings(ctx)
+	set.TokenWarnHours = 12
+	_ = c.SaveSettings(ctx, set)
+	_ = c.ChangeAuthority(ctx, sess, "http://127.0.0.1:1", nil, false)
+	_ = c.Stop(ctx)
 	_ = c.AdminLogout(sess)
 	resp, err := c.hc.Get("http://licensedesk/v1/openapi.yaml")
 	if err != nil {

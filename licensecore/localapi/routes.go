@@ -101,6 +101,12 @@ var routes = []route{
 		return s.opts.Pool.ActivatedLicenses()
 	}},
 	{method: "GET", path: "/v1/pool/totals", answer: func(s *Server, _ *http.Request) (any, error) { return s.opts.Pool.TotalCapacity() }},
+	// The agent: notices for the tray, settings, stop.
+	{method: "GET", path: "/v1/notices", answer: (*Server).getNotices},
+	{method: "GET", path: "/v1/settings", answer: (*Server).getSettings},
+	{method: "PUT", path: "/v1/settings", answer: (*Server).putSettings},
+	{method: "POST", path: "/v1/settings/authority", timeout: authorityTimeout, answer: (*Server).changeAuthority},
+	{method: "POST", path: "/v1/stop", answer: (*Server).stop},
 	{method: "POST", path: "/v1/pool/plan", answer: func(s *Server, r *http.Request) (any, error) {
 		var in idsDoc
 		if err := decode(r, &in); err != nil {

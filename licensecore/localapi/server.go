@@ -34,6 +34,10 @@ type Options struct {
 	// MaxWait bounds a long poll's wait= (default 5 minutes); DefaultWait
 	// is the wait without one (default 60 seconds).
 	MaxWait, DefaultWait time.Duration
+	// Settings serves /v1/settings (nil: none).
+	Settings SettingsService
+	// Stop ends the agent for POST /v1/stop (nil: refused).
+	Stop func()
 }
 
 // Body limits: a license file may be large (base64 in JSON), nothing else
@@ -56,6 +60,9 @@ type Server struct {
 	changed chan struct{} // closed and replaced by Publish
 	quit    chan struct{} // closed by Shutdown: long polls answer at once
 	devices map[string]*licensecore.DeviceAuthorization
+	// notices for the tray (Notify), newest last, and the last number.
+	notices   []Notice
+	noticeSeq uint64
 }
 
 // route is one operation of the API. Exactly one of answer and stream is
@@ -106,7 +113,7 @@ func NewServer(opts Options) (*Server, error) {
 	})
 	s.http = &http.Server{Handler: s.mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 0, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
-		ErrorLog: nil}
+		ErrorLog: nil, ConnContext: withConn}
 	return s, nil
 }
 
@@ -193,7 +200,7 @@ func (s *Server) handler(rt route) http.Handler {
 		if timeout == 0 {
 			timeout = time.Minute
 		}
-		if rt.path == "/v1/status" || rt.path == "/v1/token" {
+		if rt.path == "/v1/status" || rt.path == "/v1/token" || rt.path == "/v1/notices" {
 			timeout += s.opts.MaxWait
 		}
 		_ = http.NewResponseController(w).SetWriteDeadline(start.Add(timeout))

@@ -1,8 +1,8 @@
 package screens
 
 import (
-	"testing"
 	"strings"
+	"testing"
 	"time"
 
 	"licensedesk/licensecore"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -14,7 +15,13 @@ import (
 // HandOff is what the agent hands its POS server and the registers: the
 // license token, the key set that verifies it offline, and verification
 // of a peer's token. It reads the Manager's store and trust anchor.
-type HandOff struct{ m *Manager }
+type HandOff struct {
+	m *Manager
+	// last is the token last read from the store; it answers as long as
+	// the license in memory names the same token id, so the POS server's
+	// polls do not read the store each time.
+	last atomic.Pointer[HeldToken]
+}
 
 // NewHandOff is the hand-off of m's license.
 func NewHandOff(m *Manager) *HandOff { return &HandOff{m: m} }
@@ -35,6 +42,20 @@ type HeldToken struct {
 // ErrNotLicensed when there is none. The token may have expired: the
 // caller compares Expiry with Status.
 func (h *HandOff) CurrentToken() (HeldToken, error) {
+	if last := h.last.Load(); last != nil {
+		if lic := h.m.lic.Load(); lic != nil && lic.TokenID == last.ID && lic.TokenExpiry.Equal(last.Expiry) {
+			return *last, nil
+		}
+	}
+	tok, err := h.readToken()
+	if err == nil {
+		h.last.Store(&tok)
+	}
+	return tok, err
+}
+
+// readToken reads the token and its license from the store.
+func (h *HandOff) readToken() (HeldToken, error) {
 	var raw []byte
 	var lic License
 	err := h.m.store.view(func(txn *badger.Txn) error {

@@ -2,6 +2,9 @@ package localapi
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -91,4 +94,68 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkTokenPaced: 50 clients (the registers of a big store), each
+// asking for the token every 20 ms — 2,500 requests a second offered, as
+// opposed to BenchmarkToken's closed loop, which measures the queue on a
+// saturated machine. Its reference, BenchmarkTokenPacedBare, serves a
+// constant answer on the same kind of socket with the same client.
+func BenchmarkTokenPaced(b *testing.B) {
+	a := startAgent(b, time.Hour)
+	a.license(b)
+	pacedClients(b, func(ctx context.Context) error { _, err := a.c.Token(ctx, "", 0); return err })
+}
+
+func BenchmarkTokenPacedBare(b *testing.B) {
+	sock := filepath.Join(socketDir(b), "bare.sock")
+	l, err := Listen(sock, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"token":"x"}`))
+	})}
+	go func() { _ = srv.Serve(l) }()
+	b.Cleanup(func() { srv.Close() })
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialAgent(ctx, sock) },
+		MaxIdleConns: 64, MaxIdleConnsPerHost: 64}
+	c := NewClient(&http.Client{Transport: tr}, "http://licensedesk")
+	pacedClients(b, func(ctx context.Context) error {
+		var v map[string]any
+		return c.do(ctx, "GET", "/v1/token", nil, nil, &v)
+	})
+}
+
+func pacedClients(b *testing.B, call func(context.Context) error) {
+	const clients, every = 50, 20 * time.Millisecond
+	ctx := context.Background()
+	lat := make([][]time.Duration, clients)
+	per := b.N/clients + 1
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * every / clients) // spread the clients over the period
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for range per {
+				t0 := time.Now()
+				if err := call(ctx); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t0))
+				<-tick.C
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	b.StopTimer()
+	reportLatency(b, lat, took)
 }

@@ -3,6 +3,10 @@ package screens
 import (
 	"context"
 	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +60,26 @@ func assertGolden(t *testing.T, name string, w fyne.Window) {
 		}
 	}
 	test.AssertRendersToMarkup(t, name, w.Canvas())
+	saveShot(t, name, w)
+}
+
+// saveShot writes a PNG of the window to $LICENSEDESK_SHOTS/NAME.png when
+// that variable names a directory, so the goldens can be looked at (and CI
+// can keep them as artifacts).
+func saveShot(t *testing.T, name string, w fyne.Window) {
+	t.Helper()
+	dir := os.Getenv("LICENSEDESK_SHOTS")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, strings.TrimSuffix(name, ".xml")+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, w.Canvas().Capture()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // layoutPass lays out every visible container and widget under o, parents

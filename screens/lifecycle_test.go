@@ -230,7 +230,8 @@ func TestOfflineWarningInTrayAndDetails(t *testing.T) {
 	d := newDetails(context.Background(), nil, NewStatusBinding(st), nil, time.UTC)
 	d.buildUI()
 	d.show(st)
-	if !d.offlineBanner.box.Visible() || !strings.Contains(d.offlineBanner.text.Text, "unavailable for 23 days") {
-		t.Errorf("details banner: %v %q", d.offlineBanner.box.Visible(), d.offlineBanner.text.Text)
+	// The worst condition: said in the status line, not a banner.
+	if !strings.Contains(d.line.detail.Text, "unavailable for 23 days") || d.line.headline.Text != line {
+		t.Errorf("details status line: %q / %q", d.line.headline.Text, d.line.detail.Text)
 	}
 }

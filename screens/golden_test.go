@@ -117,7 +117,7 @@ func TestGoldenWizard(t *testing.T) {
 		return func(f *wizardFixture) {
 			toWaiting(f)
 			f.svc.complete <- result{err: err}
-			f.tr.finished(1)
+			f.tr.finished(2) // the poll, and the ticker its end stops
 		}
 	}
 	tests := []struct {
@@ -153,6 +153,37 @@ func TestGoldenWizard(t *testing.T) {
 						f.w.complete.Disabled(), f.w.finishBusy.running(), f.w.next.Visible())
 				}
 			}},
+		{"step5_licensed", func(f *wizardFixture) {
+			f.toCode()
+			f.svc.complete <- result{st: licensecore.Status{State: licensecore.Licensed, At: t0, License: &licensecore.License{
+				ServerID: "POS-0009", DeviceName: "Back office PC", Customer: "Main Street Store"}}}
+			f.tr.finished(2)
+		}, stepDone, "License for Main Street Store · Back office PC (POS-0009).",
+			func(t *testing.T, f *wizardFixture) {
+				if len(f.licensed) != 1 || len(f.done) != 0 {
+					t.Errorf("Licensed %d, Done %d", len(f.licensed), len(f.done))
+				}
+			}},
+		{"no_browser", func(f *wizardFixture) {
+			f.opener.fail = fmt.Errorf("no browser")
+			tap(f.t, findButton(f.t, f.ui, "Open Authorization server"))
+		}, stepInstructions, "The browser could not be opened.",
+			func(t *testing.T, f *wizardFixture) {
+				if !visible(f.ui, f.w.copyAddr) {
+					t.Error("no Copy address")
+				}
+			}},
+		{"start_offline", func(f *wizardFixture) {
+			f.svc.startDA, f.svc.startErr = nil, licensecore.ErrAuthorityDown
+			tap(f.t, f.w.next)
+			tap(f.t, f.w.next)
+			f.tr.finished(1)
+		}, stepDevice, "https://auth.example.com cannot be reached",
+			func(t *testing.T, f *wizardFixture) {
+				if !visible(f.ui, f.w.retry) {
+					t.Error("no Retry")
+				}
+			}},
 		{"denied", refused(&licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com",
 			Kind: licensecore.ErrAccessDenied}), stepDevice,
 			msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d",
@@ -176,6 +207,9 @@ func TestGoldenWizard(t *testing.T) {
 			tt.drive(f)
 			f.wantStep(tt.step)
 			label := fmt.Sprintf("Step %d of 4: %s", tt.step+1, stepTitles[tt.step])
+			if tt.step == stepDone {
+				label = "Licensed"
+			}
 			if got := f.w.stepLabel.Text; got != label {
 				t.Errorf("step label %q, want %q", got, label)
 			}

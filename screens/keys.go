@@ -108,3 +108,35 @@ func visible(root, o fyne.CanvasObject) bool {
 	walk(root, true)
 	return found
 }
+
+// dialogShower is a Fyne dialog.
+type dialogShower interface {
+	Show()
+	Hide()
+	SetOnClosed(func())
+}
+
+// showEsc shows d over win with Escape closing it; entries inside must be
+// escEntry to pass Escape on.
+func showEsc(win fyne.Window, d dialogShower, entries ...*escEntry) {
+	for _, e := range entries {
+		e.onEscape = d.Hide
+	}
+	open := true
+	d.SetOnClosed(func() { open = false })
+	c := win.Canvas()
+	prev := c.OnTypedKey()
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if open && ev.Name == fyne.KeyEscape {
+			d.Hide()
+			return
+		}
+		if !open {
+			c.SetOnTypedKey(prev) // closed: hand the keys back
+		}
+		if prev != nil {
+			prev(ev)
+		}
+	})
+	d.Show()
+}

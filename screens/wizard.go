@@ -56,7 +56,7 @@ type wizard struct {
 	open  URLOpener
 	ev    WizardEvents
 	now   func() time.Time
-	async      func(func())
+	async func(func())
 	// do runs UI updates from background goroutines (fyne.Do). Tests
 	// serialise it: Fyne's test driver runs them on the calling goroutine.
 	do        func(func())

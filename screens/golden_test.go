@@ -444,3 +444,36 @@ func TestGoldenPool(t *testing.T) {
 		}
 	})
 }
+
+// TestGoldenSettingsAndNarrow: the settings form, and the details and
+// settings in a narrow window, where every long sentence must wrap.
+func TestGoldenSettingsAndNarrow(t *testing.T) {
+	settings := func() fyne.CanvasObject {
+		return newSettings(Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30, TokenWarnHours: 48,
+			TokenWarnPercent: 25, KeyStorage: "file"}, nil).buildUI()
+	}
+	for _, tc := range []struct {
+		name  string
+		size  fyne.Size
+		build func(t *testing.T) fyne.CanvasObject
+	}{
+		{"settings", goldenSize, func(*testing.T) fyne.CanvasObject { return settings() }},
+		{"narrow_settings", fyne.NewSize(500, 700), func(*testing.T) fyne.CanvasObject { return settings() }},
+		{"narrow_details", fyne.NewSize(500, 700), func(t *testing.T) fyne.CanvasObject {
+			st := statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false)
+			d := newDetails(t.Context(), newFakeService(), NewStatusBinding(st), &fakeOpener{}, time.UTC)
+			return d.buildUI()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			test.NewTempApp(t)
+			w := test.NewTempWindow(t, tc.build(t))
+			w.Resize(tc.size)
+			assertGolden(t, tc.name+".xml", w)
+			// Nothing wider than the window: long words wrap.
+			if min := w.Content().MinSize(); min.Width > tc.size.Width {
+				t.Errorf("content needs %v wide, the window is %v", min.Width, tc.size.Width)
+			}
+		})
+	}
+}

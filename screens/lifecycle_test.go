@@ -172,7 +172,7 @@ func TestOfflineScreen(t *testing.T) {
 		t.Fatal("no challenge shown")
 	}
 	test.Tap(o.upgradeBtn)
-	if svc.applied != "" || !strings.Contains(o.run.msg.Text, "Type the response") {
+	if svc.applied != "" || !strings.Contains(o.run.msg.Text, "Type the reply code") {
 		t.Fatalf("empty response applied: %q", o.run.msg.Text)
 	}
 	test.Type(o.response, " BCDFG-HJKLM ")

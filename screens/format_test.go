@@ -3,6 +3,8 @@ package screens
 import (
 	"testing"
 	"time"
+
+	"licensedesk/licensecore"
 )
 
 func TestRelative(t *testing.T) {
@@ -82,5 +84,34 @@ func TestWordsChange(t *testing.T) {
 		if relative(d-w+1) != relative(d) {
 			t.Errorf("wordsChange(%v) = %v: already %q a nanosecond earlier, not %q", d, w, relative(d-w+1), relative(d))
 		}
+	}
+}
+
+// TestNextUpdate: the screens are evaluated again exactly when something
+// they show changes: a state boundary or a "in 2 days" word.
+func TestNextUpdate(t *testing.T) {
+	p := licensecore.DefaultPolicy()
+	l := testLicense()
+	shown := func(at time.Time) string {
+		st := licensecore.Evaluate(l, at, p)
+		return Headline(st) + "|" + relative(st.TokenLeft) + "|" + relative(st.RenewalLeft)
+	}
+	at, changes := t0, 0
+	for at.Before(l.TokenExpiry.Add(time.Hour)) {
+		next := NextUpdate(licensecore.Evaluate(l, at, p), p)
+		if !next.After(at) {
+			t.Fatalf("NextUpdate %v not after %v", next, at)
+		}
+		if shown(next.Add(-time.Nanosecond)) != shown(at) {
+			t.Fatalf("the screen changed before %v: %q → %q", next, shown(at), shown(next.Add(-time.Nanosecond)))
+		}
+		if shown(next) == shown(at) {
+			t.Fatalf("nothing changed at %v: %q", next, shown(at))
+		}
+		at, changes = next, changes+1
+	}
+	// From 48 h left: hours from 47 down, minutes, the warning, the expiry.
+	if changes < 50 {
+		t.Errorf("only %d updates over the token's last two days", changes)
 	}
 }

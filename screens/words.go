@@ -149,3 +149,13 @@ func RepinQuestion(old, next ed25519.PublicKey) string {
 		"\n\nThe new root key has the fingerprint\n" + wire.Fingerprint(next) +
 		"\n\nOnly continue if your provider confirmed the new fingerprint. Licenses from the old server stop being trusted."
 }
+
+// LicensedNotice words the desktop notification sent when the wizard's
+// license arrives, e.g. "License Desk is licensed" / "License for Main
+// Street Store · Back office PC (POS-0009).".
+func LicensedNotice(st licensecore.Status) (title, body string) {
+	if who := Licensee(st.License); who != "" {
+		return "License Desk is licensed", "License for " + who + "."
+	}
+	return "License Desk is licensed", "This server has a license."
+}

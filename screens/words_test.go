@@ -167,3 +167,10 @@ func TestLockoutClockOffsetWords(t *testing.T) {
 		})
 	}
 }
+
+func TestLicensedNotice(t *testing.T) {
+	title, body := LicensedNotice(statusAt(nil, false))
+	if title != "License Desk is licensed" || body != "License for Corner Shop Ltd · Back office PC (SRV-0042)." {
+		t.Errorf("%q %q", title, body)
+	}
+}

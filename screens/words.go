@@ -172,3 +172,13 @@ func CloseHint(trayHost bool) (title, body string) {
 	}
 	return title, "Tokens are refreshed in the background. This desktop shows no tray icons: open License Desk again from the applications menu."
 }
+
+// LicensedNotice words the desktop notification sent when the wizard's
+// license arrives, e.g. "License Desk is licensed" / "License for Main
+// Street Store · Back office PC (POS-0009).".
+func LicensedNotice(st licensecore.Status) (title, body string) {
+	if who := Licensee(st.License); who != "" {
+		return "License Desk is licensed", "License for " + who + "."
+	}
+	return "License Desk is licensed", "This server has a license."
+}

@@ -189,3 +189,10 @@ func TestCloseHintSaysHowToReopen(t *testing.T) {
 		t.Fatalf("%q / %q", withTray, without)
 	}
 }
+
+func TestLicensedNotice(t *testing.T) {
+	title, body := LicensedNotice(statusAt(nil, false))
+	if title != "License Desk is licensed" || body != "License for Corner Shop Ltd · Back office PC (SRV-0042)." {
+		t.Errorf("%q %q", title, body)
+	}
+}

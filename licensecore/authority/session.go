@@ -18,6 +18,7 @@ type session struct {
 	user     string
 	org      string
 	prefill  string // user code from verification_uri_complete
+	install  string // install code the app named, to mark "this PC"
 	lastSeen time.Time
 }
 

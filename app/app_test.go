@@ -207,6 +207,8 @@ type fakeRefresh struct {
 	verifies, switchChecks   atomic.Int32
 }
 
+func (f *fakeRefresh) Policy() licensecore.Policy { return licensecore.DefaultPolicy() }
+
 func (f *fakeRefresh) Status() licensecore.Status {
 	return licensecore.Status{State: licensecore.Licensed, License: &licensecore.License{TokenExpiry: time.Now().Add(time.Hour)}}
 }

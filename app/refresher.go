@@ -8,11 +8,13 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens"
 )
 
 // refreshService is what the refresher needs from the manager.
 type refreshService interface {
 	Status() licensecore.Status
+	Policy() licensecore.Policy
 	NextRefresh() time.Time
 	CheckHealth(ctx context.Context) error
 	RefreshNow(ctx context.Context) (licensecore.Status, error)
@@ -61,8 +63,14 @@ func (r *refresher) run(ctx context.Context) {
 	for {
 		st := r.svc.Status()
 		r.publish(st)
+		// Wake at the next moment the status or its words change (a
+		// threshold, an expiry, "in 3 days" becoming "in 2 days"), at the
+		// latest after a tick.
 		wait := r.tick
 		now := time.Now()
+		if next := screens.NextUpdate(st, r.svc.Policy()); !next.IsZero() {
+			wait = min(wait, max(next.Sub(st.At), 10*time.Millisecond))
+		}
 		due := r.dueAt(st, retryAt)
 		if !due.IsZero() {
 			wait = min(wait, max(due.Sub(now), 0))

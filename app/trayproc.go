@@ -136,7 +136,11 @@ func (t *trayProc) show() {
 		menu.Items[0].Label = line
 	}
 	systray.SetIcon(state.Icon().Content())
-	systray.SetTooltip("License Desk: " + line)
+	tip := screens.TrayTooltip(st, now)
+	if !t.known {
+		tip = "License Desk: " + line
+	}
+	systray.SetTooltip(tip)
 	systray.ResetMenu()
 	for _, it := range menu.Items {
 		if it.IsSeparator {

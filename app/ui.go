@@ -61,6 +61,9 @@ type gui struct {
 	ctx    context.Context
 	gate   *screens.AdminGate
 	lastUI int // -1 forces the first content build
+	// wizardOpen: the wizard is on screen, perhaps showing its "Licensed"
+	// confirmation.
+	wizardOpen bool
 	// endScreen cancels the current screen's background work (the
 	// wizard's poll and countdown) when another screen replaces it.
 	endScreen context.CancelFunc
@@ -188,7 +191,9 @@ func (g *gui) setContent(st licensecore.Status) {
 	if st.State != licensecore.Unlicensed {
 		want = 1
 	}
-	if want == g.lastUI {
+	// The wizard stays for its "Licensed" confirmation until the person
+	// leaves it (WizardEvents.Done).
+	if want == g.lastUI || (g.wizardOpen && want == 1) {
 		return
 	}
 	g.lastUI = want
@@ -214,7 +219,18 @@ func (g *gui) setContent(st licensecore.Status) {
 	}
 	// Not licensed: the wizard has the whole window; offline activation is
 	// in the License menu.
-	g.win.SetContent(screens.NewWizard(ctx, g.cl, g.app, g.publish))
+	g.wizardOpen = true
+	g.win.SetContent(screens.NewWizardEvents(ctx, g.cl, g.app, screens.WizardEvents{
+		Licensed: func(st licensecore.Status) {
+			title, body := screens.LicensedNotice(st)
+			g.app.SendNotification(fyne.NewNotification(title, body))
+			g.publish(st)
+		},
+		Done: func(st licensecore.Status) {
+			g.wizardOpen = false
+			g.setContent(st)
+		},
+	}))
 }
 
 func (g *gui) offlineScreen(ctx context.Context) fyne.CanvasObject {

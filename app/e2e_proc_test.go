@@ -654,11 +654,12 @@ const (
 // dialog does not dim.
 func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, prev image.Image, create bool) {
 	t.Helper()
-	shot := waitShot(ctx, t, win, art, name, "the administrator dialog", nil, func(img image.Image) bool {
-		_, found := primaryButton(img)
-		return found && differs(img, prev) > 0.3 // the dialog dims the whole window
+	waitShot(ctx, t, win, art, name, "the administrator dialog", nil, func(img image.Image) bool {
+		return differs(img, prev) > 0.3 // the dialog dims the whole window
 	})
-	pressKeys(ctx, t, "Tab")
+	// The user name may be suggested: replace it. The primary button is
+	// enabled only once the fields are valid.
+	pressKeys(ctx, t, "Tab", "ctrl+a")
 	typeText(ctx, t, e2eAdmin)
 	pressKeys(ctx, t, "Tab")
 	typeText(ctx, t, e2eAdminPassword)
@@ -666,8 +667,11 @@ func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, p
 		pressKeys(ctx, t, "Tab")
 		typeText(ctx, t, e2eAdminPassword)
 	}
-	screenshot(ctx, t, win, art, name) // with the fields filled in
-	clickPrimary(ctx, t, win, shot, "the administrator dialog")
+	filled := waitShot(ctx, t, win, art, strings.TrimSuffix(name, ".png")+"-filled.png", "the dialog's enabled primary button", nil, func(img image.Image) bool {
+		_, found := primaryButton(img)
+		return found
+	})
+	clickPrimary(ctx, t, win, filled, "the administrator dialog")
 }
 
 // primaryButton finds the primary (high importance) button in img: the

@@ -38,9 +38,8 @@ const (
 // screenshots of each step (the step screenshots in the artifacts show
 // them). Next sits at the right end of the bottom bar.
 var (
-	nextAt     = func(w, h int) point { return point{w - 42, h - 23} }
-	copyAt     = func(w, _ int) point { return point{w / 2, 136} } // under the big User Code
-	completeAt = func(_, _ int) point { return point{108, 107} }   // Complete Authorization, step 4
+	nextAt = func(w, h int) point { return point{w - 42, h - 23} }
+	copyAt = func(w, _ int) point { return point{w / 2, 136} } // under the big User Code
 )
 
 // TestEndToEndDesktop is issue 4's end-to-end test, with real parts only:
@@ -99,7 +98,7 @@ func TestEndToEndDesktop(t *testing.T) {
 	shot4 := waitChanged(ctx, t, win, art, "04-complete.png", shot3)
 	// Step 4: Complete Authorization before the person approves: the app
 	// then waits for the authority (and polls on its own anyway).
-	click(ctx, t, win, completeAt(w, h))
+	clickPrimary(ctx, t, win, shot4, "Complete Authorization")
 	waiting := waitChanged(ctx, t, win, art, "05-waiting.png", shot4)
 
 	personApproves(ctx, t, base, code, installCode)
@@ -113,7 +112,16 @@ func TestEndToEndDesktop(t *testing.T) {
 	if st.License.ServerID != e2eServerID {
 		t.Errorf("licensed as %q, want %q", st.License.ServerID, e2eServerID)
 	}
-	details := waitChanged(ctx, t, win, art, "details-licensed.png", waiting)
+	// The wizard confirms "Licensed" (and notifies), then shows the details.
+	confirm := waitShot(ctx, t, win, art, "06-licensed.png", "the wizard's Licensed confirmation", nil, func(img image.Image) bool {
+		_, found := primaryButton(img)
+		return found && differs(img, waiting) > 0.02
+	})
+	if n := bus.waitNotification(ctx, t, "License Desk is licensed"); !strings.Contains(n.Body, "License for") {
+		t.Errorf("licensed notification %+v", n)
+	}
+	clickPrimary(ctx, t, win, confirm, "Show license details")
+	details := waitChanged(ctx, t, win, art, "details-licensed.png", confirm)
 	if n := colours(details); n < 20 {
 		t.Errorf("details-licensed.png has %d colours: the window looks blank", n)
 	}

@@ -61,9 +61,8 @@ type gui struct {
 	ctx    context.Context
 	gate   *screens.AdminGate
 	lastUI int // -1 forces the first content build
-	// wizardOpen: the wizard is on screen, perhaps showing its "Licensed"
-	// confirmation.
-	wizardOpen bool
+	// confirming: the wizard shows its "Licensed" confirmation.
+	confirming bool
 	// endScreen cancels the current screen's background work (the
 	// wizard's poll and countdown) when another screen replaces it.
 	endScreen context.CancelFunc
@@ -192,8 +191,9 @@ func (g *gui) setContent(st licensecore.Status) {
 		want = 1
 	}
 	// The wizard stays for its "Licensed" confirmation until the person
-	// leaves it (WizardEvents.Done).
-	if want == g.lastUI || (g.wizardOpen && want == 1) {
+	// leaves it (WizardEvents.Done); a license that arrived another way
+	// (offline activation) replaces the wizard at once.
+	if want == g.lastUI || (g.confirming && want == 1) {
 		return
 	}
 	g.lastUI = want
@@ -219,15 +219,15 @@ func (g *gui) setContent(st licensecore.Status) {
 	}
 	// Not licensed: the wizard has the whole window; offline activation is
 	// in the License menu.
-	g.wizardOpen = true
 	g.win.SetContent(screens.NewWizardEvents(ctx, g.cl, g.app, screens.WizardEvents{
 		Licensed: func(st licensecore.Status) {
+			g.confirming = true
 			title, body := screens.LicensedNotice(st)
 			g.app.SendNotification(fyne.NewNotification(title, body))
 			g.publish(st)
 		},
 		Done: func(st licensecore.Status) {
-			g.wizardOpen = false
+			g.confirming = false
 			g.setContent(st)
 		},
 	}))

@@ -45,6 +45,10 @@ const AppID = "com.licensedesk.app"
 // WindowTitle is what tests and window managers look for.
 const WindowTitle = "License Desk"
 
+// wizardGrace is how long a license the agent announces waits for the
+// wizard's own confirmation before it replaces the wizard.
+const wizardGrace = 2 * time.Second
+
 // windowSocket makes the window a single instance per data directory.
 const windowSocket = "window.sock"
 
@@ -61,8 +65,9 @@ type gui struct {
 	ctx    context.Context
 	gate   *screens.AdminGate
 	lastUI int // -1 forces the first content build
-	// confirming: the wizard shows its "Licensed" confirmation.
-	confirming bool
+	// confirming: the wizard shows its "Licensed" confirmation; deferred:
+	// a license arrived and the wizard has wizardGrace to confirm it.
+	confirming, deferred bool
 	// endScreen cancels the current screen's background work (the
 	// wizard's poll and countdown) when another screen replaces it.
 	endScreen context.CancelFunc
@@ -194,6 +199,23 @@ func (g *gui) setContent(st licensecore.Status) {
 	// leaves it (WizardEvents.Done); a license that arrived another way
 	// (offline activation) replaces the wizard at once.
 	if want == g.lastUI || (g.confirming && want == 1) {
+		return
+	}
+	// The agent announces a license the wizard obtained a moment before
+	// the wizard hears so itself: give the wizard that moment to show its
+	// confirmation. A license from elsewhere replaces the wizard after it.
+	if want == 1 && g.lastUI == 0 {
+		if !g.deferred {
+			g.deferred = true
+			time.AfterFunc(wizardGrace, func() {
+				fyne.Do(func() {
+					g.deferred = false
+					if st, err := g.status.Get(); err == nil && !g.confirming {
+						g.setContent(st)
+					}
+				})
+			})
+		}
 		return
 	}
 	g.lastUI = want

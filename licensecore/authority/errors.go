@@ -12,6 +12,8 @@ var (
 	ErrInvalidSeed         = errors.New("authority: invalid seed")
 	ErrInvalidEntitlements = errors.New("authority: invalid entitlements")
 	ErrUnknownCustomer     = errors.New("authority: no such customer")
+	ErrAuditBroken         = errors.New("authority: the audit log's hash chain is broken")
+	ErrLicenseExpired      = errors.New("authority: the license has expired")
 )
 
 // Errors of the secrets at rest: the store key and the root key file.
@@ -36,6 +38,7 @@ var (
 	errUnknownSwitch = errors.New("authority: no such switch request")
 	errBadHash       = errors.New("malformed password hash")
 	errDecided       = errors.New("this request was already answered or has expired; start again on the device")
+	errForbidden     = errors.New("only the license vendor's staff may do this")
 	errReplayed      = errors.New("DPoP proof replayed")
 	errReplayFull    = errors.New("DPoP replay cache is full")
 )

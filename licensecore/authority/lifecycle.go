@@ -398,12 +398,13 @@ func (s *Server) handleSwitchStatus(w http.ResponseWriter, r *http.Request) {
 
 // ---- the /switch page ----
 
-// pendingSwitches lists the organization's pending requests, oldest first.
+// pendingSwitches lists the organization's pending requests ("": every
+// organization's), oldest first.
 func (s *Server) pendingSwitches(org string) ([]switchRecord, error) {
 	var out []switchRecord
 	err := s.db.View(func(txn *badger.Txn) error {
 		return scanJSON(txn, pSwitch, func(r *switchRecord) error {
-			if r.OrgID == org && r.Status == switchPending {
+			if (org == "" || r.OrgID == org) && r.Status == switchPending {
 				out = append(out, *r)
 			}
 			return nil

@@ -230,7 +230,7 @@ func TestSwitchFlow(t *testing.T) {
 		t.Fatalf("denied switch changed the license: %v", v.body)
 	}
 
-	// Approved to subscription: renews a year from the approval.
+	// Approved to subscription: renews on the date the subscription had.
 	r = e.lifecycle("/licence/switch", "refresh_token", next.str("refresh_token"), "to", "subscription")
 	if err := e.srv.DecideSwitch(r.str("request_id"), orgAcme, true, "cli"); err != nil {
 		t.Fatal(err)

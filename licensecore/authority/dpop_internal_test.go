@@ -23,10 +23,10 @@ func TestReplayCache(t *testing.T) {
 		{"k1", "a", now.Add(dpopSkew - time.Second), errReplayed},
 		{"k2", "a", now, nil}, // ids are per key
 		{"k1", "b", now, nil},
-		{"k1", "c", now, errReplayFull}, // k1 holds its two
-		{"k3", "a", now, errReplayFull}, // three in all
+		{"k1", "c", now, errReplayFull},                       // k1 holds its two
+		{"k3", "a", now, errReplayFull},                       // three in all
 		{"k1", "a", until.Add(-time.Nanosecond), errReplayed}, // never forgotten early
-		{"k1", "a", later, nil},         // the old entries are pruned
+		{"k1", "a", later, nil},                               // the old entries are pruned
 		{"k3", "a", later, nil},
 	}
 	for i, s := range steps {

@@ -38,7 +38,6 @@ var (
 	errUnknownSwitch = errors.New("authority: no such switch request")
 	errBadHash       = errors.New("malformed password hash")
 	errDecided       = errors.New("this request was already answered or has expired; start again on the device")
-	errForbidden     = errors.New("only the license vendor's staff may do this")
 	errReplayed      = errors.New("DPoP proof replayed")
 	errReplayFull    = errors.New("DPoP replay cache is full")
 )

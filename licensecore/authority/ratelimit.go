@@ -130,15 +130,6 @@ func (l *liveLimiter) undo(key string) {
 	}
 }
 
-// live is how many things key holds at now.
-func (l *liveLimiter) live(key string, now time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	q := dropExpired(l.m[key], now)
-	l.m[key] = q
-	return len(q)
-}
-
 func (l *liveLimiter) prune(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

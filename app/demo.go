@@ -57,7 +57,7 @@ func startDemo(cfg Config, log zerolog.Logger, deviceName, installCode string) (
 	}
 	this := authority.DeviceSeed{
 		ServerID:      "POS-" + strings.ReplaceAll(installCode, "-", "")[:8],
-		Name:          deviceName + " (this PC)",
+		Name:          deviceName,
 		InstallCode:   installCode,
 		HubServerName: "hub-demo",
 		HubServerURL:  "https://hub-demo.example.com",

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/localapi"
+	"licensedesk/screens"
 )
 
 // snapshot is what the running app leaves for `status --json`: the store
@@ -23,6 +26,8 @@ type snapshot struct {
 	Policy     licensecore.Policy   `json:"policy"`
 	TrustedAt  time.Time            `json:"trusted_at"`
 	ClockError bool                 `json:"clock_error"`
+	// ServerOffset is the authority's clock minus this PC's, when known.
+	ServerOffset *time.Duration `json:"server_offset,omitempty"`
 }
 
 const snapshotFile = "status.json"
@@ -46,7 +51,11 @@ func (w *snapshotWriter) write(dir string, st licensecore.Status, p licensecore.
 // per call and is synced before the rename, so a crash cannot leave a
 // renamed but empty status file.
 func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) (err error) {
-	raw, err := json.Marshal(snapshot{License: st.License, Policy: p, TrustedAt: st.At, ClockError: st.ClockError})
+	snap := snapshot{License: st.License, Policy: p, TrustedAt: st.At, ClockError: st.ClockError}
+	if st.ServerOffsetKnown {
+		snap.ServerOffset = &st.ServerOffset
+	}
+	raw, err := json.Marshal(snap)
 	if err != nil {
 		return err
 	}
@@ -67,6 +76,9 @@ func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {
 	}
 	st := licensecore.Evaluate(s.License, now, s.Policy)
 	st.ClockError = s.ClockError
+	if s.ServerOffset != nil {
+		st.ServerOffset, st.ServerOffsetKnown = *s.ServerOffset, true
+	}
 	return st, nil
 }
 
@@ -97,10 +109,28 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	if st.ClockError {
 		fmt.Fprintln(stdout, "Clock error:   the system clock is behind the last trusted time")
 	}
+	if msg := screens.ClockOffset(st); msg != "" {
+		fmt.Fprintf(stdout, "Clock:         %s\n", msg)
+	}
 	return st.Severity()
 }
 
+// currentStatus asks the agent when one runs (it does not start one: a
+// monitoring script must not change the PC), else reads the store.
 func currentStatus(cfg Config) (licensecore.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cl, err := localapi.Dial(cfg.Socket); err == nil {
+		if st, _, err := cl.WaitStatus(ctx, 0, 0); err == nil {
+			return st, nil
+		}
+	}
+	return storeStatus(cfg)
+}
+
+// storeStatus reads the status from the store, or from the status file
+// when another process holds the store.
+func storeStatus(cfg Config) (licensecore.Status, error) {
 	keys := chooseKeys(cfg.DataDir, zerolog.Nop())
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Secrets: keys.secrets, Logger: zerolog.Nop()})
 	// Without the credential store (a script outside the desktop session)

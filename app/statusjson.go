@@ -2,6 +2,7 @@ package app
 
 import (
 	"math"
+	"time"
 
 	"licensedesk/licensecore"
 	"licensedesk/screens"
@@ -10,17 +11,25 @@ import (
 // statusJSON is the stable shape of `licensedesk status --json`, read by IT
 // monitoring scripts.
 type statusJSON struct {
-	Status          string               `json:"status"`
-	Severity        int                  `json:"severity"`
-	TokenState      string               `json:"token_state"`
-	TokenExpiresIn  *int64               `json:"token_expires_in_seconds,omitempty"`
-	RenewalIn       *int64               `json:"renewal_in_seconds,omitempty"`
-	ClockError      bool                 `json:"clock_error"`
-	OfflineGraceEnd string               `json:"offline_grace_end,omitempty"`
-	OfflineDaysLeft *int                 `json:"offline_days_left,omitempty"`
-	Warning         string               `json:"warning,omitempty"`
-	At              string               `json:"at"`
-	License         *licensecore.License `json:"licence,omitempty"`
+	Status         string `json:"status"`
+	Severity       int    `json:"severity"`
+	TokenState     string `json:"token_state"`
+	TokenExpiresIn *int64 `json:"token_expires_in_seconds,omitempty"`
+	RenewalIn      *int64 `json:"renewal_in_seconds,omitempty"`
+	ClockError     bool   `json:"clock_error"`
+	// ServerClockOffset is the Authorization server's clock minus this
+	// PC's, in seconds (negative: the PC is ahead), once an answer showed
+	// it; ClockMessage words it when it matters (over a minute).
+	ServerClockOffset *int64 `json:"server_clock_offset_seconds,omitempty"`
+	ClockMessage      string `json:"clock_message,omitempty"`
+	OfflineGraceEnd   string `json:"offline_grace_end,omitempty"`
+	OfflineDaysLeft   *int   `json:"offline_days_left,omitempty"`
+	Warning           string `json:"warning,omitempty"`
+	At                string `json:"at"`
+	// LastContact is the last answer from the Authorization server (the
+	// license's offline_since is given only while it is used offline).
+	LastContact string               `json:"last_contact,omitempty"`
+	License     *licensecore.License `json:"licence,omitempty"`
 }
 
 // statusDocument is what `status --json` prints for s (evaluated under the
@@ -33,6 +42,19 @@ func statusDocument(s licensecore.Status) statusJSON {
 		ClockError: s.ClockError,
 		At:         s.At.UTC().Format("2006-01-02T15:04:05Z07:00"),
 		License:    s.License,
+	}
+	if l := s.License; l != nil && !l.OfflineSince.IsZero() {
+		out.LastContact = l.OfflineSince.UTC().Format("2006-01-02T15:04:05Z07:00")
+		if !l.Offline {
+			online := *l
+			online.OfflineSince = time.Time{}
+			out.License = &online
+		}
+	}
+	if s.ServerOffsetKnown {
+		v := int64(s.ServerOffset / time.Second)
+		out.ServerClockOffset = &v
+		out.ClockMessage = screens.ClockOffset(s)
 	}
 	if s.Token != licensecore.TokenNone {
 		v := int64(math.Floor(s.TokenLeft.Seconds()))

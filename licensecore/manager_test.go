@@ -573,6 +573,41 @@ func TestLockoutLostAnswer(t *testing.T) {
 	}
 }
 
+// TestLockoutLostAnswerLongOutage: the answer of a refresh is lost and the
+// shop's line stays down for hours, far past the authority's grace
+// window. The installation's next refresh still succeeds, with one live
+// chain.
+func TestLockoutLostAnswerLongOutage(t *testing.T) {
+	var clk shiftedClock
+	ra := startAuthorityAt(t, 24*time.Hour, clk.now)
+	m, _ := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), clk.now)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	var dropped atomic.Bool
+	ra.setFault(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/token" || dropped.Load() {
+			ra.srv.Handler().ServeHTTP(w, r)
+			return
+		}
+		ra.srv.Handler().ServeHTTP(httptest.NewRecorder(), r) // processed, then the line drops
+		dropped.Store(true)
+		hangUp(w, r)
+	})
+	if _, err := m.RefreshNow(context.Background()); !errors.Is(err, licensecore.ErrAuthorityDown) {
+		t.Fatalf("refresh whose answer was lost: %v", err)
+	}
+	clk.add(5 * time.Hour)
+	st, err := m.RefreshNow(context.Background())
+	if err != nil || st.State != licensecore.Licensed || st.Token != licensecore.TokenOK {
+		t.Fatalf("refresh five hours after a lost answer: %v, %v/%v", err, st.State, st.Token)
+	}
+	clk.add(time.Minute)
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatalf("the chain is not alive after the recovery: %v", err)
+	}
+}
+
 func copyAnswer(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
 	for k, v := range rec.Header() {
 		w.Header()[k] = v

@@ -53,21 +53,22 @@ type ActivatedLicense struct {
 // PoolTotals is what the active pool licenses add up to: capacity
 // licenses add their devices, maintenance runs to the latest end date.
 type PoolTotals struct {
-	Devices          int
-	MaintenanceUntil time.Time // zero without a maintenance license
-	Licenses         int
+	Devices          int       `json:"devices"`
+	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"` // zero without a maintenance license
+	Licenses         int       `json:"licences"`
 }
 
 // TransferResult is the outcome of TransferToPool.
 type TransferResult struct {
 	// Returned are back in the pool, confirmed by the authority.
-	Returned []string
+	Returned []string `json:"returned"`
 	// Pending no longer count here; their signed receipts are stored and
 	// ReconcilePool delivers them.
-	Pending []string
+	Pending []string `json:"pending"`
 	// Dropped were not held by this server at the authority any more.
-	Dropped       []string
-	Before, After PoolTotals
+	Dropped []string   `json:"dropped"`
+	Before  PoolTotals `json:"before"`
+	After   PoolTotals `json:"after"`
 }
 
 // Audit events of the account and the pool.
@@ -605,8 +606,9 @@ func totals(all []ActivatedLicense) PoolTotals {
 // TransferPlan is what returning some activated licenses to the cloud pool
 // would change: the licenses, and the totals before and after.
 type TransferPlan struct {
-	Licenses      []ActivatedLicense
-	Before, After PoolTotals
+	Licenses []ActivatedLicense `json:"licences"`
+	Before   PoolTotals         `json:"before"`
+	After    PoolTotals         `json:"after"`
 }
 
 // PlanTransfer tells, for the confirmation before TransferToPool, what

@@ -152,10 +152,17 @@ func (t *faultTransport) observe(form url.Values, status int, body []byte) {
 		}
 		if grant == "refresh_token" {
 			if prev, ok := in.issued[presented]; ok {
-				if prev != ans.RefreshToken {
-					s.violation(in, "fork: a spent refresh token was answered with a different pair (two live chains)")
-				} else {
+				switch {
+				case prev == ans.RefreshToken:
 					s.graceReplays.Add(1)
+				case now.Sub(in.spentAt[presented]) < s.cfg.grace:
+					s.violation(in, "fork: a spent refresh token was answered with a different pair within the grace window")
+				default:
+					// Past the window the authority rotates again and
+					// withdraws prev; final() checks that it did.
+					in.withdrawn = append(in.withdrawn, prev)
+					in.issued[presented], in.spentAt[presented] = ans.RefreshToken, now
+					s.reRotations.Add(1)
 				}
 			} else {
 				in.issued[presented] = ans.RefreshToken

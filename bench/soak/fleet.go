@@ -58,8 +58,9 @@ type install struct {
 	lastDelivered time.Time
 	issued        map[string]string // spent refresh token → the one issued for it
 	spentAt       map[string]time.Time
-	head          string // the newest refresh token the server issued
-	lostHead      string // the newest one counted as lost
+	withdrawn     []string // pairs a retry after the grace window replaced
+	head          string   // the newest refresh token the server issued
+	lostHead      string   // the newest one counted as lost
 	chainRevoked  bool
 
 	lostSince []string // why received pairs were lost since the last success

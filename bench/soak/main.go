@@ -80,7 +80,7 @@ type sim struct {
 
 	attempts, refreshes, healthFails atomic.Int64
 	rotations, graceReplays          atomic.Int64
-	lateRetryRefusals                atomic.Int64
+	lateRetryRefusals, reRotations   atomic.Int64
 	rollbackRefusals                 atomic.Int64
 
 	mu            sync.Mutex
@@ -347,7 +347,9 @@ func (s *sim) attempt(in *install) {
 	}
 	// The server rotated and the client does not hold the new token: the
 	// pair is lost unless a retry within the grace window gets it again.
-	if toks, terr := in.store.Tokens(); terr == nil && in.tokenCalled && !in.chainRevoked && toks.Refresh != in.head {
+	// A pair stored as pending (received, not yet verified) is kept.
+	pending, _, _ := in.store.Pending()
+	if toks, terr := in.store.Tokens(); terr == nil && in.tokenCalled && !in.chainRevoked && toks.Refresh != in.head && pending.Refresh != in.head {
 		why := "client refused the pair: " + firstClause(err)
 		if errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, licensecore.ErrAuthorityBroken) {
 			why = "client dropped the pair: fetching the key set after a key rotation failed"
@@ -508,6 +510,21 @@ func (s *sim) final() {
 			in.lastErr, in.retryAt = "", time.Time{}
 		})
 	}
+	// One live chain: a pair the authority withdrew never works again,
+	// and presenting it does not harm the chain that replaced it.
+	s.parallel(s.fleet, func(in *install) {
+		if in.lastErr != "" || len(in.withdrawn) == 0 {
+			return
+		}
+		for _, rt := range first(in.withdrawn, 3) {
+			if _, err := in.m.Client().Refresh(context.Background(), rt); err == nil {
+				s.violation(in, "fork: a withdrawn refresh token still works (two live chains)")
+			}
+		}
+		if _, err := in.m.RefreshNow(context.Background()); err != nil {
+			in.lastErr = "after presenting withdrawn tokens: " + shortErr(err)
+		}
+	})
 	for _, in := range s.fleet {
 		if in.lastErr != "" {
 			s.finalFailures = append(s.finalFailures, in.serverID+": "+in.lastErr)
@@ -531,8 +548,8 @@ func (s *sim) report(setup, wall time.Duration) {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
 	}
 	fmt.Printf("  faults injected %d: %s\n", total, strings.Join(kinds, ", "))
-	fmt.Printf("  authority: refresh-token rotations %d, grace replays %d (a retry given the same pair), chains revoked on a retry after the grace window (\"used twice\") %d\n",
-		s.rotations.Load(), s.graceReplays.Load(), s.lateRetryRefusals.Load())
+	fmt.Printf("  authority: refresh-token rotations %d, grace replays %d (a retry given the same pair), rotations again after the grace window (the lost pair withdrawn) %d, chains revoked on a retry (\"used twice\") %d\n",
+		s.rotations.Load(), s.graceReplays.Load(), s.reRotations.Load(), s.lateRetryRefusals.Load())
 	printCounts("  pairs issued but not kept by the client", s.lost)
 	fmt.Printf("  install-hours with the token expired by the authority's time: %.0f (%.1f %% of all); unreachable for a whole lifetime: %d\n",
 		s.expiredHours, 100*s.expiredHours/float64(c.installs*c.days*24), s.unreachable)

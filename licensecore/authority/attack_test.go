@@ -199,8 +199,33 @@ func TestAttackRefreshReplayRevokesChain(t *testing.T) {
 			t.Fatalf("the chain after the refused replay: %v", r.body)
 		}
 	})
+	t.Run("after the window, the new pair never used", func(t *testing.T) {
+		e := newEnv(t)
+		r0 := e.acquire(devMain)
+		r1 := e.refresh(r0.str("refresh_token")) // this answer never reaches the PC
+		e.clock.Advance(3 * time.Hour)           // the shop's line was down
+		r2 := e.refresh(r0.str("refresh_token"))
+		if r2.status != http.StatusOK || r2.str("refresh_token") == r1.str("refresh_token") || r2.str("refresh_token") == "" {
+			t.Fatalf("retry of a lost answer after the grace window: %v, want a new pair", r2.body)
+		}
+		if again := e.refresh(r0.str("refresh_token")); again.str("refresh_token") != r2.str("refresh_token") {
+			t.Fatalf("the retry's answer lost too, retried at once: %v", again.body)
+		}
+		if r := e.refresh(r1.str("refresh_token")); r.str("error_description") != "unknown refresh token" {
+			t.Fatalf("the withdrawn pair: %v", r.body)
+		}
+		if thief := e.newPC("IC-1", "Copy"); thief.refresh(r0.str("refresh_token")).str("reason") != string(wire.ReasonKeyMismatch) {
+			t.Fatal("a lost answer must be recoverable only with the chain's key")
+		}
+		r3 := e.refresh(r2.str("refresh_token"))
+		if r3.status != http.StatusOK {
+			t.Fatalf("the recovered chain: %v", r3.body)
+		}
+		if r := e.refresh(r0.str("refresh_token")); r.str("reason") != string(wire.ReasonChainRevoked) {
+			t.Fatalf("the spent token after its successor was used: %v", r.body)
+		}
+	})
 	for name, outside := range map[string]func(e *env, r1 oauthReply){
-		"after the window": func(e *env, _ oauthReply) { e.clock.Advance(10*time.Minute + time.Second) },
 		"after the new token was used": func(e *env, r1 oauthReply) {
 			if r := e.refresh(r1.str("refresh_token")); r.status != http.StatusOK {
 				e.t.Fatal(r.body)

@@ -7,10 +7,15 @@ package authority
 //   - a new approval for the device revokes the previous chain (moved), and
 //     its PC is told where the license went;
 //   - a spent token used again revokes the whole chain (RFC 9700 §4.14.2),
-//     except within the grace window: the token the last rotation spent,
-//     from the chain's key, until the new token is first used and at most
-//     Options.RefreshGrace after the rotation, gets the same answer again
-//     (the answer was lost on the way, not stolen);
+//     except the token the last rotation spent, presented with the chain's
+//     key while the token that rotation issued has never been used: the
+//     answer was lost on the way, not stolen (a thief of the token alone
+//     has no key, see below). Within Options.RefreshGrace of the rotation
+//     it gets the same answer again; later it gets a new pair and the
+//     unused one is withdrawn, so a PC whose network failed right after the
+//     authority answered recovers whenever it comes back. Once the new
+//     token has been used, the spent one is a copy of this installation
+//     (its key included) and the chain is revoked;
 //   - a token presented with another key is refused (key_mismatch) and
 //     changes nothing, so a thief of a refresh token alone can neither use
 //     it nor get the chain revoked.
@@ -147,16 +152,23 @@ func (s *Server) redeemRefresh(clientID, refresh, jkt string) (*tokenResponse, *
 			return err
 		}
 		if rt.Used {
-			var g graceRecord
-			switch err := getJSON(txn, pGrace+ch.ID, &g); {
-			case err == nil && g.Spent == hash && g.JKT == jkt && now.Before(g.Until):
-				resp = g.Answer // the answer of the rotation, once more
+			lost, err := answerLost(txn, ch.ID, hash, jkt)
+			switch {
+			case err != nil:
+				return err
+			case lost != nil && now.Before(lost.Until):
+				resp = lost.Answer // the answer of the rotation, once more
 				return nil
-			case err != nil && !errors.Is(err, errNotFound):
+			case lost == nil:
+				denied = chainRefusal(chainRecord{Revoked: wire.ReasonChainRevoked})
+				return s.revokeChain(txn, &ch, wire.ReasonChainRevoked, now)
+			}
+			// Past the grace window: withdraw the pair that never arrived
+			// and rotate again from the token the client still holds.
+			if err := txn.Delete([]byte(pRefresh + secretHash(lost.Answer.RefreshToken))); err != nil {
 				return err
 			}
-			denied = chainRefusal(chainRecord{Revoked: wire.ReasonChainRevoked})
-			return s.revokeChain(txn, &ch, wire.ReasonChainRevoked, now)
+			s.log.Info().Str("sub", rt.ServerID).Msg("refresh answer lost past the grace window: rotating again")
 		}
 		// The license's state is the more useful answer than the token's age.
 		if _, _, refused, err := licensed(txn, rt.ServerID, now); refused != nil || err != nil {
@@ -174,14 +186,41 @@ func (s *Server) redeemRefresh(clientID, refresh, jkt string) (*tokenResponse, *
 		if err := setJSON(txn, pRefresh+hash, &rt, rt.ExpiresAt.Sub(now)); err != nil {
 			return err
 		}
+		// Kept as long as the spent token could come back.
 		g := graceRecord{Spent: hash, JKT: jkt, Until: now.Add(s.opts.RefreshGrace).UTC(), Answer: resp}
-		return setJSON(txn, pGrace+ch.ID, &g, s.opts.RefreshGrace)
+		return setJSON(txn, pGrace+ch.ID, &g, rt.ExpiresAt.Sub(now))
 	})
 	if err != nil {
 		s.log.Error().Err(err).Msg("refresh")
 		return nil, errServer
 	}
 	return resp, denied
+}
+
+// answerLost is the chain's last rotation when the spent token presented
+// (hash, from key jkt) is the one it spent and the token it issued has
+// never been used: the client cannot have received that answer. Nil means
+// the presentation is a replay.
+func answerLost(txn *badger.Txn, chain, hash, jkt string) (*graceRecord, error) {
+	var g graceRecord
+	switch err := getJSON(txn, pGrace+chain, &g); {
+	case errors.Is(err, errNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case g.Spent != hash || g.JKT != jkt || g.Answer == nil:
+		return nil, nil
+	}
+	var next refreshRecord
+	switch err := getJSON(txn, pRefresh+secretHash(g.Answer.RefreshToken), &next); {
+	case errors.Is(err, errNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case next.Used:
+		return nil, nil
+	}
+	return &g, nil
 }
 
 // retryUpdate runs fn in a transaction and runs it again when a concurrent

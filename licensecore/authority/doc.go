@@ -48,9 +48,10 @@
 // Chains (chain.go). One live chain per Server ID: a new approval revokes
 // the old PC's chain (licence_moved, "This license was moved to <PC> on
 // <date>"). A spent refresh token used again revokes its chain
-// (chain_revoked), except within Options.RefreshGrace (10 minutes) and
-// before the new token's first use, when the same key gets the same pair
-// again. A device with an install code is approved and entitled only for
+// (chain_revoked), except while the pair that rotation issued has never
+// been used: the same key then gets the same pair again within
+// Options.RefreshGrace (10 minutes), and a new pair after it (a lost
+// answer never locks a PC out). A device with an install code is approved and entitled only for
 // the PC presenting it; a device without one is bound to the first PC
 // approved or entitled (ErrInstallMismatch otherwise).
 //

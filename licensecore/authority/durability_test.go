@@ -33,11 +33,15 @@ func TestRestartDurability(t *testing.T) {
 		t.Fatalf("refresh after restart: %v", next.body)
 	}
 	e.restart() // rotation survives: the spent token gets the same answer
-	// within the grace window, and is refused after it
+	// within the grace window, and is refused once the new one was used
 	if again := e.refresh(tok.str("refresh_token")); again.str("refresh_token") != next.str("refresh_token") {
 		t.Fatalf("replay within the grace window after restart: %v", again.body)
 	}
 	e.clock.Advance(11 * time.Minute)
+	if r := e.refresh(next.str("refresh_token")); r.status != http.StatusOK {
+		t.Fatalf("the new token after restart: %v", r.body)
+	}
+	e.restart()
 	wantError(t, e.refresh(tok.str("refresh_token")), 400, "invalid_grant")
 
 	denied := e.authorize()

@@ -65,7 +65,8 @@ type Options struct {
 	// RefreshGrace is how long the refresh token a rotation replaced is
 	// still answered, with the same new pair, for the same DPoP key (an
 	// answer lost on the way); default 10m. It ends earlier, when the new
-	// refresh token is first used.
+	// refresh token is first used. After it, the same key still gets a new
+	// pair while the new token is unused (see chain.go).
 	RefreshGrace time.Duration
 
 	Argon2 Argon2Params // default 19 MiB, t=2, p=1

@@ -19,6 +19,7 @@ type session struct {
 	org      string
 	vendor   bool   // the user's role at sign-in, for the navigation (actions check the stored role)
 	prefill  string // user code from verification_uri_complete
+	install  string // install code the app named, to mark "this PC"
 	lastSeen time.Time
 }
 

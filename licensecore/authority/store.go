@@ -126,7 +126,8 @@ type chainRecord struct {
 
 // graceRecord is the answer of a chain's last rotation, kept so that the
 // token it spent gets the same answer again, from the same key, until the
-// new token is first used or the grace window ends.
+// new token is first used or the grace window ends, and a new pair after
+// that window while the new token is still unused (answerLost).
 type graceRecord struct {
 	Spent  string         `json:"spent"` // secretHash of the refresh token the rotation spent
 	JKT    string         `json:"jkt"`

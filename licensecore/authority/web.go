@@ -52,6 +52,12 @@ type pageData struct {
 
 	Request codeRecord   // the code being confirmed: who is asking
 	Device  deviceRecord // the device chosen on the previous page
+	// ThisPC is the Server ID of the device bound to the install code of
+	// the PC asking (listed first and marked "this PC"); Match and
+	// Mismatch say on the confirm page whether the chosen device is it.
+	ThisPC   string
+	Match    string
+	Mismatch string
 
 	Success bool
 	Message string
@@ -352,13 +358,62 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 			s.sessions.save(sess)
 		}
 	}
+	// License Desk opens this page with its install code, so the page can
+	// put this PC's device first; it is a hint for the list only, the
+	// approval checks the install code of the code's own request.
+	if q := r.URL.Query().Get("install_code"); q != "" {
+		sess.install = cleanLabel(q, 64)
+		s.sessions.save(sess)
+	}
 	dc, ok := s.orgDevices(w, r, sess)
 	if !ok {
 		return
 	}
 	d := dc.page("Authorize Device")
 	d.UserCode = sess.prefill
+	install := sess.install
+	if _, rec, ok := s.lookupPending(sess.prefill, s.now()); ok && rec.InstallCode != "" {
+		install = rec.InstallCode
+	}
+	markThisPC(&d, install)
 	s.render(w, http.StatusOK, "device", d)
+}
+
+// markThisPC lists the device bound to install first and names it in
+// d.ThisPC, so the person picks the right one in every deployment.
+func markThisPC(d *pageData, install string) {
+	want := wire.NormalizeInstallCode(install)
+	if want == "" {
+		return
+	}
+	for i, dev := range d.Devices {
+		if dev.InstallCode != "" && wire.NormalizeInstallCode(dev.InstallCode) == want {
+			d.ThisPC = dev.ServerID
+			devs := append([]deviceRecord{dev}, d.Devices[:i]...)
+			d.Devices = append(devs, d.Devices[i+1:]...)
+			return
+		}
+	}
+}
+
+// matchWords says on the confirm page whether the chosen device is the PC
+// asking, in words: a device bound to another install code never gets
+// here (installMismatch refuses it).
+func matchWords(d *pageData) {
+	dev, asking := d.Device, d.Request.InstallCode
+	switch {
+	case asking == "":
+		d.Mismatch = "The PC asking did not send an install code, so this page cannot check that it is " + dev.Name + ". Only continue if you are at that PC."
+	case d.ThisPC == dev.ServerID:
+		d.Match = "The install code of the PC asking is the one registered for " + dev.Name + " (" + dev.ServerID + ")."
+	case d.ThisPC != "":
+		other := d.Devices[0] // markThisPC put it first
+		d.Mismatch = "The PC asking (install code " + asking + ") is registered as " + other.Name + " (" + other.ServerID + "), not as " +
+			dev.Name + ". Approving gives it the license of " + dev.Name + ". Go back and choose " + other.Name + " unless you mean to move the license."
+	default:
+		d.Mismatch = dev.Name + " is not tied to a PC yet: approving ties it to the PC asking (install code " + asking +
+			") for good. Check that this PC is " + dev.Name + "."
+	}
 }
 
 // userCodeChecks are the limiters of wrong user codes: per IP and per
@@ -455,6 +510,8 @@ func (s *Server) handleDeviceSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.page("Confirm device")
 	d.Request, d.Device, d.UserCode = p.rec, p.dev, formatUserCode(p.rec.UserCode)
+	markThisPC(&d, p.rec.InstallCode)
+	matchWords(&d)
 	s.render(w, http.StatusOK, "confirm", d)
 }
 

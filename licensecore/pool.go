@@ -116,7 +116,7 @@ type poolOp struct {
 	Kind      string    `json:"kind"` // PoolOpActivate or PoolOpTransfer
 	RequestID string    `json:"request_id"`
 	LicenseID string    `json:"licence_id"`
-	Envelope  []byte    `json:"envelope"` // sent again verbatim
+	Envelope  []byte    `json:"envelope"` // sent again, signed afresh (fresh)
 	Created   time.Time `json:"created"`
 }
 
@@ -476,6 +476,10 @@ func (p *Pool) reconcilePending(ctx context.Context) error {
 // op stored for a retry.
 func (p *Pool) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) {
 	c := p.mgr.Client()
+	var err error
+	if op.Envelope, err = p.fresh(op.Envelope); err != nil {
+		return nil, err
+	}
 	switch op.Kind {
 	case wire.PoolOpActivate:
 		var ans wire.PoolActivation
@@ -533,6 +537,27 @@ func (p *Pool) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) 
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)
+}
+
+// fresh signs a stored request again at the current time: the authority
+// refuses requests issued more than wire.MaxRequestAge ago, and a receipt
+// may wait longer than that for an offline authority. The request id, not
+// the time, is what makes the repeat idempotent.
+func (p *Pool) fresh(env []byte) ([]byte, error) {
+	var e wire.PoolEnvelope
+	var req wire.PoolRequest
+	if err := json.Unmarshal(env, &e); err != nil {
+		return nil, fmt.Errorf("%w: stored pool request: %v", ErrStoreCorrupt, err)
+	}
+	if err := json.Unmarshal(e.Payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: stored pool request: %v", ErrStoreCorrupt, err)
+	}
+	key, err := p.installKey()
+	if err != nil {
+		return nil, err
+	}
+	req.IssuedAt = p.clock.Now().UTC()
+	return wire.SignPoolRequest(key, req)
 }
 
 // definitive reports an answer of the authority that refuses the request

@@ -89,6 +89,9 @@ var explanations = []struct {
 	{licensecore.ErrPoolLicenseUnavailable, "The license is not available in the cloud pool any more; another server may have taken it. Refresh the list."},
 	{licensecore.ErrInstallConflict, "Another installation with this install code is registered for the cloud pool. Contact your provider."},
 	{licensecore.ErrNotActivated, "That license is not activated on this server. Refresh the list of activated licenses."},
+	{licensecore.ErrInstallUnlicensed, "The cloud pool serves only a server that holds a license. Get this server's license first (License tab), then try again."},
+	{licensecore.ErrRequestStale, "The authorization server refused the request because this PC's clock is more than ten minutes off. Correct the date and time, then try again."},
+	{licensecore.ErrAuthorityBusy, "The authorization server is busy and asked License Desk to wait. Try again in a minute."},
 	{licensecore.ErrPoolRefused, "The authorization server refused the cloud-pool request. Refresh the list and try again, or contact your provider."},
 	// Tokens, most specific first.
 	{licensecore.ErrTokenExpired, "The license token has expired. Connect this server to the internet to get a fresh one."},

@@ -104,6 +104,9 @@ var codes = []struct {
 	{"customer_in_use", licensecore.ErrCustomerInUse, http.StatusConflict},
 	{"pool_license_unavailable", licensecore.ErrPoolLicenseUnavailable, http.StatusConflict},
 	{"install_conflict", licensecore.ErrInstallConflict, http.StatusConflict},
+	{"install_unlicensed", licensecore.ErrInstallUnlicensed, http.StatusForbidden},
+	{"request_stale", licensecore.ErrRequestStale, http.StatusConflict},
+	{"authority_busy", licensecore.ErrAuthorityBusy, http.StatusServiceUnavailable},
 	{"pool_refused", licensecore.ErrPoolRefused, http.StatusForbidden},
 	{"not_activated", licensecore.ErrNotActivated, http.StatusConflict},
 	// The wire formats.

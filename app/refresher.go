@@ -103,9 +103,15 @@ func (r *refresher) run(ctx context.Context) {
 			r.log.Info().Err(err).Dur("retry_in", retry).Msg("token refresh postponed")
 			continue
 		}
-		retry, retryAt = 0, time.Time{}
+		// A refresh point that is still due right after a success (a
+		// clock far off) must not become a loop against the authority.
+		retry, retryAt = 0, time.Now().Add(minRefreshGap)
 	}
 }
+
+// minRefreshGap is the least time between two refreshes the refresher
+// starts on its own.
+const minRefreshGap = time.Minute
 
 // housekeeping runs the online checks that are not token refreshes, at most
 // once a tick and only when the authority answers: the daily verification

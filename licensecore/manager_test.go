@@ -713,3 +713,35 @@ func openManager(t *testing.T, dir string, ra *realAuthority, now func() time.Ti
 	}
 	return m, store
 }
+
+// TestNextRefreshPCClockAhead: on a PC whose clock is 20 days ahead, the
+// next refresh is half a token lifetime away by that PC's clock, not in
+// its past (which made the refresher renew in a tight loop); once the
+// clock is right again and the authority has answered, it is half a
+// lifetime away again.
+func TestNextRefreshPCClockAhead(t *testing.T) {
+	ra := startAuthority(t, time.Hour)
+	var pc shiftedClock
+	pc.set(20 * 24 * time.Hour)
+	m, _ := newManager(t, ra.ts.URL, ra.srv.RootPublicKey(), pc.now)
+	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		in := m.NextRefresh().Sub(pc.now())
+		if in < 25*time.Minute || in > 31*time.Minute {
+			t.Fatalf("%s: next refresh in %s by the PC's clock, want about 30 min", when, in.Round(time.Second))
+		}
+	}
+	check("20 days ahead")
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("after a refresh, 20 days ahead")
+	pc.set(0)
+	if _, err := m.RefreshNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("the clock corrected")
+}

@@ -210,14 +210,19 @@ func (g *gui) setContent(st licensecore.Status) {
 			time.AfterFunc(wizardGrace, func() {
 				fyne.Do(func() {
 					g.deferred = false
-					if st, err := g.status.Get(); err == nil && !g.confirming {
-						g.setContent(st)
+					if st, err := g.status.Get(); err == nil && !g.confirming && st.State != licensecore.Unlicensed && g.lastUI == 0 {
+						g.switchContent(1)
 					}
 				})
 			})
 		}
 		return
 	}
+	g.switchContent(want)
+}
+
+// switchContent puts the details (want 1) or the wizard (0) in the window.
+func (g *gui) switchContent(want int) {
 	g.lastUI = want
 	if g.endScreen != nil {
 		g.endScreen()
@@ -248,9 +253,9 @@ func (g *gui) setContent(st licensecore.Status) {
 			g.app.SendNotification(fyne.NewNotification(title, body))
 			g.publish(st)
 		},
-		Done: func(st licensecore.Status) {
+		Done: func(licensecore.Status) {
 			g.confirming = false
-			g.setContent(st)
+			g.switchContent(1)
 		},
 	}))
 }

@@ -95,8 +95,10 @@ EOF
 	(cd "$work" && x86_64-w64-mingw32-windres -O coff -o "$root/rsrc_windows_amd64.syso" licensedesk.rc)
 	echo "== building $exe (mingw, cgo)"
 	# -H windowsgui: no console window behind the app; -s -w: no symbols.
+	# The same compile flags as the lane's GUI smoke test, so the two
+	# share the build cache (only the link differs).
 	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-		go build -tags migrated_fynedo -trimpath -ldflags "-H windowsgui -s -w" -o "$exe" .
+		go build -tags migrated_fynedo -ldflags "-H windowsgui -s -w" -o "$exe" .
 	rm -f "$root/rsrc_windows_amd64.syso"
 	echo "== makensis $out"
 	makensis -V2 -INPUTCHARSET UTF8 \
@@ -112,9 +114,8 @@ deb() {
 	local bin=build/linux/licensedesk stage=$work/deb s deps lib pkg
 	mkdir -p build/linux "$stage"
 	echo "== building $bin"
-	# PIE and full RELRO, as Debian builds its own binaries.
-	go build -tags migrated_fynedo -trimpath -buildmode=pie \
-		-ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
+	# The compile flags of make build (warm cache); full RELRO at the link.
+	go build -tags migrated_fynedo -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
 	for s in 16 32 48 64 128 256; do
 		mkdir -p "$stage/icons/${s}x$s"
 		convert "$ICON" -resize "${s}x$s" "$stage/icons/${s}x$s/licensedesk.png"

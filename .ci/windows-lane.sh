@@ -23,7 +23,7 @@ wine_setup
 
 art=$root/ci-artifacts/windows
 mkdir -p "$art"
-pkgs=(./licensecore/ ./licensecore/wire/ ./licensecore/authority/)
+pkgs=(./licensecore/ ./licensecore/wire/ ./licensecore/authority/ ./licensecore/internal/dbopt/)
 [ -d licensecore/localapi ] && pkgs+=(./licensecore/localapi/)
 
 echo "== macOS: GOOS=darwin go vet ${pkgs[*]}"

@@ -198,8 +198,8 @@ func mapOpenError(err error) error {
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
 		return fmt.Errorf("%w: %w", ErrStoreCorrupt, err)
 	// Badger wraps the lock failure and its checksum errors with %+v, not
-	// %w, so only their words identify them (storeInUse: per platform).
-	case storeInUse(msg):
+	// %w, so only their words identify them (dbopt.InUse: per platform).
+	case dbopt.InUse(err):
 		return fmt.Errorf("%w (the license store is in use by another process)", ErrAlreadyRunning)
 	case strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
 		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)

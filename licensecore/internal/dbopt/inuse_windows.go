@@ -1,6 +1,6 @@
 //go:build windows
 
-package licensecore
+package dbopt
 
 import (
 	"strings"
@@ -8,14 +8,15 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// storeInUse tells whether Badger's open error says another process holds
-// the store. On Windows Badger locks the directory by opening its LOCK
+// InUse tells whether badger.Open failed because another process holds
+// the directory. On Windows Badger locks the directory by opening its LOCK
 // file with no sharing, so a second process gets a sharing violation
 // ("Cannot create lock file"); a file another process still has mapped
 // cannot be truncated or replaced (a user-mapped section). Badger formats
 // the system error as text, so the words of those errors, in this PC's
 // language, identify them.
-func storeInUse(msg string) bool {
+func InUse(err error) bool {
+	msg := err.Error()
 	if !strings.Contains(msg, "Cannot create lock file") && !strings.Contains(msg, windows.ERROR_USER_MAPPED_FILE.Error()) {
 		return false
 	}

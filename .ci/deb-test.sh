@@ -51,8 +51,9 @@ tmp=$(mktemp -d)
 cat >"$tmp/run.sh" <<'RUN'
 set -u
 art=$1 tmp=$2
-mkdir -m 700 "$tmp/xdg"
-XDG_RUNTIME_DIR=$tmp/xdg /usr/bin/licensedesk -demo -demo-addr 127.0.0.1:0 -data "$tmp/data" >"$art/app.log" 2>&1 &
+mkdir -m 700 "$tmp/xdg" "$tmp/home"
+# A home of its own: the keyring the app may start stays in $tmp.
+HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/xdg /usr/bin/licensedesk -demo -demo-addr 127.0.0.1:0 -data "$tmp/data" >"$art/app.log" 2>&1 &
 pid=$!
 win=""
 for _ in $(seq 1 120); do

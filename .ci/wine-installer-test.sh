@@ -16,6 +16,9 @@ setup=$(ls dist/LicenseDesk-*-setup.exe 2>/dev/null | head -1)
 art=$root/ci-artifacts/windows
 mkdir -p "$art"
 
+# No display: the installer runs silently, and nothing it starts may wait
+# on a window.
+unset DISPLAY WAYLAND_DISPLAY
 tmp=$(mktemp -d)
 trap 'WINEPREFIX=$tmp/prefix wineserver -k 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cp -a "$WINEPREFIX" "$tmp/prefix"
@@ -45,7 +48,7 @@ wineserver -w
 check "licensedesk.exe in Program Files" test -s "$inst/licensedesk.exe"
 check "uninstall.exe in Program Files" test -s "$inst/uninstall.exe"
 check "Start menu entry" test -f "$c/ProgramData/Microsoft/Windows/Start Menu/Programs/License Desk/License Desk.lnk"
-check "the tray at sign-in (HKLM Run)" reg_has system.reg '"License Desk"="\"C:\\\\Program Files\\\\License Desk\\\\licensedesk.exe\" tray"'
+check "the tray at sign-in (HKLM Run)" reg_has system.reg '"License Desk"="\"C:\\Program Files\\License Desk\\licensedesk.exe\" tray"'
 check "Programs and Features entry" reg_has system.reg 'DisplayVersion'
 check "the data folder in ProgramData" test -d "$data"
 

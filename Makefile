@@ -19,7 +19,7 @@ TEST_PKGS  := xvfb xdotool x11-apps imagemagick chromium dbus dbus-x11 procps xc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: run test deps test-deps build authority lint unit e2e keyring bench clean
+.PHONY: run test deps test-deps build authority lint unit e2e keyring bench clean install uninstall
 
 # Install only what is missing, so a warm machine skips apt entirely.
 define apt_install
@@ -35,6 +35,10 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(TEST_PKGS))
+	@# node and npm for the cross-language JOSE check (any install will do: a
+	@# nodesource node already brings npm, Debian splits them).
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Installing nodejs npm"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 	@[ -x "$(GOBIN)/staticcheck" ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 build: deps
@@ -87,6 +91,34 @@ bench: test-deps
 	bash bench/licensecore-bench.sh
 	bash bench/authority-load.sh
 	bash bench/soak.sh
+
+# Install the program, the agent's systemd units, the menu and autostart
+# entries. As root the system agent (group licensedesk may read tokens) is
+# enabled; otherwise the per-user agent. PREFIX=/usr/local DESTDIR= as usual.
+PREFIX ?= /usr/local
+install: build
+	install -Dm755 bin/licensedesk $(DESTDIR)$(PREFIX)/bin/licensedesk
+	install -Dm644 assets/icon.png $(DESTDIR)$(PREFIX)/share/icons/hicolor/256x256/apps/licensedesk.png
+	install -Dm644 assets/xdg/licensedesk.desktop $(DESTDIR)$(PREFIX)/share/applications/licensedesk.desktop
+	install -Dm644 assets/xdg/licensedesk-tray.desktop $(DESTDIR)/etc/xdg/autostart/licensedesk-tray.desktop
+	sed 's|/usr/bin/licensedesk|$(PREFIX)/bin/licensedesk|' assets/systemd/licensedesk-agent.service > licensedesk-agent.service.tmp
+	install -Dm644 licensedesk-agent.service.tmp $(DESTDIR)/etc/systemd/system/licensedesk-agent.service
+	sed 's|/usr/bin/licensedesk|$(PREFIX)/bin/licensedesk|' assets/systemd/licensedesk-agent.user.service > licensedesk-agent.service.tmp
+	install -Dm644 licensedesk-agent.service.tmp $(DESTDIR)/etc/systemd/user/licensedesk-agent.service
+	rm -f licensedesk-agent.service.tmp
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+	  getent group licensedesk >/dev/null || groupadd --system licensedesk; \
+	  getent passwd licensedesk >/dev/null || useradd --system --gid licensedesk --home-dir /var/lib/licensedesk --shell /usr/sbin/nologin licensedesk; \
+	  if [ -d /run/systemd/system ]; then systemctl daemon-reload && systemctl enable --now licensedesk-agent.service; fi; \
+	  echo "System agent installed; add POS users to the licensedesk group to let them read the token."; \
+	fi
+
+uninstall:
+	-@if [ -d /run/systemd/system ]; then systemctl disable --now licensedesk-agent.service 2>/dev/null; fi
+	rm -f $(DESTDIR)$(PREFIX)/bin/licensedesk $(DESTDIR)$(PREFIX)/share/icons/hicolor/256x256/apps/licensedesk.png \
+	  $(DESTDIR)$(PREFIX)/share/applications/licensedesk.desktop $(DESTDIR)/etc/xdg/autostart/licensedesk-tray.desktop \
+	  $(DESTDIR)/etc/systemd/system/licensedesk-agent.service $(DESTDIR)/etc/systemd/user/licensedesk-agent.service
+	@echo "License data in /var/lib/licensedesk and ~/.config/licensedesk is kept."
 
 clean:
 	rm -rf bin

@@ -5,8 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"io"
+	"net"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,11 +52,37 @@ func storedLicense(t *testing.T, s *licensecore.Store, tokenLeft, renewIn time.D
 func TestParseFlags(t *testing.T) {
 	t.Setenv("LICENSEDESK_HOME", "/tmp/ld-home")
 	c, err := parseFlags("t", []string{"-authority", "https://a.example", "-log-level", "debug", "-json"}, io.Discard)
-	if err != nil || c.DataDir != "/tmp/ld-home" || c.AuthorityURL != "https://a.example" || c.LogLevel != zerolog.DebugLevel || !c.JSON {
+	if err != nil || c.DataDir != "/tmp/ld-home" || c.AuthorityURL != "https://a.example" || c.LogLevel != zerolog.DebugLevel || !c.JSON || c.Command != "" {
 		t.Fatalf("%+v %v", c, err)
+	}
+	if c.Socket != "/tmp/ld-home/agent.sock" {
+		t.Fatalf("default socket %q", c.Socket)
 	}
 	if _, err := parseFlags("t", []string{"-log-level", "loud"}, io.Discard); err == nil {
 		t.Fatal("unknown log level accepted")
+	}
+	// A command anywhere, its flags before or after it, its argument kept.
+	for _, args := range [][]string{
+		{"-data", "/d", "verify", "-json", "TOKEN"},
+		{"verify", "-data", "/d", "TOKEN", "-json"},
+		{"-json", "verify", "TOKEN", "-data", "/d"},
+	} {
+		c, err := parseFlags("t", args, io.Discard)
+		if err != nil || c.Command != "verify" || c.DataDir != "/d" || !c.JSON || !slices.Equal(c.Args, []string{"TOKEN"}) || c.Socket != "/d/agent.sock" {
+			t.Fatalf("%q: %+v %v", args, c, err)
+		}
+	}
+	if c, err := parseFlags("t", []string{"-data", "/d", "status"}, io.Discard); err != nil || c.Command != "status" {
+		t.Fatalf("`-data D status` must be the status command: %+v %v", c, err)
+	}
+	var help bytes.Buffer
+	if _, err := parseFlags("t", []string{"-help"}, &help); !errors.Is(err, flag.ErrHelp) || strings.Contains(help.String(), "status-tick") ||
+		!strings.Contains(help.String(), "agent ") || !strings.Contains(help.String(), "token ") {
+		t.Fatalf("help: %v\n%s", err, help.String())
+	}
+	t.Setenv("LICENSEDESK_STATUS_TICK", "1s")
+	if c, err := parseFlags("t", nil, io.Discard); err != nil || c.StatusTick != time.Second {
+		t.Fatalf("status tick from the environment: %+v %v", c, err)
 	}
 }
 
@@ -176,6 +207,8 @@ type fakeRefresh struct {
 	verifies, switchChecks   atomic.Int32
 }
 
+func (f *fakeRefresh) Policy() licensecore.Policy { return licensecore.DefaultPolicy() }
+
 func (f *fakeRefresh) Status() licensecore.Status {
 	return licensecore.Status{State: licensecore.Licensed, License: &licensecore.License{TokenExpiry: time.Now().Add(time.Hour)}}
 }
@@ -275,22 +308,37 @@ func TestRefresherBacksOffWhileOfflineThenRefreshes(t *testing.T) {
 }
 
 func TestSecondInstanceBringsFirstForward(t *testing.T) {
-	dir := t.TempDir()
-	if pokeRunningInstance(dir) {
-		t.Fatal("poked an instance that does not exist")
-	}
+	path := filepath.Join(t.TempDir(), windowSocket)
 	shown := make(chan struct{}, 1)
-	c := &core{cfg: Config{DataDir: dir}, log: zerolog.Nop()}
-	c.listenIPC(func() { shown <- struct{}{} })
-	defer func() { c.ipc.Close(); c.wg.Wait() }()
-	if !pokeRunningInstance(dir) {
-		t.Fatal("could not reach the running instance")
+	l, err := claimInstance(path, func() { shown <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := claimInstance(path, nil); !errors.Is(err, errInstanceRunning) {
+		t.Fatalf("second instance: %v", err)
 	}
 	select {
 	case <-shown:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the running instance was not asked to show its window")
 	}
+	// A crashed instance leaves its socket behind: the next one takes over.
+	l.Close()
+	stale, err := net.Listen("unix", path+".x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	if err := os.Rename(path+".x", path); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := claimInstance(path, nil)
+	if err != nil {
+		t.Fatalf("after a crash: %v", err)
+	}
+	l2.Close()
 }
 
 func TestCoreRefusesSecondInstance(t *testing.T) {

@@ -57,7 +57,7 @@ func startDemo(cfg Config, log zerolog.Logger, deviceName, installCode string) (
 	}
 	this := authority.DeviceSeed{
 		ServerID:      "POS-" + strings.ReplaceAll(installCode, "-", "")[:8],
-		Name:          deviceName + " (this PC)",
+		Name:          deviceName,
 		InstallCode:   installCode,
 		HubServerName: "hub-demo",
 		HubServerURL:  "https://hub-demo.example.com",
@@ -70,7 +70,7 @@ func startDemo(cfg Config, log zerolog.Logger, deviceName, installCode string) (
 	}
 	d := &demoAuthority{
 		url: base, user: authority.DemoUsername, password: authority.DemoPassword, org: authority.DemoOrganization,
-		srv: srv, http: &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1),
+		srv: srv, http: srv.HTTPServer(l.Addr().String()), done: make(chan error, 1),
 	}
 	go func() { d.done <- d.http.Serve(l) }()
 	return d, nil

@@ -18,12 +18,12 @@ import (
 var (
 	licenseMenuAt   = point{145, 13} // "License" in the main menu bar
 	menuOfflineAt   = point{180, 45} // its first item, "Offline activation…"
-	offAccountAt    = point{160, 388}
-	offSerialAt     = point{476, 388}
-	offRequestAt    = point{168, 427} // request file path
-	offGenerateAt   = point{525, 427} // Generate license request
-	offLicenseAt    = point{190, 467} // license file path
-	offImportAt     = point{548, 467} // Import license file
+	offAccountAt    = point{160, 406}
+	offSerialAt     = point{476, 406}
+	offRequestAt    = point{168, 446} // request file path
+	offGenerateAt   = point{525, 446} // Generate license request
+	offLicenseAt    = point{190, 486} // license file path
+	offImportAt     = point{548, 486} // Import license file
 	offlineWinTitle = "License Desk – Offline activation"
 )
 
@@ -50,7 +50,8 @@ func TestEndToEndOfflineActivation(t *testing.T) {
 	step("authority data seeded; %s is not served", auth.base)
 
 	_, env := newAppHome(t)
-	app := startApp(t, art, "offline-", appBin, env, "-authority", auth.base, "-root-key", auth.root, "-device-name", e2eDevice, "-status-tick", "1s")
+	env = append(env, "LICENSEDESK_STATUS_TICK=1s")
+	app := startApp(t, art, "offline-", appBin, env, "-authority", auth.base, "-root-key", auth.root, "-device-name", e2eDevice)
 	win, _, _ := waitMainWindow(ctx, t, app, step)
 	wizard := waitDrawn(ctx, t, win, art, "offline-01-wizard.png")
 

@@ -521,11 +521,47 @@ func startApp(t *testing.T, art, prefix, bin string, env []string, args ...strin
 	t.Cleanup(func() {
 		for _, e := range env {
 			if home, ok := strings.CutPrefix(e, "LICENSEDESK_HOME="); ok {
-				_ = copyFile(filepath.Join(art, prefix+"licensedesk.log"), filepath.Join(home, "licensedesk.log"))
+				stopStrays(t, home)
+				for _, log := range []string{"licensedesk.log", "window.log", "tray.log"} {
+					_ = copyFile(filepath.Join(art, prefix+log), filepath.Join(home, log))
+				}
 			}
 		}
 	})
 	return p
+}
+
+// stopStrays ends the agent and the tray the window started for home: they
+// run in their own sessions, so the window's process group does not take
+// them along. Each gets SIGTERM and, after 5 s, SIGKILL.
+func stopStrays(t *testing.T, home string) {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && slices.Contains(strings.Split(string(cmdline), "\x00"), home) {
+			pids = append(pids, pid)
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range pids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(raw), ") Z ") {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(raw), ") Z ") {
+			t.Logf("process %d did not stop within 5 s of SIGTERM: killing it", pid)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // waitMainWindow waits for the app's main window and returns its id and
@@ -618,11 +654,12 @@ const (
 // dialog does not dim.
 func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, prev image.Image, create bool) {
 	t.Helper()
-	shot := waitShot(ctx, t, win, art, name, "the administrator dialog", nil, func(img image.Image) bool {
-		_, found := primaryButton(img)
-		return found && differs(img, prev) > 0.3 // the dialog dims the whole window
+	waitShot(ctx, t, win, art, name, "the administrator dialog", nil, func(img image.Image) bool {
+		return differs(img, prev) > 0.3 // the dialog dims the whole window
 	})
-	pressKeys(ctx, t, "Tab")
+	// The user name may be suggested: replace it. The primary button is
+	// enabled only once the fields are valid.
+	pressKeys(ctx, t, "Tab", "ctrl+a")
 	typeText(ctx, t, e2eAdmin)
 	pressKeys(ctx, t, "Tab")
 	typeText(ctx, t, e2eAdminPassword)
@@ -630,8 +667,11 @@ func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, p
 		pressKeys(ctx, t, "Tab")
 		typeText(ctx, t, e2eAdminPassword)
 	}
-	screenshot(ctx, t, win, art, name) // with the fields filled in
-	clickPrimary(ctx, t, win, shot, "the administrator dialog")
+	filled := waitShot(ctx, t, win, art, strings.TrimSuffix(name, ".png")+"-filled.png", "the dialog's enabled primary button", nil, func(img image.Image) bool {
+		_, found := primaryButton(img)
+		return found
+	})
+	clickPrimary(ctx, t, win, filled, "the administrator dialog")
 }
 
 // primaryButton finds the primary (high importance) button in img: the

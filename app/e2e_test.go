@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,9 +38,8 @@ const (
 // screenshots of each step (the step screenshots in the artifacts show
 // them). Next sits at the right end of the bottom bar.
 var (
-	nextAt     = func(w, h int) point { return point{w - 42, h - 23} }
-	copyAt     = func(w, _ int) point { return point{w / 2, 136} } // under the big User Code
-	completeAt = func(_, _ int) point { return point{108, 107} }   // Complete Authorization, step 4
+	nextAt = func(w, h int) point { return point{w - 42, h - 23} }
+	copyAt = func(w, _ int) point { return point{w / 2, 136} } // under the big User Code
 )
 
 // TestEndToEndDesktop is issue 4's end-to-end test, with real parts only:
@@ -68,7 +68,8 @@ func TestEndToEndDesktop(t *testing.T) {
 	// The app, in its own data directory, re-evaluating its status every
 	// second instead of every minute.
 	_, appEnv := newAppHome(t)
-	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-root-key", auth.root, "-device-name", e2eDevice, "-status-tick", "1s")
+	appEnv = append(appEnv, "LICENSEDESK_STATUS_TICK=1s")
+	app := startApp(t, art, "", appBin, appEnv, "-authority", base, "-root-key", auth.root, "-device-name", e2eDevice)
 	t.Cleanup(func() {
 		bus.mu.Lock()
 		raw, _ := json.MarshalIndent(bus.notes, "", "  ")
@@ -77,10 +78,11 @@ func TestEndToEndDesktop(t *testing.T) {
 	})
 	win, w, h := waitMainWindow(ctx, t, app, step)
 
-	// The tray registered with the watcher under its documented bus name.
+	// The window started the agent and the tray; the tray process
+	// registered with the watcher under its documented bus name.
 	item := bus.waitTrayItem(ctx, t)
-	checkTrayOwner(t, bus, item, app.cmd.Process.Pid)
-	step("tray item registered by %s at %s", item.Sender, item.Service)
+	trayPid := trayProcess(t, bus, item)
+	step("tray item registered by %s (pid %d) at %s", item.Sender, trayPid, item.Service)
 
 	// Step 1: wait until the page is drawn, then Next.
 	shot1 := waitDrawn(ctx, t, win, art, "01-instructions.png")
@@ -96,7 +98,7 @@ func TestEndToEndDesktop(t *testing.T) {
 	shot4 := waitChanged(ctx, t, win, art, "04-complete.png", shot3)
 	// Step 4: Complete Authorization before the person approves: the app
 	// then waits for the authority (and polls on its own anyway).
-	click(ctx, t, win, completeAt(w, h))
+	clickPrimary(ctx, t, win, shot4, "Complete Authorization")
 	waiting := waitChanged(ctx, t, win, art, "05-waiting.png", shot4)
 
 	personApproves(ctx, t, base, code, installCode)
@@ -110,7 +112,16 @@ func TestEndToEndDesktop(t *testing.T) {
 	if st.License.ServerID != e2eServerID {
 		t.Errorf("licensed as %q, want %q", st.License.ServerID, e2eServerID)
 	}
-	details := waitChanged(ctx, t, win, art, "details-licensed.png", waiting)
+	// The wizard confirms "Licensed" (and notifies), then shows the details.
+	confirm := waitShot(ctx, t, win, art, "06-licensed.png", "the wizard's Licensed confirmation", nil, func(img image.Image) bool {
+		_, found := primaryButton(img)
+		return found && differs(img, waiting) > 0.02
+	})
+	if n := bus.waitNotification(ctx, t, "License Desk is licensed"); !strings.Contains(n.Body, "License for") {
+		t.Errorf("licensed notification %+v", n)
+	}
+	clickPrimary(ctx, t, win, confirm, "Show license details")
+	details := waitChanged(ctx, t, win, art, "details-licensed.png", confirm)
 	if n := colours(details); n < 20 {
 		t.Errorf("details-licensed.png has %d colours: the window looks blank", n)
 	}
@@ -166,12 +177,21 @@ func TestEndToEndDesktop(t *testing.T) {
 	step("tray refresh: token %s until %s", after.License.TokenID, after.License.TokenExpiry.Format(time.TimeOnly))
 	screenshot(ctx, t, win, art, "details-refreshed.png")
 
-	// Quit from the tray: an orderly exit.
-	chooseTrayItem(ctx, t, bus, item, "Quit", app.exited)
-	if app.err != nil {
-		t.Errorf("the app exited with %v after Quit", app.err)
+	// Quit from the tray ends the tray only; the window and the agent
+	// stay. Closing the window ends the window process, with a hint.
+	chooseTrayItem(ctx, t, bus, item, "Quit", func() bool { return processGone(trayPid) })
+	if app.exited() {
+		t.Error("quitting the tray closed the window")
 	}
-	step("quit from the tray")
+	step("tray quit; the window stays")
+	app.stop(t, 10*time.Second)
+	if app.err != nil {
+		t.Errorf("the window exited with %v on SIGTERM", app.err)
+	}
+	if st, err := licenseStatus(ctx, appBin, env); err != nil || st.Status != "Licensed" {
+		t.Errorf("the agent after the window and the tray ended: %+v, %v", st, err)
+	}
+	step("window closed; the agent still answers")
 }
 
 // thisInstallCode is the install code the app will show, or "" when the PC
@@ -346,8 +366,19 @@ func personApproves(ctx context.Context, t *testing.T, base, code, installCode s
 
 // checkTrayOwner checks the item's bus name is the one StatusNotifierItem
 // hosts expect: org.kde.StatusNotifierItem-<pid>-<n>, owned by the caller.
-func checkTrayOwner(t *testing.T, bus *desktopBus, it trayItem, pid int) {
+// trayProcess checks that the tray item belongs to a `licensedesk tray`
+// process (not the window) under its documented bus name, and returns
+// that process's id.
+func trayProcess(t *testing.T, bus *desktopBus, it trayItem) int {
 	t.Helper()
+	var pid uint32
+	if err := bus.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, it.Sender).Store(&pid); err != nil {
+		t.Fatalf("the tray item's process: %v", err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), "tray") {
+		t.Fatalf("the tray item belongs to process %d (%q), not `licensedesk tray`", pid, cmdline)
+	}
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", pid)
 	var owner string
 	if err := bus.conn.BusObject().Call("org.freedesktop.DBus.GetNameOwner", 0, name).Store(&owner); err != nil {
@@ -356,6 +387,17 @@ func checkTrayOwner(t *testing.T, bus *desktopBus, it trayItem, pid int) {
 	if owner != it.Sender {
 		t.Errorf("%s is owned by %s, the item registered from %s", name, owner, it.Sender)
 	}
+	return int(pid)
+}
+
+// processGone reports whether pid has exited (or is a zombie).
+func processGone(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(raw))
+	return len(f) > 2 && f[2] == "Z"
 }
 
 func (b *desktopBus) itemStillOwned(it trayItem) bool {

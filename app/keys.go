@@ -99,10 +99,10 @@ func keyringAccount(dataDir string) string {
 	return "data-" + hex.EncodeToString(sum[:8])
 }
 
-// appListening tells whether an app runs on dataDir: its second-instance
-// socket answers (nothing is sent, so its window stays as it is).
+// appListening tells whether an agent runs on dataDir: its socket
+// answers (nothing is sent).
 func appListening(dataDir string) bool {
-	conn, err := net.DialTimeout("unix", filepath.Join(dataDir, ipcSocket), time.Second)
+	conn, err := net.DialTimeout("unix", filepath.Join(dataDir, agentSocket), time.Second)
 	if err != nil {
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -155,9 +156,15 @@ func mustMachineID(t *testing.T) string {
 func TestKeysStatusWithoutCredentialStoreWhileAppRuns(t *testing.T) {
 	dir := t.TempDir()
 	needKeyring(t, dir)
-	c := openTestCore(t, dir) // the app, in the desktop session
+	c := openTestCore(t, dir) // the agent, in the desktop session
 	defer c.close()
-	c.listenIPC(func() {})
+	// Only the socket: a script that cannot reach the credential store
+	// cannot open the store either; it reads the agent's status file.
+	sock, err := net.Listen("unix", filepath.Join(dir, agentSocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
 	l := storedLicense(t, c.store, 60*time.Hour, 90*24*time.Hour)
 	if err := writeSnapshot(dir, licensecore.Evaluate(&l, time.Now(), licensecore.DefaultPolicy()), licensecore.DefaultPolicy()); err != nil {
 		t.Fatal(err)

@@ -2,18 +2,19 @@ package app
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens"
 )
 
 // refreshService is what the refresher needs from the manager.
 type refreshService interface {
 	Status() licensecore.Status
+	Policy() licensecore.Policy
 	NextRefresh() time.Time
 	CheckHealth(ctx context.Context) error
 	RefreshNow(ctx context.Context) (licensecore.Status, error)
@@ -37,11 +38,6 @@ type refresher struct {
 	// verifyBackoff: no verification or switch check before this time,
 	// after the authority did not answer.
 	verifyBackoff time.Time
-
-	// report, if set, hears the outcome of an attempt KickAndReport asked
-	// for; reportNext is set before that kick is sent.
-	report     func(licensecore.Status, error)
-	reportNext atomic.Bool
 }
 
 func newRefresher(svc refreshService, log zerolog.Logger, publish func(licensecore.Status)) *refresher {
@@ -61,35 +57,33 @@ func (r *refresher) Kick() {
 	}
 }
 
-// KickAndReport is Kick for someone waiting on the answer (the tray's
-// "Refresh tokens now"): the outcome of the attempt goes to report. The
-// attempt runs on the refresher, so shutdown waits for it.
-func (r *refresher) KickAndReport() {
-	r.reportNext.Store(true)
-	r.Kick()
-}
-
 func (r *refresher) run(ctx context.Context) {
 	retry := time.Duration(0) // 0: not backing off
 	var retryAt, failingSince time.Time
 	for {
 		st := r.svc.Status()
 		r.publish(st)
+		// Wake at the next moment the status or its words change (a
+		// threshold, an expiry, "in 3 days" becoming "in 2 days"), at the
+		// latest after a tick.
 		wait := r.tick
 		now := time.Now()
+		if next := screens.NextUpdate(st, r.svc.Policy()); !next.IsZero() {
+			wait = min(wait, max(next.Sub(st.At), 10*time.Millisecond))
+		}
 		due := r.dueAt(st, retryAt)
 		if !due.IsZero() {
 			wait = min(wait, max(due.Sub(now), 0))
 		}
 		timer := time.NewTimer(wait)
-		kicked, report := false, false
+		kicked := false
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-r.kick:
 			timer.Stop()
-			kicked, report = true, r.reportNext.Swap(false)
+			kicked = true
 		case <-timer.C:
 		}
 		r.housekeeping(ctx)
@@ -97,9 +91,6 @@ func (r *refresher) run(ctx context.Context) {
 			continue
 		}
 		err := r.attempt(ctx)
-		if report && r.report != nil && ctx.Err() == nil {
-			r.report(r.svc.Status(), err)
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,23 +20,31 @@ import (
 	"licensedesk/screens"
 )
 
-// Run is the whole program: `licensedesk [flags]` opens the window,
-// `licensedesk status [--json]` prints the license status. It returns the
-// process exit code.
+// Run is the whole program; it returns the process exit code. With no
+// command it opens the window (a client of the agent, started if none
+// runs); the commands are listed in commands.
 func Run(args []string, stdout, stderr io.Writer) int {
-	name := "licensedesk"
-	status := len(args) > 0 && args[0] == "status"
-	if status {
-		args = args[1:]
+	cfg, err := parseFlags("licensedesk", args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	cfg, err := parseFlags(name, args, stderr)
 	if err != nil {
+		fmt.Fprintln(stderr, "licensedesk:", err)
 		return 2
 	}
-	if status {
+	switch cfg.Command {
+	case "":
+		return runGUI(cfg, stderr)
+	case "agent":
+		return runAgent(cfg, stderr)
+	case "tray":
+		return runTray(cfg, stderr)
+	case "status":
 		return runStatus(cfg, stdout, stderr)
+	case "service":
+		return runService(cfg, stdout, stderr)
 	}
-	return runGUI(cfg, stderr)
+	return runCLI(cfg, os.Stdin, stdout, stderr)
 }
 
 // core is everything below the UI: built first, closed last.
@@ -54,7 +62,6 @@ type core struct {
 	keysIn   string
 	settings screens.Settings
 	demo     *demoAuthority
-	ipc      net.Listener
 
 	wg     sync.WaitGroup // long-lived goroutines
 	cancel context.CancelFunc
@@ -63,7 +70,7 @@ type core struct {
 // openCore opens the store (the single-instance lock), settings, the demo
 // authority if asked, and the manager.
 func openCore(cfg Config, stderr io.Writer) (*core, error) {
-	log, lf, err := newLogger(cfg.DataDir, cfg.LogLevel, stderr)
+	log, lf, err := newLogger(cfg.DataDir, cfg.LogLevel, stderr, "licensedesk.log")
 	if err != nil {
 		return nil, fmt.Errorf("cannot write the log in %s: %w", cfg.DataDir, err)
 	}
@@ -141,9 +148,6 @@ func (c *core) close() {
 	if c.cancel != nil {
 		c.cancel()
 	}
-	if c.ipc != nil {
-		c.ipc.Close()
-	}
 	c.wg.Wait()
 	if c.demo != nil {
 		if err := c.demo.close(); err != nil {
@@ -170,47 +174,6 @@ func (c *core) goLong(f func()) {
 		defer c.wg.Done()
 		f()
 	}()
-}
-
-// already-running handling: the first instance listens on a Unix socket
-// in the data dir; a second one asks it to show its window, says so, and
-// exits 0.
-const ipcSocket = "licensedesk.sock"
-
-func pokeRunningInstance(dataDir string) bool {
-	conn, err := net.DialTimeout("unix", filepath.Join(dataDir, ipcSocket), time.Second)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_, err = conn.Write([]byte("show\n"))
-	return err == nil
-}
-
-func (c *core) listenIPC(show func()) {
-	path := filepath.Join(c.cfg.DataDir, ipcSocket)
-	_ = os.Remove(path) // stale socket of a crashed instance; the store lock proves we are alone
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		c.log.Warn().Err(err).Msg("second-instance socket unavailable")
-		return
-	}
-	c.ipc = l
-	c.goLong(func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 8)
-			_ = conn.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := conn.Read(buf)
-			conn.Close()
-			if string(buf[:n]) == "show\n" {
-				show()
-			}
-		}
-	})
 }
 
 func alreadyRunning(err error) bool { return errors.Is(err, licensecore.ErrAlreadyRunning) }

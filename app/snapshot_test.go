@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/localapi"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
 )
 
 // TestPublishConcurrentSnapshot publishes from many goroutines at once, as
@@ -39,8 +39,11 @@ func TestPublishConcurrentSnapshot(t *testing.T) {
 	defer c.close()
 	var logged bytes.Buffer
 	c.log = zerolog.New(zerolog.SyncWriter(&logged)).Level(zerolog.WarnLevel)
-	g := &gui{c: c, status: screens.NewStatusBinding(c.mgr.Status()),
-		notes: &notifier{store: c.store, log: c.log, send: func(string, string) {}}}
+	api, err := localapi.NewServer(localapi.Options{Manager: c.mgr, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &agent{c: c, api: api, notes: &notifier{store: c.store, log: c.log, send: func(string, string) {}}}
 
 	// Statuses of different lengths, so that two writes mixed in one file
 	// cannot pass for a valid one.
@@ -175,5 +178,27 @@ func TestStatusJSONClockOffset(t *testing.T) {
 	st := licensecore.Evaluate(lic, now, licensecore.DefaultPolicy())
 	if doc := statusDocument(st); doc.ServerClockOffset != nil || doc.ClockMessage != "" {
 		t.Fatal("an offset no answer has shown must not be reported")
+	}
+}
+
+// TestStatusJSONOfflineSinceOnlyOffline: `status --json` of a license used
+// online has no offline_since (its last contact is last_contact); one
+// activated offline keeps it.
+func TestStatusJSONOfflineSinceOnlyOffline(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, offline := range []bool{false, true} {
+		lic := &licensecore.License{ServerID: "POS-1", TokenExpiry: now.Add(48 * time.Hour), TokenIssuedAt: now.Add(-time.Hour),
+			Offline: offline, OfflineSince: now.Add(-2 * time.Hour)}
+		raw, err := json.Marshal(statusDocument(licensecore.Evaluate(lic, now, licensecore.DefaultPolicy())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := bytes.Contains(raw, []byte(`"offline_since"`))
+		if has != offline || !bytes.Contains(raw, []byte(`"last_contact":"`+now.Add(-2*time.Hour).Format(time.RFC3339)+`"`)) {
+			t.Fatalf("offline %v: %s", offline, raw)
+		}
+		if lic.OfflineSince.IsZero() {
+			t.Fatal("the document changed the license it describes")
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/localapi"
 	"licensedesk/screens"
 )
 
@@ -113,7 +115,22 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	return st.Severity()
 }
 
+// currentStatus asks the agent when one runs (it does not start one: a
+// monitoring script must not change the PC), else reads the store.
 func currentStatus(cfg Config) (licensecore.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cl, err := localapi.Dial(cfg.Socket); err == nil {
+		if st, _, err := cl.WaitStatus(ctx, 0, 0); err == nil {
+			return st, nil
+		}
+	}
+	return storeStatus(cfg)
+}
+
+// storeStatus reads the status from the store, or from the status file
+// when another process holds the store.
+func storeStatus(cfg Config) (licensecore.Status, error) {
 	keys := chooseKeys(cfg.DataDir, zerolog.Nop())
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(cfg.DataDir, "store"), Secrets: keys.secrets, Logger: zerolog.Nop()})
 	// Without the credential store (a script outside the desktop session)

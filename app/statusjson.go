@@ -20,13 +20,16 @@ type statusJSON struct {
 	// ServerClockOffset is the Authorization server's clock minus this
 	// PC's, in seconds (negative: the PC is ahead), once an answer showed
 	// it; ClockMessage words it when it matters (over a minute).
-	ServerClockOffset *int64               `json:"server_clock_offset_seconds,omitempty"`
-	ClockMessage      string               `json:"clock_message,omitempty"`
-	OfflineGraceEnd   string               `json:"offline_grace_end,omitempty"`
-	OfflineDaysLeft   *int                 `json:"offline_days_left,omitempty"`
-	Warning           string               `json:"warning,omitempty"`
-	At                string               `json:"at"`
-	License           *licensecore.License `json:"licence,omitempty"`
+	ServerClockOffset *int64 `json:"server_clock_offset_seconds,omitempty"`
+	ClockMessage      string `json:"clock_message,omitempty"`
+	OfflineGraceEnd   string `json:"offline_grace_end,omitempty"`
+	OfflineDaysLeft   *int   `json:"offline_days_left,omitempty"`
+	Warning           string `json:"warning,omitempty"`
+	At                string `json:"at"`
+	// LastContact is the last answer from the Authorization server (the
+	// license's offline_since is given only while it is used offline).
+	LastContact string               `json:"last_contact,omitempty"`
+	License     *licensecore.License `json:"licence,omitempty"`
 }
 
 // statusDocument is what `status --json` prints for s (evaluated under the
@@ -39,6 +42,14 @@ func statusDocument(s licensecore.Status) statusJSON {
 		ClockError: s.ClockError,
 		At:         s.At.UTC().Format("2006-01-02T15:04:05Z07:00"),
 		License:    s.License,
+	}
+	if l := s.License; l != nil && !l.OfflineSince.IsZero() {
+		out.LastContact = l.OfflineSince.UTC().Format("2006-01-02T15:04:05Z07:00")
+		if !l.Offline {
+			online := *l
+			online.OfflineSince = time.Time{}
+			out.License = &online
+		}
 	}
 	if s.ServerOffsetKnown {
 		v := int64(s.ServerOffset / time.Second)

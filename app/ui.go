@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,22 +18,24 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/data/binding"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
+	"github.com/rs/zerolog"
 
 	"licensedesk/assets"
 	"licensedesk/licensecore"
+	"licensedesk/licensecore/authority"
+	"licensedesk/licensecore/localapi"
 	"licensedesk/licensecore/wire"
 	"licensedesk/screens"
 )
 
 var (
-	_ screens.LicenseService   = (*licensecore.Manager)(nil)
-	_ screens.LifecycleService = (*licensecore.Manager)(nil)
-	_ screens.OfflineService   = (*licensecore.Manager)(nil)
-	_ screens.AdminService     = (*licensecore.Admins)(nil)
-	_ screens.AccountService   = (*licensecore.Pool)(nil)
-	_ screens.PoolService      = (*licensecore.Pool)(nil)
+	_ screens.LicenseService   = (*localapi.Client)(nil)
+	_ screens.LifecycleService = (*localapi.Client)(nil)
+	_ screens.OfflineService   = (*localapi.Client)(nil)
+	_ screens.AdminService     = (*localapi.Client)(nil)
+	_ screens.AccountService   = (*localapi.Client)(nil)
+	_ screens.PoolService      = (*localapi.Client)(nil)
 	_ refreshService           = (*licensecore.Manager)(nil)
 )
 
@@ -41,121 +45,141 @@ const AppID = "com.licensedesk.app"
 // WindowTitle is what tests and window managers look for.
 const WindowTitle = "License Desk"
 
-// gui holds the Fyne side. Fields are touched only on the Fyne thread
-// (inside fyne.Do or callbacks), except status, a binding any goroutine may
-// Set, and snap, which locks itself.
+// wizardGrace is how long a license the agent announces waits for the
+// wizard's own confirmation before it replaces the wizard.
+const wizardGrace = 2 * time.Second
+
+// windowSocket makes the window a single instance per data directory.
+const windowSocket = "window.sock"
+
+// gui is the window process: a client of the agent, which owns the store
+// and the refresher. Fields are touched only on the Fyne thread (inside
+// fyne.Do or callbacks), except status, a binding any goroutine may Set.
 type gui struct {
-	c      *core
+	cfg    Config
+	log    zerolog.Logger
+	cl     *localapi.Client
 	app    fyne.App
 	win    fyne.Window
 	status binding.Item[licensecore.Status]
 	ctx    context.Context
-	ref    *refresher
-	notes  *notifier
-	snap   snapshotWriter // has its own lock: publish runs on any goroutine
 	gate   *screens.AdminGate
-	tray   desktop.App // nil without a tray
-	lastUI int         // -1 forces the first content build
+	lastUI int // -1 forces the first content build
+	// confirming: the wizard shows its "Licensed" confirmation; deferred:
+	// a license arrived and the wizard has wizardGrace to confirm it.
+	confirming, deferred bool
 	// endScreen cancels the current screen's background work (the
 	// wizard's poll and countdown) when another screen replaces it.
 	endScreen context.CancelFunc
 }
 
 func runGUI(cfg Config, stderr io.Writer) int {
-	c, err := openCore(cfg, stderr)
-	if alreadyRunning(err) {
-		msg := "License Desk is already running."
-		if pokeRunningInstance(cfg.DataDir) {
-			msg += " Its window has been brought to the front."
+	if !haveDisplay() {
+		fmt.Fprintln(stderr, "License Desk needs a desktop session to open its window (no display found).\n"+
+			"On a PC without one, use the command line: `licensedesk status`, `licensedesk login`, `licensedesk token`.")
+		return 1
+	}
+	log, lf, err := newLogger(cfg.DataDir, cfg.LogLevel, stderr, "window.log")
+	if err != nil {
+		fmt.Fprintf(stderr, "License Desk cannot write its log in %s: %v\n", cfg.DataDir, err)
+		return 1
+	}
+	defer lf.Close()
+	g := &gui{cfg: cfg, log: log, lastUI: -1}
+	var shown atomic.Bool
+	inst, err := claimInstance(filepath.Join(cfg.DataDir, windowSocket), func() {
+		if shown.Load() {
+			fyne.Do(g.showWindow)
 		}
-		fmt.Fprintln(stderr, msg)
+	})
+	if errors.Is(err, errInstanceRunning) {
+		fmt.Fprintln(stderr, "License Desk is already running. Its window has been brought to the front.")
 		return 0
 	}
+	if err != nil {
+		log.Warn().Err(err).Msg("second-instance socket unavailable")
+	} else {
+		defer inst.Close()
+	}
+	if g.cl, err = ensureAgent(cfg, log); err != nil {
+		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", screens.Explain(err), err)
+		return 1
+	}
+	startTray(cfg, log)
+	first, rev, err := g.cl.WaitStatus(context.Background(), 0, 0)
 	if err != nil {
 		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", screens.Explain(err), err)
 		return 1
 	}
-	defer c.close()
+	if set, err := g.cl.Settings(context.Background()); err == nil && set.DemoAuthority != "" {
+		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licenses: %s\n\n",
+			set.DemoAuthority, authority.DemoUsername, authority.DemoPassword, authority.DemoOrganization, authority.DemoCustomerID)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	g := &gui{c: c, ctx: ctx, lastUI: -1}
+	defer cancel()
+	g.ctx = ctx
 	g.app = fyneapp.NewWithID(AppID)
 	g.app.SetIcon(assets.AppIcon)
 	g.win = g.app.NewWindow(WindowTitle)
 	g.win.SetIcon(assets.AppIcon)
 	g.win.Resize(fyne.NewSize(780, 600))
-	g.status = screens.NewStatusBinding(c.mgr.Status())
-	g.notes = &notifier{store: c.store, log: c.log, send: func(title, body string) {
-		g.app.SendNotification(fyne.NewNotification(title, body))
-	}}
-	g.ref = newRefresher(c.mgr, c.log, g.publish)
-	g.ref.report = g.reportRefresh
-	g.gate = screens.NewAdminGate(c.admins, g.win)
-	if cfg.StatusTick > 0 {
-		g.ref.tick = cfg.StatusTick
-	}
+	g.status = screens.NewStatusBinding(first)
+	g.gate = screens.NewAdminGate(g.cl, g.win)
 	g.status.AddListener(binding.NewDataListener(g.onStatus))
-
-	if d, ok := g.app.(desktop.App); ok {
-		g.tray = d
-		d.SetSystemTrayIcon(assets.TrayUnlicensed)
-		d.SetSystemTrayWindow(g.win)
-		// Closing the window hides it: the tray keeps the license watched.
-		g.win.SetCloseIntercept(g.win.Hide)
-	}
 	g.win.SetMainMenu(g.mainMenu())
-	g.publish(c.mgr.Status())
 	// Build the content now, before the window is shown, rather than when
 	// the binding's listener first runs: the license is then on screen as
 	// soon as the window maps.
 	g.onStatus()
-	c.listenIPC(func() { fyne.Do(g.showWindow) })
-	c.goLong(func() { g.ref.run(ctx) })
-	c.goLong(func() {
-		// Deliver pool operations a crash or a lost connection left
-		// half-done, so this server and the cloud pool agree.
-		rctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		if err := c.pool.ReconcilePool(rctx); err != nil && !errors.Is(err, licensecore.ErrNoCustomerID) {
-			c.log.Info().Err(err).Msg("cloud pool not reconciled at start-up; retried on the next pool action")
-		}
-	})
-	// Logout and shutdown send SIGTERM: quit in order, so the store closes
-	// cleanly and the trusted clock is saved.
-	c.goLong(func() {
+	go g.followStatus(rev)
+	go func() {
+		// Logout and shutdown send SIGTERM: close the window in order.
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 		defer signal.Stop(sigs)
 		select {
 		case s := <-sigs:
-			c.log.Info().Str("signal", s.String()).Msg("quitting on signal")
+			log.Info().Str("signal", s.String()).Msg("closing the window on signal")
 			fyne.Do(g.app.Quit)
 		case <-ctx.Done():
 		}
+	}()
+	// Closing the window ends this process; the agent keeps the license
+	// fresh. Say so, and how to come back, since nothing stays on screen.
+	g.win.SetCloseIntercept(func() {
+		title, body := screens.CloseHint(haveTrayHost())
+		g.app.SendNotification(fyne.NewNotification(title, body))
+		g.win.Close()
 	})
-
-	if cfg.StartMinimized || c.settings.StartMinimized {
-		if g.tray == nil {
-			g.win.Show() // no tray: hiding would leave nothing to click
-		}
-		g.app.Run()
-	} else {
-		g.win.ShowAndRun()
-	}
-	cancel()
+	shown.Store(true)
+	g.win.ShowAndRun()
 	return 0
 }
 
-// publish is safe from any goroutine: the binding notifies listeners on
-// the Fyne thread.
-func (g *gui) publish(st licensecore.Status) {
-	g.status.Set(st)
-	g.notes.check(st, g.c.mgr.Policy())
-	if err := g.snap.write(g.c.cfg.DataDir, st, g.c.mgr.Policy()); err != nil {
-		g.c.log.Warn().Err(err).Msg("could not write the status file")
+// followStatus long-polls the agent and sets the binding on every change.
+// While the agent is away the window keeps the last status and retries.
+func (g *gui) followStatus(rev uint64) {
+	for g.ctx.Err() == nil {
+		st, next, err := g.cl.WaitStatus(g.ctx, rev, time.Minute)
+		if err != nil {
+			if g.ctx.Err() == nil {
+				g.log.Warn().Err(err).Msg("agent status not received; retrying")
+				select {
+				case <-time.After(2 * time.Second):
+				case <-g.ctx.Done():
+				}
+			}
+			continue
+		}
+		rev = next
+		g.status.Set(st)
 	}
 }
+
+// publish shows a status a screen received; the agent publishes it to
+// everyone else itself.
+func (g *gui) publish(st licensecore.Status) { g.status.Set(st) }
 
 // onStatus runs on the Fyne thread after every publish.
 func (g *gui) onStatus() {
@@ -164,7 +188,6 @@ func (g *gui) onStatus() {
 		return
 	}
 	g.setContent(st)
-	g.updateTray(st)
 }
 
 func (g *gui) setContent(st licensecore.Status) {
@@ -172,7 +195,27 @@ func (g *gui) setContent(st licensecore.Status) {
 	if st.State != licensecore.Unlicensed {
 		want = 1
 	}
-	if want == g.lastUI {
+	// The wizard stays for its "Licensed" confirmation until the person
+	// leaves it (WizardEvents.Done); a license that arrived another way
+	// (offline activation) replaces the wizard at once.
+	if want == g.lastUI || (g.confirming && want == 1) {
+		return
+	}
+	// The agent announces a license the wizard obtained a moment before
+	// the wizard hears so itself: give the wizard that moment to show its
+	// confirmation. A license from elsewhere replaces the wizard after it.
+	if want == 1 && g.lastUI == 0 {
+		if !g.deferred {
+			g.deferred = true
+			time.AfterFunc(wizardGrace, func() {
+				fyne.Do(func() {
+					g.deferred = false
+					if st, err := g.status.Get(); err == nil && !g.confirming {
+						g.setContent(st)
+					}
+				})
+			})
+		}
 		return
 	}
 	g.lastUI = want
@@ -186,30 +229,38 @@ func (g *gui) setContent(st licensecore.Status) {
 		// Only the details are built now; each other tab is built when it
 		// is first opened, which keeps start-up time and memory down.
 		g.win.SetContent(lazyTabs(
-			lazyTab{"License", theme.InfoIcon(), func() fyne.CanvasObject { return screens.NewDetails(ctx, g.c.mgr, g.status, g.app) }},
+			lazyTab{"License", theme.InfoIcon(), func() fyne.CanvasObject { return screens.NewDetails(ctx, g.cl, g.status, g.app) }},
 			lazyTab{"Manage license", theme.SettingsIcon(), func() fyne.CanvasObject {
-				return screens.NewManage(ctx, g.c.mgr, g.gate, g.win, g.status, g.app, g.publish)
+				return screens.NewManage(ctx, g.cl, g.gate, g.win, g.status, g.app, g.publish)
 			}},
 			lazyTab{"Offline activation", theme.MailSendIcon(), func() fyne.CanvasObject { return g.offlineScreen(ctx) }},
-			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.c.pool, g.gate) }},
-			lazyTab{"Cloud licenses", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.c.pool, g.gate, g.win) }},
+			lazyTab{"Customer account", theme.AccountIcon(), func() fyne.CanvasObject { return screens.NewAccount(ctx, g.cl, g.gate) }},
+			lazyTab{"Cloud licenses", theme.StorageIcon(), func() fyne.CanvasObject { return screens.NewPool(ctx, g.cl, g.gate, g.win) }},
 		))
 		return
 	}
 	// Not licensed: the wizard has the whole window; offline activation is
 	// in the License menu.
-	g.win.SetContent(screens.NewWizard(ctx, g.c.mgr, g.app, func(st licensecore.Status) {
-		g.publish(st)
-		g.ref.Kick()
+	g.win.SetContent(screens.NewWizardEvents(ctx, g.cl, g.app, screens.WizardEvents{
+		Licensed: func(st licensecore.Status) {
+			g.confirming = true
+			title, body := screens.LicensedNotice(st)
+			g.app.SendNotification(fyne.NewNotification(title, body))
+			g.publish(st)
+		},
+		Done: func(st licensecore.Status) {
+			g.confirming = false
+			g.setContent(st)
+		},
 	}))
 }
 
 func (g *gui) offlineScreen(ctx context.Context) fyne.CanvasObject {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		home = g.c.cfg.DataDir
+		home = g.cfg.DataDir
 	}
-	return screens.NewOffline(ctx, g.c.mgr, g.gate, g.win, g.status, g.publish, home)
+	return screens.NewOffline(ctx, g.cl, g.gate, g.win, g.status, g.publish, home)
 }
 
 // lazyTab is a tab whose screen is built on first selection.
@@ -251,46 +302,32 @@ func (g *gui) showExtra(title string, build func(ctx context.Context, w fyne.Win
 	w := g.app.NewWindow("License Desk – " + title)
 	ctx, cancel := context.WithCancel(g.ctx)
 	w.SetOnClosed(cancel)
-	w.SetContent(container.NewPadded(container.NewVScroll(build(ctx, w, screens.NewAdminGate(g.c.admins, w)))))
+	w.SetContent(container.NewPadded(container.NewVScroll(build(ctx, w, screens.NewAdminGate(g.cl, w)))))
 	w.Resize(fyne.NewSize(640, 600))
 	w.Show()
 }
 
 func (g *gui) showOffline() {
 	g.showExtra("Offline activation", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
-		return screens.NewOffline(ctx, g.c.mgr, gate, w, g.status, func(st licensecore.Status) {
+		return screens.NewOffline(ctx, g.cl, gate, w, g.status, func(st licensecore.Status) {
 			g.publish(st)
 			if st.State != licensecore.Unlicensed {
 				w.Close()
 			}
-		}, g.c.cfg.DataDir)
+		}, g.cfg.DataDir)
 	})
 }
 
 func (g *gui) showAccount() {
 	g.showExtra("Customer account", func(ctx context.Context, _ fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
-		return screens.NewAccount(ctx, g.c.pool, gate)
+		return screens.NewAccount(ctx, g.cl, gate)
 	})
 }
 
 func (g *gui) showPool() {
 	g.showExtra("Cloud licenses", func(ctx context.Context, w fyne.Window, gate *screens.AdminGate) fyne.CanvasObject {
-		return screens.NewPool(ctx, g.c.pool, gate, w)
+		return screens.NewPool(ctx, g.cl, gate, w)
 	})
-}
-
-func (g *gui) updateTray(st licensecore.Status) {
-	if g.tray == nil {
-		return
-	}
-	now := time.Now()
-	_, state := screens.TrayStatus(st, now)
-	g.tray.SetSystemTrayIcon(state.Icon())
-	g.tray.SetSystemTrayMenu(screens.NewTrayMenu(st, now, screens.TrayActions{
-		Open:    g.showWindow,
-		Refresh: g.ref.KickAndReport,
-		Quit:    g.app.Quit,
-	}))
 }
 
 func (g *gui) showWindow() {
@@ -298,80 +335,71 @@ func (g *gui) showWindow() {
 	g.win.RequestFocus()
 }
 
-// reportRefresh tells the outcome of the tray's "Refresh tokens now" as a
-// notification, since the window may be hidden. The refresher calls it.
-func (g *gui) reportRefresh(st licensecore.Status, err error) {
-	if err == nil && st.License == nil {
-		err = licensecore.ErrNotLicensed
-	}
-	if err != nil {
-		g.app.SendNotification(fyne.NewNotification("Token refresh failed", screens.Explain(err)))
-		return
-	}
-	g.c.log.Info().Time("token_expiry", st.License.TokenExpiry).Msg("token refreshed from the tray")
-	g.app.SendNotification(fyne.NewNotification("License token refreshed",
-		"New token valid until "+st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04")+"."))
-}
-
 func (g *gui) mainMenu() *fyne.MainMenu {
 	settings := fyne.NewMenuItem("Settings…", g.showSettings)
-	refresh := fyne.NewMenuItem("Refresh tokens now", func() { g.ref.Kick() })
+	refresh := fyne.NewMenuItem("Refresh tokens now", g.refreshNow)
 	offline := fyne.NewMenuItem("Offline activation…", g.showOffline)
 	account := fyne.NewMenuItem("Customer account…", g.showAccount)
 	pool := fyne.NewMenuItem("Cloud licenses…", g.showPool)
 	return fyne.NewMainMenu(fyne.NewMenu("License Desk", refresh, settings), fyne.NewMenu("License", offline, account, pool))
 }
 
+// refreshNow asks the agent for a refresh; the new status arrives through
+// followStatus, a failure as a dialog.
+func (g *gui) refreshNow() {
+	go func() {
+		ctx, cancel := context.WithTimeout(g.ctx, 2*time.Minute)
+		defer cancel()
+		if _, err := g.cl.RefreshNow(ctx); err != nil && g.ctx.Err() == nil {
+			fyne.Do(func() { dialog.ShowError(errors.New(screens.Explain(err)), g.win) })
+		}
+	}()
+}
+
 func (g *gui) showSettings() {
+	cur, err := g.currentSettings()
+	if err != nil {
+		dialog.ShowError(errors.New(screens.Explain(err)), g.win)
+		return
+	}
 	w := g.app.NewWindow("License Desk – Settings")
-	gate := screens.NewAdminGate(g.c.admins, w)
-	w.SetContent(container.NewPadded(screens.NewSettings(g.currentSettings(), func(next screens.Settings) error {
-		return g.applySettings(next, gate, w)
+	gate := screens.NewAdminGate(g.cl, w)
+	w.SetContent(container.NewPadded(screens.NewSettings(cur, func(next screens.Settings) error {
+		return g.applySettings(cur, next, gate, w)
 	})))
 	w.Resize(fyne.NewSize(560, 460))
 	w.Show()
 }
 
-// currentSettings are the saved settings with the trust anchor in force.
-func (g *gui) currentSettings() screens.Settings {
-	s := g.c.settings
-	s.AuthorityURL = g.c.mgr.AuthorityURL()
-	if root := g.c.mgr.Root(); root != nil {
-		s.RootKey = wire.EncodeRootKey(root)
+// currentSettings are the agent's settings with the trust anchor in force.
+func (g *gui) currentSettings() (screens.Settings, error) {
+	v, err := g.cl.Settings(g.ctx)
+	if err != nil {
+		return screens.Settings{}, err
 	}
-	s.KeyStorage = g.c.keysIn
-	return s
+	return screens.Settings{AuthorityURL: v.AuthorityURL, RootKey: v.RootKey, RenewalWindowDays: v.RenewalWindowDays,
+		TokenWarnHours: v.TokenWarnHours, TokenWarnPercent: v.TokenWarnPercent, StartMinimized: v.StartMinimized,
+		KeyStorage: v.KeyStorage}, nil
 }
 
-// applySettings applies and persists new settings. The thresholds change
-// at once; the Authorization server and its root key are the trust anchor,
-// so they change only through an administrator (licensecore enforces it),
-// and a new root only after the person confirmed both fingerprints.
-func (g *gui) applySettings(next screens.Settings, gate *screens.AdminGate, w fyne.Window) error {
-	cur := g.currentSettings()
-	anchorChanged := next.AuthorityURL != cur.AuthorityURL || next.RootKey != cur.RootKey
-	if g.c.demo != nil && anchorChanged {
-		return fmt.Errorf("in demo mode the Authorization server is the built-in one (%s)", g.c.demo.url)
-	}
-	if err := g.c.mgr.SetPolicy(policyOf(next)); err != nil {
+// applySettings saves new thresholds at once; the Authorization server and
+// its root key are the trust anchor, so they change only through an
+// administrator (licensecore enforces it), and a new root only after the
+// person confirmed both fingerprints.
+func (g *gui) applySettings(cur, next screens.Settings, gate *screens.AdminGate, w fyne.Window) error {
+	err := g.cl.SaveSettings(g.ctx, localapi.Settings{RenewalWindowDays: next.RenewalWindowDays,
+		TokenWarnHours: next.TokenWarnHours, TokenWarnPercent: next.TokenWarnPercent, StartMinimized: next.StartMinimized})
+	if err != nil {
 		return err
 	}
-	keep := next
-	keep.AuthorityURL = g.c.settings.AuthorityURL
-	if err := saveSettings(g.c.store, keep); err != nil {
-		return err
-	}
-	g.c.settings = keep
-	g.publish(g.c.mgr.Status())
-	if anchorChanged {
+	if next.AuthorityURL != cur.AuthorityURL || next.RootKey != cur.RootKey {
 		g.changeAuthority(next, cur, gate, w)
 	}
 	return nil
 }
 
 // changeAuthority asks for an administrator (and, for a new root, a
-// confirmation showing both fingerprints), then changes the trust anchor
-// and saves the address.
+// confirmation showing both fingerprints), then changes the trust anchor.
 func (g *gui) changeAuthority(next, cur screens.Settings, gate *screens.AdminGate, w fyne.Window) {
 	var root ed25519.PublicKey
 	if next.RootKey != "" {
@@ -383,16 +411,10 @@ func (g *gui) changeAuthority(next, cur screens.Settings, gate *screens.AdminGat
 	}
 	gate.Do("Change the Authorization server", func(sess *licensecore.AdminSession) {
 		apply := func(repin bool) {
-			if err := g.c.mgr.ChangeAuthority(sess, next.AuthorityURL, root, repin); err != nil {
+			if err := g.cl.ChangeAuthority(g.ctx, sess, next.AuthorityURL, root, repin); err != nil {
 				dialog.ShowError(errors.New(screens.Explain(err)), w)
 				return
 			}
-			g.c.settings.AuthorityURL = next.AuthorityURL
-			if err := saveSettings(g.c.store, g.c.settings); err != nil {
-				dialog.ShowError(errors.New(screens.Explain(err)), w)
-				return
-			}
-			g.publish(g.c.mgr.Status())
 			dialog.ShowInformation("Authorization server changed", "License Desk now trusts "+next.AuthorityURL+".", w)
 		}
 		if next.RootKey == cur.RootKey || cur.RootKey == "" {

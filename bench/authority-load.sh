@@ -5,12 +5,22 @@
 #
 #   bench/authority-load.sh                 # N = 1000 and 10000, 30 s each
 #   NS="1000" DURATION=20s bench/authority-load.sh
+#
+# Under attack: ATTACKERS=50 floods /device/authorize and /login from
+# 127.0.0.2-127.0.0.51 at ATTACK_RPS requests/s in all while the devices
+# poll at the authority's interval (POLL, default 1s; 5s is the default
+# of a real authority), and adds the attacker's and the server's figures:
+#
+#   NS=10000 POLL=5s DURATION=60s RAMP=10s ATTACKERS=50 bench/authority-load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NS=${NS:-"1000 10000"}
 DURATION=${DURATION:-30s}
 RAMP=${RAMP:-5s}
+POLL=${POLL:-1s}
+ATTACKERS=${ATTACKERS:-0}
+ATTACK_RPS=${ATTACK_RPS:-1000}
 
 # Each device may hold a connection on both sides: raise the descriptor
 # limit as far as the hard limit allows.
@@ -29,7 +39,7 @@ go build -o "$work/authorityload" ./bench/authorityload
 
 results=()
 for n in $NS; do
-	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval 1s -log-level warn \
+	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval "$POLL" -log-level warn \
 		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
 	server=$!
 	url=""
@@ -40,8 +50,10 @@ for n in $NS; do
 	done
 	[[ -n $url ]] || { cat "$work/authority-$n.err" >&2; exit 1; }
 	echo "== N=$n against $url (ulimit -n $(ulimit -n))"
-	"$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" | tee "$work/load-$n.txt"
+	"$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" \
+		-attackers "$ATTACKERS" -attack-rps "$ATTACK_RPS" -server-pid "$server" | tee "$work/load-$n.txt"
 	results+=("$(grep '^RESULT' "$work/load-$n.txt")")
+	grep -h '^ATTACK\|^SERVER' "$work/load-$n.txt" || true
 	kill "$server"; wait "$server" 2>/dev/null || true; server=""
 	if [[ -s $work/authority-$n.err ]]; then echo "authority log:"; head -20 "$work/authority-$n.err"; fi
 done

@@ -15,10 +15,10 @@ import (
 // cloud licenses for (empty until set; CustomerName is the authority's name
 // for it, learnt when it was checked).
 type Account struct {
-	InstallCode  string
-	ServerName   string
-	CustomerID   string
-	CustomerName string
+	InstallCode  string `json:"install_code"`
+	ServerName   string `json:"server_name"`
+	CustomerID   string `json:"customer_id"`
+	CustomerName string `json:"customer_name"`
 }
 
 // customerRecord is the stored Customer ID.

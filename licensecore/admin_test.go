@@ -144,3 +144,43 @@ func TestAdminLoginThrottle(t *testing.T) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
+
+// TestSessionByToken: a session crosses a process boundary as its token;
+// only a live token of this Admins comes back, and a rebuilt session
+// passes Check only with the token and expiry it was issued with.
+func TestSessionByToken(t *testing.T) {
+	clock := newFakeClock(t0)
+	m := newAdminManager(t, newTestStore(t), clock.Now)
+	a := m.Admins()
+	mustNil(t, a.CreateAdministrator("Admin", "correct horse"))
+	sess, err := a.AdminLogin("admin", "correct horse")
+	mustNil(t, err)
+	got, err := a.Session(sess.Token())
+	if err != nil || got.User() != "Admin" || !got.Expires().Equal(sess.Expires()) {
+		t.Fatalf("Session(token) = %+v, %v", got, err)
+	}
+	if err := a.Check(RemoteAdminSession("someone", sess.Token(), sess.Expires())); err != nil {
+		t.Fatalf("a rebuilt session is refused: %v", err)
+	}
+	for name, s := range map[string]*AdminSession{
+		"unknown token":  RemoteAdminSession("Admin", "guess", sess.Expires()),
+		"empty token":    RemoteAdminSession("Admin", "", sess.Expires()),
+		"another expiry": RemoteAdminSession("Admin", sess.Token(), sess.Expires().Add(time.Hour)),
+	} {
+		if err := a.Check(s); !errors.Is(err, ErrAdminRequired) {
+			t.Errorf("%s: Check = %v, want ErrAdminRequired", name, err)
+		}
+	}
+	if _, err := a.Session("guess"); !errors.Is(err, ErrAdminRequired) {
+		t.Errorf("Session(unknown) = %v", err)
+	}
+	clock.Add(AdminSessionTTL)
+	if _, err := a.Session(sess.Token()); !errors.Is(err, ErrAdminRequired) {
+		t.Errorf("Session after expiry = %v, want ErrAdminRequired", err)
+	}
+	clock.Set(t0)
+	a.AdminLogout(sess)
+	if _, err := a.Session(sess.Token()); !errors.Is(err, ErrAdminRequired) {
+		t.Errorf("Session after logout = %v, want ErrAdminRequired", err)
+	}
+}

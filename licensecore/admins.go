@@ -62,6 +62,20 @@ type AdminSession struct {
 // User is the administrator's name.
 func (s *AdminSession) User() string { return s.user }
 
+// Token is the session's bearer secret, for a client of the local API to
+// send back with protected requests. Treat it as a password.
+func (s *AdminSession) Token() string { return s.token }
+
+// Expires is when the session ends.
+func (s *AdminSession) Expires() time.Time { return s.expires }
+
+// RemoteAdminSession rebuilds a session a client of the local API was
+// given (its user, token and expiry) so it can be handed back; only the
+// Admins that issued the token accepts it, and only while it lives.
+func RemoteAdminSession(user, token string, expires time.Time) *AdminSession {
+	return &AdminSession{user: user, token: token, expires: expires}
+}
+
 // Admins owns the administrator accounts (in the store), their login
 // throttle and the live sessions. Manager and Pool ask it to Check a
 // session before every protected change.
@@ -70,8 +84,8 @@ type Admins struct {
 	clock *TrustedClock
 	audit auditor
 
-	mu       sync.Mutex           // guards sessions
-	sessions map[string]time.Time // token → expiry
+	mu       sync.Mutex              // guards sessions
+	sessions map[string]AdminSession // by token
 
 	// login serializes AdminLogin's read-check-record of the throttle, so
 	// parallel guesses cannot all read the same count and all be checked.
@@ -80,7 +94,7 @@ type Admins struct {
 
 // NewAdmins builds the administrator role over the store.
 func NewAdmins(store *Store, clock *TrustedClock, log zerolog.Logger) *Admins {
-	return &Admins{store: store, clock: clock, audit: auditor{store: store, clock: clock, log: log}, sessions: map[string]time.Time{}}
+	return &Admins{store: store, clock: clock, audit: auditor{store: store, clock: clock, log: log}, sessions: map[string]AdminSession{}}
 }
 
 func validUserName(u string) bool {
@@ -206,12 +220,12 @@ func (a *Admins) AdminLogin(user, password string) (*AdminSession, error) {
 	}
 	s := &AdminSession{user: rec.User, token: base64.RawURLEncoding.EncodeToString(tok), expires: now.Add(AdminSessionTTL)}
 	a.mu.Lock()
-	for t, exp := range a.sessions {
-		if !now.Before(exp) {
+	for t, live := range a.sessions {
+		if !now.Before(live.expires) {
 			delete(a.sessions, t)
 		}
 	}
-	a.sessions[s.token] = s.expires
+	a.sessions[s.token] = *s
 	a.mu.Unlock()
 	return s, nil
 }
@@ -232,14 +246,26 @@ func (a *Admins) Check(s *AdminSession) error {
 	if s == nil {
 		return ErrAdminRequired
 	}
+	_, err := a.live(s.token, s.expires)
+	return err
+}
+
+// Session returns the live session whose token is token (a client of the
+// local API presents it), else ErrAdminRequired.
+func (a *Admins) Session(token string) (*AdminSession, error) {
+	return a.live(token, time.Time{})
+}
+
+// live looks a session up by token; a non-zero expires must match too.
+func (a *Admins) live(token string, expires time.Time) (*AdminSession, error) {
 	a.mu.Lock()
-	exp, ok := a.sessions[s.token]
+	s, ok := a.sessions[token]
 	a.mu.Unlock()
-	if !ok || exp != s.expires {
-		return fmt.Errorf("%w: the login is not valid", ErrAdminRequired)
+	if !ok || token == "" || !expires.IsZero() && !s.expires.Equal(expires) {
+		return nil, fmt.Errorf("%w: the login is not valid", ErrAdminRequired)
 	}
-	if !a.clock.Now().Before(exp) {
-		return fmt.Errorf("%w: the login has expired, log in again", ErrAdminRequired)
+	if !a.clock.Now().Before(s.expires) {
+		return nil, fmt.Errorf("%w: the login has expired, log in again", ErrAdminRequired)
 	}
-	return nil
+	return &s, nil
 }

@@ -352,22 +352,25 @@ var reasonKinds = map[wire.Reason]error{
 	wire.ReasonChainRevoked:    ErrChainRevoked,
 	wire.ReasonKeyMismatch:     ErrKeyMismatch,
 	wire.ReasonInstallMismatch: ErrInstallConflict,
+	wire.ReasonStaleRequest:    ErrRequestStale,
 }
 
 // errorKinds maps the wire's error codes to sentinels.
 func errorKinds(grantKind error) map[wire.ErrorCode]error {
 	return map[wire.ErrorCode]error{
-		wire.CodeAccessDenied:    ErrAccessDenied,
-		wire.CodeExpiredToken:    ErrDeviceCodeExpired,
-		wire.CodeInvalidGrant:    grantKind,
-		wire.CodeNotFound:        ErrUnknownRequest,
-		wire.CodeUnknownCustomer: ErrUnknownCustomer,
-		wire.CodeUnknownLicense:  ErrPoolLicenseUnavailable,
-		wire.CodeNotAvailable:    ErrPoolLicenseUnavailable,
-		wire.CodeSuperseded:      ErrPoolLicenseUnavailable,
-		wire.CodeNotHeld:         ErrPoolLicenseUnavailable,
-		wire.CodeInstallConflict: ErrInstallConflict,
-		wire.CodeInstallBusy:     ErrCustomerInUse,
+		wire.CodeAccessDenied:      ErrAccessDenied,
+		wire.CodeExpiredToken:      ErrDeviceCodeExpired,
+		wire.CodeInvalidGrant:      grantKind,
+		wire.CodeNotFound:          ErrUnknownRequest,
+		wire.CodeUnknownCustomer:   ErrUnknownCustomer,
+		wire.CodeUnknownLicense:    ErrPoolLicenseUnavailable,
+		wire.CodeNotAvailable:      ErrPoolLicenseUnavailable,
+		wire.CodeSuperseded:        ErrPoolLicenseUnavailable,
+		wire.CodeNotHeld:           ErrPoolLicenseUnavailable,
+		wire.CodeInstallConflict:   ErrInstallConflict,
+		wire.CodeInstallBusy:       ErrCustomerInUse,
+		wire.CodeInstallUnlicensed: ErrInstallUnlicensed,
+		wire.CodeSlowDown:          ErrAuthorityBusy,
 	}
 }
 

@@ -110,6 +110,9 @@ var (
 	ErrPoolLicenseUnavailable = errors.New("the license is not available in the cloud pool")
 	ErrInstallConflict        = errors.New("another installation with this install code is registered for the cloud pool")
 	ErrPoolRefused            = errors.New("the authorization server refused the cloud-pool request")
+	ErrInstallUnlicensed      = errors.New("the cloud pool serves only an installation that holds a license")
+	ErrRequestStale           = errors.New("the authorization server refused a request whose time is too far from its own")
+	ErrAuthorityBusy          = errors.New("the authorization server asked to slow down")
 	ErrNotActivated           = errors.New("the license is not activated on this server")
 )
 

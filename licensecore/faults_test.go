@@ -114,7 +114,7 @@ func startFaultRigGrace(t *testing.T, grace time.Duration) *faultRig {
 // service.
 func (rig *faultRig) newAuthority() *authority.Server {
 	rig.t.Helper()
-	srv, err := authority.New(authority.Options{
+	srv, err := authority.New(authority.Options{PoolTrustOnFirstUse: true,
 		DataDir: rig.dir, Issuer: rig.url, Logger: zerolog.Nop(),
 		TokenLifetime: faultLifetime, PollInterval: time.Second, RefreshGrace: rig.grace,
 		Argon2: authority.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1},

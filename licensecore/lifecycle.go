@@ -123,7 +123,9 @@ func (m *Manager) recordVerify(licenseID string, result VerifyResult) error {
 // field as the details screen shows it ("" when empty); lists are sorted
 // and joined with ", ", dates are YYYY-MM-DD.
 type Change struct {
-	Field, Old, New string
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
 }
 
 // Names of the fields a Change reports.

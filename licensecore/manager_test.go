@@ -51,7 +51,7 @@ func startAuthorityAt(t *testing.T, lifetime time.Duration, now func() time.Time
 	}))
 	ra.ts.Start()
 	t.Cleanup(ra.ts.Close)
-	srv, err := authority.New(authority.Options{
+	srv, err := authority.New(authority.Options{PoolTrustOnFirstUse: true,
 		DataDir: t.TempDir(), Issuer: ra.ts.URL, Logger: zerolog.Nop(),
 		TokenLifetime: lifetime, PollInterval: time.Second, Now: now,
 		Argon2: authority.Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1},
@@ -78,7 +78,7 @@ func authoritySeed(mod func(*authority.LicenseSeed)) authority.Seed {
 	}
 	return authority.Seed{Organizations: []authority.OrganizationSeed{{
 		ID: "org1", Name: "Test Stores",
-		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
+		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice", Role: authority.RoleVendor}}, // she also approves switches and issues license files
 		Devices: []authority.DeviceSeed{{
 			ServerID: "POS-T1", Name: "Till server", HubServerName: "hub-1", HubServerURL: "https://hub-1.example.com",
 			Features: []string{"xms"}, License: lic,

@@ -115,7 +115,7 @@ func reseedT1(t *testing.T, ra *realAuthority, capacity int, features ...string)
 	t.Helper()
 	err := ra.srv.Seed(authority.Seed{Organizations: []authority.OrganizationSeed{{
 		ID: "org1", Name: "Test Stores",
-		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice"}},
+		Users: []authority.UserSeed{{Username: "alice", Password: "pw-alice", Role: authority.RoleVendor}},
 		Devices: []authority.DeviceSeed{{ServerID: "POS-T1", Name: "Till server", Features: features,
 			License: &authority.LicenseSeed{ID: "LIC-T1", Type: wire.Subscription, Customer: "Test Stores",
 				Capacity: capacity, RenewalDate: time.Now().AddDate(0, 6, 0).UTC(), TransactionID: "TXN-T1"}}},

@@ -53,21 +53,22 @@ type ActivatedLicense struct {
 // PoolTotals is what the active pool licenses add up to: capacity
 // licenses add their devices, maintenance runs to the latest end date.
 type PoolTotals struct {
-	Devices          int
-	MaintenanceUntil time.Time // zero without a maintenance license
-	Licenses         int
+	Devices          int       `json:"devices"`
+	MaintenanceUntil time.Time `json:"maintenance_until,omitzero"` // zero without a maintenance license
+	Licenses         int       `json:"licences"`
 }
 
 // TransferResult is the outcome of TransferToPool.
 type TransferResult struct {
 	// Returned are back in the pool, confirmed by the authority.
-	Returned []string
+	Returned []string `json:"returned"`
 	// Pending no longer count here; their signed receipts are stored and
 	// ReconcilePool delivers them.
-	Pending []string
+	Pending []string `json:"pending"`
 	// Dropped were not held by this server at the authority any more.
-	Dropped       []string
-	Before, After PoolTotals
+	Dropped []string   `json:"dropped"`
+	Before  PoolTotals `json:"before"`
+	After   PoolTotals `json:"after"`
 }
 
 // Audit events of the account and the pool.
@@ -115,7 +116,7 @@ type poolOp struct {
 	Kind      string    `json:"kind"` // PoolOpActivate or PoolOpTransfer
 	RequestID string    `json:"request_id"`
 	LicenseID string    `json:"licence_id"`
-	Envelope  []byte    `json:"envelope"` // sent again verbatim
+	Envelope  []byte    `json:"envelope"` // sent again, signed afresh (fresh)
 	Created   time.Time `json:"created"`
 }
 
@@ -475,6 +476,10 @@ func (p *Pool) reconcilePending(ctx context.Context) error {
 // op stored for a retry.
 func (p *Pool) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) {
 	c := p.mgr.Client()
+	var err error
+	if op.Envelope, err = p.fresh(op.Envelope); err != nil {
+		return nil, err
+	}
 	switch op.Kind {
 	case wire.PoolOpActivate:
 		var ans wire.PoolActivation
@@ -534,6 +539,27 @@ func (p *Pool) runOp(ctx context.Context, op poolOp) (*ActivatedLicense, error) 
 	return nil, fmt.Errorf("%w: unknown pool operation %q", ErrStoreCorrupt, op.Kind)
 }
 
+// fresh signs a stored request again at the current time: the authority
+// refuses requests issued more than wire.MaxRequestAge ago, and a receipt
+// may wait longer than that for an offline authority. The request id, not
+// the time, is what makes the repeat idempotent.
+func (p *Pool) fresh(env []byte) ([]byte, error) {
+	var e wire.PoolEnvelope
+	var req wire.PoolRequest
+	if err := json.Unmarshal(env, &e); err != nil {
+		return nil, fmt.Errorf("%w: stored pool request: %v", ErrStoreCorrupt, err)
+	}
+	if err := json.Unmarshal(e.Payload, &req); err != nil {
+		return nil, fmt.Errorf("%w: stored pool request: %v", ErrStoreCorrupt, err)
+	}
+	key, err := p.installKey()
+	if err != nil {
+		return nil, err
+	}
+	req.IssuedAt = p.clock.Now().UTC()
+	return wire.SignPoolRequest(key, req)
+}
+
 // definitive reports an answer of the authority that refuses the request
 // (a 4xx with a JSON error): nothing changed there, retrying cannot help.
 func definitive(err error) bool {
@@ -580,8 +606,9 @@ func totals(all []ActivatedLicense) PoolTotals {
 // TransferPlan is what returning some activated licenses to the cloud pool
 // would change: the licenses, and the totals before and after.
 type TransferPlan struct {
-	Licenses      []ActivatedLicense
-	Before, After PoolTotals
+	Licenses []ActivatedLicense `json:"licences"`
+	Before   PoolTotals         `json:"before"`
+	After    PoolTotals         `json:"after"`
 }
 
 // PlanTransfer tells, for the confirmation before TransferToPool, what

@@ -20,7 +20,7 @@ import (
 func poolExample() (*licensecore.Manager, *licensecore.AdminSession, func()) {
 	dir, _ := os.MkdirTemp("", "licensedesk-pool-example-")
 	ts := httptest.NewServer(nil)
-	srv, err := authority.New(authority.Options{DataDir: filepath.Join(dir, "authority"), Issuer: ts.URL, Logger: zerolog.Nop()})
+	srv, err := authority.New(authority.Options{PoolTrustOnFirstUse: true, DataDir: filepath.Join(dir, "authority"), Issuer: ts.URL, Logger: zerolog.Nop()})
 	if err != nil {
 		panic(err)
 	}

@@ -199,27 +199,24 @@ func tokenState(l *License, now time.Time, p Policy, left *time.Duration) TokenS
 	if *left <= 0 {
 		return TokenExpired
 	}
+	if *left < tokenWarn(l, p) {
+		return TokenExpiringSoon
+	}
+	return TokenOK
+}
+
+// tokenWarn is how long before its expiry the token of l counts as
+// expiring soon under p.
+func tokenWarn(l *License, p Policy) time.Duration {
 	warn := p.TokenWarnBefore
 	if life := l.TokenLifetime(); life > 0 {
 		if frac := time.Duration(float64(life) * p.TokenWarnFraction); frac < warn {
 			warn = frac
 		}
 	}
-	if *left < warn {
-		return TokenExpiringSoon
-	}
-	return TokenOK
+	return warn
 }
 
 // Severity orders statuses for icons and exit codes: 0 fine, 1 warning,
-// 2 expired or unlicensed.
-func (s Status) Severity() int {
-	switch {
-	case s.State == Unlicensed || s.State == ExpiredRequiresRenewal || s.Token == TokenExpired:
-		return 2
-	case s.State == RequiresRenewal || s.Token == TokenExpiringSoon || s.ClockError || s.OfflineExpiring:
-		return 1
-	default:
-		return 0
-	}
-}
+// 2 expired or unlicensed. It is the severity of the worst condition.
+func (s Status) Severity() int { return s.Condition().Severity() }

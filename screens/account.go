@@ -71,12 +71,12 @@ func (a *account) buildUI() fyne.CanvasObject {
 		return widget.NewLabelWithStyle(s, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
 	}
 	form := container.New(layout.NewFormLayout(),
-		bold("Install Code"), a.install,
+		bold("Install code"), a.install,
 		bold("Server name"), a.server,
 		bold("Customer ID"), a.customerID,
 		bold("Customer"), a.customerName,
 	)
-	help := widget.NewLabel("The Customer ID comes from the Authorization server's partner page. Cloud licenses are drawn from that customer's pool.")
+	help := widget.NewLabel("The Customer ID comes from the Customers page of the Authorization server. Cloud licenses are drawn from that customer's pool.")
 	help.Wrapping = fyne.TextWrapWord
 	a.load()
 	return container.NewVBox(screenTitle("Manage customer account"), help, form, a.edits, a.run.busy.box, a.run.msg)

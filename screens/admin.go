@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"fmt"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -53,31 +54,71 @@ func (g *AdminGate) Do(action string, then func(*licensecore.AdminSession)) {
 		dialog.ShowError(errorSentence(err), g.win)
 		return
 	}
-	user := widget.NewEntry()
+	d, entries := g.dialog(action, has, then)
+	showEsc(g.win, d, entries...)
+}
+
+// minPassword is the administrator password rule, shown up front.
+const minPassword = 8
+
+// dialog builds the login (has) or create-administrator dialog. A password
+// that breaks the rule keeps the dialog open: the error shows beside the
+// field and the confirm button stays off until it is fixed.
+func (g *AdminGate) dialog(action string, has bool, then func(*licensecore.AdminSession)) (*dialog.FormDialog, []*escEntry) {
+	user := newEscEntry(false)
 	user.SetPlaceHolder("administrator")
-	pw := widget.NewPasswordEntry()
+	pw := newEscEntry(true)
 	items := []*widget.FormItem{widget.NewFormItem("User name", user), widget.NewFormItem("Password", pw)}
 	title, confirm := "Administrator login", "Log in"
-	var again *widget.Entry
+	entries := []*escEntry{user, pw}
+	var again *escEntry
 	if !has {
 		title, confirm = "Create the System Administrator", "Create"
-		again = widget.NewPasswordEntry()
+		pw.Validator = func(s string) error {
+			if len([]rune(s)) < minPassword {
+				// A new error value each time: Fyne's form tells its
+				// dialog only about errors that differ from the last one.
+				return &sentenceError{fmt.Sprintf("Use at least %d characters.", minPassword)}
+			}
+			return nil
+		}
+		again = newEscEntry(true)
+		again.Validator = func(s string) error {
+			if s != pw.Text {
+				return &sentenceError{"The two passwords differ."}
+			}
+			return nil
+		}
+		// Check as the person types, from the first character on (Fyne
+		// would wait until the field loses focus, and its form then misses
+		// the error): the rule stays a hint until something is typed.
+		pw.OnChanged = func(string) {
+			pw.AlwaysShowValidationError, again.AlwaysShowValidationError = true, again.Text != ""
+			pw.Validate()
+			again.Validate()
+		}
+		again.OnChanged = func(string) {
+			again.AlwaysShowValidationError = true
+			again.Validate()
+		}
+		entries = append(entries, again)
+		items[1].HintText = fmt.Sprintf("At least %d characters.", minPassword)
 		items = append(items, widget.NewFormItem("Repeat password", again))
 		items = append([]*widget.FormItem{widget.NewFormItem("", widget.NewLabel("No administrator exists on this PC yet.\nThe account you create here is needed for every license change."))}, items...)
 	}
 	items = append([]*widget.FormItem{widget.NewFormItem("", widget.NewLabelWithStyle(action, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))}, items...)
-	d := dialog.NewForm(title, confirm, "Cancel", items, func(ok bool) {
-		if !ok {
-			return
+	var d *dialog.FormDialog
+	submit := func(string) { d.Submit() }
+	for _, e := range entries {
+		e.OnSubmitted = submit // Enter in a field presses the confirm button
+	}
+	d = dialog.NewForm(title, confirm, "Cancel", items, func(ok bool) {
+		if ok {
+			g.login(!has, user.Text, pw.Text, then)
 		}
-		if again != nil && again.Text != pw.Text {
-			dialog.ShowInformation(title, "The two passwords differ.", g.win)
-			return
-		}
-		g.login(!has, user.Text, pw.Text, then)
 	}, g.win)
-	d.Resize(fyne.NewSize(420, 0))
-	d.Show()
+	d.Resize(fyne.NewSize(440, 0))
+	return d, entries
 }
 
 // login runs off the UI thread: argon2id takes a noticeable moment.

@@ -1,10 +1,13 @@
 package screens
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
 )
@@ -78,4 +81,77 @@ func TestAdminGate(t *testing.T) {
 	if top := w.Canvas().Overlays().Top(); top == nil {
 		t.Fatal("no error shown for a wrong password")
 	}
+}
+
+// TestDialogs: the Remove license dialog names its action and marks it as
+// dangerous, Escape keeps the license; the create-administrator dialog
+// states the password rule up front and a short password keeps it open
+// with the error beside the field.
+func TestDialogs(t *testing.T) {
+	t.Run("remove", func(t *testing.T) {
+		test.NewTempApp(t)
+		gate := &fakeGate{}
+		w := goldenWindow(t, nil)
+		svc := &fakeLifecycle{st: licensedStatus()}
+		m := newManage(t.Context(), svc, gate, w, NewStatusBinding(svc.st), &fakeOpener{}, func(licensecore.Status) {}, syncAsync)
+		showIn(w, m.buildUI())
+		tap(t, m.removeBtn)
+		top := w.Canvas().Overlays().Top()
+		if top == nil {
+			t.Fatal("no dialog")
+		}
+		remove, keep := findButton(t, top, "Remove license"), findButton(t, top, "Keep")
+		if remove.(*widget.Button).Importance != widget.DangerImportance || keep == nil {
+			t.Errorf("Remove license importance %v", remove.(*widget.Button).Importance)
+		}
+		assertGolden(t, "dialog_remove.xml", w)
+		w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+		if w.Canvas().Overlays().Top() != nil || len(gate.actions) != 0 {
+			t.Errorf("Escape: dialog still shown %v, gate asked %v", w.Canvas().Overlays().Top() != nil, gate.actions)
+		}
+	})
+	t.Run("short password", func(t *testing.T) {
+		test.NewTempApp(t)
+		w := goldenWindow(t, widget.NewLabel(""))
+		svc := &fakeAdmins{}
+		g := NewAdminGate(svc, w)
+		g.async = func(f func()) { f() }
+		ran := 0
+		d, entries := g.dialog("Remove the license", false, func(*licensecore.AdminSession) { ran++ })
+		showEsc(w, d, entries...)
+		top := w.Canvas().Overlays().Top()
+		if !strings.Contains(test.RenderToMarkup(w.Canvas()), "At least 8 characters.") {
+			t.Error("the password rule is not shown up front")
+		}
+		user, pw, again := entries[0], entries[1], entries[2]
+		// Typed field by field, as a person does: leaving a field checks it.
+		for _, step := range []struct {
+			e    *escEntry
+			text string
+		}{{user, "admin"}, {pw, "short"}, {again, "short"}} {
+			w.Canvas().Focus(step.e)
+			test.Type(step.e, step.text)
+		}
+		w.Canvas().Focus(user)
+		pw.OnSubmitted("short")
+		if w.Canvas().Overlays().Top() == nil || ran != 0 || svc.user != "" {
+			t.Fatalf("a short password closed the dialog (ran %d, user %q)", ran, svc.user)
+		}
+		if findButton(t, top, "Create").Disabled() == false {
+			t.Error("Create enabled with a short password")
+		}
+		if !strings.Contains(test.RenderToMarkup(w.Canvas()), "Use at least 8 characters.") {
+			t.Error("no error beside the password field")
+		}
+		assertGolden(t, "dialog_admin_short_password.xml", w)
+		w.Canvas().Focus(pw)
+		test.Type(pw, "-long-enough")
+		w.Canvas().Focus(again)
+		test.Type(again, "-long-enough")
+		w.Canvas().Focus(user)
+		pw.OnSubmitted(pw.Text)
+		if ran != 1 || svc.user != "admin" || svc.pw != "short-long-enough" {
+			t.Errorf("after fixing the password: ran %d, user %q pw %q", ran, svc.user, svc.pw)
+		}
+	})
 }

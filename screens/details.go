@@ -3,7 +3,6 @@ package screens
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,31 +23,59 @@ const refreshTimeout = time.Minute
 
 const (
 	msgTokenSoon    = "Connect this server to the internet to get fresh tokens."
-	msgTokenExpired = "The license token has expired: registers cannot authenticate until this server gets a fresh token."
+	msgTokenExpired = "The license token has expired: registers cannot authenticate until this server gets a fresh token. Connect it to the internet and press Refresh tokens now."
 	msgClock        = "This PC's clock is behind the last trusted time. Correct the date and time, or, if they are right, press Refresh tokens now: the Authorization server's time corrects the trusted time. Until then License Desk does not extend any expiry."
 	msgRenewalGone  = "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again (remove & re-acquire)."
 	msgRefreshOff   = "The authorization server cannot be reached right now. That is normal while this server is offline: License Desk keeps trying in the background."
 )
 
-// field is one "name: value" row of the details form, hidden when empty.
+// msgClockHelp is the guidance behind the status line's "Correct the
+// clock…".
+const msgClockHelp = "To correct the clock: open this PC's date and time settings, turn on setting the time automatically " +
+	"(or enter the right date, time and time zone), then press Refresh tokens now. If the date and time are already right, " +
+	"press Refresh tokens now anyway: the Authorization server's time then corrects the trusted time."
+
+// Jargon explained beside the field it belongs to.
+const (
+	hintFeatures = "Optional modules this license turns on, by their code."
+	hintHubURL   = "The address of the hub server this server's registers connect through."
+	hintToken    = "The token lets registers check the license. License Desk renews it by itself while this server is online."
+)
+
+// field is one "name: value" row of the details form, hidden when empty,
+// with an optional one-line explanation under the value.
 type field struct {
 	key, value *widget.Label
+	hint       *widget.Label
+	cell       fyne.CanvasObject
 }
 
 func newField(key string) *field {
+	return newHintField(key, "")
+}
+
+func newHintField(key, hint string) *field {
 	v := widget.NewLabel("")
 	v.Wrapping = fyne.TextWrapBreak
-	return &field{key: widget.NewLabelWithStyle(key, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}), value: v}
+	v.Selectable = true
+	f := &field{key: widget.NewLabelWithStyle(key, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}), value: v, cell: v}
+	if hint != "" {
+		f.hint = widget.NewLabel(hint)
+		f.hint.SizeName = theme.SizeNameCaptionText
+		f.hint.Wrapping = fyne.TextWrapWord
+		f.cell = container.New(layout.NewCustomPaddedVBoxLayout(0), v, f.hint)
+	}
+	return f
 }
 
 func (f *field) set(v string) {
 	f.value.SetText(v)
 	if v == "" {
 		f.key.Hide()
-		f.value.Hide()
+		f.cell.Hide()
 	} else {
 		f.key.Show()
-		f.value.Show()
+		f.cell.Show()
 	}
 }
 
@@ -60,17 +87,18 @@ type details struct {
 	loc    *time.Location
 	async  func(func())
 
-	state                                           *widget.Label
-	serverID, renewal, features, hubName, hubURL    *field
-	tokenExpiry, licenseID, licType, customer, capa *field
-	lastVerify                                      *field
+	line                                                 *statusLine
+	serverID, device, renewal, features, hubName, hubURL *field
+	tokenExpiry, licenseID, licType, customer, capa      *field
+	lastVerify                                           *field
 
 	renewalBanner, renewalGoneBanner, tokenSoonBanner, tokenExpiredBanner, clockBanner, offlineBanner *banner
 
 	root       *fyne.Container
-	refreshBtn *widget.Button
+	clockHelp  *widget.Label
 	busy       *progress
 	msg        *widget.Label
+	refreshing bool
 }
 
 // NewStatusBinding returns the status binding the details screen and the
@@ -93,13 +121,14 @@ func newDetails(ctx context.Context, svc TokenRefresher, status binding.Item[lic
 }
 
 func (d *details) buildUI() fyne.CanvasObject {
-	d.state = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	d.line = newStatusLine(d.onAction)
 	d.serverID = newField("Server ID")
+	d.device = newField("Device name")
 	d.renewal = newField("License Renewal Date")
-	d.features = newField("Features")
+	d.features = newHintField("Features", hintFeatures)
 	d.hubName = newField("Hub Server Name")
-	d.hubURL = newField("Hub Server URL")
-	d.tokenExpiry = newField("Token Expiry")
+	d.hubURL = newHintField("Hub Server URL", hintHubURL)
+	d.tokenExpiry = newHintField("Token Expiry", hintToken)
 	d.licenseID = newField("License ID")
 	d.licType = newField("Type")
 	d.customer = newField("Customer")
@@ -113,31 +142,27 @@ func (d *details) buildUI() fyne.CanvasObject {
 	d.clockBanner = newBanner(widget.WarningImportance)
 	d.offlineBanner = newBanner(widget.WarningImportance)
 
-	form := container.New(layout.NewFormLayout(),
-		widget.NewLabelWithStyle("License Status", fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}), d.state)
-	for _, f := range []*field{d.serverID, d.renewal, d.features, d.hubName, d.hubURL, d.tokenExpiry,
-		d.licenseID, d.licType, d.customer, d.capa, d.lastVerify} {
+	form := container.New(layout.NewFormLayout())
+	for _, f := range []*field{d.customer, d.device, d.serverID, d.renewal, d.tokenExpiry, d.features, d.hubName, d.hubURL,
+		d.licenseID, d.licType, d.capa, d.lastVerify} {
 		form.Add(f.key)
-		form.Add(f.value)
+		form.Add(f.cell)
 	}
 
-	d.refreshBtn = widget.NewButtonWithIcon("Refresh tokens now", theme.ViewRefreshIcon(), d.onRefresh)
+	d.clockHelp = wrapped(msgClockHelp)
+	d.clockHelp.Hide()
 	d.busy = newProgress("Refreshing…")
 	d.msg = widget.NewLabel("")
 	d.msg.Wrapping = fyne.TextWrapWord
 	d.msg.Hide()
-	open := widget.NewButtonWithIcon("Open Authorization server", theme.ComputerIcon(), d.onOpenAuthority)
-
-	title := screenTitle("License details")
 
 	d.root = container.NewVBox(
-		title,
+		d.line.box,
+		d.clockHelp, d.busy.box, d.msg,
 		d.renewalGoneBanner.box, d.tokenExpiredBanner.box, d.clockBanner.box,
-		d.renewalBanner.box, d.tokenSoonBanner.box, d.offlineBanner.box,
-		form,
+		d.tokenSoonBanner.box, d.offlineBanner.box, d.renewalBanner.box,
 		widget.NewSeparator(),
-		container.NewHBox(d.refreshBtn, open, d.busy.box),
-		d.msg,
+		form,
 	)
 	d.status.AddListener(binding.NewDataListener(d.onStatusChanged))
 	return d.root
@@ -154,15 +179,19 @@ func (d *details) onStatusChanged() {
 // show renders st. Relative times are measured from st.At, never from the
 // wall clock, so the screen is a pure function of the status.
 func (d *details) show(st licensecore.Status) {
-	d.state.SetText(st.State.String())
-	d.state.Importance = stateImportance(st.State)
-	d.state.Refresh()
-
+	worst := st.Condition()
 	l := st.License
 	if l == nil {
 		l = &licensecore.License{}
 	}
+	d.line.set(worst, Headline(st), Licensee(st.License), d.conditionWords(st, worst))
+	d.line.enable(!d.refreshing)
+	if worst != licensecore.CondClockError {
+		d.clockHelp.Hide()
+	}
+
 	d.serverID.set(l.ServerID)
+	d.device.set(l.DeviceName)
 	d.renewal.set("")
 	if st.HasRenewalDate() {
 		d.renewal.set(formatDate(l.RenewalDate, d.loc) + " (" + relative(st.RenewalLeft) + ")")
@@ -179,27 +208,66 @@ func (d *details) show(st licensecore.Status) {
 	d.customer.set(l.Customer)
 	d.capa.set("")
 	if l.Capacity > 0 {
-		d.capa.set(strconv.Itoa(l.Capacity) + " devices")
+		d.capa.set(plural(l.Capacity, "device"))
 	}
 	d.lastVerify.set("")
 	if !l.LastVerifyTime.IsZero() {
 		d.lastVerify.set(formatDateTime(l.LastVerifyTime, d.loc) + " — " + inWords(verifyWords, l.LastVerifyResult))
 	}
 
-	d.renewalBanner.set("")
-	if st.State == licensecore.RequiresRenewal {
-		d.renewalBanner.set("The license requires renewal: renew it before " + formatDate(l.RenewalDate, d.loc) +
-			" (" + relative(st.RenewalLeft) + ") to keep this server licensed.")
+	// The worst condition is said in the status line; the banners below
+	// carry every other one.
+	others := map[licensecore.Condition]bool{}
+	for _, c := range st.Conditions()[1:] {
+		others[c] = true
 	}
-	d.renewalGoneBanner.set(choose(st.State == licensecore.ExpiredRequiresRenewal, msgRenewalGone))
-	d.tokenSoonBanner.set("")
-	if st.Token == licensecore.TokenExpiringSoon {
-		d.tokenSoonBanner.set("The license token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon)
+	for c, b := range map[licensecore.Condition]*banner{
+		licensecore.CondRenewalDue: d.renewalBanner, licensecore.CondExpired: d.renewalGoneBanner,
+		licensecore.CondTokenExpiring: d.tokenSoonBanner, licensecore.CondTokenExpired: d.tokenExpiredBanner,
+		licensecore.CondOfflineExpiring: d.offlineBanner,
+	} {
+		b.set("")
+		if others[c] {
+			b.set(d.conditionWords(st, c))
+		}
 	}
-	d.tokenExpiredBanner.set(choose(st.Token == licensecore.TokenExpired, msgTokenExpired))
-	d.clockBanner.set(clockWords(st, d.loc))
-	d.offlineBanner.set(OfflineWarning(st))
+	clock := ClockOffset(st)
+	if clock != "" {
+		clock += "."
+	}
+	switch {
+	case worst == licensecore.CondClockError:
+		clock = "" // the status line says it all
+	case others[licensecore.CondClockError]:
+		clock = clockWords(st, d.loc)
+	}
+	d.clockBanner.set(clock)
 	d.root.Refresh() // banners and rows came or went: lay out again
+}
+
+// conditionWords is the sentence that explains c and what to do.
+func (d *details) conditionWords(st licensecore.Status, c licensecore.Condition) string {
+	switch c {
+	case licensecore.CondRenewalDue:
+		return "The license requires renewal: renew it with your provider before " + formatDate(st.License.RenewalDate, d.loc) +
+			" (" + relative(st.RenewalLeft) + ") to keep this server licensed."
+	case licensecore.CondExpired:
+		if w := OfflineWarning(st); w != "" {
+			return w + ". Connect this server to the internet, or import a new license file (Offline activation)."
+		}
+		return msgRenewalGone
+	case licensecore.CondTokenExpiring:
+		return "The license token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon
+	case licensecore.CondTokenExpired:
+		return msgTokenExpired
+	case licensecore.CondClockError:
+		return clockWords(st, d.loc)
+	case licensecore.CondOfflineExpiring:
+		return OfflineWarning(st) + "."
+	case licensecore.CondUnlicensed:
+		return "This server has no license yet."
+	}
+	return "Everything is in order. License Desk renews the token by itself while this server is online."
 }
 
 // clockWords is the clock banner: the clock error with the trusted time,
@@ -214,24 +282,6 @@ func clockWords(st licensecore.Status, loc *time.Location) string {
 		parts = append(parts, off+".")
 	}
 	return strings.Join(parts, " ")
-}
-
-func choose(cond bool, msg string) string {
-	if cond {
-		return msg
-	}
-	return ""
-}
-
-func stateImportance(s licensecore.State) widget.Importance {
-	switch s {
-	case licensecore.Licensed:
-		return widget.SuccessImportance
-	case licensecore.RequiresRenewal:
-		return widget.WarningImportance
-	default:
-		return widget.DangerImportance
-	}
 }
 
 var (
@@ -254,11 +304,25 @@ func inWords[K ~string](words map[K]string, k K) string {
 	return string(k)
 }
 
+// onAction runs the status line's buttons.
+func (d *details) onAction(a nextAction) {
+	switch a {
+	case actRefresh:
+		d.onRefresh()
+	case actOpenAuthority, actRenew:
+		d.onOpenAuthority()
+	case actClock:
+		d.clockHelp.Show()
+		d.root.Refresh()
+	}
+}
+
 // onRefresh asks for fresh tokens in the background. Being offline is a
 // normal condition for a POS server, so it is reported in place, calmly,
 // never in a dialog.
 func (d *details) onRefresh() {
-	d.refreshBtn.Disable()
+	d.refreshing = true
+	d.line.enable(false)
 	d.busy.start()
 	d.setMsg("", widget.MediumImportance)
 	d.async(func() {
@@ -270,8 +334,9 @@ func (d *details) onRefresh() {
 }
 
 func (d *details) onRefreshed(st licensecore.Status, err error) {
+	d.refreshing = false
 	d.busy.stop()
-	d.refreshBtn.Enable()
+	d.line.enable(true)
 	switch {
 	case err == nil:
 		_ = d.status.Set(st) // shows the new token at once; the app's Set may follow

@@ -22,6 +22,7 @@ import (
 func testLicense() *licensecore.License {
 	return &licensecore.License{
 		ServerID:      "SRV-0042",
+		DeviceName:    "Back office PC",
 		LicenseID:     "LIC-1001",
 		Type:          wire.Subscription,
 		Customer:      "Corner Shop Ltd",
@@ -61,8 +62,7 @@ func newDetailsFixture(t *testing.T, st licensecore.Status) *detailsFixture {
 	f := &detailsFixture{svc: newFakeService(), tr: newTracker(t), status: NewStatusBinding(st), opener: &fakeOpener{}}
 	f.d = newDetails(t.Context(), f.svc, f.status, f.opener, time.UTC)
 	f.d.async = f.tr.run
-	f.win = test.NewWindow(f.d.buildUI())
-	f.win.Resize(fyne.NewSize(640, 720))
+	f.win = goldenWindow(t, f.d.buildUI())
 	return f
 }
 
@@ -84,44 +84,66 @@ func (f *detailsFixture) banners() []string {
 	return on
 }
 
+// TestDetailsStates: the status line leads with the worst condition (an
+// expired token or a clock error is never a green "Licensed"), names the
+// licensee, and offers the one next action, all above the fold of the
+// 780×600 window; every other condition keeps its banner.
 func TestDetailsStates(t *testing.T) {
+	renewalSoon := func(l *licensecore.License) { l.RenewalDate = t0.Add(12 * 24 * time.Hour) }
 	tests := []struct {
 		name        string
 		st          licensecore.Status
-		state       string
+		headline    string
 		importance  widget.Importance
+		action      string
 		renewal     string // "" means the row is hidden
 		tokenExpiry string
 		banners     []string
-		bannerText  string // part of the first visible banner
+		sentence    string // part of the status line's explanation or a banner
 	}{
-		{"licensed", statusAt(nil, false), "Licensed", widget.SuccessImportance,
-			"26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", nil, ""},
-		{"requires_renewal", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(12 * 24 * time.Hour) }, false),
-			"Requires Renewal", widget.WarningImportance,
-			"22 Mar 2026 (in 12 days)", "12 Mar 2026 09:30 (in 2 days)", []string{"renewal"}, "renew it before 22 Mar 2026 (in 12 days)"},
+		{"licensed", statusAt(nil, false), "Licensed", widget.SuccessImportance, "Refresh tokens now",
+			"26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "Everything is in order."},
+		{"requires_renewal", statusAt(renewalSoon, false),
+			"Requires Renewal — renew within 12 days", widget.WarningImportance, "Renew…",
+			"22 Mar 2026 (in 12 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "renew it with your provider before 22 Mar 2026 (in 12 days)"},
 		{"expired", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-24 * time.Hour) }, false),
-			"Expired – Requires Renewal", widget.DangerImportance,
-			"9 Mar 2026 (24 hours ago)", "12 Mar 2026 09:30 (in 2 days)", []string{"renewal-gone"}, "remove & re-acquire"},
-		{"token_expiring", statusAt(func(l *licensecore.License) {
+			"License expired — renew it, then remove & re-acquire", widget.DangerImportance, "Open Authorization server",
+			"9 Mar 2026 (24 hours ago)", "12 Mar 2026 09:30 (in 2 days)", nil, "remove & re-acquire"},
+		{"token_soon", statusAt(func(l *licensecore.License) {
 			l.TokenIssuedAt, l.TokenExpiry = t0.Add(-62*time.Hour), t0.Add(10*time.Hour)
-		}, false), "Licensed", widget.SuccessImportance,
-			"26 Sep 2026 (in 200 days)", "10 Mar 2026 19:30 (in 10 hours)", []string{"token-soon"},
+		}, false), "Token expires in 10 hours — connect to the internet", widget.WarningImportance, "Refresh tokens now",
+			"26 Sep 2026 (in 200 days)", "10 Mar 2026 19:30 (in 10 hours)", nil,
 			"The license token expires in 10 hours. Connect this server to the internet to get fresh tokens."},
 		{"token_expired", statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false),
-			"Licensed", widget.SuccessImportance,
-			"26 Sep 2026 (in 200 days)", "10 Mar 2026 06:30 (3 hours ago)", []string{"token-expired"}, msgTokenExpired},
-		{"clock_error", statusAt(nil, true), "Licensed", widget.SuccessImportance,
-			"26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", []string{"clock"}, "clock is behind"},
+			"Token expired — registers cannot authenticate", widget.DangerImportance, "Refresh tokens now",
+			"26 Sep 2026 (in 200 days)", "10 Mar 2026 06:30 (3 hours ago)", nil, msgTokenExpired},
+		{"token_expired_renewal_due", statusAt(func(l *licensecore.License) {
+			renewalSoon(l)
+			l.TokenExpiry = t0.Add(-3 * time.Hour)
+		}, false), "Token expired — registers cannot authenticate", widget.DangerImportance, "Refresh tokens now",
+			"22 Mar 2026 (in 12 days)", "10 Mar 2026 06:30 (3 hours ago)", []string{"renewal"}, "renew it with your provider"},
+		{"clock_error", statusAt(nil, true), "Clock error — correct this PC's date and time", widget.WarningImportance,
+			"Correct the clock…", "26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "clock is behind"},
 		{"no_renewal_date", statusAt(func(l *licensecore.License) { l.RenewalDate = time.Time{}; l.Type = wire.Perpetual }, false),
-			"Licensed", widget.SuccessImportance, "", "12 Mar 2026 09:30 (in 2 days)", nil, ""},
+			"Licensed", widget.SuccessImportance, "Refresh tokens now", "", "12 Mar 2026 09:30 (in 2 days)", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newDetailsFixture(t, tt.st)
 			d := f.d
-			if d.state.Text != tt.state || d.state.Importance != tt.importance {
-				t.Errorf("status %q importance %v, want %q %v", d.state.Text, d.state.Importance, tt.state, tt.importance)
+			if h := d.line.headline; h.Text != tt.headline || h.Importance != tt.importance {
+				t.Errorf("headline %q importance %v, want %q %v", h.Text, h.Importance, tt.headline, tt.importance)
+			}
+			if got := d.line.licensee.Text; got != "Corner Shop Ltd · Back office PC (SRV-0042)" {
+				t.Errorf("licensee %q", got)
+			}
+			if d.line.action.Text != tt.action || !visible(f.win.Content(), d.line.action) {
+				t.Errorf("action %q (shown %v), want %q", d.line.action.Text, visible(f.win.Content(), d.line.action), tt.action)
+			}
+			// Above the fold: the tabs take about 50 px of the 600.
+			pos := fyne.CurrentApp().Driver().AbsolutePositionForObject(d.line.action)
+			if bottom := pos.Y + d.line.action.Size().Height; bottom > 500 || d.line.action.Size().Height == 0 {
+				t.Errorf("the action button ends at y=%v, below the fold", bottom)
 			}
 			if got := d.renewal.value.Text; got != tt.renewal || d.renewal.key.Visible() != (tt.renewal != "") {
 				t.Errorf("renewal %q shown=%v, want %q", got, d.renewal.key.Visible(), tt.renewal)
@@ -129,8 +151,8 @@ func TestDetailsStates(t *testing.T) {
 			if got := d.tokenExpiry.value.Text; got != tt.tokenExpiry {
 				t.Errorf("token expiry %q, want %q", got, tt.tokenExpiry)
 			}
-			for fld, want := range map[*field]string{d.serverID: "SRV-0042", d.features: "xms",
-				d.hubName: "Hub Central", d.hubURL: "https://hub.example.com"} {
+			for fld, want := range map[*field]string{d.serverID: "SRV-0042", d.features: "xms", d.device: "Back office PC",
+				d.customer: "Corner Shop Ltd", d.hubName: "Hub Central", d.hubURL: "https://hub.example.com"} {
 				if fld.value.Text != want || !fld.value.Visible() {
 					t.Errorf("%s = %q, want %q", fld.key.Text, fld.value.Text, want)
 				}
@@ -138,14 +160,53 @@ func TestDetailsStates(t *testing.T) {
 			if got := f.banners(); !slices.Equal(got, tt.banners) {
 				t.Errorf("banners %v, want %v", got, tt.banners)
 			}
-			if tt.bannerText != "" && !slices.ContainsFunc(texts(f.win.Content()), func(s string) bool {
-				return strings.Contains(s, tt.bannerText)
+			if tt.sentence != "" && !slices.ContainsFunc(texts(f.win.Content()), func(s string) bool {
+				return strings.Contains(s, tt.sentence)
 			}) {
-				t.Errorf("no banner says %q", tt.bannerText)
+				t.Errorf("nothing says %q", tt.sentence)
 			}
-			test.AssertRendersToMarkup(t, "details_"+tt.name+".xml", f.win.Canvas())
+			assertGolden(t, "details_"+tt.name+".xml", f.win)
 		})
 	}
+}
+
+// TestDetailsActions: each status line button does what it says.
+func TestDetailsActions(t *testing.T) {
+	t.Run("clock guidance", func(t *testing.T) {
+		f := newDetailsFixture(t, statusAt(nil, true))
+		if f.d.clockHelp.Visible() {
+			t.Fatal("clock guidance shown before it was asked for")
+		}
+		tap(t, f.d.line.action)
+		if !f.d.clockHelp.Visible() || !strings.Contains(f.d.clockHelp.Text, "date and time settings") {
+			t.Errorf("clock guidance shown %v: %q", f.d.clockHelp.Visible(), f.d.clockHelp.Text)
+		}
+		if f.d.line.second.Text != "Open Authorization server" {
+			t.Errorf("second button %q", f.d.line.second.Text)
+		}
+	})
+	t.Run("renew opens the authority", func(t *testing.T) {
+		f := newDetailsFixture(t, statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(5 * 24 * time.Hour) }, false))
+		tap(t, f.d.line.action)
+		if !slices.Equal(f.opener.opened, []string{"https://auth.example.com"}) {
+			t.Errorf("opened %v", f.opener.opened)
+		}
+		if f.d.line.second.Text != "Refresh tokens now" {
+			t.Errorf("second button %q", f.d.line.second.Text)
+		}
+	})
+	t.Run("refresh from the red line", func(t *testing.T) {
+		f := newDetailsFixture(t, statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-time.Hour) }, false))
+		f.svc.refresh = result{st: statusAt(nil, false)}
+		if f.d.line.action.Importance != widget.DangerImportance {
+			t.Errorf("action importance %v", f.d.line.action.Importance)
+		}
+		tap(t, f.d.line.action)
+		f.tr.finished(1)
+		if f.d.line.headline.Text != "Licensed" || f.d.msg.Text == "" {
+			t.Errorf("after refresh: headline %q, message %q", f.d.line.headline.Text, f.d.msg.Text)
+		}
+	})
 }
 
 func TestDetailsFeaturesAndVerification(t *testing.T) {
@@ -163,8 +224,8 @@ func TestDetailsFeaturesAndVerification(t *testing.T) {
 
 func TestDetailsUnlicensed(t *testing.T) {
 	f := newDetailsFixture(t, licensecore.Evaluate(nil, t0, licensecore.DefaultPolicy()))
-	if f.d.state.Text != "Not licensed" || f.d.state.Importance != widget.DangerImportance {
-		t.Errorf("status %q %v", f.d.state.Text, f.d.state.Importance)
+	if h := f.d.line.headline; h.Text != "Not licensed" || h.Importance != widget.DangerImportance {
+		t.Errorf("status %q %v", h.Text, h.Importance)
 	}
 	if f.d.serverID.key.Visible() || f.d.tokenExpiry.key.Visible() {
 		t.Error("license rows shown without a license")
@@ -186,8 +247,8 @@ func TestDetailsLiveUpdate(t *testing.T) {
 		}, false))
 	}()
 	<-done
-	if got := f.banners(); !slices.Equal(got, []string{"token-expired"}) {
-		t.Errorf("banners after Set: %v", got)
+	if got := f.d.line.headline.Text; got != "Token expired — registers cannot authenticate" {
+		t.Errorf("headline after Set: %q", got)
 	}
 	if f.d.serverID.value.Text != "SRV-0043" || f.d.tokenExpiry.value.Text != "10 Mar 2026 09:29 (1 minute ago)" {
 		t.Errorf("fields not updated: %q %q", f.d.serverID.value.Text, f.d.tokenExpiry.value.Text)
@@ -216,13 +277,14 @@ func TestDetailsRefresh(t *testing.T) {
 			f.svc.refresh = tt.res
 			gate := make(chan struct{})
 			f.d.async = func(fn func()) { f.tr.run(func() { <-gate; fn() }) }
-			tap(t, f.d.refreshBtn)
-			if !f.d.refreshBtn.Disabled() || !f.d.busy.running() {
+			refresh := f.d.line.button(actRefresh)
+			tap(t, refresh)
+			if !refresh.Disabled() || !f.d.busy.running() {
 				t.Error("no progress while refreshing")
 			}
 			close(gate)
 			f.tr.finished(1)
-			if f.d.refreshBtn.Disabled() || f.d.busy.running() {
+			if refresh.Disabled() || f.d.busy.running() {
 				t.Error("still busy after the refresh")
 			}
 			if f.d.msg.Text != tt.msg || f.d.msg.Importance != tt.importance || !f.d.msg.Visible() {
@@ -261,7 +323,7 @@ func TestLockoutDetailsClockWords(t *testing.T) {
 		banners []string
 		want    []string
 	}{
-		{"clock error", skewed(statusAt(nil, true), 3*time.Hour+12*time.Minute), []string{"clock"},
+		{"clock error", skewed(statusAt(nil, true), 3*time.Hour+12*time.Minute), nil,
 			[]string{"Trusted time: 10 Mar 2026 09:30.", "This PC's clock is 3 h 12 min behind the Authorization server."}},
 		{"large offset", skewed(statusAt(nil, false), -20*time.Hour), []string{"clock"},
 			[]string{"This PC's clock is 20 h ahead of the Authorization server."}},

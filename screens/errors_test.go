@@ -96,6 +96,7 @@ var sentinels = map[string]error{
 	"ErrUnknownCustomer": licensecore.ErrUnknownCustomer, "ErrNoCustomerID": licensecore.ErrNoCustomerID,
 	"ErrCustomerInUse": licensecore.ErrCustomerInUse, "ErrPoolLicenseUnavailable": licensecore.ErrPoolLicenseUnavailable,
 	"ErrInstallConflict": licensecore.ErrInstallConflict, "ErrPoolRefused": licensecore.ErrPoolRefused,
+	"ErrInstallUnlicensed": licensecore.ErrInstallUnlicensed, "ErrRequestStale": licensecore.ErrRequestStale, "ErrAuthorityBusy": licensecore.ErrAuthorityBusy,
 	"ErrNotActivated":    licensecore.ErrNotActivated,
 	"ErrWrongHolder":     licensecore.ErrWrongHolder,
 	"ErrStoreKeyMissing": licensecore.ErrStoreKeyMissing, "ErrSecretsForeign": licensecore.ErrSecretsForeign,

@@ -3,6 +3,8 @@ package screens
 import (
 	"testing"
 	"time"
+
+	"licensedesk/licensecore"
 )
 
 func TestRelative(t *testing.T) {
@@ -15,7 +17,12 @@ func TestRelative(t *testing.T) {
 		{time.Minute, "in 1 minute"},
 		{90 * time.Minute, "in 90 minutes"},
 		{2 * time.Hour, "in 2 hours"},
-		{47*time.Hour + 59*time.Minute, "in 47 hours"},
+		{47*time.Hour + 29*time.Minute, "in 47 hours"},
+		{47*time.Hour + 59*time.Minute, "in 48 hours"},
+		// A fresh 3-day token, a few seconds after it was issued.
+		{72*time.Hour - 5*time.Second, "in 3 days"},
+		{60 * time.Hour, "in 2 days"},
+		{60*time.Hour + time.Second, "in 3 days"},
 		{48 * time.Hour, "in 2 days"},
 		{24 * time.Hour, "in 24 hours"},
 		{30 * 24 * time.Hour, "in 30 days"},
@@ -57,5 +64,54 @@ func TestDates(t *testing.T) {
 	}
 	if got := formatDateTime(at, time.UTC); got != "10 Mar 2026 23:30" {
 		t.Errorf("formatDateTime = %q", got)
+	}
+}
+
+// TestWordsChange: the wait wordsChange gives is exactly when relative()
+// first reads differently.
+func TestWordsChange(t *testing.T) {
+	for _, d := range []time.Duration{72*time.Hour - 5*time.Second, 60 * time.Hour, 48 * time.Hour, 47*time.Hour + 31*time.Minute,
+		2 * time.Hour, 119 * time.Minute, 90*time.Minute + 30*time.Second, 30 * time.Second, 0, -time.Second,
+		-59 * time.Minute, -2 * time.Hour, -47*time.Hour - 40*time.Minute, -10 * 24 * time.Hour} {
+		w := wordsChange(d)
+		if w <= 0 {
+			t.Errorf("wordsChange(%v) = %v, want > 0", d, w)
+			continue
+		}
+		if relative(d-w) == relative(d) {
+			t.Errorf("wordsChange(%v) = %v: still %q then", d, w, relative(d))
+		}
+		if relative(d-w+1) != relative(d) {
+			t.Errorf("wordsChange(%v) = %v: already %q a nanosecond earlier, not %q", d, w, relative(d-w+1), relative(d))
+		}
+	}
+}
+
+// TestNextUpdate: the screens are evaluated again exactly when something
+// they show changes: a state boundary or a "in 2 days" word.
+func TestNextUpdate(t *testing.T) {
+	p := licensecore.DefaultPolicy()
+	l := testLicense()
+	shown := func(at time.Time) string {
+		st := licensecore.Evaluate(l, at, p)
+		return Headline(st) + "|" + relative(st.TokenLeft) + "|" + relative(st.RenewalLeft)
+	}
+	at, changes := t0, 0
+	for at.Before(l.TokenExpiry.Add(time.Hour)) {
+		next := NextUpdate(licensecore.Evaluate(l, at, p), p)
+		if !next.After(at) {
+			t.Fatalf("NextUpdate %v not after %v", next, at)
+		}
+		if shown(next.Add(-time.Nanosecond)) != shown(at) {
+			t.Fatalf("the screen changed before %v: %q → %q", next, shown(at), shown(next.Add(-time.Nanosecond)))
+		}
+		if shown(next) == shown(at) {
+			t.Fatalf("nothing changed at %v: %q", next, shown(at))
+		}
+		at, changes = next, changes+1
+	}
+	// From 48 h left: hours from 47 down, minutes, the warning, the expiry.
+	if changes < 50 {
+		t.Errorf("only %d updates over the token's last two days", changes)
 	}
 }

@@ -3,6 +3,10 @@ package screens
 import (
 	"context"
 	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,6 +60,26 @@ func assertGolden(t *testing.T, name string, w fyne.Window) {
 		}
 	}
 	test.AssertRendersToMarkup(t, name, w.Canvas())
+	saveShot(t, name, w)
+}
+
+// saveShot writes a PNG of the window to $LICENSEDESK_SHOTS/NAME.png when
+// that variable names a directory, so the goldens can be looked at (and CI
+// can keep them as artifacts).
+func saveShot(t *testing.T, name string, w fyne.Window) {
+	t.Helper()
+	dir := os.Getenv("LICENSEDESK_SHOTS")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, strings.TrimSuffix(name, ".xml")+".png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, w.Canvas().Capture()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // layoutPass lays out every visible container and widget under o, parents
@@ -93,7 +117,7 @@ func TestGoldenWizard(t *testing.T) {
 		return func(f *wizardFixture) {
 			toWaiting(f)
 			f.svc.complete <- result{err: err}
-			f.tr.finished(1)
+			f.tr.finished(2) // the poll, and the ticker its end stops
 		}
 	}
 	tests := []struct {
@@ -129,6 +153,37 @@ func TestGoldenWizard(t *testing.T) {
 						f.w.complete.Disabled(), f.w.finishBusy.running(), f.w.next.Visible())
 				}
 			}},
+		{"step5_licensed", func(f *wizardFixture) {
+			f.toCode()
+			f.svc.complete <- result{st: licensecore.Status{State: licensecore.Licensed, At: t0, License: &licensecore.License{
+				ServerID: "POS-0009", DeviceName: "Back office PC", Customer: "Main Street Store"}}}
+			f.tr.finished(2)
+		}, stepDone, "License for Main Street Store · Back office PC (POS-0009).",
+			func(t *testing.T, f *wizardFixture) {
+				if len(f.licensed) != 1 || len(f.done) != 0 {
+					t.Errorf("Licensed %d, Done %d", len(f.licensed), len(f.done))
+				}
+			}},
+		{"no_browser", func(f *wizardFixture) {
+			f.opener.fail = fmt.Errorf("no browser")
+			tap(f.t, findButton(f.t, f.ui, "Open Authorization server"))
+		}, stepInstructions, "The browser could not be opened.",
+			func(t *testing.T, f *wizardFixture) {
+				if !visible(f.ui, f.w.copyAddr) {
+					t.Error("no Copy address")
+				}
+			}},
+		{"start_offline", func(f *wizardFixture) {
+			f.svc.startDA, f.svc.startErr = nil, licensecore.ErrAuthorityDown
+			tap(f.t, f.w.next)
+			tap(f.t, f.w.next)
+			f.tr.finished(1)
+		}, stepDevice, "https://auth.example.com cannot be reached",
+			func(t *testing.T, f *wizardFixture) {
+				if !visible(f.ui, f.w.retry) {
+					t.Error("no Retry")
+				}
+			}},
 		{"denied", refused(&licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com",
 			Kind: licensecore.ErrAccessDenied}), stepDevice,
 			msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d",
@@ -152,6 +207,9 @@ func TestGoldenWizard(t *testing.T) {
 			tt.drive(f)
 			f.wantStep(tt.step)
 			label := fmt.Sprintf("Step %d of 4: %s", tt.step+1, stepTitles[tt.step])
+			if tt.step == stepDone {
+				label = "Licensed"
+			}
 			if got := f.w.stepLabel.Text; got != label {
 				t.Errorf("step label %q, want %q", got, label)
 			}
@@ -385,4 +443,37 @@ func TestGoldenPool(t *testing.T) {
 			t.Errorf("after the batch: progress shown %v, message %q", f.p.progressBox.Visible(), f.p.run.msg.Text)
 		}
 	})
+}
+
+// TestGoldenSettingsAndNarrow: the settings form, and the details and
+// settings in a narrow window, where every long sentence must wrap.
+func TestGoldenSettingsAndNarrow(t *testing.T) {
+	settings := func() fyne.CanvasObject {
+		return newSettings(Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30, TokenWarnHours: 48,
+			TokenWarnPercent: 25, KeyStorage: "file"}, nil).buildUI()
+	}
+	for _, tc := range []struct {
+		name  string
+		size  fyne.Size
+		build func(t *testing.T) fyne.CanvasObject
+	}{
+		{"settings", goldenSize, func(*testing.T) fyne.CanvasObject { return settings() }},
+		{"narrow_settings", fyne.NewSize(500, 700), func(*testing.T) fyne.CanvasObject { return settings() }},
+		{"narrow_details", fyne.NewSize(500, 700), func(t *testing.T) fyne.CanvasObject {
+			st := statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false)
+			d := newDetails(t.Context(), newFakeService(), NewStatusBinding(st), &fakeOpener{}, time.UTC)
+			return d.buildUI()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			test.NewTempApp(t)
+			w := test.NewTempWindow(t, tc.build(t))
+			w.Resize(tc.size)
+			assertGolden(t, tc.name+".xml", w)
+			// Nothing wider than the window: long words wrap.
+			if min := w.Content().MinSize(); min.Width > tc.size.Width {
+				t.Errorf("content needs %v wide, the window is %v", min.Width, tc.size.Width)
+			}
+		})
+	}
 }

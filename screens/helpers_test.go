@@ -166,42 +166,35 @@ func (tr *tracker) finished(n int) {
 	}
 }
 
-// visible reports whether o and all its ancestors are shown.
-func visible(root, o fyne.CanvasObject) bool {
-	found := false
-	var walk func(c fyne.CanvasObject, shown bool) bool
-	walk = func(c fyne.CanvasObject, shown bool) bool {
-		shown = shown && c.Visible()
-		if c == o {
-			found = shown
-			return true
-		}
-		if cont, ok := c.(*fyne.Container); ok {
-			for _, ch := range cont.Objects {
-				if walk(ch, shown) {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	walk(root, true)
-	return found
+// button is what tap presses: a widget.Button or a keyButton.
+type button interface {
+	fyne.Tappable
+	Disabled() bool
 }
 
-func tap(t *testing.T, b *widget.Button) {
+func buttonText(b button) string {
+	switch b := b.(type) {
+	case *widget.Button:
+		return b.Text
+	case *keyButton:
+		return b.Text
+	}
+	return "?"
+}
+
+func tap(t *testing.T, b button) {
 	t.Helper()
 	if b.Disabled() {
-		t.Fatalf("button %q is disabled", b.Text)
+		t.Fatalf("button %q is disabled", buttonText(b))
 	}
 	test.Tap(b)
 }
 
 // findButton finds a rendered button by its text, inside widgets too.
-func findButton(t *testing.T, root fyne.CanvasObject, text string) *widget.Button {
+func findButton(t *testing.T, root fyne.CanvasObject, text string) button {
 	t.Helper()
 	for _, o := range test.LaidOutObjects(root) {
-		if b, ok := o.(*widget.Button); ok && b.Text == text {
+		if b, ok := o.(button); ok && buttonText(b) == text {
 			return b
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
@@ -172,7 +174,7 @@ func TestOfflineScreen(t *testing.T) {
 		t.Fatal("no challenge shown")
 	}
 	test.Tap(o.upgradeBtn)
-	if svc.applied != "" || !strings.Contains(o.run.msg.Text, "Type the response") {
+	if svc.applied != "" || !strings.Contains(o.run.msg.Text, "Type the reply code") {
 		t.Fatalf("empty response applied: %q", o.run.msg.Text)
 	}
 	test.Type(o.response, " BCDFG-HJKLM ")
@@ -230,7 +232,46 @@ func TestOfflineWarningInTrayAndDetails(t *testing.T) {
 	d := newDetails(context.Background(), nil, NewStatusBinding(st), nil, time.UTC)
 	d.buildUI()
 	d.show(st)
-	if !d.offlineBanner.box.Visible() || !strings.Contains(d.offlineBanner.text.Text, "unavailable for 23 days") {
-		t.Errorf("details banner: %v %q", d.offlineBanner.box.Visible(), d.offlineBanner.text.Text)
+	// The worst condition: said in the status line, not a banner.
+	if !strings.Contains(d.line.detail.Text, "unavailable for 23 days") || d.line.headline.Text != line {
+		t.Errorf("details status line: %q / %q", d.line.headline.Text, d.line.detail.Text)
+	}
+}
+
+// TestOfflineCodeReadable: the code someone reads aloud is a large,
+// monospace, selectable label in the normal text color (not a disabled
+// field), with Copy; the tab speaks in plain steps.
+func TestOfflineCodeReadable(t *testing.T) {
+	a := test.NewTempApp(t)
+	w := test.NewWindow(nil)
+	defer w.Close()
+	svc := &fakeLifecycle{st: licensedStatus()}
+	o := newOffline(context.Background(), svc, &fakeGate{}, w, NewStatusBinding(svc.st), func(licensecore.Status) {}, syncAsync)
+	w.SetContent(o.buildUI(""))
+	if o.challengeBox.Visible() {
+		t.Error("an empty code box is shown before Get code")
+	}
+	test.Tap(o.getBtn)
+	c := o.challenge
+	if c.Text == "" || !c.Selectable || !c.TextStyle.Monospace || c.SizeName != theme.SizeNameHeadingText ||
+		c.Importance != widget.MediumImportance || !o.challengeBox.Visible() {
+		t.Errorf("code %q selectable %v monospace %v size %q importance %v shown %v",
+			c.Text, c.Selectable, c.TextStyle.Monospace, c.SizeName, c.Importance, o.challengeBox.Visible())
+	}
+	test.Tap(findButton(t, o.challengeBox, "Copy"))
+	if got := a.Clipboard().Content(); got != c.Text {
+		t.Errorf("clipboard %q, want %q", got, c.Text)
+	}
+	all := strings.Join(texts(w.Content()), " ") + " " + o.response.PlaceHolder + " " + o.entPath.PlaceHolder
+	for _, b := range []*widget.Button{o.getBtn, o.upgradeBtn, o.requestBtn, o.importBtn} {
+		all += " " + b.Text
+	}
+	for _, jargon := range []string{"challenge", "Challenge", "response", "Upgrade", ".ent"} {
+		if strings.Contains(all, jargon) {
+			t.Errorf("the offline tab says %q:\n%s", jargon, all)
+		}
+	}
+	if _, err := readLimited("", 10); err == nil || err.Error() != "Choose the license file first (Browse…)." {
+		t.Errorf("no file: %v", err)
 	}
 }

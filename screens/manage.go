@@ -147,12 +147,12 @@ func (m *manage) onDownload() {
 			return Explain(err)
 		}
 		m.publish(st)
-		return describeChanges(changes)
+		return DescribeChanges(changes)
 	})
 }
 
-// describeChanges says what a downloaded license changed, one line each.
-func describeChanges(changes []licensecore.Change) string {
+// DescribeChanges says what a downloaded license changed, one line each.
+func DescribeChanges(changes []licensecore.Change) string {
 	if len(changes) == 0 {
 		return "The license is up to date: nothing changed."
 	}
@@ -233,14 +233,23 @@ func (m *manage) onOpenApproval() {
 }
 
 func (m *manage) onRemove() {
-	dialog.ShowConfirm("Remove license",
-		"Remove the license from this server?\n\nRegisters will no longer be able to authenticate with this server until a license is acquired again. "+
-			"The Authorization server is told, so the license can be acquired again here or elsewhere. The license history is kept.",
+	showEsc(m.win, m.removeDialog())
+}
+
+// removeDialog names the action on its buttons: "Remove license" (marked
+// dangerous) and "Keep"; Escape keeps.
+func (m *manage) removeDialog() *dialog.ConfirmDialog {
+	text := wrapped("Remove the license from this server?\n\nRegisters will no longer be able to authenticate with this server until a license is acquired again. " +
+		"The Authorization server is told, so the license can be acquired again here or elsewhere. The license history is kept.")
+	d := dialog.NewCustomConfirm("Remove license", "Remove license", "Keep", text,
 		func(ok bool) {
 			if ok {
 				m.gate.Do("Remove the license", func(sess *licensecore.AdminSession) { m.remove(sess, false) })
 			}
 		}, m.win)
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.Resize(fyne.NewSize(480, 0))
+	return d
 }
 
 func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
@@ -252,13 +261,16 @@ func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
 			return "The license was removed."
 		}
 		if !force && (errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, licensecore.ErrRefreshRejected)) {
-			dialog.ShowConfirm("Remove without the Authorization server?",
-				Explain(err)+"\n\nRemove the license from this PC anyway? The Authorization server will still count it as in use until it is released there.",
+			text := wrapped(Explain(err) + "\n\nRemove the license from this PC anyway? The Authorization server will still count it as in use until it is released there.")
+			d := dialog.NewCustomConfirm("Remove without the Authorization server?", "Remove from this PC", "Keep", text,
 				func(ok bool) {
 					if ok {
 						m.remove(sess, true)
 					}
 				}, m.win)
+			d.SetConfirmImportance(widget.DangerImportance)
+			d.Resize(fyne.NewSize(480, 0))
+			showEsc(m.win, d)
 			return ""
 		}
 		return Explain(err)

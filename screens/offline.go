@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/data/binding"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -30,8 +32,8 @@ type OfflineService interface {
 	Policy() licensecore.Policy
 }
 
-// offline is the "Offline activation" screen: challenge/response and the
-// license request → license file exchange, for a PC without a browser or
+// offline is the "Offline activation" screen: a code read to the provider
+// and their reply code, and the license request → license file exchange, for a PC without a browser or
 // without internet.
 type offline struct {
 	svc     OfflineService
@@ -41,7 +43,8 @@ type offline struct {
 	publish func(licensecore.Status)
 	run     *runner
 
-	challenge              *widget.Entry
+	challenge              *widget.Label
+	challengeBox           *fyne.Container
 	response               *widget.Entry
 	account, serial        *widget.Entry
 	requestPath, entPath   *widget.Entry
@@ -70,48 +73,57 @@ func heading(text string) *widget.Label {
 
 func (o *offline) buildUI(defaultDir string) fyne.CanvasObject {
 	o.offlineBanner = newBanner(widget.WarningImportance)
-	o.challenge = widget.NewEntry()
-	o.challenge.TextStyle = fyne.TextStyle{Monospace: true}
-	o.challenge.Disable()
-	o.challenge.SetPlaceHolder("click Get challenge")
-	o.getBtn = widget.NewButton("Get challenge", o.onGetChallenge)
+	// The code someone reads aloud: large, monospace, selectable, in the
+	// normal text color on a framed background, never a disabled field.
+	o.challenge = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
+	o.challenge.SizeName = theme.SizeNameHeadingText
+	o.challenge.Selectable = true
+	o.getBtn = widget.NewButtonWithIcon("Get code", theme.ViewRefreshIcon(), o.onGetChallenge)
+	o.getBtn.Importance = widget.HighImportance
 	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 		fyne.CurrentApp().Clipboard().SetContent(o.challenge.Text)
 	})
+	frame := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
+	frame.StrokeColor = theme.Color(theme.ColorNameForeground)
+	frame.StrokeWidth = 1
+	frame.CornerRadius = theme.InputRadiusSize()
+	o.challengeBox = container.NewStack(frame, container.NewBorder(nil, nil, nil, container.NewCenter(copyBtn), o.challenge))
+	o.challengeBox.Hide()
 	o.response = widget.NewEntry()
 	o.response.TextStyle = fyne.TextStyle{Monospace: true}
-	o.response.SetPlaceHolder("response code from the Authorization server")
-	o.upgradeBtn = widget.NewButton("Upgrade", o.onUpgrade)
+	o.response.SetPlaceHolder("Reply code, for example BCDFG-HJKLM-…")
+	o.response.OnSubmitted = func(string) { o.onUpgrade() }
+	o.upgradeBtn = widget.NewButtonWithIcon("Apply reply code", theme.ConfirmIcon(), o.onUpgrade)
 
 	o.account = widget.NewEntry()
-	o.account.SetPlaceHolder("account number")
+	o.account.SetPlaceHolder("Account number")
 	o.serial = widget.NewEntry()
-	o.serial.SetPlaceHolder("serial number")
+	o.serial.SetPlaceHolder("Serial number")
 	o.requestPath = widget.NewEntry()
 	o.requestPath.SetText(filepath.Join(defaultDir, "license-request.json"))
 	o.requestBtn = widget.NewButtonWithIcon("Generate license request", theme.DocumentSaveIcon(), o.onRequest)
 	o.browseReq = widget.NewButton("Browse…", func() { o.browse(o.requestPath, true) })
 	o.entPath = widget.NewEntry()
-	o.entPath.SetPlaceHolder("path of the license file (.ent)")
+	o.entPath.SetPlaceHolder("License file from the Authorization server")
 	o.importBtn = widget.NewButtonWithIcon("Import license file", theme.UploadIcon(), o.onImport)
 	o.browseImprt = widget.NewButton("Browse…", func() { o.browse(o.entPath, false) })
 	o.run.buttons = []*widget.Button{o.getBtn, o.upgradeBtn, o.requestBtn, o.importBtn}
 
 	title := screenTitle("Offline activation")
-	challengeHelp := widget.NewLabel("Upgrade without a browser on this PC: read the challenge to someone at the Authorization server's Upgrade page " +
-		"and type the response code they give you. You may close License Desk meanwhile; the challenge is kept.")
-	challengeHelp.Wrapping = fyne.TextWrapWord
-	fileHelp := widget.NewLabel("No internet here: generate a license request, take it to a PC with a browser, turn it into a license file " +
-		"on the Authorization server's License file page, and import that file here. A license activated offline stays valid for 30 days without contact.")
-	fileHelp.Wrapping = fyne.TextWrapWord
+	codeHelp := wrapped("For a PC without a browser. 1. Click Get code. 2. Read the code aloud to your provider, or send it. " +
+		"3. Type the reply code they give you and click Apply reply code. You may close License Desk meanwhile: the code is kept.")
+	fileHelp := wrapped("For a PC without internet. 1. Enter the account and serial numbers and click Generate license request. " +
+		"2. Take the request file to a PC with a browser and turn it into a license file on the Authorization server's License file page. " +
+		"3. Choose that file here and click Import license file. A license activated offline stays valid for 30 days without contact.")
 
 	o.status.AddListener(binding.NewDataListener(o.onStatus))
 	return container.NewVBox(title, o.offlineBanner.box,
-		heading("Challenge / response"), challengeHelp,
-		container.NewBorder(nil, nil, o.getBtn, copyBtn, o.challenge),
-		container.NewBorder(nil, nil, widget.NewLabel("Upgrade"), o.upgradeBtn, o.response),
+		heading("Activate by phone or e-mail"), codeHelp,
+		container.NewHBox(o.getBtn), o.challengeBox,
+		container.New(layout.NewFormLayout(), widget.NewLabel("Reply code"),
+			container.NewBorder(nil, nil, nil, o.upgradeBtn, o.response)),
 		widget.NewSeparator(),
-		heading("License request and license file"), fileHelp,
+		heading("Activate with a license file"), fileHelp,
 		container.NewGridWithColumns(2, o.account, o.serial),
 		container.NewBorder(nil, nil, nil, container.NewHBox(o.browseReq, o.requestBtn), o.requestPath),
 		container.NewBorder(nil, nil, nil, container.NewHBox(o.browseImprt, o.importBtn), o.entPath),
@@ -133,17 +145,18 @@ func (o *offline) onGetChallenge() {
 		return
 	}
 	o.challenge.SetText(ch.String())
+	o.challengeBox.Show()
 }
 
 func (o *offline) onUpgrade() {
 	code := strings.TrimSpace(o.response.Text)
 	if code == "" {
-		o.run.say("Type the response code first.", false)
+		o.run.say("Type the reply code from your provider first.", false)
 		return
 	}
-	o.gate.Do("Apply a response code", func(sess *licensecore.AdminSession) {
+	o.gate.Do("Apply a reply code", func(sess *licensecore.AdminSession) {
 		var st licensecore.Status
-		o.run.run("Checking the response code…", func(ctx context.Context) (err error) {
+		o.run.run("Checking the reply code…", func(ctx context.Context) (err error) {
 			st, err = o.svc.ApplyResponse(ctx, sess, code)
 			return err
 		}, func(err error) string {
@@ -153,7 +166,8 @@ func (o *offline) onUpgrade() {
 			o.publish(st)
 			o.response.SetText("")
 			o.challenge.SetText("")
-			return "Upgrade applied."
+			o.challengeBox.Hide()
+			return "Reply code applied: " + Headline(st) + "."
 		})
 	})
 }
@@ -188,7 +202,7 @@ func (o *offline) onImport() {
 				return Explain(err)
 			}
 			o.publish(st)
-			return "License file imported: this server is " + st.State.String() + "."
+			return "License file imported: " + Headline(st) + "."
 		})
 	})
 }
@@ -196,19 +210,19 @@ func (o *offline) onImport() {
 // readLimited reads at most limit bytes; a larger file is refused unread.
 func readLimited(path string, limit int64) ([]byte, error) {
 	if path == "" {
-		return nil, fmt.Errorf("choose the license file first")
+		return nil, sentenceError{"Choose the license file first (Browse…)."}
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open %s: %v", path, err)
+		return nil, sentenceError{fmt.Sprintf("The file %s cannot be opened (%v).", path, err)}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", path, err)
+		return nil, sentenceError{fmt.Sprintf("The file %s cannot be read (%v).", path, err)}
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than a license file can be (%d KiB): it is not a license file", path, limit>>10)
+		return nil, sentenceError{fmt.Sprintf("%s is larger than a license file can be (%d KiB): it is not a license file.", path, limit>>10)}
 	}
 	return data, nil
 }

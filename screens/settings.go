@@ -106,15 +106,19 @@ func (s *settings) buildUI() fyne.CanvasObject {
 
 	form := widget.NewForm(
 		widget.NewFormItem("Authorization server", s.authority),
+		widget.NewFormItem("", wrapped("The address of the server that issues this server's license and its tokens.")),
 		widget.NewFormItem("Root key", s.root),
 		widget.NewFormItem("", s.fingerprint),
 		widget.NewFormItem("Keys kept in", storage),
 		&widget.FormItem{Text: "Renewal warning (days)", Widget: s.renewalDays,
-			HintText: "Warn when the license renewal date is this close."},
+			HintText: "Warn when the renewal date is this close."},
 		&widget.FormItem{Text: "Token warning (hours)", Widget: s.warnHours,
-			HintText: "Warn when the license token expires within this many hours…"},
+			HintText: "Warn when the token expires within this many hours…"},
 		&widget.FormItem{Text: "Token warning (%)", Widget: s.warnPercent,
-			HintText: "…or when less than this share of its lifetime is left, whichever is shorter."},
+			HintText: "…or has less than this share of its life left."},
+		// Form hints do not wrap: the longer words go in a wrapping label.
+		widget.NewFormItem("", wrapped("The license token lets registers check the license; License Desk renews it by itself. "+
+			"Of the two token warnings, the one that comes later applies.")),
 		widget.NewFormItem("", s.minimized),
 	)
 	form.SubmitText = "Save"

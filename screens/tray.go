@@ -30,8 +30,10 @@ func (s TrayState) Icon() fyne.Resource {
 }
 
 // TrayStatus returns the one-line status shown at the top of the tray menu
-// and the icon state. Times left are measured from now rather than from
-// st.At so a status evaluated a while ago still reads correctly.
+// and the icon state. It leads with the worst condition, like the details
+// screen. Times left are measured from now rather than from st.At, so a
+// status evaluated a while ago still reads correctly, and a token or
+// renewal date that has passed since counts as passed.
 func TrayStatus(st licensecore.Status, now time.Time) (line string, state TrayState) {
 	if st.State == licensecore.Unlicensed || st.License == nil {
 		return "Not licensed", TrayUnlicensed
@@ -39,32 +41,37 @@ func TrayStatus(st licensecore.Status, now time.Time) (line string, state TraySt
 	tokenLeft := st.TokenLeft
 	if !st.License.TokenExpiry.IsZero() {
 		tokenLeft = st.License.TokenExpiry.Sub(now)
+		if tokenLeft <= 0 {
+			st.Token = licensecore.TokenExpired
+		}
 	}
 	renewalLeft := st.RenewalLeft
 	if st.HasRenewalDate() {
 		renewalLeft = st.License.RenewalDate.Sub(now)
+		if renewalLeft <= 0 {
+			st.State = licensecore.ExpiredRequiresRenewal
+		}
 	}
-	state = [...]TrayState{TrayOK, TrayWarning, TrayExpired}[st.Severity()]
+	c := st.Condition()
+	state = [...]TrayState{TrayOK, TrayWarning, TrayExpired}[c.Severity()]
+	offset := ClockOffset(st)
 	switch {
-	case st.State == licensecore.ExpiredRequiresRenewal:
-		return "License expired — remove & re-acquire", state
-	case st.Token == licensecore.TokenExpired:
-		return "Token expired — connect to the internet", state
-	case st.ClockError && ClockOffset(st) != "":
-		return ClockOffset(st), state
-	case st.ClockError:
-		return "Clock error — correct the date and time", state
-	case st.OfflineExpiring:
-		return "License expires in " + plural(st.OfflineDaysLeft, "day") + " — licensing server unavailable", state
-	case st.State == licensecore.RequiresRenewal:
-		return "Requires Renewal — renew within " + durationWords(renewalLeft), state
-	case ClockOffset(st) != "":
-		return ClockOffset(st), state
+	case c == licensecore.CondClockError && offset != "":
+		return offset, state
+	case c != licensecore.CondOK:
+		return conditionLine(st, c, tokenLeft, renewalLeft), state
+	case offset != "":
+		return offset, state
 	case st.Token == licensecore.TokenNone:
 		return "Licensed", state
-	default:
-		return "Licensed — token expires " + relative(tokenLeft), state
 	}
+	return "Licensed — token expires " + relative(tokenLeft), state
+}
+
+// TrayTooltip is the text shown when the pointer rests on the tray icon.
+func TrayTooltip(st licensecore.Status, now time.Time) string {
+	line, _ := TrayStatus(st, now)
+	return "License Desk: " + line
 }
 
 // TrayActions are the tray menu's callbacks; the app owns what they do.
@@ -80,6 +87,9 @@ func NewTrayMenu(st licensecore.Status, now time.Time, act TrayActions) *fyne.Me
 	line, _ := TrayStatus(st, now)
 	status := fyne.NewMenuItem(line, nil)
 	status.Disabled = true
+	refresh := fyne.NewMenuItem("Refresh tokens now", act.Refresh)
+	// Without a license there is no token to refresh.
+	refresh.Disabled = st.State == licensecore.Unlicensed || st.License == nil
 	quit := fyne.NewMenuItem("Quit", act.Quit)
 	// IsQuit stops Fyne from appending its own Quit item, which would skip
 	// the app's orderly shutdown.
@@ -88,7 +98,7 @@ func NewTrayMenu(st licensecore.Status, now time.Time, act TrayActions) *fyne.Me
 		status,
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Open License Desk", act.Open),
-		fyne.NewMenuItem("Refresh tokens now", act.Refresh),
+		refresh,
 		fyne.NewMenuItemSeparator(),
 		quit,
 	)

@@ -24,14 +24,16 @@ type wizardFixture struct {
 	opener   *fakeOpener
 	now      time.Time
 	licensed []licensecore.Status
+	done     []licensecore.Status
 }
 
 func newWizardFixture(t *testing.T) *wizardFixture {
 	f := &wizardFixture{t: t, app: test.NewTempApp(t), svc: newFakeService(), opener: &fakeOpener{}, now: t0}
 	f.tr = newTracker(t)
-	f.w = newWizard(t.Context(), f.svc, f.opener,
-		func(st licensecore.Status) { f.licensed = append(f.licensed, st) },
-		func() time.Time { return f.now })
+	f.w = newWizard(t.Context(), f.svc, f.opener, WizardEvents{
+		Licensed: func(st licensecore.Status) { f.licensed = append(f.licensed, st) },
+		Done:     func(st licensecore.Status) { f.done = append(f.done, st) },
+	}, func() time.Time { return f.now })
 	f.w.async = f.tr.run
 	f.w.do = f.tr.do
 	f.w.tickEvery = time.Hour // the test drives the countdown itself
@@ -67,12 +69,12 @@ func (f *wizardFixture) toCode() {
 	f.wantStep(stepCode)
 }
 
-// toComplete goes on to the last step, which stops the ticker.
+// toComplete goes on to the waiting step; the code and its countdown stay
+// on screen, so the ticker keeps running.
 func (f *wizardFixture) toComplete() {
 	f.t.Helper()
 	f.toCode()
 	tap(f.t, f.w.next)
-	f.tr.finished(1) // ticker
 	f.wantStep(stepComplete)
 }
 
@@ -86,8 +88,10 @@ func TestWizardBackAndNext(t *testing.T) {
 		t.Errorf("step label = %q", got)
 	}
 	tap(t, findButton(t, f.ui, "Open Authorization server"))
-	if !slices.Equal(f.opener.opened, []string{"https://auth.example.com"}) {
-		t.Errorf("opened %v, want the authority", f.opener.opened)
+	// The Authorize Device page, told this PC's install code so it can
+	// list this PC first.
+	if !slices.Equal(f.opener.opened, []string{"https://auth.example.com/device?install_code=7Q4K-92XM-LP3D"}) {
+		t.Errorf("opened %v, want the authority's device page", f.opener.opened)
 	}
 
 	tap(t, f.w.next)
@@ -103,8 +107,10 @@ func TestWizardBackAndNext(t *testing.T) {
 	f.toCode()
 	pollCtx := f.svc.polled(t)
 	tap(t, f.w.next)
-	f.tr.finished(1) // the ticker stops when the code step is left
 	f.wantStep(stepComplete)
+	if f.w.code4.Text != "WDJB-MJHT" || !visible(f.ui, f.w.code4) || f.w.countdown4.Text != "expires in 15:00" {
+		t.Errorf("waiting step shows code %q (visible %v), countdown %q", f.w.code4.Text, visible(f.ui, f.w.code4), f.w.countdown4.Text)
+	}
 	if f.w.next.Visible() {
 		t.Error("Next is shown on the last step")
 	}
@@ -149,11 +155,21 @@ func TestWizardStartError(t *testing.T) {
 	if f.w.startBusy.running() || f.w.next.Disabled() {
 		t.Error("still busy after the error")
 	}
-	if got := f.w.startErr.text.Text; got != msgOffline || !f.w.startErr.box.Visible() {
-		t.Errorf("error shown %q (visible %v), want %q", got, f.w.startErr.box.Visible(), msgOffline)
+	for _, want := range []string{"https://auth.example.com cannot be reached", "Settings", "Offline activation…"} {
+		if got := f.w.startErr.text.Text; !strings.Contains(got, want) || !f.w.startErr.box.Visible() {
+			t.Errorf("error shown %q (visible %v), want it to say %q", got, f.w.startErr.box.Visible(), want)
+		}
 	}
 	if !f.w.retry.Visible() {
 		t.Fatal("no Retry button")
+	}
+	// A Retry that fails the same way says it ran.
+	first := f.w.startErr.text.Text
+	f.w.async = f.tr.run
+	tap(t, f.w.retry)
+	f.tr.finished(1)
+	if got := f.w.startErr.text.Text; got == first || !strings.Contains(got, "Tried again at") || !strings.Contains(got, "attempt 2") {
+		t.Errorf("after Retry the error reads %q, as before: %q", got, first)
 	}
 
 	f.svc.mu.Lock()
@@ -242,10 +258,11 @@ func TestWizardTickerUpdatesCountdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the countdown ticker never fired")
 	}
-	// Leaving the step stops the ticker; tap under the UI lock, as the
-	// ticker may be updating the countdown at that moment.
-	f.tr.do(func() { tap(t, f.w.next) })
-	f.tr.finished(1)
+	// Leaving the code behind (Back) stops the ticker and the poll; tap
+	// under the UI lock, as the ticker may be updating the countdown at
+	// that moment.
+	f.tr.do(func() { tap(t, f.w.back) })
+	f.tr.finished(2)
 	if f.w.stopTick != nil {
 		t.Error("ticker still registered after leaving the step")
 	}
@@ -259,12 +276,12 @@ func TestWizardPollOutcome(t *testing.T) {
 		wantStep int
 		wantMsg  string // shown on the step it lands on
 	}{
-		{"granted", nil, stepComplete, ""},
+		{"granted", nil, stepDone, ""},
 		{"denied", &licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com", Kind: licensecore.ErrAccessDenied},
 			stepDevice, msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d"},
 		{"expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, stepDevice, msgExpired},
 		{"untrusted token", &licensecore.RejectedError{Kind: licensecore.ErrBadSignature}, stepDevice, "cannot trust"},
-		{"offline", fmt.Errorf("%w: no route to host", licensecore.ErrAuthorityDown), stepComplete, msgOffline},
+		{"offline", fmt.Errorf("%w: no route to host", licensecore.ErrAuthorityDown), stepComplete, "https://auth.example.com cannot be reached"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,14 +292,18 @@ func TestWizardPollOutcome(t *testing.T) {
 				t.Error("no progress shown after Complete Authorization")
 			}
 			f.svc.complete <- result{granted, tt.err}
-			f.tr.finished(1)
+			if tt.wantStep == stepComplete {
+				f.tr.finished(1) // the poll; the code stays on screen
+			} else {
+				f.tr.finished(2) // the poll, and the ticker its end stops
+			}
 			f.wantStep(tt.wantStep)
 			if f.w.finishBusy.running() {
 				t.Error("progress still shown")
 			}
 			if tt.err == nil {
-				if len(f.licensed) != 1 || f.licensed[0].License.ServerID != "SRV-1" {
-					t.Errorf("onLicensed got %v", f.licensed)
+				if len(f.licensed) != 1 || f.licensed[0].License.ServerID != "SRV-1" || len(f.done) != 0 {
+					t.Errorf("Licensed got %v, Done %v", f.licensed, f.done)
 				}
 				return
 			}
@@ -306,22 +327,104 @@ func TestWizardRetryAfterOffline(t *testing.T) {
 	f.svc.polled(t)
 	f.svc.polled(t)
 	f.svc.complete <- result{st: licensecore.Status{State: licensecore.Licensed}}
-	f.tr.finished(1)
+	f.tr.finished(2) // the poll, and the ticker the success stops
 	if len(f.licensed) != 1 {
 		t.Errorf("onLicensed called %d times", len(f.licensed))
 	}
 }
 
+// TestWizardGrantedWhileCodeShown: approving on the web before clicking
+// anything here still shows the "Licensed" confirmation, with the
+// licensee; the app hears Licensed at once and Done only when the person
+// moves on.
 func TestWizardGrantedWhileCodeShown(t *testing.T) {
 	f := newWizardFixture(t)
 	f.toCode()
-	f.svc.complete <- result{st: licensecore.Status{State: licensecore.Licensed}}
+	granted := licensecore.Status{State: licensecore.Licensed, At: t0, License: &licensecore.License{
+		ServerID: "POS-0009", DeviceName: "Back office PC", Customer: "Main Street Store"}}
+	f.svc.complete <- result{st: granted}
 	f.tr.finished(2) // poll, and the ticker the success stops
-	if len(f.licensed) != 1 {
-		t.Fatalf("onLicensed called %d times", len(f.licensed))
+	if len(f.licensed) != 1 || len(f.done) != 0 {
+		t.Fatalf("Licensed called %d times, Done %d times", len(f.licensed), len(f.done))
 	}
 	if f.w.stopTick != nil || f.w.da != nil {
 		t.Error("session not ended after success")
+	}
+	f.wantStep(stepDone)
+	for _, want := range []string{"This server is licensed", "License for Main Street Store · Back office PC (POS-0009)."} {
+		if !f.shows(want) {
+			t.Errorf("confirmation does not say %q: %q", want, texts(f.ui))
+		}
+	}
+	if f.w.back.Visible() || f.w.next.Visible() {
+		t.Error("Back or Next shown on the confirmation")
+	}
+	tap(t, f.w.doneBtn)
+	if len(f.done) != 1 || f.done[0].License.ServerID != "POS-0009" {
+		t.Errorf("Done got %v", f.done)
+	}
+}
+
+// TestWizardBrowserMissing: when no browser opens, the wizard says so and
+// offers to copy the address.
+func TestWizardBrowserMissing(t *testing.T) {
+	f := newWizardFixture(t)
+	f.opener.fail = fmt.Errorf("no browser")
+	tap(t, findButton(t, f.ui, "Open Authorization server"))
+	if !visible(f.ui, f.w.copyAddr) || !strings.Contains(f.w.openErr.Text, "The browser could not be opened") {
+		t.Fatalf("no Copy address (shown %v), message %q", visible(f.ui, f.w.copyAddr), f.w.openErr.Text)
+	}
+	tap(t, f.w.copyAddr)
+	if got := f.app.Clipboard().Content(); got != "https://auth.example.com/device?install_code=7Q4K-92XM-LP3D" {
+		t.Errorf("clipboard %q", got)
+	}
+}
+
+// TestWizardKeyboardOnly drives the wizard with the keyboard alone: Enter
+// presses the primary button of each step, Tab reaches the buttons in
+// reading order, and Enter on a focused button presses it.
+func TestWizardKeyboardOnly(t *testing.T) {
+	f := newWizardFixture(t)
+	c := f.win.Canvas()
+	enter := func() { c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn}) }
+	if c.OnTypedKey() == nil {
+		t.Fatal("the wizard handles no keys")
+	}
+	enter() // Next
+	f.wantStep(stepDevice)
+	enter() // Next: asks for a code
+	f.tr.finished(1)
+	f.wantStep(stepCode)
+	enter() // Next before typing the code on the web
+	f.wantStep(stepComplete)
+	if f.w.code4.Text != "WDJB-MJHT" || f.w.countdown4.Text == "" {
+		t.Errorf("waiting without the code: %q %q", f.w.code4.Text, f.w.countdown4.Text)
+	}
+	// Tab order follows reading order: the code (selectable, to copy it),
+	// the page's button, then Back.
+	c.FocusNext()
+	if c.Focused() == nil || !slices.Contains(test.WidgetRenderer(f.w.code4).Objects(), c.Focused().(fyne.CanvasObject)) {
+		t.Fatalf("first Tab focuses %T, want the code", c.Focused())
+	}
+	c.FocusNext()
+	if c.Focused() != f.w.complete {
+		t.Fatalf("first Tab focuses %T, want Complete Authorization", c.Focused())
+	}
+	c.FocusNext()
+	if c.Focused() != f.w.back {
+		t.Fatalf("second Tab focuses %T, want Back", c.Focused())
+	}
+	c.FocusPrevious()
+	c.Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn}) // Complete Authorization
+	if !f.w.complete.Disabled() || !f.w.finishBusy.running() {
+		t.Error("Enter on the focused button did not press it")
+	}
+	f.svc.complete <- result{st: licensecore.Status{State: licensecore.Licensed, License: &licensecore.License{ServerID: "SRV-1"}}}
+	f.tr.finished(2)
+	f.wantStep(stepDone)
+	enter() // Show license details
+	if len(f.done) != 1 {
+		t.Errorf("Enter on the confirmation: Done called %d times", len(f.done))
 	}
 }
 

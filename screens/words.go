@@ -149,3 +149,36 @@ func RepinQuestion(old, next ed25519.PublicKey) string {
 		"\n\nThe new root key has the fingerprint\n" + wire.Fingerprint(next) +
 		"\n\nOnly continue if your provider confirmed the new fingerprint. Licenses from the old server stop being trusted."
 }
+
+// RefreshOutcome words the result of "Refresh tokens now" as a
+// notification's title and body (the window may be closed).
+func RefreshOutcome(st licensecore.Status, err error) (title, body string) {
+	if err == nil && st.License == nil {
+		err = licensecore.ErrNotLicensed
+	}
+	if err != nil {
+		return "Token refresh failed", Explain(err)
+	}
+	return "License token refreshed", "New token valid until " + st.License.TokenExpiry.Local().Format("Mon 2 Jan 15:04") + "."
+}
+
+// CloseHint is the notification shown when the window closes: the license
+// is still watched, and where to find License Desk again (the tray icon,
+// or the applications menu on a desktop without a tray).
+func CloseHint(trayHost bool) (title, body string) {
+	title = "License Desk is still watching your license"
+	if trayHost {
+		return title, "Tokens are refreshed in the background. Click the License Desk icon in the system tray to open the window again."
+	}
+	return title, "Tokens are refreshed in the background. This desktop shows no tray icons: open License Desk again from the applications menu."
+}
+
+// LicensedNotice words the desktop notification sent when the wizard's
+// license arrives, e.g. "License Desk is licensed" / "License for Main
+// Street Store · Back office PC (POS-0009).".
+func LicensedNotice(st licensecore.Status) (title, body string) {
+	if who := Licensee(st.License); who != "" {
+		return "License Desk is licensed", "License for " + who + "."
+	}
+	return "License Desk is licensed", "This server has a license."
+}

@@ -1,6 +1,7 @@
 package screens
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,33 @@ func TestLockoutClockOffsetWords(t *testing.T) {
 				t.Fatalf("%q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRefreshOutcome(t *testing.T) {
+	exp := time.Date(2027, 3, 4, 15, 4, 0, 0, time.Local)
+	if title, body := RefreshOutcome(licensecore.Status{License: &licensecore.License{TokenExpiry: exp}}, nil); title != "License token refreshed" || body != "New token valid until Thu 4 Mar 15:04." {
+		t.Fatalf("success: %q / %q", title, body)
+	}
+	if title, body := RefreshOutcome(licensecore.Status{}, nil); title != "Token refresh failed" || body != Explain(licensecore.ErrNotLicensed) {
+		t.Fatalf("no license: %q / %q", title, body)
+	}
+	if title, body := RefreshOutcome(licensecore.Status{}, licensecore.ErrAuthorityDown); title != "Token refresh failed" || body != Explain(licensecore.ErrAuthorityDown) {
+		t.Fatalf("failure: %q / %q", title, body)
+	}
+}
+
+func TestCloseHintSaysHowToReopen(t *testing.T) {
+	_, withTray := CloseHint(true)
+	_, without := CloseHint(false)
+	if !strings.Contains(withTray, "system tray") || !strings.Contains(without, "applications menu") || strings.Contains(without, "tray icon to") {
+		t.Fatalf("%q / %q", withTray, without)
+	}
+}
+
+func TestLicensedNotice(t *testing.T) {
+	title, body := LicensedNotice(statusAt(nil, false))
+	if title != "License Desk is licensed" || body != "License for Corner Shop Ltd · Back office PC (SRV-0042)." {
+		t.Errorf("%q %q", title, body)
 	}
 }

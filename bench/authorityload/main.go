@@ -11,6 +11,14 @@
 //
 // Without -url it starts an authority in-process on loopback (demo seed,
 // 1 s interval). Loopback only: it refuses any other host.
+//
+// Each device connects from its own loopback source address, -per-addr
+// devices to an address (127.1.x.y), as stores behind their own routers
+// would; the authority limits /device/authorize per address. With
+// -attackers N an attacker floods /device/authorize and /login from N
+// more addresses (127.0.0.2 onwards) at -attack-rps in all (attack.go), and
+// the report adds what the attacker got and, with -server-pid, the
+// authority's RSS and CPU time.
 package main
 
 import (
@@ -47,6 +55,8 @@ type config struct {
 	n, approvers                                          int
 	duration, ramp                                        time.Duration
 	approveShare                                          float64
+	perAddr, attackers, serverPID                         int
+	attackRPS                                             float64
 }
 
 func main() {
@@ -63,6 +73,10 @@ func main() {
 	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
 	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals license")
 	flag.StringVar(&c.installCode, "install-code", "MS-4821", "install code the devices present (the approved device's)")
+	flag.IntVar(&c.perAddr, "per-addr", 20, "devices per loopback source address (127.1.x.y)")
+	flag.IntVar(&c.attackers, "attackers", 0, "attacker addresses flooding /device/authorize and /login (127.0.0.2 onwards); 0: no attack")
+	flag.Float64Var(&c.attackRPS, "attack-rps", 1000, "attacker requests per second, in all")
+	flag.IntVar(&c.serverPID, "server-pid", 0, "the authority's process, for its RSS and CPU time in the report")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "authorityload:", err)
@@ -82,12 +96,17 @@ func run(c config) error {
 	if err := loopbackOnly(c.url); err != nil {
 		return err
 	}
-	tr := &http.Transport{
-		MaxIdleConns: c.n + 16, MaxIdleConnsPerHost: c.n + 16, IdleConnTimeout: time.Minute,
-		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, DisableCompression: true,
-	}
+	tr := transportFrom(nil, c.approvers+16)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	// The devices' clients, one per source address.
+	var deviceClients []*http.Client
+	for a := 0; a*c.perAddr < c.n; a++ {
+		t := transportFrom(net.IPv4(127, 1, byte(a/250), byte(a%250+1)), c.perAddr)
+		defer t.CloseIdleConnections()
+		deviceClients = append(deviceClients, &http.Client{Transport: t, Timeout: 10 * time.Second})
+	}
+	server := startUsage(c.serverPID)
 	if err := waitHealthy(client, c.url); err != nil {
 		return err
 	}
@@ -105,6 +124,13 @@ func run(c config) error {
 			approve(ctx, c, tr, codes, st)
 		}()
 	}
+	att := &attack{}
+	if c.attackers > 0 {
+		// The people sign in before the flood starts; then the attacker
+		// runs for the whole run.
+		time.Sleep(time.Second)
+		go att.run(ctx, c, deadline)
+	}
 	var devices sync.WaitGroup
 	start := time.Now()
 	for i := range c.n {
@@ -113,7 +139,7 @@ func run(c config) error {
 			defer devices.Done()
 			// Spread the approved devices evenly: every 1/share-th one.
 			wantApproval := int(float64(i+1)*c.approveShare) > int(float64(i)*c.approveShare)
-			device(ctx, c, client, st, deadline, wantApproval, codes)
+			device(ctx, c, deviceClients[i/c.perAddr], st, deadline, wantApproval, codes)
 		}()
 	}
 	devices.Wait()
@@ -121,7 +147,22 @@ func run(c config) error {
 	close(codes)
 	people.Wait()
 	st.report(c.n, elapsed)
+	if c.attackers > 0 {
+		att.report(c)
+	}
+	server.report()
 	return nil
+}
+
+// transportFrom is a keep-alive transport whose connections come from
+// local (nil: any address).
+func transportFrom(local net.IP, conns int) *http.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: local}
+	}
+	return &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute,
+		DialContext: d.DialContext, DisableCompression: true}
 }
 
 // device is one POS server: authorize, then poll until it has a token, is
@@ -367,7 +408,7 @@ func startInProcess() (func(), string, error) {
 	if err := srv.Seed(authority.DemoSeed()); err != nil {
 		return nil, "", err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := srv.HTTPServer("")
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(os.Stderr, "serve:", err)

@@ -60,7 +60,7 @@ type install struct {
 	spentAt       map[string]time.Time
 	withdrawn     []string // pairs a retry after the grace window replaced
 	head          string   // the newest refresh token the server issued
-	lostHead      string // the newest one counted as lost
+	lostHead      string   // the newest one counted as lost
 	chainRevoked  bool
 
 	lostSince []string // why received pairs were lost since the last success

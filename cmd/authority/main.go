@@ -5,6 +5,7 @@
 //	authority root show [-data DIR]
 //	authority rotate-key -data DIR [-token-lifetime 72h]
 //	authority revoke -data DIR -license ID
+//	authority audit -data DIR             verify the audit log and print it as JSON lines
 //	authority entitle -data DIR -issuer URL -request FILE [-out license.ent] [-device SERVERID]
 //
 // Secrets at rest. The data directory is encrypted with a 32-byte store key
@@ -32,7 +33,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -68,6 +68,8 @@ func run(args []string) error {
 			return entitle(args[1:], os.Stdout)
 		case "root":
 			return root(args[1:], os.Stdout)
+		case "audit":
+			return offline(args[0], args[1:], func(s *authority.Server, _ string) error { return s.ExportAudit(os.Stdout) })
 		case "revoke":
 			return offline(args[0], args[1:], func(s *authority.Server, id string) error {
 				if id == "" {
@@ -177,6 +179,7 @@ const usage = `Usage:
   authority root show [-data DIR]       print them again
   authority rotate-key -data DIR        start signing with a new key
   authority revoke -data DIR -license ID
+  authority audit -data DIR             verify the audit log; print it as JSON lines
   authority entitle -data DIR -issuer URL -request FILE [-out license.ent] [-device SERVERID]
 
 The data directory is encrypted with the store key: the file DIR.key (-key-file,
@@ -240,14 +243,9 @@ func serve(args []string) error {
 		return err
 	}
 
-	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-	}
+	// The authority's one server configuration, the same the app's demo
+	// mode embeds.
+	srv := s.HTTPServer(ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

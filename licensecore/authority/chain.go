@@ -61,6 +61,9 @@ func (s *Server) startChain(txn *badger.Txn, ch chainRecord, now time.Time) erro
 	if err := setJSON(txn, pChain+ch.ID, &ch, 0); err != nil {
 		return err
 	}
+	if err := setJSON(txn, pKeyChain+ch.JKT+"/"+ch.ID, ch.ID, 0); err != nil {
+		return err
+	}
 	return setJSON(txn, pLive+ch.ServerID, ch.ID, 0)
 }
 
@@ -74,6 +77,14 @@ func (s *Server) revokeChain(txn *badger.Txn, ch *chainRecord, reason wire.Reaso
 	}
 	ev.Str("sub", ch.ServerID).Str("reason", string(reason)).Str("moved_to", ch.MovedTo).Msg("refresh token chain revoked")
 	if err := setJSON(txn, pChain+ch.ID, ch, 0); err != nil {
+		return err
+	}
+	detail := string(reason)
+	if ch.MovedTo != "" {
+		detail += ": moved to " + ch.MovedTo
+	}
+	if err := s.appendAudit(txn, AuditEntry{Actor: ActorAuthority, Action: AuditChainRevoked, Subject: ch.ServerID,
+		Detail: detail + "; PC " + orDefault(ch.DeviceName, "unnamed") + ", install code " + orDefault(ch.InstallCode, "none")}); err != nil {
 		return err
 	}
 	if err := txn.Delete([]byte(pGrace + ch.ID)); err != nil {

@@ -68,6 +68,7 @@
 //	GET  /.well-known/jwks.json    every published signing key
 //	GET  /.well-known/jwks.jws     the same set signed by the root (application/jose)
 //	GET  /healthz                  {"status":"ok"}
+//	GET  /.well-known/oauth-authorization-server   RFC 8414 metadata (metadata.go)
 //	GET  /device?user_code=…       verification_uri(_complete), the person's pages below
 //	POST /licence/verify           license lifecycle (lifecycle.go): verify, release, and the
 //	POST /licence/release          perpetual/subscription switch approved on the /switch page
@@ -92,6 +93,18 @@
 //	result pages    h1#success (authorized), h1#denied (denied), h1#error with p#error-message
 //	                (409 and nothing approved for a PC whose install code is not the device's)
 //	every page      once logged in, form#logout-form with button#logout (POST /logout)
+//
+// # Roles, audit and limits
+//
+// Users are the vendor's staff or customers' users (roles.go); the vendor's
+// pages — /licenses (revoke, rotate the signing key), /audit and
+// /audit.jsonl — are in vendor.go, and every decision goes to a hash-chained
+// audit log (audit.go) in the transaction that makes it. Failed sign-ins and
+// wrong user codes are reserved before they are checked (ratelimit.go);
+// visitors not signed in have their own session pool; /device/authorize is
+// limited per address and per client, counting live codes only, and
+// answers 429 slow_down with Retry-After. HTTPServer is the one server
+// configuration for the standalone and the embedded authority.
 //
 // Public clients send client_id in the request body: HTTP Basic
 // authentication is refused with invalid_client so that golang.org/x/oauth2's

@@ -6,12 +6,13 @@ import (
 	"time"
 )
 
-// TestReplayCache: a jti is refused while its proof could still be
+// TestReplayCache: an id is refused while its proof could still be
 // accepted, and the cache stays within its bounds, refusing rather than
-// forgetting when full.
+// forgetting when full; ids are forgotten by whole slots once they end.
 func TestReplayCache(t *testing.T) {
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 	until := now.Add(dpopSkew)
+	later := until.Add(replaySlot) // the slot of until has ended
 	c := newReplayCache(3, 2)
 	steps := []struct {
 		jkt, jti string
@@ -20,15 +21,16 @@ func TestReplayCache(t *testing.T) {
 	}{
 		{"k1", "a", now, nil},
 		{"k1", "a", now.Add(dpopSkew - time.Second), errReplayed},
-		{"k2", "a", now, nil}, // jti are per key
+		{"k2", "a", now, nil}, // ids are per key
 		{"k1", "b", now, nil},
-		{"k1", "c", now, errReplayFull}, // k1 holds its two
-		{"k3", "a", now, errReplayFull}, // three in all
-		{"k1", "a", until, nil},         // the old entries are pruned
-		{"k3", "a", until, nil},
+		{"k1", "c", now, errReplayFull},                       // k1 holds its two
+		{"k3", "a", now, errReplayFull},                       // three in all
+		{"k1", "a", until.Add(-time.Nanosecond), errReplayed}, // never forgotten early
+		{"k1", "a", later, nil},                               // the old entries are pruned
+		{"k3", "a", later, nil},
 	}
 	for i, s := range steps {
-		err := c.add(s.jkt, s.jti, until.Add(s.at.Sub(now)), s.at)
+		err := c.add(s.jkt, s.jti, s.at.Add(dpopSkew), s.at)
 		if !errors.Is(err, s.want) {
 			t.Fatalf("step %d (%s/%s): %v, want %v", i, s.jkt, s.jti, err, s.want)
 		}
@@ -36,8 +38,8 @@ func TestReplayCache(t *testing.T) {
 			t.Fatalf("step %d: %d entries, bound %d", i, c.n, c.max)
 		}
 	}
-	c.prune(until.Add(2 * dpopSkew))
-	if c.n != 0 || len(c.byKey) != 0 {
-		t.Fatalf("after the window: %d entries, %d keys", c.n, len(c.byKey))
+	c.prune(later.Add(2 * dpopSkew))
+	if c.n != 0 || len(c.perKey) != 0 || len(c.slots) != 0 {
+		t.Fatalf("after the window: %d entries, %d keys, %d slots", c.n, len(c.perKey), len(c.slots))
 	}
 }

@@ -12,6 +12,8 @@ var (
 	ErrInvalidSeed         = errors.New("authority: invalid seed")
 	ErrInvalidEntitlements = errors.New("authority: invalid entitlements")
 	ErrUnknownCustomer     = errors.New("authority: no such customer")
+	ErrAuditBroken         = errors.New("authority: the audit log's hash chain is broken")
+	ErrLicenseExpired      = errors.New("authority: the license has expired")
 )
 
 // Errors of the secrets at rest: the store key and the root key file.

@@ -45,9 +45,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// Test data: alice belongs to two organizations.
+// Test data: alice is the vendor's staff and belongs to two organizations;
+// carol is a customer's user in acme, bob in beta.
 const (
 	alice, alicePW = "alice", "correct horse battery staple"
+	carol, carolPW = "carol", "carol's long passphrase"
+	bob, bobPW     = "bob", "bob's long passphrase"
 	orgAcme        = "acme"
 	orgBeta        = "beta"
 	devMain        = "SRV-MAIN"    // subscription, renews in a year, xms
@@ -59,7 +62,9 @@ const (
 )
 
 func testSeed() authority.Seed {
-	user := []authority.UserSeed{{Username: alice, Password: alicePW}}
+	vendor := authority.UserSeed{Username: alice, Password: alicePW, Role: authority.RoleVendor}
+	acmeUsers := []authority.UserSeed{vendor, {Username: carol, Password: carolPW}}
+	betaUsers := []authority.UserSeed{vendor, {Username: bob, Password: bobPW, Role: authority.RoleCustomer}}
 	lic := func(id string, typ wire.LicenseType, renewal time.Time, revoked bool) *authority.LicenseSeed {
 		return &authority.LicenseSeed{ID: id, Type: typ, Customer: "Acme Stores", Capacity: 12, RenewalDate: renewal,
 			TransactionID: "TXN-" + id, Revoked: revoked}
@@ -67,14 +72,14 @@ func testSeed() authority.Seed {
 	return authority.Seed{
 		Clients: []string{otherClient},
 		Organizations: []authority.OrganizationSeed{
-			{ID: orgAcme, Name: "Acme Stores", Users: user, Devices: []authority.DeviceSeed{
+			{ID: orgAcme, Name: "Acme Stores", Users: acmeUsers, Devices: []authority.DeviceSeed{
 				{ServerID: devMain, Name: "Main Store", InstallCode: "IC-1", HubServerName: "hub-1", HubServerURL: "https://hub-1.example",
 					Features: []string{"xms"}, License: lic("LIC-MAIN", wire.Subscription, t0.AddDate(1, 0, 0), false)},
 				{ServerID: devPerpetual, Name: "Back Office", License: lic("LIC-PERP", wire.Perpetual, time.Time{}, false)},
 				{ServerID: devExpired, Name: "Old Shop", License: lic("LIC-OLD", wire.Subscription, t0.Add(-24*time.Hour), false)},
 				{ServerID: devRevoked, Name: "Closed Shop", License: lic("LIC-REV", wire.Subscription, t0.AddDate(1, 0, 0), true)},
 			}},
-			{ID: orgBeta, Name: "Beta Bakery", Users: user, Devices: []authority.DeviceSeed{
+			{ID: orgBeta, Name: "Beta Bakery", Users: betaUsers, Devices: []authority.DeviceSeed{
 				{ServerID: devBeta, Name: "Bakery Till", License: lic("LIC-BETA", wire.Perpetual, time.Time{}, false)},
 			}},
 		},

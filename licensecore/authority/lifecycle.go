@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -341,6 +342,9 @@ func (s *Server) requestSwitch(form url.Values, clientID, jkt string) (switchRec
 		switch {
 		case lic.Revoked:
 			return withReason(wire.CodeAccessDenied, wire.ReasonLicenseRevoked, "license revoked"), nil
+		case lic.expired(now):
+			return withReason(wire.CodeInvalidGrant, wire.ReasonLicenseExpired,
+				"the license expired on "+lic.RenewalDate.UTC().Format("2 Jan 2006")+"; renew it before switching"), nil
 		case lic.Type == to:
 			return badRequest(wire.CodeInvalidRequest, "the license is already "+string(to)), nil
 		}
@@ -394,12 +398,13 @@ func (s *Server) handleSwitchStatus(w http.ResponseWriter, r *http.Request) {
 
 // ---- the /switch page ----
 
-// pendingSwitches lists the organization's pending requests, oldest first.
+// pendingSwitches lists the organization's pending requests ("": every
+// organization's), oldest first.
 func (s *Server) pendingSwitches(org string) ([]switchRecord, error) {
 	var out []switchRecord
 	err := s.db.View(func(txn *badger.Txn) error {
 		return scanJSON(txn, pSwitch, func(r *switchRecord) error {
-			if r.OrgID == org && r.Status == switchPending {
+			if (org == "" || r.OrgID == org) && r.Status == switchPending {
 				out = append(out, *r)
 			}
 			return nil
@@ -409,8 +414,17 @@ func (s *Server) pendingSwitches(org string) ([]switchRecord, error) {
 	return out, err
 }
 
+// switchScope is the organization whose requests a person sees and
+// decides: vendor staff every one (""), a customer's user its own.
+func (dc deviceContext) switchScope() string {
+	if dc.vendor {
+		return ""
+	}
+	return dc.sess.org
+}
+
 func (s *Server) renderSwitches(w http.ResponseWriter, dc deviceContext, status int, msg string) {
-	list, err := s.pendingSwitches(dc.sess.org)
+	list, err := s.pendingSwitches(dc.switchScope())
 	if err != nil {
 		s.renderError(w, http.StatusInternalServerError, dc.sess, "Please try again.")
 		return
@@ -436,13 +450,19 @@ func (s *Server) handleSwitchDecision(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !dc.vendor {
+		s.renderError(w, http.StatusForbidden, sess, "Only the license vendor's staff may approve or deny a license change. Your request is waiting for them.")
+		return
+	}
 	action := r.PostFormValue("action")
 	if action != "approve" && action != "deny" {
 		s.renderError(w, http.StatusBadRequest, sess, "Choose Approve or Deny.")
 		return
 	}
-	rec, err := s.decideSwitch(r.PostFormValue("request_id"), dc.sess.org, action == "approve", sess.user)
+	rec, err := s.decideSwitch(r.PostFormValue("request_id"), dc.switchScope(), action == "approve", sess.user)
 	switch {
+	case errors.Is(err, ErrLicenseExpired):
+		s.renderSwitches(w, dc, http.StatusConflict, fmt.Sprintf("Refused: %s. The request is closed.", strings.TrimPrefix(err.Error(), ErrLicenseExpired.Error()+": ")))
 	case errors.Is(err, errUnknownSwitch):
 		s.renderError(w, http.StatusNotFound, sess, "There is no such license change request in this organization.")
 	case errors.Is(err, errDecided):
@@ -466,14 +486,21 @@ func (s *Server) DecideSwitch(requestID, org string, approve bool, by string) er
 	})
 }
 
-// decideSwitch records the decision and, on approval, changes the license
-// in the same transaction: perpetual has no renewal date, a new
-// subscription renews in a year. License ID and Server ID stay, so the
-// device's refresh token keeps working and its next token carries the type.
+// decideSwitch records the decision, with its audit entry, and on approval
+// changes the license in the same transaction. An expired license is not
+// switched: the request is closed as denied and the answer is
+// ErrLicenseExpired with the date. Switching to perpetual keeps the
+// subscription's renewal date aside and switching back restores it, so a
+// round trip never buys a new term; only a license that never had one
+// starts a first year. A kept date that has passed refuses the switch back
+// the same way. License ID and Server ID stay, so the device's refresh
+// token keeps working and its next token carries the type.
 func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRecord, error) {
 	now := s.now()
 	var rec switchRecord
-	err := s.db.Update(func(txn *badger.Txn) error {
+	var refused error
+	err := s.retryUpdate(func(txn *badger.Txn) error {
+		refused = nil
 		if err := getJSON(txn, pSwitch+id, &rec); errors.Is(err, errNotFound) || (err == nil && org != "" && rec.OrgID != org) {
 			return errUnknownSwitch
 		} else if err != nil {
@@ -483,24 +510,57 @@ func (s *Server) decideSwitch(id, org string, approve bool, by string) (switchRe
 			return errDecided
 		}
 		rec.Status, rec.DecidedAt, rec.DecidedBy = switchDenied, now.UTC(), by
+		action := AuditSwitchDenied
 		if approve {
-			rec.Status = switchApproved
 			var lic licenseRecord
 			if err := getJSON(txn, pLicense+rec.LicenseID, &lic); err != nil {
 				return err
 			}
-			lic.Type, lic.RenewalDate = rec.To, time.Time{}
-			if rec.To == wire.Subscription {
-				lic.RenewalDate = now.AddDate(1, 0, 0).UTC().Truncate(time.Second)
+			if refused = switchLicense(&lic, rec.To, now); refused != nil {
+				action = AuditSwitchRefused
+			} else {
+				rec.Status, action = switchApproved, AuditSwitchApproved
+				if err := setJSON(txn, pLicense+lic.ID, &lic, 0); err != nil {
+					return err
+				}
 			}
-			if err := setJSON(txn, pLicense+lic.ID, &lic, 0); err != nil {
-				return err
-			}
+		}
+		detail := fmt.Sprintf("%s (%s): %s to %s", rec.DeviceName, rec.ServerID, rec.From, rec.To)
+		if refused != nil {
+			detail += "; " + refused.Error()
+		}
+		if err := s.appendAudit(txn, AuditEntry{Actor: by, Action: action, Subject: rec.LicenseID, Detail: detail}); err != nil {
+			return err
 		}
 		return putSwitch(txn, &rec, now)
 	})
 	if err == nil {
-		s.log.Info().Str("user", by).Str("lid", rec.LicenseID).Str("to", string(rec.To)).Bool("approved", approve).Msg("license switch decided")
+		s.log.Info().Str("user", by).Str("lid", rec.LicenseID).Str("to", string(rec.To)).Str("status", string(rec.Status)).Msg("license switch decided")
+		err = refused
 	}
 	return rec, err
+}
+
+// switchLicense changes lic to type to at now, or says why it may not.
+func switchLicense(lic *licenseRecord, to wire.LicenseType, now time.Time) error {
+	if lic.expired(now) {
+		return fmt.Errorf("%w: the license expired on %s; renew it before switching", ErrLicenseExpired, lic.RenewalDate.UTC().Format("2 Jan 2006"))
+	}
+	switch to {
+	case wire.Perpetual:
+		if !lic.RenewalDate.IsZero() {
+			lic.SubscriptionRenewal = lic.RenewalDate
+		}
+		lic.RenewalDate = time.Time{}
+	case wire.Subscription:
+		renewal := lic.SubscriptionRenewal
+		if renewal.IsZero() {
+			renewal = now.AddDate(1, 0, 0).UTC().Truncate(time.Second) // a first term
+		} else if !now.Before(renewal) {
+			return fmt.Errorf("%w: its subscription ended on %s; renew it before switching back", ErrLicenseExpired, renewal.UTC().Format("2 Jan 2006"))
+		}
+		lic.RenewalDate, lic.SubscriptionRenewal = renewal, time.Time{}
+	}
+	lic.Type = to
+	return nil
 }

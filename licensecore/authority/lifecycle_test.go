@@ -230,7 +230,7 @@ func TestSwitchFlow(t *testing.T) {
 		t.Fatalf("denied switch changed the license: %v", v.body)
 	}
 
-	// Approved to subscription: renews a year from the approval.
+	// Approved to subscription: renews on the date the subscription had.
 	r = e.lifecycle("/licence/switch", "refresh_token", next.str("refresh_token"), "to", "subscription")
 	if err := e.srv.DecideSwitch(r.str("request_id"), orgAcme, true, "cli"); err != nil {
 		t.Fatal(err)
@@ -295,12 +295,12 @@ func TestSwitchPageGuards(t *testing.T) {
 		})
 	}
 	t.Run("another organization", func(t *testing.T) {
-		b := e.login(alice, alicePW, orgBeta)
+		b := e.login(bob, bobPW, orgBeta)
 		if _, body := b.get("/switch"); strings.Contains(body, id) {
 			t.Fatal("beta sees acme's request")
 		}
-		if st, _ := b.post("/switch", url.Values{"request_id": {id}, "action": {"approve"}}); st != http.StatusNotFound {
-			t.Fatalf("got %d, want 404", st)
+		if st, _ := b.post("/switch", url.Values{"request_id": {id}, "action": {"approve"}}); st != http.StatusForbidden {
+			t.Fatalf("got %d, want 403", st)
 		}
 	})
 	t.Run("bad action", func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -19,13 +20,15 @@ import (
 
 // Grant types of the token endpoint.
 const (
-	grantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
-	grantRefresh    = "refresh_token"
+	grantDeviceCode = wire.GrantDeviceCode
+	grantRefresh    = wire.GrantRefreshToken
 )
 
-// oauthError is an error answer (wire.ErrorAnswer) with its HTTP status.
+// oauthError is an error answer (wire.ErrorAnswer) with its HTTP status
+// and, for a 429, the seconds of its Retry-After header.
 type oauthError struct {
-	status int
+	status     int
+	retryAfter int
 	wire.ErrorAnswer
 }
 
@@ -61,6 +64,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="License Desk authority"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	writeJSON(w, e.status, e)
 }
@@ -135,10 +141,84 @@ func (s *Server) oauthEndpoint(fn func(form url.Values, clientID, jkt string) (a
 	}
 }
 
-// deviceAuthorize starts an authorization. A DPoP proof is optional here;
-// when there is one, only its key may redeem the device code.
-func (s *Server) deviceAuthorize(form url.Values, clientID, jkt string) (any, *oauthError) {
-	return s.newDeviceCode(clientID, cleanLabel(form.Get("device_name"), 100), cleanLabel(form.Get("install_code"), 64), jkt)
+// handleDeviceAuthorize starts an authorization. A DPoP proof is optional
+// here; when there is one, only its key may redeem the device code. The
+// live codes of the caller's IP address and of the client (its DPoP key,
+// else its install code) are bounded, and so are all live codes: over a
+// bound the answer is 429 slow_down with Retry-After, and nothing is made.
+func (s *Server) handleDeviceAuthorize(w http.ResponseWriter, r *http.Request) {
+	form, clientID, e := s.oauthForm(w, r)
+	var resp *deviceAuthResponse
+	if e == nil {
+		installCode := cleanLabel(form.Get("install_code"), 64)
+		client := proofOf(r)
+		if client == "" && installCode != "" {
+			client = "install\x00" + wire.NormalizeInstallCode(installCode)
+		}
+		var undo func()
+		if undo, e = s.admitCode(clientIP(r), client); e == nil {
+			if resp, e = s.newDeviceCode(clientID, cleanLabel(form.Get("device_name"), 100), installCode, proofOf(r)); e != nil {
+				undo()
+			}
+		}
+	}
+	if e != nil {
+		writeOAuthError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// admitCode counts a new device code against the live limits of ip, of
+// client ("" when the caller is anonymous) and of the authority; undo
+// takes it back when the code is not made after all.
+func (s *Server) admitCode(ip, client string) (undo func(), e *oauthError) {
+	now := s.now()
+	exp := now.Add(s.opts.DeviceCodeTTL)
+	type limit struct {
+		l   *liveLimiter
+		key string
+		who string
+	}
+	limits := []limit{{s.liveByClient, client, "this installation has"}, {s.liveByIP, ip, "this address has"}, {s.liveAll, "", "the authority has"}}
+	var done []limit
+	undo = func() {
+		for _, d := range done {
+			d.l.undo(d.key)
+		}
+	}
+	for _, l := range limits {
+		if l.l == s.liveByClient && client == "" {
+			continue
+		}
+		if ok, wait := l.l.admit(l.key, now, exp); !ok {
+			undo()
+			return nil, slowDown(wait, l.who+" too many authorizations waiting; wait until one of them ends")
+		}
+		done = append(done, l)
+	}
+	return undo, nil
+}
+
+// slowDown is the 429 answer of a rate limit: slow_down (RFC 8628 §3.5's
+// word for it) and, in Retry-After, the whole seconds to wait.
+func slowDown(wait time.Duration, why string) *oauthError {
+	e := oerr(http.StatusTooManyRequests, wire.CodeSlowDown, why)
+	e.retryAfter = max(1, int((wait+time.Second-1)/time.Second))
+	return e
+}
+
+// limitAuthorizeRate refuses /device/authorize beyond the per-IP request
+// rate before anything else runs: no form parsing, no DPoP verification,
+// nothing in the proof replay cache.
+func (s *Server) limitAuthorizeRate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, wait := s.authRate.take(clientIP(r), s.now()); !ok {
+			writeOAuthError(w, slowDown(wait, "too many authorization requests from this address"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // cleanLabel keeps a client-supplied label displayable: valid UTF-8, no
@@ -171,15 +251,6 @@ func (s *Server) newDeviceCode(clientID, deviceName, installCode, jkt string) (*
 		Interval: int64(s.opts.PollInterval / time.Second), Status: codePending, JKT: jkt,
 	}
 	s.codesMu.Lock()
-	if len(s.codes) >= s.opts.MaxPendingCodes {
-		s.codesMu.Unlock()
-		s.pruneCodes(now)
-		s.codesMu.Lock()
-		if len(s.codes) >= s.opts.MaxPendingCodes {
-			s.codesMu.Unlock()
-			return nil, oerr(http.StatusServiceUnavailable, "temporarily_unavailable", "too many pending authorizations; try again later")
-		}
-	}
 	for {
 		if rec.UserCode, err = newUserCode(); err != nil {
 			s.codesMu.Unlock()

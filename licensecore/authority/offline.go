@@ -79,13 +79,13 @@ func (s *Server) AnswerChallenge(serverID, challenge string) (string, error) {
 			return err
 		}
 		var err error
-		code, err = s.answerChallenge(dev, challenge)
+		code, err = s.answerChallenge(dev, challenge, ActorCLI)
 		return err
 	})
 	return code, err
 }
 
-func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error) {
+func (s *Server) answerChallenge(dev deviceRecord, typed, by string) (string, error) {
 	ch, err := wire.ParseChallenge(typed)
 	if err != nil {
 		return "", err
@@ -109,7 +109,14 @@ func (s *Server) answerChallenge(dev deviceRecord, typed string) (string, error)
 	id := "response-" + hex.EncodeToString(ch.Nonce[:])
 	rec := issuedRecord{JTI: id, ServerID: dev.ServerID, LicenseID: lic.ID, Kid: key.kid, Grant: grantOfflineResponse,
 		IssuedAt: now.UTC(), ExpiresAt: now.Add(wire.OfflineWindow).UTC()}
-	if err := s.db.Update(func(txn *badger.Txn) error { return setJSON(txn, pIssued+id, &rec, 0) }); err != nil {
+	err = s.retryUpdate(func(txn *badger.Txn) error {
+		if err := setJSON(txn, pIssued+id, &rec, 0); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: by, Action: AuditOfflineIssued, Subject: lic.ID,
+			Detail: "response code for " + dev.Name + " (" + dev.ServerID + ")"})
+	})
+	if err != nil {
 		return "", err
 	}
 	s.log.Info().Str("sub", dev.ServerID).Str("lid", lic.ID).Str("kid", key.kid).Msg("offline response code issued")
@@ -140,7 +147,7 @@ func (s *Server) Entitle(request []byte, serverID string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		out, err = s.entitle(dev, req)
+		out, err = s.entitle(dev, req, ActorCLI)
 		return err
 	})
 	return out, err
@@ -171,7 +178,7 @@ func chooseDevice(devices []deviceRecord, serverID string, req wire.LicenseReque
 
 // entitle signs the license file of dev for req and records its issue. A
 // device without an install code is bound to the request's from now on.
-func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile) ([]byte, error) {
+func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile, by string) ([]byte, error) {
 	if err := installMatches(dev, req.InstallCode); err != nil {
 		return nil, err
 	}
@@ -225,7 +232,11 @@ func (s *Server) entitle(dev deviceRecord, req wire.LicenseRequestFile) ([]byte,
 		if err := s.bindInstall(txn, dev.ServerID, req.InstallCode); err != nil {
 			return err
 		}
-		return setJSON(txn, pIssued+jti, &rec, 0)
+		if err := setJSON(txn, pIssued+jti, &rec, 0); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: by, Action: AuditOfflineIssued, Subject: lic.ID,
+			Detail: "license file for " + dev.Name + " (" + dev.ServerID + "), install code " + req.InstallCode})
 	})
 	if err != nil {
 		return nil, err
@@ -255,6 +266,9 @@ func (s *Server) offlinePage(w http.ResponseWriter, r *http.Request, page, title
 		s.renderError(w, http.StatusServiceUnavailable, session{}, "Please try again.")
 		return
 	}
+	if _, ok := s.vendorOnly(w, r, sess); !ok {
+		return
+	}
 	dc, ok := s.orgDevices(w, r, sess)
 	if !ok {
 		return
@@ -275,6 +289,9 @@ func (s *Server) handleEntitlePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) offlinePost(w http.ResponseWriter, r *http.Request, title string) (deviceContext, pageData, bool) {
 	sess, ok := s.postForm(w, r)
 	if !ok {
+		return deviceContext{}, pageData{}, false
+	}
+	if _, ok := s.vendorOnly(w, r, sess); !ok {
 		return deviceContext{}, pageData{}, false
 	}
 	dc, ok := s.orgDevices(w, r, sess)
@@ -298,7 +315,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusBadRequest, "upgrade", d)
 		return
 	}
-	code, err := s.answerChallenge(dev, r.PostFormValue("challenge"))
+	code, err := s.answerChallenge(dev, r.PostFormValue("challenge"), dc.sess.user)
 	if err != nil {
 		d.Error = offlineMessage(err)
 		s.render(w, http.StatusBadRequest, "upgrade", d)
@@ -345,7 +362,7 @@ func (s *Server) handleEntitle(w http.ResponseWriter, r *http.Request) {
 		fail(offlineMessage(err))
 		return
 	}
-	file, err := s.entitle(dev, req)
+	file, err := s.entitle(dev, req, dc.sess.user)
 	if err != nil {
 		fail(offlineMessage(err))
 		return

@@ -78,10 +78,45 @@ type Options struct {
 	UserCodeSessionLimit RateLimit // wrong user codes per session, default 5 per 15 min
 	LoginLimit           RateLimit // failed logins per IP and user name, default 5 per 15 min
 	LoginIPLimit         RateLimit // failed logins per IP, default 20 per 15 min
+	// LoginUserLimit bounds failed logins per user name from any address
+	// (a guess spread over many addresses), default 10 per 15 min. It lets
+	// an attacker keep one known user out for as long as they keep
+	// guessing; that is the price of bounding the guesses.
+	LoginUserLimit RateLimit
+	// LoginGlobalLimit bounds failed logins in all, default 60 per
+	// minute: the argon2 work a botnet can make the authority do (a check
+	// costs some 50 ms of a core and 19 MiB). While it is used up, every
+	// sign-in waits, right passwords included.
+	LoginGlobalLimit RateLimit
 
-	MaxBodyBytes    int64 // request body cap, default 16 KiB
-	MaxSessions     int   // browser sessions kept in memory, default 10000
-	MaxPendingCodes int   // live device codes, default 200000
+	// DeviceAuthIPRate limits POST /device/authorize per IP address before
+	// anything else is looked at (the DPoP proof included): Max at once,
+	// then Max per Window; default 30 per minute.
+	DeviceAuthIPRate RateLimit
+	// DeviceAuthPerIP and DeviceAuthPerClient bound the live (unexpired)
+	// device codes one IP address and one client holds; a client is its
+	// DPoP key, or its install code when it sends no proof. Defaults 50 and
+	// 5. Over a limit /device/authorize answers 429 slow_down with
+	// Retry-After.
+	DeviceAuthPerIP     int
+	DeviceAuthPerClient int
+
+	// PoolTrustOnFirstUse registers a pool install code to the first key
+	// that signs for it, without the proof of a license token for that
+	// install the authority asks for by default (pool.go). Only for tests
+	// of the pool alone: anyone knowing a Customer ID and an install code
+	// could then register it first.
+	PoolTrustOnFirstUse bool
+
+	MaxBodyBytes int64 // request body cap, default 16 KiB
+	// MaxSessions bounds signed-in browser sessions, default 10000; when
+	// full, a new sign-in ends the least recently used one. Sessions of
+	// visitors not signed in (the login page's CSRF token) have their own
+	// pool, MaxAnonSessions (default 10000), and never push out a
+	// signed-in one.
+	MaxSessions     int
+	MaxAnonSessions int
+	MaxPendingCodes int // live (unexpired) device codes, default 200000
 }
 
 func (o *Options) withDefaults() error {
@@ -119,11 +154,29 @@ func (o *Options) withDefaults() error {
 	setLimit(&o.UserCodeSessionLimit, 5)
 	setLimit(&o.LoginLimit, 5)
 	setLimit(&o.LoginIPLimit, 20)
+	setLimit(&o.LoginUserLimit, 10)
+	if o.LoginGlobalLimit.Window <= 0 {
+		o.LoginGlobalLimit.Window = time.Minute
+	}
+	setLimit(&o.LoginGlobalLimit, 60)
+	if o.DeviceAuthIPRate.Window <= 0 {
+		o.DeviceAuthIPRate.Window = time.Minute
+	}
+	setLimit(&o.DeviceAuthIPRate, 30)
+	if o.DeviceAuthPerIP <= 0 {
+		o.DeviceAuthPerIP = 50
+	}
+	if o.DeviceAuthPerClient <= 0 {
+		o.DeviceAuthPerClient = 5
+	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 16 << 10
 	}
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 10000
+	}
+	if o.MaxAnonSessions <= 0 {
+		o.MaxAnonSessions = 10000
 	}
 	if o.MaxPendingCodes <= 0 {
 		o.MaxPendingCodes = 200000

@@ -19,6 +19,9 @@ package authority
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +41,9 @@ const (
 	pPool     = "pool/"   // customer ID + "/" + license ID → poolRecord
 	pInstall  = "inst/"   // install code → installRecord
 	pPoolOp   = "poolop/" // install code + "/" + request ID → poolOpRecord
+	// pKeyChain indexes chains by their DPoP key: jkt + "/" + chain ID →
+	// chain ID (JSON string), for licensedInstall.
+	pKeyChain = "keychain/"
 )
 
 // Pool license states.
@@ -215,12 +221,15 @@ func (s *Server) createCustomer(orgID, name, by string) (string, error) {
 	if name == "" {
 		return "", errors.New("authority: a customer needs a name")
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err = s.retryUpdate(func(txn *badger.Txn) error {
 		var org orgRecord
 		if err := getJSON(txn, pOrg+orgID, &org); err != nil {
 			return fmt.Errorf("organization %q: %w", orgID, err)
 		}
-		return setJSON(txn, pCustomer+id, customerRecord{ID: id, Name: name, OrgID: orgID, CreatedAt: s.now().UTC(), CreatedBy: by}, 0)
+		if err := setJSON(txn, pCustomer+id, customerRecord{ID: id, Name: name, OrgID: orgID, CreatedAt: s.now().UTC(), CreatedBy: by}, 0); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: orDefault(by, ActorCLI), Action: AuditCustomer, Subject: id, Detail: name + " in " + org.Name})
 	})
 	if err != nil {
 		return "", fmt.Errorf("authority: create customer: %w", err)
@@ -312,6 +321,10 @@ func (s *Server) poolEndpoint(op string) http.HandlerFunc {
 			return
 		}
 		now := s.now()
+		if e := s.freshEnvelope(req, body, now); e != nil {
+			writeJSON(w, e.status, e)
+			return
+		}
 		var ans any
 		var refused *oauthError
 		err = s.retryUpdate(func(txn *badger.Txn) error {
@@ -370,8 +383,10 @@ func (e PoolEntry) activation() wire.PoolActivation {
 }
 
 // authInstall admits a request: the customer exists, and the install code
-// is registered to the request's key (registering it on first use) and to
-// this customer (moving it only when it holds nothing of the old one).
+// is registered to the request's key and to this customer (moving it only
+// when it holds nothing of the old one). The first request registers the
+// install code to its key, and a move changes its customer, only when the
+// key holds a license for that install (licensedInstall).
 func (s *Server) authInstall(txn *badger.Txn, req wire.PoolRequest, now time.Time) (*oauthError, error) {
 	var c customerRecord
 	if err := getJSON(txn, pCustomer+req.CustomerID, &c); errors.Is(err, errNotFound) {
@@ -382,6 +397,13 @@ func (s *Server) authInstall(txn *badger.Txn, req wire.PoolRequest, now time.Tim
 	var inst installRecord
 	err := getJSON(txn, pInstall+req.InstallCode, &inst)
 	dirty := err != nil
+	if errors.Is(err, errNotFound) || (err == nil && bytes.Equal(inst.PublicKey, req.PublicKey) && inst.CustomerID != req.CustomerID) {
+		// Registering an install code, or moving it to another customer,
+		// takes the proof that the key holds a license for that install.
+		if refused, err := s.licensedInstall(txn, req, c, now); refused != nil || err != nil {
+			return refused, err
+		}
+	}
 	switch {
 	case errors.Is(err, errNotFound):
 		inst = installRecord{InstallCode: req.InstallCode, CustomerID: req.CustomerID, PublicKey: req.PublicKey, RegisteredAt: now.UTC()}
@@ -524,15 +546,15 @@ func (s *Server) renderPartner(w http.ResponseWriter, status int, name string, d
 // partnerContext needs a signed-in user with a chosen organization,
 // redirecting to /login or /org otherwise.
 func (s *Server) partnerContext(w http.ResponseWriter, r *http.Request, sess session) (partnerData, bool) {
-	u, ok := s.signedIn(w, r, sess)
+	u, ok := s.vendorOnly(w, r, sess)
 	if !ok {
 		return partnerData{}, false
 	}
-	if sess.org == "" || !slices.Contains(u.Orgs, sess.org) {
+	if !s.memberOf(u, sess.org) {
 		http.Redirect(w, r, "/org", http.StatusSeeOther)
 		return partnerData{}, false
 	}
-	d := partnerData{pageData: pageData{Title: "Customers", CSRF: sess.csrf, User: sess.user}}
+	d := partnerData{pageData: pageData{Title: "Customers", CSRF: sess.csrf, User: sess.user, Vendor: true}}
 	err := s.db.View(func(txn *badger.Txn) error {
 		var org orgRecord
 		if err := getJSON(txn, pOrg+sess.org, &org); err != nil {
@@ -632,4 +654,67 @@ func describe(l wire.PoolLicense) string {
 		return "1 device"
 	}
 	return fmt.Sprintf("%d devices", l.Devices)
+}
+
+// ---- admission of pool requests ----
+
+// freshEnvelope refuses an envelope issued more than wire.MaxRequestAge
+// from the authority's clock, either way, and a list or held request seen
+// before (by its signature, within that window). Activations and transfers
+// are idempotent by their request id: a repeat gets the recorded answer
+// and changes nothing, so their repeats are answered, not refused.
+func (s *Server) freshEnvelope(req wire.PoolRequest, body []byte, now time.Time) *oauthError {
+	if age := now.Sub(req.IssuedAt); age > wire.MaxRequestAge || age < -wire.MaxRequestAge {
+		return withReason(wire.CodeInvalidRequest, wire.ReasonStaleRequest, fmt.Sprintf(
+			"the request was signed at %s, more than %s from the authority's time %s; check the PC's clock and send it again",
+			req.IssuedAt.UTC().Format(time.RFC3339), wire.MaxRequestAge, now.UTC().Format(time.RFC3339)))
+	}
+	if req.Op != wire.PoolOpList && req.Op != wire.PoolOpHeld {
+		return nil
+	}
+	var env wire.PoolEnvelope
+	if err := json.Unmarshal(body, &env); err != nil { // opened before: cannot fail
+		return badRequest(wire.CodeInvalidRequest, "malformed envelope")
+	}
+	sum := sha256.Sum256(env.Signature)
+	switch err := s.envelopes.add(wire.JWKThumbprint(req.PublicKey), hex.EncodeToString(sum[:]), req.IssuedAt.Add(wire.MaxRequestAge), now); {
+	case errors.Is(err, errReplayed):
+		return withReason(wire.CodeInvalidRequest, wire.ReasonReplayed, "this signed request was sent before; sign a new one")
+	case err != nil:
+		return oerr(http.StatusServiceUnavailable, wire.CodeTemporarilyDown, "too many requests; try again in a few minutes")
+	}
+	return nil
+}
+
+// licensedInstall admits a key for an install code of customer c when the
+// key holds a license token for that install: a live chain of refresh
+// tokens (the license token's cnf.jkt is its key) started by a PC that
+// presented this install code, for a device of the customer's organization
+// whose license may still be used. So neither a Customer ID nor an install
+// code, both of which are shown to people, is enough to register first.
+func (s *Server) licensedInstall(txn *badger.Txn, req wire.PoolRequest, c customerRecord, now time.Time) (*oauthError, error) {
+	if s.opts.PoolTrustOnFirstUse {
+		return nil, nil
+	}
+	jkt := wire.JWKThumbprint(req.PublicKey)
+	want := wire.NormalizeInstallCode(req.InstallCode)
+	found := false
+	err := scanJSON(txn, pKeyChain+jkt+"/", func(id *string) error {
+		var ch chainRecord
+		var live string
+		if found || getJSON(txn, pChain+*id, &ch) != nil || ch.Revoked != "" || wire.NormalizeInstallCode(ch.InstallCode) != want {
+			return nil
+		}
+		if getJSON(txn, pLive+ch.ServerID, &live) != nil || live != ch.ID {
+			return nil
+		}
+		dev, _, refused, err := licensed(txn, ch.ServerID, now)
+		found = err == nil && refused == nil && dev.OrgID == c.OrgID
+		return err
+	})
+	if err != nil || found {
+		return nil, err
+	}
+	return oerr(http.StatusForbidden, wire.CodeInstallUnlicensed, "install code "+req.InstallCode+
+		" is registered only by the installation that holds a license for it from this customer's organization: authorize the device first"), nil
 }

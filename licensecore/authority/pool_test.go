@@ -36,8 +36,11 @@ func poolSeed() authority.Seed {
 	}}
 }
 
+// newPoolEnv is an authority with poolSeed's customers. Its pool
+// registers install codes on first use: these tests are about the pool
+// protocol; the license an install needs to register is TestAbusePool….
 func newPoolEnv(t *testing.T) *env {
-	e := newEnv(t)
+	e := newEnv(t, func(o *authority.Options) { o.PoolTrustOnFirstUse = true })
 	if err := e.srv.Seed(poolSeed()); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +58,15 @@ func newInstall(code, customer string) install {
 	return install{code: code, customer: customer, key: key}
 }
 
+// signedAt is the issued_at of an envelope made now: the test clock plus a
+// nanosecond more each time, as a real clock would differ, so that two
+// requests are never the same signed bytes (a replay).
+func (e *env) signedAt() time.Time {
+	return e.clock.Now().Add(time.Duration(envelopeSeq.Add(1)))
+}
+
+var envelopeSeq atomic.Int64
+
 type poolReply struct {
 	status int
 	body   map[string]any
@@ -65,7 +77,7 @@ func (e *env) pool(in install, op, license, activation, requestID string) poolRe
 	e.t.Helper()
 	env, err := wire.SignPoolRequest(in.key, wire.PoolRequest{
 		Op: op, CustomerID: in.customer, InstallCode: in.code, ServerName: "Till " + in.code,
-		LicenseID: license, ActivationID: activation, RequestID: requestID, IssuedAt: t0,
+		LicenseID: license, ActivationID: activation, RequestID: requestID, IssuedAt: e.signedAt(),
 	})
 	if err != nil {
 		e.t.Fatal(err)

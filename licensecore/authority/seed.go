@@ -36,11 +36,14 @@ type OrganizationSeed struct {
 }
 
 // UserSeed is a person who signs in on the pages. Give Password (hashed
-// with argon2id on seeding) or an existing argon2id PasswordHash.
+// with argon2id on seeding) or an existing argon2id PasswordHash. Role is
+// RoleVendor for the license vendor's staff; empty or RoleCustomer for a
+// customer's user (roles.go).
 type UserSeed struct {
 	Username     string `json:"username"`
 	Password     string `json:"password,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty"`
+	Role         Role   `json:"role,omitempty"`
 }
 
 // DeviceSeed is a POS server that can be licensed.
@@ -72,7 +75,8 @@ type LicenseSeed struct {
 }
 
 // The demo login printed by `authority -demo` and shown by the app's demo
-// mode. The demo authority listens on loopback only.
+// mode: vendor staff, so that one login shows every page (approving
+// license changes included). The demo authority listens on loopback only.
 const (
 	DemoOrganization = "demo-retail"
 	DemoUsername     = "demo"
@@ -108,7 +112,7 @@ func DemoSeed(extra ...DeviceSeed) Seed {
 	}
 	return Seed{Organizations: []OrganizationSeed{{
 		ID: DemoOrganization, Name: "Demo Retail Ltd",
-		Users:   []UserSeed{{Username: DemoUsername, Password: DemoPassword}},
+		Users:   []UserSeed{{Username: DemoUsername, Password: DemoPassword, Role: RoleVendor}},
 		Devices: devices,
 		// A customer with a cloud pool (pool.go).
 		Customers: []CustomerSeed{demoCustomer()},
@@ -212,7 +216,14 @@ func (s *Server) seedUsers(seed Seed) ([]*userRecord, error) {
 			if u.Username == "" || (u.Password == "" && u.PasswordHash == "") {
 				return nil, fmt.Errorf("%w: organization %q: a user needs a username and a password", ErrInvalidSeed, o.ID)
 			}
+			role, err := u.Role.normalize()
+			if err != nil {
+				return nil, err
+			}
 			if rec := byName[u.Username]; rec != nil {
+				if rec.Role != role {
+					return nil, fmt.Errorf("%w: user %q is listed with two roles", ErrInvalidSeed, u.Username)
+				}
 				rec.Orgs = append(rec.Orgs, o.ID)
 				continue
 			}
@@ -225,7 +236,7 @@ func (s *Server) seedUsers(seed Seed) ([]*userRecord, error) {
 			} else if _, err := checkPassword(hash, ""); err != nil {
 				return nil, fmt.Errorf("%w: user %q: password_hash is not argon2id", ErrInvalidSeed, u.Username)
 			}
-			rec := &userRecord{Username: u.Username, Orgs: []string{o.ID}, Hash: hash}
+			rec := &userRecord{Username: u.Username, Orgs: []string{o.ID}, Hash: hash, Role: role}
 			byName[u.Username] = rec
 			users = append(users, rec)
 		}

@@ -42,11 +42,17 @@ type Server struct {
 
 	sessions *sessionStore
 	limits   struct {
-		codeIP, codeSession, login, loginIP *failureLimiter
+		codeIP, codeSession, login, loginIP, loginUser, loginAll *failureLimiter
 	}
-	hashSem   chan struct{} // bounds concurrent argon2 work (memory)
-	dummyHash string        // checked for unknown users: same timing
-	pages     pages
+	// Limits of /device/authorize: requests per IP, and live codes per IP,
+	// per client and in all (the global count only holds codes that have
+	// not expired, unlike codes, which keeps them for late polls).
+	authRate                        *tokenBucket
+	liveByIP, liveByClient, liveAll *liveLimiter
+	envelopes                       *replayCache  // ids of the pool envelopes seen
+	hashSem                         chan struct{} // bounds concurrent argon2 work (memory)
+	dummyHash                       string        // checked for unknown users: same timing
+	pages                           pages
 
 	// life lets Close wait for in-flight requests and method calls before
 	// it closes Badger.
@@ -81,7 +87,7 @@ func New(opts Options) (*Server, error) {
 		clients:  make(map[string]bool),
 		codes:    make(map[string]*liveCode),
 		byUser:   make(map[string]string),
-		sessions: newSessionStore(opts.MaxSessions, opts.SessionTTL),
+		sessions: newSessionStore(opts.MaxSessions, opts.MaxAnonSessions, opts.SessionTTL),
 		hashSem:  make(chan struct{}, 2),
 		stop:     make(chan struct{}),
 		proofs:   newReplayCache(maxReplayEntries, maxReplayPerKey),
@@ -90,6 +96,12 @@ func New(opts Options) (*Server, error) {
 	s.limits.codeSession = newFailureLimiter(opts.UserCodeSessionLimit)
 	s.limits.login = newFailureLimiter(opts.LoginLimit)
 	s.limits.loginIP = newFailureLimiter(opts.LoginIPLimit)
+	s.limits.loginUser = newFailureLimiter(opts.LoginUserLimit)
+	s.limits.loginAll = newFailureLimiter(opts.LoginGlobalLimit)
+	s.authRate = newTokenBucket(float64(opts.DeviceAuthIPRate.Max)/opts.DeviceAuthIPRate.Window.Seconds(), opts.DeviceAuthIPRate.Max)
+	s.liveByIP, s.liveByClient = newLiveLimiter(opts.DeviceAuthPerIP), newLiveLimiter(opts.DeviceAuthPerClient)
+	s.liveAll = newLiveLimiter(opts.MaxPendingCodes)
+	s.envelopes = newReplayCache(maxReplayEntries, maxReplayPerKey)
 	for _, c := range opts.ClientIDs {
 		s.clients[c] = true
 	}
@@ -178,9 +190,14 @@ func (s *Server) janitor() {
 		s.pruneCodes(now)
 		s.sessions.prune(now)
 		s.proofs.prune(now)
-		for _, l := range []*failureLimiter{s.limits.codeIP, s.limits.codeSession, s.limits.login, s.limits.loginIP} {
+		s.envelopes.prune(now)
+		for _, l := range []*failureLimiter{s.limits.codeIP, s.limits.codeSession, s.limits.login, s.limits.loginIP, s.limits.loginUser, s.limits.loginAll} {
 			l.prune(now)
 		}
+		for _, l := range []*liveLimiter{s.liveByIP, s.liveByClient, s.liveAll} {
+			l.prune(now)
+		}
+		s.authRate.prune(now)
 		if n%10 == 0 {
 			for s.db.RunValueLogGC(0.5) == nil {
 			}
@@ -203,11 +220,12 @@ func (s *Server) pruneCodes(now time.Time) {
 // Handler serves the OAuth endpoints, the JWKS, /healthz and the pages.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/device/authorize", s.api(s.oauthEndpoint(s.deviceAuthorize)))
+	mux.Handle("/device/authorize", s.limitAuthorizeRate(s.api(s.handleDeviceAuthorize)))
 	mux.Handle("/token", s.api(s.oauthEndpoint(s.token)))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET "+wire.PathSignedJWKS, s.handleSignedJWKS)
 	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET "+wire.PathMetadata, s.handleMetadata)
 	mux.HandleFunc("GET /static/style.css", s.handleCSS)
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /login", s.handleLoginPage)
@@ -229,12 +247,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /licence/switch/{id}", s.api(s.handleSwitchStatus))
 	mux.HandleFunc("GET /switch", s.handleSwitchPage)
 	mux.HandleFunc("POST /switch", s.handleSwitchDecision)
+	s.registerVendor(mux) // vendor.go: licenses, key rotation, audit log
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.enter() {
 			http.Error(w, "authority is shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		defer s.leave()
+		// Every answer, whichever endpoint: no sniffing, no referrer, and
+		// no body larger than the largest a form may be.
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -244,13 +271,17 @@ func (s *Server) Handler() http.Handler {
 // wire.OfflineWindow) plus a day, until every token and license file it
 // signed has expired, and is then retired.
 func (s *Server) RotateKey() error {
-	return s.guard(func() error {
-		if err := rotateKeys(s.db, s.keys, s.now(), max(s.opts.TokenLifetime, wire.OfflineWindow)); err != nil {
-			return err
-		}
-		s.log.Info().Msg("signing key rotated")
-		return nil
-	})
+	return s.guard(func() error { return s.rotateKey(ActorCLI) })
+}
+
+// rotateKey rotates on behalf of by and records it in the audit log.
+func (s *Server) rotateKey(by string) error {
+	if err := rotateKeys(s.db, s.keys, s.now(), max(s.opts.TokenLifetime, wire.OfflineWindow)); err != nil {
+		return err
+	}
+	kid := s.keys.activeKey().kid
+	s.log.Info().Str("kid", kid).Str("by", by).Msg("signing key rotated")
+	return s.audit(AuditEntry{Actor: by, Action: AuditKeyRotated, Subject: kid, Detail: "new signing key " + kid})
 }
 
 // JWKS returns the published key set, as served at /.well-known/jwks.json.
@@ -272,17 +303,23 @@ func (s *Server) RootPublicKey() ed25519.PublicKey {
 // and no new token is issued for it. Tokens already issued stay valid until
 // they expire, which is why their lifetime is short.
 func (s *Server) RevokeLicense(id string) error {
-	return s.guard(func() error { return s.revoke(id) })
+	return s.guard(func() error { return s.revoke(id, ActorCLI) })
 }
 
-func (s *Server) revoke(id string) error {
-	err := s.db.Update(func(txn *badger.Txn) error {
+// revoke revokes on behalf of by, with its audit entry in the same
+// transaction.
+func (s *Server) revoke(id, by string) error {
+	err := s.retryUpdate(func(txn *badger.Txn) error {
 		var lic licenseRecord
 		if err := getJSON(txn, pLicense+id, &lic); err != nil {
 			return err
 		}
 		lic.Revoked = true
-		return setJSON(txn, pLicense+id, &lic, 0)
+		if err := setJSON(txn, pLicense+id, &lic, 0); err != nil {
+			return err
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: by, Action: AuditLicenseRevoked, Subject: id,
+			Detail: "license of " + lic.ServerID + " (" + lic.Customer + ")"})
 	})
 	if errors.Is(err, errNotFound) {
 		return fmt.Errorf("%w: %q", ErrUnknownLicense, id)
@@ -290,7 +327,7 @@ func (s *Server) revoke(id string) error {
 	if err != nil {
 		return fmt.Errorf("authority: revoke license: %w", err)
 	}
-	s.log.Info().Str("lid", id).Msg("license revoked")
+	s.log.Info().Str("lid", id).Str("by", by).Msg("license revoked")
 	return nil
 }
 

@@ -17,38 +17,62 @@ type session struct {
 	csrf     string
 	user     string
 	org      string
+	vendor   bool   // the user's role at sign-in, for the navigation (actions check the stored role)
 	prefill  string // user code from verification_uri_complete
+	install  string // install code the app named, to mark "this PC"
 	lastSeen time.Time
 }
 
+// sessionStore keeps two pools: sessions of visitors not signed in (they
+// only carry the login form's CSRF token and are cheap to make, so an
+// anonymous flood fills this pool and nothing else) and signed-in sessions.
+// Each is bounded on its own; a full anonymous pool drops anonymous
+// sessions, and only a sign-in can push a signed-in session out.
 type sessionStore struct {
-	mu  sync.Mutex
-	m   map[string]session
-	max int
+	mu     sync.Mutex
+	anon   map[string]session
+	signed map[string]session
+	maxAnon,
+	maxSigned int
 	ttl time.Duration
 }
 
-func newSessionStore(max int, ttl time.Duration) *sessionStore {
-	return &sessionStore{m: make(map[string]session), max: max, ttl: ttl}
+func newSessionStore(maxSigned, maxAnon int, ttl time.Duration) *sessionStore {
+	return &sessionStore{anon: make(map[string]session), signed: make(map[string]session), maxAnon: maxAnon, maxSigned: maxSigned, ttl: ttl}
+}
+
+// pool is the map a session belongs in.
+func (st *sessionStore) pool(s session) map[string]session {
+	if s.user != "" {
+		return st.signed
+	}
+	return st.anon
 }
 
 // get returns a copy of the live session and refreshes its idle timer.
 func (st *sessionStore) get(id string, now time.Time) (session, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	s, ok := st.m[id]
-	if !ok || now.Sub(s.lastSeen) > st.ttl {
-		delete(st.m, id)
-		return session{}, false
+	for _, m := range [...]map[string]session{st.signed, st.anon} {
+		s, ok := m[id]
+		if !ok {
+			continue
+		}
+		if now.Sub(s.lastSeen) > st.ttl {
+			delete(m, id)
+			return session{}, false
+		}
+		s.lastSeen = now
+		m[id] = s
+		return s, true
 	}
-	s.lastSeen = now
-	st.m[id] = s
-	return s, true
+	return session{}, false
 }
 
-// create stores a fresh session with new random id and CSRF token. When the
-// store is full it drops expired sessions and then arbitrary ones, so that
-// anonymous visitors cannot exhaust memory.
+// create stores a fresh session with new random id and CSRF token in its
+// pool. A full anonymous pool drops expired and then arbitrary anonymous
+// sessions; a full signed-in pool drops expired and then the least
+// recently used signed-in session.
 func (st *sessionStore) create(base session, now time.Time) (session, error) {
 	id, err := randomToken(32)
 	if err != nil {
@@ -61,16 +85,27 @@ func (st *sessionStore) create(base session, now time.Time) (session, error) {
 	base.id, base.csrf, base.lastSeen = id, csrf, now
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if len(st.m) >= st.max {
-		st.pruneLocked(now)
-		for k := range st.m {
-			if len(st.m) < st.max {
+	m, max := st.anon, st.maxAnon
+	if base.user != "" {
+		m, max = st.signed, st.maxSigned
+	}
+	if len(m) >= max {
+		st.pruneLocked(m, now)
+	}
+	for len(m) >= max {
+		victim := ""
+		for k, s := range m {
+			if base.user == "" {
+				victim = k
 				break
 			}
-			delete(st.m, k)
+			if victim == "" || s.lastSeen.Before(m[victim].lastSeen) {
+				victim = k
+			}
 		}
+		delete(m, victim)
 	}
-	st.m[id] = base
+	m[id] = base
 	return base, nil
 }
 
@@ -78,27 +113,29 @@ func (st *sessionStore) create(base session, now time.Time) (session, error) {
 func (st *sessionStore) save(s session) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if _, ok := st.m[s.id]; ok {
-		st.m[s.id] = s
+	if m := st.pool(s); m[s.id].id != "" {
+		m[s.id] = s
 	}
 }
 
 func (st *sessionStore) remove(id string) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	delete(st.m, id)
+	delete(st.anon, id)
+	delete(st.signed, id)
 }
 
 func (st *sessionStore) prune(now time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	st.pruneLocked(now)
+	st.pruneLocked(st.anon, now)
+	st.pruneLocked(st.signed, now)
 }
 
-func (st *sessionStore) pruneLocked(now time.Time) {
-	for k, s := range st.m {
+func (st *sessionStore) pruneLocked(m map[string]session, now time.Time) {
+	for k, s := range m {
 		if now.Sub(s.lastSeen) > st.ttl {
-			delete(st.m, k)
+			delete(m, k)
 		}
 	}
 }

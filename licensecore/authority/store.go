@@ -41,6 +41,9 @@ type userRecord struct {
 	Username string   `json:"username"`
 	Orgs     []string `json:"orgs"`
 	Hash     string   `json:"hash"`
+	// Role is RoleVendor or RoleCustomer; a record stored before roles
+	// existed has none and is a customer.
+	Role Role `json:"role,omitempty"`
 }
 
 // deviceRecord is a seeded device plus where it belongs; its License field
@@ -55,6 +58,15 @@ type deviceRecord struct {
 type licenseRecord struct {
 	LicenseSeed
 	ServerID string `json:"server_id"`
+	// SubscriptionRenewal keeps a subscription's renewal date while the
+	// license is switched to perpetual, so that switching back restores
+	// it rather than granting a new term.
+	SubscriptionRenewal time.Time `json:"subscription_renewal,omitzero"`
+}
+
+// expired reports whether the license is past its renewal date at now.
+func (l *licenseRecord) expired(now time.Time) bool {
+	return !l.RenewalDate.IsZero() && !now.Before(l.RenewalDate)
 }
 
 type codeStatus string

@@ -7,6 +7,7 @@ package authority
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"strconv"
@@ -20,51 +21,71 @@ const (
 	// dpopSkew is how far a proof's iat may be from the authority's clock,
 	// either way; a jti is remembered for as long.
 	dpopSkew = 5 * time.Minute
-	// The replay cache's bounds: in all, and per key.
-	maxReplayEntries = 200000
+	// The replay cache's bounds: in all, and per key. At the default poll
+	// interval of 5 s the bound in all holds the proofs of some 15,000
+	// devices polling at once, in about 50 MB.
+	maxReplayEntries = 1_500_000
 	maxReplayPerKey  = 2000
+	// replaySlot is the granularity of forgetting: entries are kept in
+	// slots by the minute they may be forgotten, so forgetting drops whole
+	// slots and never walks the entries one by one.
+	replaySlot = time.Minute
 )
 
-// replayCache remembers the jti of every proof per key thumbprint until the
-// proof's iat leaves the skew window, when VerifyDPoPProof refuses it
-// anyway. It is bounded: when full, new proofs are refused (the authority
-// is then under a flood) rather than old ones forgotten.
+// replayCache remembers the ids (the jti of a DPoP proof, the signature of
+// a pool envelope) seen per key until they could no longer be accepted
+// anyway, then at most a slot longer. It is bounded: when full, new ids
+// are refused (the authority is then under a flood) rather than old ones
+// forgotten. Entries are 16-byte hashes of key and id, so a million of
+// them fit in tens of megabytes.
 type replayCache struct {
 	mu     sync.Mutex
-	byKey  map[string]map[string]time.Time // jkt → jti → forget after
+	slots  map[int64]*replaySlotSet // by the end of the slot, in Unix minutes
+	perKey map[[8]byte]int
 	n      int
 	max    int
-	perKey int
+	keyMax int
+}
+
+type replaySlotSet struct {
+	seen map[[16]byte]struct{}
+	keys map[[8]byte]int // entries of each key in this slot
 }
 
 func newReplayCache(max, perKey int) *replayCache {
-	return &replayCache{byKey: make(map[string]map[string]time.Time), max: max, perKey: perKey}
+	return &replayCache{slots: make(map[int64]*replaySlotSet), perKey: make(map[[8]byte]int), max: max, keyMax: perKey}
 }
 
-// add records jti for jkt until until; a jti seen before is errReplayed,
+// add records id for key until until; an id seen before is errReplayed,
 // and a full cache errReplayFull.
-func (c *replayCache) add(jkt, jti string, until, now time.Time) error {
+func (c *replayCache) add(key, id string, until, now time.Time) error {
+	h := sha256.Sum256([]byte(key + "\x00" + id))
+	kh := sha256.Sum256([]byte(key))
+	var entry [16]byte
+	var k [8]byte
+	copy(entry[:], h[:])
+	copy(k[:], kh[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := c.byKey[jkt]
-	if exp, seen := m[jti]; seen && now.Before(exp) {
-		return errReplayed
-	}
-	if len(m) >= c.perKey || c.n >= c.max {
-		c.pruneLocked(now)
-		m = c.byKey[jkt]
-		if len(m) >= c.perKey || c.n >= c.max {
-			return errReplayFull
+	c.pruneLocked(now)
+	for _, slot := range c.slots {
+		if _, seen := slot.seen[entry]; seen {
+			return errReplayed
 		}
 	}
-	if m == nil {
-		m = make(map[string]time.Time)
-		c.byKey[jkt] = m
+	if c.perKey[k] >= c.keyMax || c.n >= c.max {
+		return errReplayFull
 	}
-	if _, seen := m[jti]; !seen {
-		c.n++
+	end := (until.UnixNano() + int64(replaySlot) - 1) / int64(replaySlot)
+	slot := c.slots[end]
+	if slot == nil {
+		slot = &replaySlotSet{seen: make(map[[16]byte]struct{}), keys: make(map[[8]byte]int)}
+		c.slots[end] = slot
 	}
-	m[jti] = until
+	slot.seen[entry] = struct{}{}
+	slot.keys[k]++
+	c.perKey[k]++
+	c.n++
 	return nil
 }
 
@@ -74,17 +95,19 @@ func (c *replayCache) prune(now time.Time) {
 	c.mu.Unlock()
 }
 
+// pruneLocked drops the slots that have ended.
 func (c *replayCache) pruneLocked(now time.Time) {
-	for jkt, m := range c.byKey {
-		for jti, exp := range m {
-			if !now.Before(exp) {
-				delete(m, jti)
-				c.n--
+	for end, slot := range c.slots {
+		if now.UnixNano() < end*int64(replaySlot) {
+			continue
+		}
+		for k, n := range slot.keys {
+			if c.perKey[k] -= n; c.perKey[k] <= 0 {
+				delete(c.perKey, k)
 			}
 		}
-		if len(m) == 0 {
-			delete(c.byKey, jkt)
-		}
+		c.n -= len(slot.seen)
+		delete(c.slots, end)
 	}
 }
 

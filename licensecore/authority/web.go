@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -21,7 +20,7 @@ var webFS embed.FS
 
 type pages map[string]*template.Template
 
-var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch", "upgrade", "entitle", "partner", "pool"}
+var pageNames = []string{"login", "org", "device", "confirm", "result", "error", "switch", "upgrade", "entitle", "partner", "pool", "licenses", "audit"}
 
 func parsePages() (pages, error) {
 	p := make(pages, len(pageNames))
@@ -40,6 +39,7 @@ type pageData struct {
 	Title   string
 	CSRF    string
 	User    string
+	Vendor  bool // the navigation shows the vendor's pages
 	OrgName string
 	Error   string
 
@@ -52,6 +52,12 @@ type pageData struct {
 
 	Request codeRecord   // the code being confirmed: who is asking
 	Device  deviceRecord // the device chosen on the previous page
+	// ThisPC is the Server ID of the device bound to the install code of
+	// the PC asking (listed first and marked "this PC"); Match and
+	// Mismatch say on the confirm page whether the chosen device is it.
+	ThisPC   string
+	Match    string
+	Mismatch string
 
 	Success bool
 	Message string
@@ -86,7 +92,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, name string, d an
 }
 
 func (s *Server) renderError(w http.ResponseWriter, status int, sess session, msg string) {
-	s.render(w, status, "error", pageData{Title: "Something went wrong", CSRF: sess.csrf, User: sess.user, Message: msg})
+	s.render(w, status, "error", pageData{Title: "Something went wrong", CSRF: sess.csrf, User: sess.user, Vendor: sess.vendor, Message: msg})
 }
 
 func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {
@@ -141,29 +147,6 @@ func (s *Server) tooMany(w http.ResponseWriter, page string, d pageData, wait ti
 	s.render(w, http.StatusTooManyRequests, page, d)
 }
 
-// blockedBy reports the longest wait any of the limiters imposes on its key.
-func blockedBy(now time.Time, checks ...limitCheck) (bool, time.Duration) {
-	var blocked bool
-	var wait time.Duration
-	for _, c := range checks {
-		if b, d := c.l.blocked(c.key, now); b {
-			blocked, wait = true, max(wait, d)
-		}
-	}
-	return blocked, wait
-}
-
-type limitCheck struct {
-	l   *failureLimiter
-	key string
-}
-
-func failAll(now time.Time, checks ...limitCheck) {
-	for _, c := range checks {
-		c.l.fail(c.key, now)
-	}
-}
-
 // ---- login and logout ----
 
 func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
@@ -187,21 +170,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
 	d := pageData{Title: "Sign in", CSRF: sess.csrf}
-	checks := []limitCheck{{s.limits.loginIP, clientIP(r)}, {s.limits.login, clientIP(r) + "\x00" + username}}
-	if blocked, wait := blockedBy(now, checks...); blocked {
+	ip := clientIP(r)
+	// The failure is reserved before the password hash runs, so parallel
+	// guesses cannot all pass the check before the first one fails.
+	held, ok, wait := reserveAll(now,
+		limitCheck{s.limits.login, ip + "\x00" + username}, limitCheck{s.limits.loginIP, ip},
+		limitCheck{s.limits.loginUser, username}, limitCheck{s.limits.loginAll, ""})
+	if !ok {
 		s.tooMany(w, "login", d, wait)
 		return
 	}
-	if !s.authenticate(username, password) {
-		failAll(now, checks...)
-		s.log.Info().Str("ip", clientIP(r)).Msg("failed sign-in")
+	u, good := s.authenticate(username, password)
+	if !good {
+		s.log.Info().Str("ip", ip).Msg("failed sign-in")
 		d.Error = "Wrong user name or password."
 		s.render(w, http.StatusUnauthorized, "login", d)
 		return
 	}
+	held.release()
 	// A new session id on sign-in defeats session fixation.
 	s.sessions.remove(sess.id)
-	fresh, err := s.sessions.create(session{user: username, prefill: sess.prefill}, now)
+	fresh, err := s.sessions.create(session{user: username, vendor: u.vendor(), prefill: sess.prefill}, now)
 	if err != nil {
 		s.renderError(w, http.StatusInternalServerError, session{}, "Please try again.")
 		return
@@ -212,7 +201,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate checks a password; unknown users cost the same argon2 work.
-func (s *Server) authenticate(username, password string) bool {
+func (s *Server) authenticate(username, password string) (userRecord, bool) {
 	var u userRecord
 	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, pUser+username, &u) })
 	hash := u.Hash
@@ -222,7 +211,7 @@ func (s *Server) authenticate(username, password string) bool {
 	s.hashSem <- struct{}{}
 	ok, herr := checkPassword(hash, password)
 	<-s.hashSem
-	return err == nil && username != "" && herr == nil && ok
+	return u, err == nil && username != "" && herr == nil && ok
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +240,9 @@ func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, sess session) 
 }
 
 func (s *Server) userOrgs(u userRecord) ([]orgRecord, error) {
+	if u.vendor() {
+		return s.allOrgs()
+	}
 	orgs := make([]orgRecord, 0, len(u.Orgs))
 	err := s.db.View(func(txn *badger.Txn) error {
 		for _, id := range u.Orgs {
@@ -277,7 +269,7 @@ func (s *Server) handleOrgPage(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
 		return
 	}
-	s.render(w, http.StatusOK, "org", pageData{Title: "Choose organization", CSRF: sess.csrf, User: sess.user, Orgs: orgs, SelectedOrg: sess.org})
+	s.render(w, http.StatusOK, "org", pageData{Title: "Choose organization", CSRF: sess.csrf, User: sess.user, Vendor: u.vendor(), Orgs: orgs, SelectedOrg: sess.org})
 }
 
 func (s *Server) handleOrg(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +282,7 @@ func (s *Server) handleOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	org := r.PostFormValue("org")
-	if !slices.Contains(u.Orgs, org) {
+	if !s.memberOf(u, org) {
 		s.renderError(w, http.StatusBadRequest, sess, "Choose one of your organizations.")
 		return
 	}
@@ -305,6 +297,7 @@ func (s *Server) handleOrg(w http.ResponseWriter, r *http.Request) {
 // organization and its devices.
 type deviceContext struct {
 	sess    session
+	vendor  bool // the stored role, read on this request
 	org     orgRecord
 	devices []deviceRecord
 }
@@ -316,11 +309,11 @@ func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, sess session
 	if !ok {
 		return deviceContext{}, false
 	}
-	if sess.org == "" || !slices.Contains(u.Orgs, sess.org) {
+	if !s.memberOf(u, sess.org) {
 		http.Redirect(w, r, "/org", http.StatusSeeOther)
 		return deviceContext{}, false
 	}
-	dc := deviceContext{sess: sess}
+	dc := deviceContext{sess: sess, vendor: u.vendor()}
 	err := s.db.View(func(txn *badger.Txn) error {
 		if err := getJSON(txn, pOrg+sess.org, &dc.org); err != nil {
 			return err
@@ -340,7 +333,7 @@ func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, sess session
 }
 
 func (dc deviceContext) page(title string) pageData {
-	return pageData{Title: title, CSRF: dc.sess.csrf, User: dc.sess.user, OrgName: dc.org.Name, Devices: dc.devices}
+	return pageData{Title: title, CSRF: dc.sess.csrf, User: dc.sess.user, Vendor: dc.vendor, OrgName: dc.org.Name, Devices: dc.devices}
 }
 
 func (dc deviceContext) device(serverID string) (deviceRecord, bool) {
@@ -365,19 +358,82 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 			s.sessions.save(sess)
 		}
 	}
+	// License Desk opens this page with its install code, so the page can
+	// put this PC's device first; it is a hint for the list only, the
+	// approval checks the install code of the code's own request.
+	if q := r.URL.Query().Get("install_code"); q != "" {
+		sess.install = cleanLabel(q, 64)
+		s.sessions.save(sess)
+	}
 	dc, ok := s.orgDevices(w, r, sess)
 	if !ok {
 		return
 	}
 	d := dc.page("Authorize Device")
 	d.UserCode = sess.prefill
+	install := sess.install
+	if _, rec, ok := s.lookupPending(sess.prefill, s.now()); ok && rec.InstallCode != "" {
+		install = rec.InstallCode
+	}
+	markThisPC(&d, install)
 	s.render(w, http.StatusOK, "device", d)
+}
+
+// markThisPC lists the device bound to install first and names it in
+// d.ThisPC, so the person picks the right one in every deployment.
+func markThisPC(d *pageData, install string) {
+	want := wire.NormalizeInstallCode(install)
+	if want == "" {
+		return
+	}
+	for i, dev := range d.Devices {
+		if dev.InstallCode != "" && wire.NormalizeInstallCode(dev.InstallCode) == want {
+			d.ThisPC = dev.ServerID
+			devs := append([]deviceRecord{dev}, d.Devices[:i]...)
+			d.Devices = append(devs, d.Devices[i+1:]...)
+			return
+		}
+	}
+}
+
+// matchWords says on the confirm page whether the chosen device is the PC
+// asking, in words: a device bound to another install code never gets
+// here (installMismatch refuses it).
+func matchWords(d *pageData) {
+	dev, asking := d.Device, d.Request.InstallCode
+	switch {
+	case asking == "":
+		d.Mismatch = "The PC asking did not send an install code, so this page cannot check that it is " + dev.Name + ". Only continue if you are at that PC."
+	case d.ThisPC == dev.ServerID:
+		d.Match = "The install code of the PC asking is the one registered for " + dev.Name + " (" + dev.ServerID + ")."
+	case d.ThisPC != "":
+		other := d.Devices[0] // markThisPC put it first
+		d.Mismatch = "The PC asking (install code " + asking + ") is registered as " + other.Name + " (" + other.ServerID + "), not as " +
+			dev.Name + ". Approving gives it the license of " + dev.Name + ". Go back and choose " + other.Name + " unless you mean to move the license."
+	default:
+		d.Mismatch = dev.Name + " is not tied to a PC yet: approving ties it to the PC asking (install code " + asking +
+			") for good. Check that this PC is " + dev.Name + "."
+	}
 }
 
 // userCodeChecks are the limiters of wrong user codes: per IP and per
 // session, so that neither many sessions nor many addresses help.
 func (s *Server) userCodeChecks(r *http.Request, sess session) []limitCheck {
 	return []limitCheck{{s.limits.codeIP, clientIP(r)}, {s.limits.codeSession, sess.id}}
+}
+
+// lookupLimited looks a typed user code up with a failure reserved first:
+// a wrong code keeps it, a right one gives it back.
+func (s *Server) lookupLimited(r *http.Request, sess session, typed string, now time.Time) (*liveCode, codeRecord, bool, time.Duration) {
+	held, ok, wait := reserveAll(now, s.userCodeChecks(r, sess)...)
+	if !ok {
+		return nil, codeRecord{}, false, wait
+	}
+	c, rec, found := s.lookupPending(typed, now)
+	if found {
+		held.release()
+	}
+	return c, rec, found, 0
 }
 
 // lookupPending finds a live pending code by what the person typed.
@@ -420,20 +476,18 @@ func (s *Server) parseDevicePost(w http.ResponseWriter, r *http.Request) (device
 	typed := r.PostFormValue("user_code")
 	d := dc.page("Authorize Device")
 	d.UserCode, d.SelectedDevice = cleanLabel(typed, maxUserCodeInput), r.PostFormValue("device")
-	checks := s.userCodeChecks(r, dc.sess)
-	if blocked, wait := blockedBy(now, checks...); blocked {
-		s.tooMany(w, "device", d, wait)
-		return devicePost{}, false
-	}
 	dev, ok := dc.device(d.SelectedDevice)
 	if !ok {
 		d.Error = "Choose a device from the list."
 		s.render(w, http.StatusBadRequest, "device", d)
 		return devicePost{}, false
 	}
-	c, rec, ok := s.lookupPending(typed, now)
+	c, rec, ok, wait := s.lookupLimited(r, dc.sess, typed, now)
+	if wait > 0 {
+		s.tooMany(w, "device", d, wait)
+		return devicePost{}, false
+	}
 	if !ok {
-		failAll(now, checks...)
 		d.Error = "That code is not valid or has expired. Check the code shown on the device."
 		s.render(w, http.StatusBadRequest, "device", d)
 		return devicePost{}, false
@@ -456,6 +510,8 @@ func (s *Server) handleDeviceSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	d := p.page("Confirm device")
 	d.Request, d.Device, d.UserCode = p.rec, p.dev, formatUserCode(p.rec.UserCode)
+	markThisPC(&d, p.rec.InstallCode)
+	matchWords(&d)
 	s.render(w, http.StatusOK, "confirm", d)
 }
 
@@ -531,7 +587,15 @@ func (s *Server) decide(c *liveCode, approve bool, serverID, user string) error 
 				return err
 			}
 		}
-		return s.putCode(txn, &rec, now)
+		if err := s.putCode(txn, &rec, now); err != nil {
+			return err
+		}
+		action, subject := AuditDeviceDenied, serverID
+		if approve {
+			action = AuditDeviceApproved
+		}
+		return s.appendAudit(txn, AuditEntry{Actor: user, Action: action, Subject: subject,
+			Detail: "user code " + formatUserCode(rec.UserCode) + " from PC " + orDefault(rec.DeviceName, "unnamed") + ", install code " + orDefault(rec.InstallCode, "none")})
 	})
 	if err != nil {
 		s.codesMu.Lock()

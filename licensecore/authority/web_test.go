@@ -217,3 +217,52 @@ func TestSecureCookieOverTLS(t *testing.T) {
 		t.Errorf("cookie %q", c)
 	}
 }
+
+// TestDeviceListThisPC: the device bound to the install code of the PC
+// asking is listed first and marked "this PC" (in every deployment, not
+// only the demo), and the confirm page says in words whether the chosen
+// device is that PC.
+func TestDeviceListThisPC(t *testing.T) {
+	e := newEnv(t)
+	b := e.login(alice, alicePW, orgAcme)
+	firstOption := func(body string) string {
+		i := strings.Index(body, `<option value="SRV-`)
+		if i < 0 {
+			return ""
+		}
+		return body[i : i+strings.Index(body[i:], "</option>")]
+	}
+
+	// This PC (IC-1) is Main Store; choosing Back Office is explained.
+	_, body := b.get("/device?install_code=ic-1")
+	if got := firstOption(body); !strings.Contains(got, "Main Store (SRV-MAIN) — this PC") {
+		t.Errorf("first device %q", got)
+	}
+	da := e.authorize()
+	_, body = b.post("/device", url.Values{"user_code": {da.str("user_code")}, "device": {devPerpetual}})
+	if !strings.Contains(body, `id="install-mismatch"`) ||
+		!strings.Contains(body, "is registered as Main Store (SRV-MAIN), not as Back Office") {
+		t.Errorf("no mismatch explained:\n%s", body)
+	}
+	_, body = b.post("/device", url.Values{"user_code": {da.str("user_code")}, "device": {devMain}})
+	if !strings.Contains(body, `id="install-match"`) || strings.Contains(body, `id="install-mismatch"`) {
+		t.Errorf("the matching device is not confirmed:\n%s", body)
+	}
+
+	// A new PC and a device not tied to any PC yet: approving ties it.
+	pc9 := e.newPC("IC-9", "Till 9")
+	da = pc9.authorize()
+	_, body = b.post("/device", url.Values{"user_code": {da.str("user_code")}, "device": {devPerpetual}})
+	if !strings.Contains(body, "Back Office is not tied to a PC yet: approving ties it to the PC asking (install code IC-9)") {
+		t.Errorf("unbound device not explained:\n%s", body)
+	}
+	b.decide(da.str("user_code"), devPerpetual, "approve")
+	// Now Back Office is this PC's: first in the list, ahead of Main Store.
+	_, body = b.get("/device?install_code=IC-9")
+	if got := firstOption(body); !strings.Contains(got, "Back Office (SRV-PERP) — this PC") {
+		t.Errorf("first device for IC-9 %q", got)
+	}
+	if strings.Count(body, "this PC") != 1 {
+		t.Errorf("more than one device marked:\n%s", body)
+	}
+}

@@ -55,7 +55,15 @@ const (
 	CodeNotAvailable     ErrorCode = "not_available"
 	CodeSuperseded       ErrorCode = "superseded"
 	CodeNotHeld          ErrorCode = "not_held"
+	// CodeInstallUnlicensed: an install code is registered to a key only
+	// when that key holds a license token for the install (the DPoP key of
+	// a live authorization of a device of the customer's organization).
+	CodeInstallUnlicensed ErrorCode = "install_unlicensed"
 )
+
+// CodeTooManyRequests: the caller is over a rate limit; the answer is 429
+// with Retry-After.
+const CodeTooManyRequests ErrorCode = "too_many_requests"
 
 // Reason says why an OAuth error happened where the OAuth code alone is too
 // coarse: invalid_grant or access_denied because the license was revoked
@@ -79,6 +87,11 @@ const (
 	// ReasonInstallMismatch: the device is bound to a PC with another
 	// install code.
 	ReasonInstallMismatch Reason = "install_mismatch"
+	// ReasonStaleRequest: a signed request's issued_at is more than
+	// MaxRequestAge away from the authority's clock.
+	ReasonStaleRequest Reason = "stale_request"
+	// ReasonReplayed: the same signed request was sent before.
+	ReasonReplayed Reason = "replayed"
 )
 
 // ErrorAnswer is every error body the authority sends: RFC 6749 §5.2's

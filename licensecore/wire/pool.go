@@ -64,6 +64,10 @@ const (
 // might ever sign.
 const poolSigContext = "licensedesk-pool-v1\n"
 
+// MaxRequestAge is how far a pool request's issued_at may be from the
+// authority's clock, either way.
+const MaxRequestAge = 10 * time.Minute
+
 // MaxPoolEnvelope bounds a pool request body.
 const MaxPoolEnvelope = 8 << 10
 

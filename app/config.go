@@ -123,11 +123,9 @@ func newFlagSet(name string, c *Config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, name, stderr) }
-	def, _ := os.UserConfigDir()
+	def := defaultDataDir(false)
 	if env := os.Getenv("LICENSEDESK_HOME"); env != "" {
 		def = env
-	} else if def != "" {
-		def = filepath.Join(def, "licensedesk")
 	}
 	fs.StringVar(&c.DataDir, "data", def, "directory for the license store and log (env LICENSEDESK_HOME)")
 	fs.StringVar(&c.AuthorityURL, "authority", "", "Authorization server URL (default: saved setting, else "+DefaultAuthorityURL+")")

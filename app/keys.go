@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -102,7 +101,7 @@ func keyringAccount(dataDir string) string {
 // appListening tells whether an agent runs on dataDir: its socket
 // answers (nothing is sent).
 func appListening(dataDir string) bool {
-	conn, err := net.DialTimeout("unix", filepath.Join(dataDir, agentSocket), time.Second)
+	conn, err := dialLocal(filepath.Join(dataDir, agentSocket), time.Second)
 	if err != nil {
 		return false
 	}

@@ -32,6 +32,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "licensedesk:", err)
 		return 2
 	}
+	if cfg.Command != "" && cfg.Command != "tray" {
+		stdout, stderr = attachConsole(stdout, stderr)
+	}
 	switch cfg.Command {
 	case "":
 		return runGUI(cfg, stderr)

@@ -91,15 +91,15 @@ var errInstanceRunning = errors.New("already running")
 // another instance answers, it is asked to show itself and
 // errInstanceRunning is returned.
 func claimInstance(path string, show func()) (net.Listener, error) {
-	l, err := net.Listen("unix", path)
+	l, err := listenLocal(path)
 	if err != nil {
-		if conn, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
+		if conn, derr := dialLocal(path, time.Second); derr == nil {
 			_, _ = conn.Write([]byte("show\n"))
 			conn.Close()
 			return nil, errInstanceRunning
 		}
-		_ = os.Remove(path) // nobody answers: a crashed instance's socket
-		if l, err = net.Listen("unix", path); err != nil {
+		removeStale(path) // nobody answers: a crashed instance's socket
+		if l, err = listenLocal(path); err != nil {
 			return nil, err
 		}
 	}
@@ -124,7 +124,7 @@ func claimInstance(path string, show func()) (net.Listener, error) {
 // startTray starts the tray process unless one answers on its socket; it
 // lives on after the window closes.
 func startTray(cfg Config, log zerolog.Logger) {
-	if conn, err := net.DialTimeout("unix", filepath.Join(cfg.DataDir, traySocket), time.Second); err == nil {
+	if conn, err := dialLocal(filepath.Join(cfg.DataDir, traySocket), time.Second); err == nil {
 		conn.Close()
 		return
 	}

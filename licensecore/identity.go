@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 
 	"licensedesk/licensecore/wire"
@@ -26,20 +25,12 @@ func InstallCode(machineID string) string {
 	return b.String()
 }
 
-// MachineIDFromOS returns the systemd/D-Bus machine id, without a store
-// (FileSecrets seals with it before the store can open).
-func MachineIDFromOS() (string, error) {
-	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id"} {
-		if raw, err := os.ReadFile(p); err == nil {
-			if id := strings.TrimSpace(string(raw)); id != "" {
-				return id, nil
-			}
-		}
-	}
-	return "", errors.New("this PC has no machine id (/etc/machine-id)")
-}
+// MachineIDFromOS returns the operating system's stable id of this PC (the
+// systemd/D-Bus machine id; on Windows the registry's MachineGuid), without
+// a store (FileSecrets seals with it before the store can open).
+func MachineIDFromOS() (string, error) { return machineIDFromOS() }
 
-// MachineID returns the systemd/D-Bus machine id. When the PC has none, a
+// MachineID returns MachineIDFromOS. When the PC has none, a
 // random id is kept in the store so the install code is still stable.
 func MachineID(s *Store) (string, error) {
 	if id, err := MachineIDFromOS(); err == nil {

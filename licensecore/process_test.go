@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -92,7 +91,7 @@ func TestStoreSecondProcess(t *testing.T) {
 	}
 }
 
-// TestStoreCrash kills a writer with SIGKILL at a few points and checks
+// TestStoreCrash kills a writer (SIGKILL; TerminateProcess on Windows) at a few points and checks
 // that every write it had reported committed survived, and nothing is
 // corrupt.
 func TestStoreCrash(t *testing.T) {
@@ -141,7 +140,7 @@ func TestStoreCrash(t *testing.T) {
 	}
 }
 
-// runAndKill starts cmd, reads its "committed N" lines and sends SIGKILL as
+// runAndKill starts cmd, reads its "committed N" lines and kills it as
 // soon as N reaches killAt. It returns the last N reported.
 func runAndKill(t *testing.T, cmd *exec.Cmd, killAt int) int {
 	t.Helper()
@@ -162,13 +161,13 @@ func runAndKill(t *testing.T, cmd *exec.Cmd, killAt int) int {
 		}
 		last = n
 		if n >= killAt {
-			mustNil(t, cmd.Process.Signal(syscall.SIGKILL))
+			mustNil(t, cmd.Process.Kill())
 			break
 		}
 	}
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+	if !errors.As(err, &exit) || !WasKilled(exit.ProcessState) {
 		t.Fatalf("child was not killed (last commit %d): %v\n%s", last, err, stderr.String())
 	}
 	if last < killAt {

@@ -198,7 +198,8 @@ func randomHex(n int) string {
 const SecretsFileName = "secrets.sealed"
 
 // The sealed file: magic, a random salt (new on every write), a GCM nonce,
-// then the sealed JSON object of name → value. The AES-256 key is
+// then the sealed JSON object of name → value (nonce and sealed object
+// wrapped by sealLocal: DPAPI on Windows). The AES-256 key is
 // HKDF-SHA256 of the machine id and the salt; magic and salt are
 // authenticated too.
 var secretsMagic = []byte("LDSECRETS1\n")
@@ -209,7 +210,7 @@ const (
 )
 
 // FileSecrets keeps secrets in dir/secrets.sealed (mode 0600, replaced
-// atomically), sealed with a key derived from machineID: a copy on a PC
+// atomically; on Windows sealed with DPAPI for the account too), sealed with a key derived from machineID: a copy on a PC
 // with another machine id opens to nothing (ErrSecretsForeign). The
 // machine id is readable by anyone on the PC, so this guards against a
 // copied folder only, not against another user of the same PC: it is the
@@ -267,7 +268,11 @@ func (f *fileSecrets) Set(name string, value []byte) error {
 	if _, err := rand.Read(nonce); err != nil {
 		return err
 	}
-	out := aead.Seal(append(head, nonce...), nonce, plain, head)
+	body, err := sealLocal(aead.Seal(bytes.Clone(nonce), nonce, plain, head))
+	if err != nil {
+		return err
+	}
+	out := append(head, body...)
 	if err := WriteFileAtomic(f.path, out); err != nil {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
@@ -298,7 +303,10 @@ func (f *fileSecrets) load() (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	rest := raw[headLen:]
+	rest, err := openLocal(raw[headLen:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrSecretsForeign, f.path, err)
+	}
 	if len(rest) < aead.NonceSize()+aead.Overhead() {
 		return nil, fmt.Errorf("%w: %s is truncated", ErrStoreCorrupt, f.path)
 	}

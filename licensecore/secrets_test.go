@@ -117,11 +117,7 @@ func TestSecretsFileRoundTrip(t *testing.T) {
 		t.Errorf("Kind() = %q", sec.Kind())
 	}
 	path := filepath.Join(dir, SecretsFileName)
-	fi, err := os.Stat(path)
-	mustNil(t, err)
-	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
-	}
+	checkLocalFile(t, path, len(secretsMagic)+secretsSaltLen, 0)
 	// A new instance (a restart) on the same PC reads the same values.
 	want, err := sec.Get(SecretInstallKey)
 	mustNil(t, err)
@@ -146,6 +142,9 @@ func TestSecretsFileAtomicWrite(t *testing.T) {
 	mustNil(t, sec.Set(SecretStoreKey, []byte("first")))
 	before, err := os.Stat(path)
 	mustNil(t, err)
+	// On Windows os.Stat reads the file's id when first compared, by path:
+	// compare now, while the path is still the first file.
+	_ = os.SameFile(before, before)
 	mustNil(t, sec.Set(SecretStoreKey, []byte("second")))
 	after, err := os.Stat(path)
 	mustNil(t, err)
@@ -240,7 +239,7 @@ func TestSecretsStoreKeyMovesFromKeyFile(t *testing.T) {
 	s := openTestStore(t, StoreOptions{Dir: dir}) // an earlier version: key file only
 	mustNil(t, s.SetSetting("x", "y"))
 	mustNil(t, s.Close())
-	oldKey, err := os.ReadFile(keyFile)
+	oldKey, err := readLocalKey(keyFile)
 	mustNil(t, err)
 	sec := FileSecrets(data, "machine-a")
 
@@ -310,7 +309,7 @@ func TestSecretsStoreKeyWrongInSecrets(t *testing.T) {
 	s := openTestStore(t, StoreOptions{Dir: dir})
 	mustNil(t, s.SetSetting("x", "y"))
 	mustNil(t, s.Close())
-	fileKey, err := os.ReadFile(dir + ".key")
+	fileKey, err := readLocalKey(dir + ".key")
 	mustNil(t, err)
 	sec := FileSecrets(data, "machine-a")
 	mustNil(t, sec.Set(SecretStoreKey, bytes.Repeat([]byte{9}, 32)))

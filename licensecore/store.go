@@ -106,7 +106,8 @@ type StoreOptions struct {
 	// Dir is the Badger directory, e.g. <config dir>/licensedesk/store.
 	Dir string
 	// KeyFile holds the 32-byte encryption key; default Dir + ".key",
-	// beside the store. It is created with mode 0600 on first run. With
+	// beside the store. It is created with mode 0600 on first run (on
+	// Windows sealed with DPAPI for the account instead). With
 	// Secrets it holds the key only until the store has opened with it and
 	// the key is in Secrets: an earlier version's key moves there, and a
 	// new store's key is made here (O_EXCL, so two first runs agree on
@@ -196,9 +197,9 @@ func mapOpenError(err error) error {
 	switch msg := err.Error(); {
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
 		return fmt.Errorf("%w: %w", ErrStoreCorrupt, err)
-	// Badger wraps the flock failure and its checksum errors with %+v, not
-	// %w, so only their words identify them.
-	case strings.Contains(msg, "Cannot acquire directory lock"):
+	// Badger wraps the lock failure and its checksum errors with %+v, not
+	// %w, so only their words identify them (dbopt.InUse: per platform).
+	case dbopt.InUse(err):
 		return fmt.Errorf("%w (the license store is in use by another process)", ErrAlreadyRunning)
 	case strings.Contains(msg, "checksum"), strings.Contains(msg, "corrupt"):
 		return fmt.Errorf("%w: %v", ErrStoreCorrupt, err)
@@ -217,7 +218,7 @@ func openWithSecrets(opts StoreOptions) (*badger.DB, []byte, error) {
 		return nil, nil, err
 	}
 	inFile, err := readKeyFile(opts.KeyFile)
-	if errors.Is(err, ErrStoreCorrupt) && inSecrets != nil {
+	if (errors.Is(err, ErrStoreCorrupt) || errors.Is(err, ErrStoreKeyMissing)) && inSecrets != nil {
 		opts.Logger.Warn().Err(err).Msg("the store key is in the " + kind + "; the damaged key file is ignored")
 		inFile, err = nil, nil
 	}
@@ -282,20 +283,36 @@ func openWithSecrets(opts StoreOptions) (*badger.DB, []byte, error) {
 
 // readKeyFile returns the key in path, nil when there is no such file.
 func readKeyFile(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
+	key, err := readLocalKey(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("read store key: %w", err)
+		return nil, err
 	case len(key) != 32:
 		return nil, fmt.Errorf("%w: key file %s has %d bytes, want 32", ErrStoreCorrupt, path, len(key))
 	}
 	return key, nil
 }
 
+// readLocalKey reads the key file and opens it (sealLocal).
+func readLocalKey(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("read store key: %w", err)
+	}
+	key, err := openLocal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrStoreKeyMissing, path, err)
+	}
+	return key, nil
+}
+
 func loadOrCreateKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
+	key, err := readLocalKey(path)
 	switch {
 	case err == nil:
 		if len(key) != 32 {
@@ -303,7 +320,7 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		}
 		return key, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("read store key: %w", err)
+		return nil, err
 	}
 	key = make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -320,7 +337,11 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create store key: %w", err)
 	}
-	if _, err := f.Write(key); err != nil {
+	sealed, err := sealLocal(key)
+	if err == nil {
+		_, err = f.Write(sealed)
+	}
+	if err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -216,6 +217,9 @@ func assertNotInFiles(t *testing.T, when, root string, secrets map[string]string
 			return err
 		}
 		data, err := os.ReadFile(path)
+		if err != nil && d.Name() == "LOCK" && runtime.GOOS == "windows" {
+			return nil // held open with no sharing while the store is open; it holds nothing
+		}
 		if err != nil {
 			return err
 		}
@@ -246,11 +250,7 @@ func TestStoreKeyFile(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openTestStore(t, tc.opts)
-			fi, err := os.Stat(tc.keyPath)
-			mustNil(t, err)
-			if fi.Mode().Perm() != 0o600 || fi.Size() != 32 {
-				t.Errorf("key file: mode %v, %d bytes; want 0600 and 32", fi.Mode().Perm(), fi.Size())
-			}
+			checkLocalFile(t, tc.keyPath, 0, 32)
 			key, err := os.ReadFile(tc.keyPath)
 			mustNil(t, err)
 			mustNil(t, s.SetSetting("x", "y"))

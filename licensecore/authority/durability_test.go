@@ -73,8 +73,10 @@ func TestClosed(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("healthz after Close: %d", resp.StatusCode)
 	}
-	if _, err := authority.New(e.opts); err != nil {
+	if again, err := authority.New(e.opts); err != nil {
 		t.Errorf("reopen after Close: %v", err)
+	} else if err := again.Close(); err != nil {
+		t.Errorf("close after the reopen: %v", err)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -165,7 +164,7 @@ func openBadger(dir string, key []byte, log zerolog.Logger) (*badger.DB, error) 
 	case errors.Is(err, badger.ErrEncryptionKeyMismatch):
 		return nil, fmt.Errorf("%w: it does not open the data directory %s (check the key file or %s; a directory written without encryption by an older authority cannot be opened either)",
 			ErrWrongKey, dir, KeyEnv)
-	case strings.Contains(err.Error(), "Cannot acquire directory lock"):
+	case dbopt.InUse(err):
 		return nil, fmt.Errorf("%w: %s", ErrAlreadyRunning, dir)
 	}
 	return nil, fmt.Errorf("authority: open store %s: %w", dir, err)

@@ -68,7 +68,7 @@ define in_desktop
 	@rm -rf $(ARTIFACTS)/e2e; mkdir -p $(ARTIFACTS)
 	@xdg=$$(mktemp -d); chmod 700 $$xdg; mkdir -m 700 $$xdg/data; \
 	xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- \
-	  env LICENSEDESK_E2E=1 LICENSEDESK_KEYRING=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) \
+	  env LICENSEDESK_E2E=1 LICENSEDESK_KEYRING=1 LICENSEDESK_ARTIFACTS=$(ARTIFACTS) LICENSEDESK_SHOTS=$(ARTIFACTS)/screens \
 	    XDG_RUNTIME_DIR=$$xdg XDG_DATA_HOME=$$xdg/data \
 	  sh -c 'printf test | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 1; exec "$$@"' in_desktop $(1); \
 	rc=$$?; rm -rf $$xdg; exit $$rc
@@ -85,7 +85,8 @@ unit: test-deps
 e2e: test-deps
 	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '^TestEndToEnd' -v ./app)
 
-test: lint unit
+# The Windows lane (wine) runs after the Linux suites; see docs/INSTALL.md.
+test: lint unit windows-test
 
 bench: test-deps
 	bash bench/licensecore-bench.sh

@@ -45,13 +45,12 @@ func requireAgentTools(t *testing.T, tools ...string) {
 
 // agentRun is a `licensedesk agent` process on its own data directory.
 type agentRun struct {
-	t          *testing.T
-	bin, home  string
-	socket     string
-	env        []string
-	p          *proc
-	authority  *authorityRun
-	installKey string
+	t         *testing.T
+	bin, home string
+	socket    string
+	env       []string
+	p         *proc
+	authority *authorityRun
 }
 
 func startAgent(ctx context.Context, t *testing.T, bin, art string, auth *authorityRun) *agentRun {

@@ -2,6 +2,7 @@ package screens
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,16 @@ func (f *fakePool) TotalCapacity() (licensecore.PoolTotals, error) {
 	return t, nil
 }
 func (f *fakePool) PlanTransfer(ids []string) (licensecore.TransferPlan, error) {
-	return licensecore.TransferPlan{Before: licensecore.PoolTotals{Devices: 12}, After: licensecore.PoolTotals{Devices: 4}}, nil
+	var plan licensecore.TransferPlan
+	for _, a := range f.mine {
+		plan.Before.Devices += a.Devices
+		if ids == nil || slices.Contains(ids, a.ID) {
+			plan.Licenses = append(plan.Licenses, a)
+		} else {
+			plan.After.Devices += a.Devices
+		}
+	}
+	return plan, nil
 }
 
 func TestPoolScreen(t *testing.T) {
@@ -135,8 +145,7 @@ func TestPoolScreen(t *testing.T) {
 	if len(p.available) != 3 || p.poolEmpty.Visible() {
 		t.Fatalf("download: %d licenses", len(p.available))
 	}
-	p.pickPool["P-1"], p.pickPool["P-2"] = true, true
-	p.updateButtons()
+	pick(t, p.poolTable, "P-1", "P-2")
 	test.Tap(p.activateBtn)
 	if len(p.available) != 1 || len(p.activated) != 2 || p.totals.Text != "Capacity from cloud licenses: 12 devices" {
 		t.Fatalf("after activation: pool %d, mine %d, %q", len(p.available), len(p.activated), p.totals.Text)
@@ -149,7 +158,7 @@ func TestPoolScreen(t *testing.T) {
 	svc.available = []wire.PoolLicense{mnt, {ID: "P-4", Kind: wire.PoolCapacity, Devices: 1}}
 	test.Tap(p.downloadBtn)
 	svc.stopAfter = 1
-	p.pickPool["P-3"], p.pickPool["P-4"] = true, true
+	pick(t, p.poolTable, "P-3", "P-4")
 	p.onActivate()
 	if len(p.activated) != 3 || !strings.Contains(p.run.msg.Text, "Activated 1 of 2") {
 		t.Fatalf("cancelled batch: mine %d, %q", len(p.activated), p.run.msg.Text)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -89,23 +88,13 @@ func TestAdminGate(t *testing.T) {
 // with the error beside the field.
 func TestDialogs(t *testing.T) {
 	t.Run("remove", func(t *testing.T) {
-		test.NewTempApp(t)
-		gate := &fakeGate{}
-		w := goldenWindow(t, nil)
-		svc := &fakeLifecycle{st: licensedStatus()}
-		m := newManage(t.Context(), svc, gate, w, NewStatusBinding(svc.st), &fakeOpener{}, func(licensecore.Status) {}, syncAsync)
-		showIn(w, m.buildUI())
-		tap(t, m.removeBtn)
-		top := w.Canvas().Overlays().Top()
-		if top == nil {
-			t.Fatal("no dialog")
-		}
+		gate, w, top := manageDialog(t, func(m *manage) *widget.Button { return m.removeBtn })
 		remove, keep := findButton(t, top, "Remove license"), findButton(t, top, "Keep")
 		if remove.(*widget.Button).Importance != widget.DangerImportance || keep == nil {
 			t.Errorf("Remove license importance %v", remove.(*widget.Button).Importance)
 		}
 		assertGolden(t, "dialog_remove.xml", w)
-		w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+		escape(t, w)
 		if w.Canvas().Overlays().Top() != nil || len(gate.actions) != 0 {
 			t.Errorf("Escape: dialog still shown %v, gate asked %v", w.Canvas().Overlays().Top() != nil, gate.actions)
 		}

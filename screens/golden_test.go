@@ -43,22 +43,10 @@ func showIn(w fyne.Window, content fyne.CanvasObject) {
 }
 
 // assertGolden lays the window out as the desktop driver does before it
-// draws, then compares its markup with testdata/name.
-//
-// Before every frame the desktop driver lays out again each parent whose
-// children's minimum size changed, so the layout settles within a few
-// frames. Fyne's test canvas lays out only on Resize and Refresh, so without these passes a
-// message shown after the screen was built stays at 0x0 and a wrapped
-// label keeps the height of its first, narrower layout.
+// draws (settle), then compares its markup with testdata/name.
 func assertGolden(t *testing.T, name string, w fyne.Window) {
 	t.Helper()
-	for range 5 {
-		before := test.RenderToMarkup(w.Canvas())
-		layoutPass(w.Content())
-		if test.RenderToMarkup(w.Canvas()) == before {
-			break
-		}
-	}
+	settle(w)
 	test.AssertRendersToMarkup(t, name, w.Canvas())
 	saveShot(t, name, w)
 }
@@ -79,6 +67,23 @@ func saveShot(t *testing.T, name string, w fyne.Window) {
 	defer f.Close()
 	if err := png.Encode(f, w.Canvas().Capture()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// settle lays the window out as the desktop driver does before it draws.
+//
+// Before every frame the desktop driver lays out again each parent whose
+// children's minimum size changed, so the layout settles within a few
+// frames. Fyne's test canvas lays out only on Resize and Refresh, so
+// without these passes a message shown after the screen was built stays at
+// 0x0 and a wrapped label keeps the height of its first, narrower layout.
+func settle(w fyne.Window) {
+	for range 5 {
+		before := test.RenderToMarkup(w.Canvas())
+		layoutPass(w.Content())
+		if test.RenderToMarkup(w.Canvas()) == before {
+			break
+		}
 	}
 }
 
@@ -356,68 +361,67 @@ func (h *haltingPool) ActivatePool(ctx context.Context, sess *licensecore.AdminS
 	return h.fakePool.ActivatePool(ctx, sess, ids, func(int, int) {})
 }
 
-func TestGoldenPool(t *testing.T) {
-	// Descriptions as the license service words them.
-	cap8 := wire.PoolLicense{ID: "P-1", Kind: wire.PoolCapacity, Devices: 8, TransferDate: t0.AddDate(0, 0, -20)}
-	cap1 := wire.PoolLicense{ID: "P-2", Kind: wire.PoolCapacity, Devices: 1, TransferDate: t0.AddDate(0, 0, -5)}
-	mnt := wire.PoolLicense{ID: "P-3", Kind: wire.PoolMaintenance, MaintenanceUntil: t0.AddDate(1, 0, 0),
-		TransferDate: t0.AddDate(0, -2, 0)}
-	mine := licensecore.ActivatedLicense{PoolLicense: wire.PoolLicense{ID: "P-0", Kind: wire.PoolCapacity, Devices: 4,
-		TransferDate: t0.AddDate(0, -3, 0)}, State: licensecore.ActivationActive, ActivatedAt: t0.AddDate(0, 0, -30)}
-
-	type fixture struct {
-		p *pool
-		w fyne.Window
-	}
-	// setup shows the screen and downloads the pool's list.
-	setup := func(t *testing.T, svc PoolService) *fixture {
-		test.NewTempApp(t)
-		w := goldenWindow(t, nil)
-		p := newPool(t.Context(), svc, &fakeGate{}, w, syncAsync)
-		p.loc = time.UTC
-		showIn(w, p.buildUI())
-		tap(t, p.downloadBtn)
-		return &fixture{p: p, w: w}
-	}
-	pick := func(p *pool, ids ...string) {
-		// As clicking the rows' check boxes does.
-		for _, id := range ids {
-			p.pickPool[id] = true
+// rowCheck is the check box of license id in table.
+func rowCheck(t *testing.T, table *fyne.Container, id string) *widget.Check {
+	t.Helper()
+	for i := 4; i+1 < len(table.Objects); i += 4 {
+		if table.Objects[i+1].(*widget.Label).Text == id {
+			return table.Objects[i].(*widget.Check)
 		}
-		p.poolList.Refresh()
-		p.updateButtons()
 	}
+	t.Fatalf("no license %s in the table", id)
+	return nil
+}
 
+// pick clicks the check boxes of ids in table.
+func pick(t *testing.T, table *fyne.Container, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		test.Tap(rowCheck(t, table, id))
+	}
+}
+
+func TestGoldenPool(t *testing.T) {
 	t.Run("empty", func(t *testing.T) {
-		f := setup(t, &fakePool{})
+		f := newPoolFixture(t, &fakePool{}, goldenSize)
 		if !f.p.poolEmpty.Visible() || f.p.poolEmpty.Text != "The cloud pool has no license available for this customer." {
 			t.Errorf("empty pool: shown %v %q", f.p.poolEmpty.Visible(), f.p.poolEmpty.Text)
 		}
 		if !f.p.activateBtn.Disabled() || !f.p.all.Disabled() {
 			t.Error("actions enabled with nothing to act on")
 		}
+		if f.p.poolTable.Visible() || f.p.mineTable.Visible() {
+			t.Errorf("empty tables shown: pool %v, this server %v", f.p.poolTable.Visible(), f.p.mineTable.Visible())
+		}
 		assertGolden(t, "pool_empty.xml", f.w)
 	})
 
-	t.Run("loaded", func(t *testing.T) {
-		fake := &fakePool{available: []wire.PoolLicense{cap8, cap1, mnt}, mine: []licensecore.ActivatedLicense{mine}}
-		f := setup(t, fake)
-		pick(f.p, "P-1")
-		if len(f.p.available) != 3 || f.p.poolEmpty.Visible() || f.p.activateBtn.Disabled() {
-			t.Errorf("pool %d licenses, empty line shown %v, Activate disabled %v",
-				len(f.p.available), f.p.poolEmpty.Visible(), f.p.activateBtn.Disabled())
+	loaded := func(t *testing.T, name string, size fyne.Size) {
+		f := newPoolFixture(t, loadedPool(), size)
+		pick(t, f.p.poolTable, "POOL-CAP-8")
+		if got := picked(f.p.pickPool); len(f.p.available) != 3 || f.p.poolEmpty.Visible() || f.p.activateBtn.Disabled() ||
+			len(got) != 1 || got[0] != "POOL-CAP-8" {
+			t.Errorf("pool %d licenses, picked %v, empty line shown %v, Activate disabled %v",
+				len(f.p.available), got, f.p.poolEmpty.Visible(), f.p.activateBtn.Disabled())
 		}
 		if got := f.p.totals.Text; got != "Capacity from cloud licenses: 4 devices" {
 			t.Errorf("totals %q", got)
 		}
-		assertGolden(t, "pool_loaded.xml", f.w)
-	})
+		if !f.shows("Maintenance until 31 Dec 2027") {
+			t.Errorf("maintenance license not shown; screen shows %q", texts(f.ui))
+		}
+		assertGolden(t, name, f.w)
+		if min := f.ui.MinSize(); min.Width > size.Width {
+			t.Errorf("the screen needs %v wide, the window is %v", min.Width, size.Width)
+		}
+	}
+	t.Run("loaded", func(t *testing.T) { loaded(t, "pool_loaded.xml", goldenSize) })
+	t.Run("narrow", func(t *testing.T) { loaded(t, "narrow_pool.xml", fyne.NewSize(500, 700)) })
 
 	t.Run("activating", func(t *testing.T) {
-		fake := &fakePool{available: []wire.PoolLicense{cap8, cap1, mnt}, mine: []licensecore.ActivatedLicense{mine}}
-		halt := &haltingPool{fakePool: fake, halfway: make(chan struct{}, 1), release: make(chan struct{})}
-		f := setup(t, halt)
-		pick(f.p, "P-1", "P-2")
+		halt := &haltingPool{fakePool: loadedPool(), halfway: make(chan struct{}, 1), release: make(chan struct{})}
+		f := newPoolFixture(t, halt, goldenSize)
+		pick(t, f.p.poolTable, "POOL-CAP-8", "POOL-CAP-1")
 		// Only the batch runs in the background, as in the app.
 		tr := newTracker(t)
 		f.p.async = tr.run
@@ -442,6 +446,24 @@ func TestGoldenPool(t *testing.T) {
 		if f.p.progressBox.Visible() || f.p.run.msg.Text != "Activated 2 licenses on this server." {
 			t.Errorf("after the batch: progress shown %v, message %q", f.p.progressBox.Visible(), f.p.run.msg.Text)
 		}
+		if len(f.p.activated) != 3 || len(f.p.mineTable.Objects) != 4*4 {
+			t.Errorf("after the batch: %d activated, %d cells in the table", len(f.p.activated), len(f.p.mineTable.Objects))
+		}
+	})
+
+	t.Run("transfer_dialog", func(t *testing.T) {
+		f := newPoolFixture(t, loadedPool(), goldenSize)
+		pick(t, f.p.mineTable, "POOL-CAP-4")
+		tap(t, f.p.transferBtn)
+		top := f.w.Canvas().Overlays().Top()
+		if top == nil {
+			t.Fatal("no dialog")
+		}
+		if b := findButton(t, top, "Transfer to cloud"); b.(*widget.Button).Importance != widget.DangerImportance {
+			t.Errorf("Transfer to cloud importance %v", b.(*widget.Button).Importance)
+		}
+		findButton(t, top, "Keep")
+		assertGolden(t, "dialog_transfer.xml", f.w)
 	})
 }
 

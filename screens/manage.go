@@ -176,10 +176,16 @@ func (m *manage) onSwitch() {
 		m.run.say(Explain(licensecore.ErrNotLicensed), false)
 		return
 	}
-	to := otherType(st.License.Type)
-	what := "Switch this license from " + typeName(st.License.Type) + " to " + typeName(to)
-	dialog.ShowConfirm("Switch license model",
-		what+"?\n\nThe request must be approved on the Authorization server. The license stays active meanwhile.",
+	showEsc(m.win, m.switchDialog(st.License.Type))
+}
+
+// switchDialog asks before requesting a switch away from license type
+// from; its buttons name the choice and Escape cancels.
+func (m *manage) switchDialog(from wire.LicenseType) *dialog.ConfirmDialog {
+	to := otherType(from)
+	what := "Switch this license from " + typeName(from) + " to " + typeName(to)
+	text := wrapped(what + "?\n\nThe request must be approved on the Authorization server. The license stays active meanwhile.")
+	d := dialog.NewCustomConfirm("Switch license model", "Request the switch", "Cancel", text,
 		func(ok bool) {
 			if !ok {
 				return
@@ -198,6 +204,8 @@ func (m *manage) onSwitch() {
 				})
 			})
 		}, m.win)
+	d.Resize(fyne.NewSize(480, 0))
+	return d
 }
 
 func (m *manage) onCheckSwitch() {

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -46,7 +47,8 @@ type pool struct {
 	pickPool  map[string]bool
 	pickMine  map[string]bool
 
-	poolList, mineList                         *widget.List
+	cols                                       *columns
+	poolTable, mineTable                       *fyne.Container
 	totals, poolEmpty                          *widget.Label
 	downloadBtn, activateBtn, transferBtn, all *widget.Button
 	progress                                   *widget.ProgressBar
@@ -65,42 +67,47 @@ func newPool(ctx context.Context, svc PoolService, gate Gate, win fyne.Window, a
 		pickPool: map[string]bool{}, pickMine: map[string]bool{}}
 }
 
-// row is one line of either list: a check box and the license's columns.
-func newRow() fyne.CanvasObject {
-	return container.NewBorder(nil, nil, widget.NewCheck("", nil), nil,
-		container.NewGridWithColumns(3, widget.NewLabel(""), widget.NewLabel(""), widget.NewLabel("")))
+// licenseRow is one license in either table.
+type licenseRow struct {
+	id, date, desc string
 }
 
-func setRow(o fyne.CanvasObject, picked bool, onPick func(bool), cols ...string) {
-	b := o.(*fyne.Container)
-	grid := b.Objects[0].(*fyne.Container)
-	check := b.Objects[1].(*widget.Check)
-	check.OnChanged = nil // not a user's click
-	check.SetChecked(picked)
-	check.OnChanged = onPick
-	for i, c := range cols {
-		grid.Objects[i].(*widget.Label).SetText(c)
+// newLicenseTable is a table of licenses under the headings License ID,
+// date and Description, with a check box before each license; the rows
+// come from setLicenseRows.
+func newLicenseTable(cols *columns, date string) *fyne.Container {
+	return cols.newTable(layout.NewSpacer(), heading("License ID"), heading(date), heading("Description"))
+}
+
+// setLicenseRows shows rows in t, one of cols' tables, under its
+// headings, each checked as picks says; a click on a check box calls pick.
+// An empty table is hidden: a header over nothing says less than the line
+// above it.
+func setLicenseRows(cols *columns, t *fyne.Container, rows []licenseRow, picks map[string]bool, pick func(id string, on bool)) {
+	cells := t.Objects[:4:4]
+	for _, r := range rows {
+		check := widget.NewCheck("", nil)
+		check.SetChecked(picks[r.id])
+		check.OnChanged = func(on bool) { pick(r.id, on) }
+		cells = append(cells, check, widget.NewLabel(r.id), widget.NewLabel(r.date), wrapped(r.desc))
 	}
+	t.Objects = cells
+	if len(rows) == 0 {
+		t.Hide()
+	} else {
+		t.Show()
+	}
+	cols.refresh()
 }
 
 func (p *pool) buildUI() fyne.CanvasObject {
-	p.poolList = widget.NewList(func() int { return len(p.available) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
-		l := p.available[i]
-		setRow(o, p.pickPool[l.ID], func(on bool) { p.pickPool[l.ID] = on; p.updateButtons() },
-			l.ID, formatDate(l.TransferDate, p.loc), describePool(l))
-	})
-	p.mineList = widget.NewList(func() int { return len(p.activated) }, newRow, func(i widget.ListItemID, o fyne.CanvasObject) {
-		a := p.activated[i]
-		desc := describePool(a.PoolLicense)
-		if a.State == licensecore.ActivationReturning {
-			desc += " (returning to the cloud)"
-		}
-		setRow(o, p.pickMine[a.ID], func(on bool) { p.pickMine[a.ID] = on; p.updateButtons() },
-			a.ID, formatDate(a.ActivatedAt, p.loc), desc)
-	})
+	// One set of columns: both tables line up with each other.
+	p.cols = &columns{n: 4}
+	p.poolTable = newLicenseTable(p.cols, "Transfer Date")
+	p.mineTable = newLicenseTable(p.cols, "Activated")
 	p.poolEmpty = widget.NewLabel("Click Download licenses from the cloud to see the licenses available to this customer.")
 	p.poolEmpty.Wrapping = fyne.TextWrapWord
-	p.totals = widget.NewLabel("")
+	p.totals = wrapped("")
 	p.downloadBtn = widget.NewButtonWithIcon("Download licenses from the cloud", theme.DownloadIcon(), p.onDownload)
 	p.activateBtn = widget.NewButtonWithIcon("Activate", theme.ConfirmIcon(), p.onActivate)
 	p.activateBtn.Importance = widget.HighImportance
@@ -112,24 +119,14 @@ func (p *pool) buildUI() fyne.CanvasObject {
 	p.progressBox = container.NewBorder(nil, nil, nil, p.cancelBtn, p.progress)
 	p.progressBox.Hide()
 
-	header := func(date string) fyne.CanvasObject {
-		return container.NewGridWithColumns(3, heading("License ID"), heading(date), heading("Description"))
-	}
-	sized := func(l *widget.List) fyne.CanvasObject {
-		// Lists have no minimum height of their own inside a VBox. They
-		// stay narrower than the window so the wheel over the margin
-		// scrolls the page rather than the list.
-		return container.NewGridWrap(fyne.NewSize(660, 150), l)
-	}
+	p.showPool()
 	p.reloadActivated()
 	p.updateButtons()
 	return container.NewVBox(screenTitle("Cloud licenses"),
-		heading("Available in the cloud pool"), p.downloadBtn, p.poolEmpty,
-		header("Transfer Date"), sized(p.poolList),
+		heading("Available in the cloud pool"), p.downloadBtn, p.poolEmpty, p.poolTable,
 		container.NewHBox(p.activateBtn), p.progressBox,
 		widget.NewSeparator(),
-		heading("Activated on this server"), p.totals,
-		header("Activated"), sized(p.mineList),
+		heading("Activated on this server"), p.totals, p.mineTable,
 		container.NewHBox(p.transferBtn, p.all),
 		p.run.busy.box, p.run.msg)
 }
@@ -179,7 +176,29 @@ func (p *pool) reloadActivated() {
 		}
 		p.totals.SetText(line)
 	}
-	p.mineList.Refresh()
+	p.showMine()
+}
+
+// showPool shows the licenses available in the cloud pool.
+func (p *pool) showPool() {
+	rows := make([]licenseRow, len(p.available))
+	for i, l := range p.available {
+		rows[i] = licenseRow{l.ID, formatDate(l.TransferDate, p.loc), describePool(l)}
+	}
+	setLicenseRows(p.cols, p.poolTable, rows, p.pickPool, func(id string, on bool) { p.pickPool[id] = on; p.updateButtons() })
+}
+
+// showMine shows the licenses activated on this server.
+func (p *pool) showMine() {
+	rows := make([]licenseRow, len(p.activated))
+	for i, a := range p.activated {
+		desc := describePool(a.PoolLicense)
+		if a.State == licensecore.ActivationReturning {
+			desc += " (returning to the cloud)"
+		}
+		rows[i] = licenseRow{a.ID, formatDate(a.ActivatedAt, p.loc), desc}
+	}
+	setLicenseRows(p.cols, p.mineTable, rows, p.pickMine, func(id string, on bool) { p.pickMine[id] = on; p.updateButtons() })
 }
 
 func (p *pool) onDownload() {
@@ -193,7 +212,7 @@ func (p *pool) onDownload() {
 			return Explain(err)
 		}
 		p.available, p.pickPool = list, map[string]bool{}
-		p.poolList.Refresh()
+		p.showPool()
 		if len(list) == 0 {
 			p.poolEmpty.SetText("The cloud pool has no license available for this customer.")
 			p.poolEmpty.Show()
@@ -238,7 +257,7 @@ func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicense, er
 		return slices.ContainsFunc(done, func(a licensecore.ActivatedLicense) bool { return a.ID == l.ID })
 	})
 	p.pickPool = map[string]bool{}
-	p.poolList.Refresh()
+	p.showPool()
 	p.reloadActivated()
 	p.updateButtons()
 	switch {
@@ -268,8 +287,16 @@ func (p *pool) onTransfer(all bool) {
 		p.run.say(Explain(err), false)
 		return
 	}
-	impact := transferImpact(plan)
-	dialog.ShowConfirm("Transfer to cloud", impact+"\n\nTransfer now?", func(ok bool) {
+	showEsc(p.win, p.transferDialog(ids, plan))
+}
+
+// transferDialog says what returning ids (nil: all) to the cloud pool
+// changes before it is done; its buttons name the choice, the transfer
+// marked as dangerous since registers may lose their license, and Escape
+// keeps the licenses.
+func (p *pool) transferDialog(ids []string, plan licensecore.TransferPlan) *dialog.ConfirmDialog {
+	text := wrapped(transferImpact(plan) + "\n\nTransfer now?")
+	d := dialog.NewCustomConfirm("Transfer to cloud", "Transfer to cloud", "Keep", text, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -292,4 +319,7 @@ func (p *pool) onTransfer(all bool) {
 			})
 		})
 	}, p.win)
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.Resize(fyne.NewSize(480, 0))
+	return d
 }

@@ -82,8 +82,9 @@ unit: test-deps
 	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m ./...)
 
 # Only the desktop end-to-end tests (wizard and tray, offline activation, cloud pool), verbose.
+E2E_RUN ?= ^TestEndToEnd
 e2e: test-deps
-	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '^TestEndToEnd' -v ./app)
+	$(call in_desktop,$(GO) test $(GOFLAGS_T) -race -count=1 -timeout 15m -run '$(E2E_RUN)' -v ./app)
 
 # The Windows lane (wine) runs after the Linux suites; see docs/INSTALL.md.
 test: lint unit windows-test

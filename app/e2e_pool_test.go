@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"context"
+	"encoding/json"
 	"image"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,7 +39,6 @@ var (
 	downloadAt = point{390, 172}
 	poolCheck  = func(row int) point { return point{19, 251 + 39*row} }
 	poolRow    = func(row int) image.Rectangle { return image.Rect(40, 241+39*row, 600, 262+39*row) }
-	activateAt = point{53, 405}
 	wheelAt    = point{700, 450} // right of the lists: the wheel scrolls the page, not a list
 	// Scrolled to the bottom (the page is taller than the window).
 	transferAllAt = func(_, h int) point { return point{305, h - 62} }
@@ -97,11 +99,12 @@ func TestEndToEndCloudPool(t *testing.T) {
 	download("pool-07-downloaded.png")
 	click(ctx, t, win, poolCheck(1)) // poolCap5
 	click(ctx, t, win, poolCheck(2)) // poolMaintenance
-	waitShot(ctx, t, win, art, "pool-08-picked.png", "Activate enabled", nil, func(img image.Image) bool {
+	picked := waitShot(ctx, t, win, art, "pool-08-picked.png", "Activate enabled", nil, func(img image.Image) bool {
 		_, enabled := primaryButton(img)
 		return enabled
 	})
-	click(ctx, t, win, activateAt)
+	clickPrimary(ctx, t, win, picked, "Activate")
+	waitActivated(ctx, t, home, 2)
 	toBottom := func() { scroll(ctx, t, win, wheelAt, 15) }
 	activated := waitShot(ctx, t, win, art, "pool-09-activated.png", "the activated licenses", toBottom, func(img image.Image) bool {
 		return greenIn(img, poolMsg(w, h)) >= 20 && colours(crop(img, activatedRows(w, h))) >= 10
@@ -126,13 +129,15 @@ func TestEndToEndCloudPool(t *testing.T) {
 	// Transfer all to cloud, confirmed.
 	click(ctx, t, win, transferAllAt(w, h))
 	confirm := waitShot(ctx, t, win, art, "pool-10-transfer.png", "the confirmation", nil, func(img image.Image) bool {
-		_, found := primaryButton(img)
+		_, found := dangerButton(img)
 		return found && differs(img, activated) > 0.3
 	})
-	clickPrimary(ctx, t, win, confirm, "Yes, transfer")
-	waitShot(ctx, t, win, art, "pool-11-transferred.png", "the empty list of activated licenses", nil, func(img image.Image) bool {
-		_, dialog := primaryButton(img)
-		return !dialog && greenIn(img, poolMsg(w, h)) >= 20 && colours(crop(img, activatedRows(w, h))) <= 3
+	at, _ := dangerButton(confirm) // "Transfer to cloud", marked as dangerous
+	click(ctx, t, win, at)
+	waitActivated(ctx, t, home, 0)
+	waitShot(ctx, t, win, art, "pool-11-transferred.png", "the screen after the transfer", nil, func(img image.Image) bool {
+		_, dialog := dangerButton(img)
+		return !dialog && greenPixels(img, h) >= 20 // the outcome line
 	})
 	step("transferred back to the cloud")
 
@@ -183,4 +188,27 @@ func poolAt(t *testing.T, auth *authorityRun, customerID string) map[string]auth
 		t.Errorf("the pool has %d licenses, want 3: %+v", len(m), entries)
 	}
 	return m
+}
+
+// waitActivated waits until the agent on home holds n activated cloud
+// licenses (GET /v1/pool/activated on its socket).
+func waitActivated(ctx context.Context, t *testing.T, home string, n int) {
+	t.Helper()
+	c := socketClient(filepath.Join(home, "agent.sock"))
+	for {
+		var got []json.RawMessage
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://agent/v1/pool/activated", nil)
+		if resp, err := c.Do(req); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if len(got) == n {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the agent never held %d activated cloud licenses (last %d)", n, len(got))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -680,11 +680,18 @@ func fillAdminDialog(ctx context.Context, t *testing.T, win, art, name string, p
 // entry's border is too thin, a ticked check box too small). It reports
 // false when there is no such block: no enabled primary button, or only
 // dimmed ones behind a dialog.
-func primaryButton(img image.Image) (point, bool) {
+func primaryButton(img image.Image) (point, bool) { return buttonOf(img, 41, 111, 246) }
+
+// dangerButton is primaryButton for a button marked as dangerous (the
+// theme's error red).
+func dangerButton(img image.Image) (point, bool) { return buttonOf(img, 244, 67, 54) }
+
+// buttonOf finds the largest solid block of the colour (wr, wg, wb).
+func buttonOf(img image.Image, wr, wg, wb int) (point, bool) {
 	isPrimary := func(x, y int) bool {
 		r, g, b, _ := img.At(x, y).RGBA()
-		near := func(v uint32, want int) bool { d := int(v>>8) - want; return d >= -8 && d <= 8 }
-		return near(r, 41) && near(g, 111) && near(b, 246)
+		near := func(v uint32, want int) bool { d := int(v>>8) - want; return d >= -12 && d <= 12 }
+		return near(r, wr) && near(g, wg) && near(b, wb)
 	}
 	const k = 4 // the neighbourhood is (2k+1)² pixels
 	bounds := img.Bounds()

@@ -205,6 +205,9 @@ type fakeRefresh struct {
 
 	verifyDue, switchPending bool
 	verifies, switchChecks   atomic.Int32
+	// stuckPast: the refresh point stays in the past after a refresh (a
+	// PC clock far ahead of the authority's).
+	stuckPast bool
 }
 
 func (f *fakeRefresh) Policy() licensecore.Policy { return licensecore.DefaultPolicy() }
@@ -226,6 +229,9 @@ func (f *fakeRefresh) RefreshNow(context.Context) (licensecore.Status, error) {
 	f.refreshs.Add(1)
 	f.mu.Lock()
 	f.next = time.Now().Add(time.Hour) // the new token's half-life
+	if f.stuckPast {
+		f.next = time.Now().Add(-24 * time.Hour)
+	}
 	f.mu.Unlock()
 	return f.Status(), nil
 }
@@ -389,5 +395,24 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 10 s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRefresherSpacesPastDueRefreshes: a refresh point that stays in the
+// past after every refresh (a PC clock days ahead) gives one refresh, then
+// waits at least a minute, instead of refreshing in a loop.
+func TestRefresherSpacesPastDueRefreshes(t *testing.T) {
+	f := &fakeRefresh{healthy: true, next: time.Now().Add(-time.Hour), stuckPast: true}
+	r := newRefresher(f, zerolog.Nop(), func(licensecore.Status) {})
+	r.tick = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.run(ctx); close(done) }()
+	waitFor(t, func() bool { return f.refreshs.Load() >= 1 })
+	time.Sleep(500 * time.Millisecond) // fifty ticks
+	cancel()
+	<-done
+	if n := f.refreshs.Load(); n != 1 {
+		t.Fatalf("%d refreshes in half a second with the refresh point stuck in the past, want 1", n)
 	}
 }

@@ -60,6 +60,7 @@ func (r *refresher) Kick() {
 func (r *refresher) run(ctx context.Context) {
 	retry := time.Duration(0) // 0: not backing off
 	var retryAt, failingSince time.Time
+	var pastDue time.Duration // the spacing of refreshes whose point stays past
 	for {
 		st := r.svc.Status()
 		r.publish(st)
@@ -103,15 +104,25 @@ func (r *refresher) run(ctx context.Context) {
 			r.log.Info().Err(err).Dur("retry_in", retry).Msg("token refresh postponed")
 			continue
 		}
-		// A refresh point that is still due right after a success (a
-		// clock far off) must not become a loop against the authority.
-		retry, retryAt = 0, time.Now().Add(minRefreshGap)
+		// A refresh point still past right after a success (a PC clock
+		// far ahead of the authority's) must not become a loop: such
+		// refreshes are spaced out, doubling to at most half an hour.
+		retry, retryAt = 0, time.Time{}
+		if !r.svc.NextRefresh().After(time.Now()) {
+			pastDue = min(max(2*pastDue, minRefreshGap), maxPastDueGap)
+			retryAt = time.Now().Add(pastDue)
+		} else {
+			pastDue = 0
+		}
 	}
 }
 
-// minRefreshGap is the least time between two refreshes the refresher
-// starts on its own.
-const minRefreshGap = time.Minute
+// minRefreshGap and maxPastDueGap space out refreshes whose point stays in
+// the past.
+const (
+	minRefreshGap = time.Minute
+	maxPastDueGap = 30 * time.Minute
+)
 
 // housekeeping runs the online checks that are not token refreshes, at most
 // once a tick and only when the authority answers: the daily verification

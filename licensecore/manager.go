@@ -65,16 +65,6 @@ type Manager struct {
 	lic    atomic.Pointer[License]
 	policy atomic.Pointer[Policy]
 	ep     atomic.Pointer[endpoint]
-	// received is when this process stored the current token, by the
-	// system clock (with Go's monotonic reading): NextRefresh counts from
-	// it, so a PC clock set back does not postpone the refresh.
-	received atomic.Pointer[receipt]
-}
-
-// receipt is a token id and when this process received it.
-type receipt struct {
-	tokenID string
-	at      time.Time
 }
 
 // endpoint is the authority in force: its client and the verifiers of its
@@ -436,7 +426,6 @@ func (m *Manager) apply(ctx context.Context, toks Tokens, event string) error {
 		return err
 	}
 	m.lic.Store(&lic)
-	m.received.Store(&receipt{tokenID: lic.TokenID, at: m.sysNow()})
 	detail := fmt.Sprintf("server %s, license %s, token %s until %s", lic.ServerID, lic.LicenseID, lic.TokenID, lic.TokenExpiry.Format(time.RFC3339))
 	m.audit.record(event, detail)
 	m.log.Info().Str("event", event).Str("server_id", lic.ServerID).Time("token_expiry", lic.TokenExpiry).Msg("license token stored")
@@ -449,27 +438,21 @@ func (m *Manager) CheckHealth(ctx context.Context) error {
 }
 
 // NextRefresh is when, by this PC's clock, the background refresher should
-// renew the token: at Policy.RefreshFraction of its lifetime. The point is
-// in the authority's time (the token's iat), moved by the offset of the
-// authority's clock the last answer showed, so a PC clock days ahead does
-// not refresh in a loop; and it is never later than the same fraction
-// counted from when this process received the token, so a PC clock set
-// back after that does not postpone it. Zero when unlicensed.
+// renew the token: at Policy.RefreshFraction of its lifetime, counted from
+// the token's iat (the authority's time). A PC clock behind the authority's
+// (by the offset the last answer showed) brings it forward; a PC clock
+// ahead does not postpone it, since the offset may be stale once the clock
+// is corrected: on a PC far ahead the point is then already past after a
+// refresh, and the refresher spaces such refreshes out. Zero when
+// unlicensed.
 func (m *Manager) NextRefresh() time.Time {
 	lic, p := m.lic.Load(), m.Policy()
 	if lic == nil || lic.TokenExpiry.IsZero() {
 		return time.Time{}
 	}
-	after := time.Duration(float64(lic.TokenLifetime()) * p.RefreshFraction)
-	due := lic.TokenIssuedAt.Add(after)
-	if off, ok := m.Client().ServerOffset(); ok {
+	due := lic.TokenIssuedAt.Add(time.Duration(float64(lic.TokenLifetime()) * p.RefreshFraction))
+	if off, ok := m.Client().ServerOffset(); ok && off > 0 {
 		due = due.Add(-off)
-	}
-	if r := m.received.Load(); r != nil && r.tokenID == lic.TokenID {
-		now := m.sysNow()
-		if mono := now.Add(after - now.Sub(r.at)); mono.Before(due) {
-			due = mono
-		}
 	}
 	return due
 }

@@ -714,12 +714,13 @@ func openManager(t *testing.T, dir string, ra *realAuthority, now func() time.Ti
 	return m, store
 }
 
-// TestNextRefreshPCClockAhead: on a PC whose clock is 20 days ahead, the
-// next refresh is half a token lifetime away by that PC's clock, not in
-// its past (which made the refresher renew in a tight loop); once the
-// clock is right again and the authority has answered, it is half a
-// lifetime away again.
-func TestNextRefreshPCClockAhead(t *testing.T) {
+// TestNextRefreshClockCorrected: a PC clock 20 days ahead during a
+// refresh, then corrected while the authority is out of reach: the next
+// refresh is half a token lifetime after the last one by the corrected
+// clock, not 20 days later (which let the token expire); with the PC clock
+// 3 hours behind, it is still half a lifetime away by that clock, not
+// 3 hours more.
+func TestNextRefreshClockCorrected(t *testing.T) {
 	ra := startAuthority(t, time.Hour)
 	var pc shiftedClock
 	pc.set(20 * 24 * time.Hour)
@@ -727,21 +728,15 @@ func TestNextRefreshPCClockAhead(t *testing.T) {
 	if _, err := acquire(t, m, ra.ts.URL, "approve"); err != nil {
 		t.Fatal(err)
 	}
-	check := func(when string) {
-		t.Helper()
-		in := m.NextRefresh().Sub(pc.now())
-		if in < 25*time.Minute || in > 31*time.Minute {
-			t.Fatalf("%s: next refresh in %s by the PC's clock, want about 30 min", when, in.Round(time.Second))
-		}
+	pc.set(0) // corrected; no contact since
+	if in := m.NextRefresh().Sub(pc.now()); in < 25*time.Minute || in > 31*time.Minute {
+		t.Fatalf("after the correction the next refresh is in %s, want about 30 min", in.Round(time.Second))
 	}
-	check("20 days ahead")
+	pc.set(-3 * time.Hour)
 	if _, err := m.RefreshNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	check("after a refresh, 20 days ahead")
-	pc.set(0)
-	if _, err := m.RefreshNow(context.Background()); err != nil {
-		t.Fatal(err)
+	if in := m.NextRefresh().Sub(pc.now()); in < 25*time.Minute || in > 31*time.Minute {
+		t.Fatalf("3 h slow: next refresh in %s by the PC's clock, want about 30 min (not 3 h 30 min)", in.Round(time.Second))
 	}
-	check("the clock corrected")
 }

@@ -46,6 +46,7 @@ type install struct {
 	jumpUntil time.Time // end of a +20 days excursion (true time); zero: none
 
 	backoff      time.Duration
+	pastDue      time.Duration // spacing of refreshes whose point stays past
 	failingSince time.Time // when the current run of failures began
 	retryAt      time.Time // true time of the next retry; zero: not backing off
 	lic          *licensecore.License

@@ -340,6 +340,14 @@ func (s *sim) attempt(in *install) {
 	if err == nil {
 		s.refreshes.Add(1)
 		in.backoff, in.retryAt, in.lostSince, in.refused, in.lastErr = 0, time.Time{}, nil, "", ""
+		// As the refresher: a refresh point still past after a success (a
+		// PC clock far ahead) is spaced out, 1 min doubling to 30 min.
+		if now := s.clock.Now(); !in.m.NextRefresh().Add(-time.Duration(in.skew.Load())).After(now) {
+			in.pastDue = min(max(2*in.pastDue, time.Minute), 30*time.Minute)
+			in.retryAt = now.Add(in.pastDue)
+		} else {
+			in.pastDue = 0
+		}
 		return
 	}
 	if errors.Is(err, licensecore.ErrClockRollback) {

@@ -47,8 +47,8 @@ type install struct {
 
 	backoff      time.Duration
 	pastDue      time.Duration // spacing of refreshes whose point stays past
-	failingSince time.Time // when the current run of failures began
-	retryAt      time.Time // true time of the next retry; zero: not backing off
+	failingSince time.Time     // when the current run of failures began
+	retryAt      time.Time     // true time of the next retry; zero: not backing off
 	lic          *licensecore.License
 	lastErr      string
 

@@ -174,7 +174,8 @@ func TestKeysStatusWithoutCredentialStoreWhileAppRuns(t *testing.T) {
 	if code := runStatus(Config{DataDir: dir, JSON: true}, &out, io.Discard); code != 0 || !bytes.Contains(out.Bytes(), []byte(`"jti-9"`)) {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
-	// Without the app, the same command cannot tell.
+	// Without the agent, the same command cannot tell.
+	sock.Close()
 	c.close()
 	if code := runStatus(Config{DataDir: dir, JSON: true}, io.Discard, io.Discard); code != 3 {
 		t.Fatalf("without the app: exit %d, want 3", code)

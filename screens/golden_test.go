@@ -60,6 +60,9 @@ func saveShot(t *testing.T, name string, w fyne.Window) {
 	if dir == "" {
 		return
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(filepath.Join(dir, strings.TrimSuffix(name, ".xml")+".png"))
 	if err != nil {
 		t.Fatal(err)

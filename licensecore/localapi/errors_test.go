@@ -16,7 +16,6 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
 )
 
 // TestEverySentinelHasACode parses the errors.go files of licensecore,
@@ -91,8 +90,8 @@ func TestErrorRoundTrip(t *testing.T) {
 		if !errors.Is(got, c.err) || got.Error() != err.Error() || got.Code != c.code || got.Status != c.status {
 			t.Errorf("%s: round trip = %q (%s, %d), is %v", c.code, got, got.Code, got.Status, errors.Is(got, c.err))
 		}
-		if c.err != ErrInternal && screens.Explain(got) != screens.Explain(err) {
-			t.Errorf("%s: explained as %q, in process %q", c.code, screens.Explain(got), screens.Explain(err))
+		if c.err != ErrInternal && explain(got) != explain(err) {
+			t.Errorf("%s: explained as %q, in process %q", c.code, explain(got), explain(err))
 		}
 	}
 	typed := []error{
@@ -108,8 +107,8 @@ func TestErrorRoundTrip(t *testing.T) {
 	}
 	for _, err := range typed {
 		got := roundTrip(t, err)
-		if got.Error() != err.Error() || screens.Explain(got) != screens.Explain(err) {
-			t.Errorf("%v: round trip %q explained %q, in process %q", err, got, screens.Explain(got), screens.Explain(err))
+		if got.Error() != err.Error() || explain(got) != explain(err) {
+			t.Errorf("%v: round trip %q explained %q, in process %q", err, got, explain(got), explain(err))
 		}
 	}
 	var ae *licensecore.AuthorityError

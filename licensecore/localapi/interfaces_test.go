@@ -1,3 +1,8 @@
+//go:build linux
+
+// The screens' interfaces need Fyne, which the Windows lane (wine, no cgo)
+// and the macOS vet cannot build; Linux checks them.
+
 package localapi_test
 
 import (

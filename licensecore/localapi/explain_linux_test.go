@@ -1,0 +1,6 @@
+package localapi
+
+import "licensedesk/screens"
+
+// explain is the screens' wording of an error: a round trip must keep it.
+var explain = screens.Explain

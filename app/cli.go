@@ -71,7 +71,7 @@ func runCLI(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, screens.DescribeChanges(changes))
 	case "remove":
-		sess, err := cliAdmin(ctx, cfg, cl, stdin, stderr)
+		sess, err := cliAdmin(cfg, cl, stdin, stderr)
 		if err != nil {
 			return fail(err)
 		}
@@ -185,7 +185,7 @@ func cliLogin(ctx context.Context, cl *localapi.Client, stdout io.Writer, fail f
 
 // cliAdmin logs the System Administrator in for a CLI action: -user, and
 // the password from LICENSEDESK_ADMIN_PASSWORD or the first line of input.
-func cliAdmin(_ context.Context, cfg Config, cl *localapi.Client, stdin io.Reader, stderr io.Writer) (*licensecore.AdminSession, error) {
+func cliAdmin(cfg Config, cl *localapi.Client, stdin io.Reader, stderr io.Writer) (*licensecore.AdminSession, error) {
 	if cfg.User == "" {
 		return nil, errors.New("this action needs a System Administrator: give -user NAME (the password is read from LICENSEDESK_ADMIN_PASSWORD or standard input)")
 	}

@@ -20,27 +20,10 @@ import (
 )
 
 // requireAgentTools skips (or, in CI, fails) without what the agent's
-// end-to-end tests drive: Chromium for the person approving, node and npm
-// for the JOSE check from another language.
+// end-to-end tests drive: Chromium for the person approving, go, and tools.
 func requireAgentTools(t *testing.T, tools ...string) {
 	t.Helper()
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, chromiumPath)
-	}
-	for _, tool := range append([]string{"go"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	switch {
-	case len(missing) > 0 && e2eRequired():
-		t.Fatalf("LICENSEDESK_E2E=1 but the agent test cannot run without %s", strings.Join(missing, ", "))
-	case len(missing) > 0:
-		t.Skipf("needs %s", strings.Join(missing, ", "))
-	case testing.Short() && !e2eRequired():
-		t.Skip("end-to-end agent test skipped in -short mode")
-	}
+	requireParts(t, "agent test", "", nil, append([]string{"go"}, tools...))
 }
 
 // agentRun is a `licensedesk agent` process on its own data directory.

@@ -35,8 +35,16 @@ func e2eRequired() bool { return os.Getenv("LICENSEDESK_E2E") == "1" }
 // inside an X display and a D-Bus session with the tools it drives.
 func requireDesktop(t *testing.T) {
 	t.Helper()
+	requireParts(t, "desktop test", " (make unit provides Xvfb and D-Bus)",
+		[]string{"DISPLAY", "DBUS_SESSION_BUS_ADDRESS"}, []string{"xdotool", "import", "xclip", "go"})
+}
+
+// requireParts skips (or, when required, fails) unless the environment
+// variables, Chromium and the tools an end-to-end test drives are there.
+func requireParts(t *testing.T, test, hint string, envs, tools []string) {
+	t.Helper()
 	var missing []string
-	for _, env := range []string{"DISPLAY", "DBUS_SESSION_BUS_ADDRESS"} {
+	for _, env := range envs {
 		if os.Getenv(env) == "" {
 			missing = append(missing, "$"+env)
 		}
@@ -44,18 +52,18 @@ func requireDesktop(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		missing = append(missing, chromiumPath)
 	}
-	for _, tool := range []string{"xdotool", "import", "xclip", "go"} {
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
 	}
 	switch {
 	case len(missing) > 0 && e2eRequired():
-		t.Fatalf("LICENSEDESK_E2E=1 but the desktop test cannot run without %s (make unit provides Xvfb and D-Bus)", strings.Join(missing, ", "))
+		t.Fatalf("LICENSEDESK_E2E=1 but the %s cannot run without %s%s", test, strings.Join(missing, ", "), hint)
 	case len(missing) > 0:
-		t.Skipf("needs %s; run `make e2e` (Xvfb + dbus-run-session)", strings.Join(missing, ", "))
+		t.Skipf("needs %s%s", strings.Join(missing, ", "), hint)
 	case testing.Short() && !e2eRequired():
-		t.Skip("end-to-end desktop test skipped in -short mode")
+		t.Skipf("end-to-end %s skipped in -short mode", test)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/systray"
 	"github.com/godbus/dbus/v5"
 	"github.com/rs/zerolog"
@@ -205,5 +204,3 @@ func (t *trayProc) notify(title, body string) {
 	}
 	t.log.Info().Str("title", title).Msg("notification sent")
 }
-
-var _ = fyne.NewMenu // the tray reads screens' *fyne.Menu model; it never starts a Fyne driver

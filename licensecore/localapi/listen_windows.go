@@ -21,8 +21,9 @@ import (
 // \\.\pipe\LicenseDesk-<hash of the path>, so one data directory has one
 // pipe, as it has one socket on Unix.
 
-// pipeName is the pipe for path.
-func pipeName(path string) string {
+// PipeName is the named pipe that stands for path (the app's
+// single-instance endpoints use it too).
+func PipeName(path string) string {
 	if strings.HasPrefix(path, `\\.\pipe\`) {
 		return path
 	}
@@ -42,7 +43,7 @@ const (
 // Listen opens the agent's named pipe. Another agent holding it is
 // ErrAgentRunning (a pipe name has one server).
 func Listen(path, group string) (net.Listener, error) {
-	name := pipeName(path)
+	name := PipeName(path)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if c, err := winio.DialPipeContext(ctx, name); err == nil {
@@ -84,7 +85,7 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 }
 
 func dialAgent(ctx context.Context, path string) (net.Conn, error) {
-	return winio.DialPipeContext(ctx, pipeName(path))
+	return winio.DialPipeContext(ctx, PipeName(path))
 }
 
 // connIsOwner: the pipe's ACL decides who may connect. A per-user pipe

@@ -41,8 +41,12 @@ test-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
 	@[ -x "$(GOBIN)/staticcheck" ] || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# Two builds of one program: licensedesk (the window, and everything else)
+# and licensedesk-agent (the headless build: the agent, the tray and the
+# command line without Fyne or OpenGL, for the processes that stay running).
 build: deps
 	$(GO) build $(GOFLAGS_T) -o bin/licensedesk .
+	$(GO) build -tags $(TAGS),headless -o bin/licensedesk-agent .
 	$(GO) build -o bin/authority ./cmd/authority
 
 run: build
@@ -52,6 +56,9 @@ lint: test-deps
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(GOFLAGS_T) ./...
 	$(GOBIN)/staticcheck $(GOFLAGS_T) ./...
+	$(GO) vet -tags $(TAGS),headless . ./app
+	$(GOBIN)/staticcheck -tags $(TAGS),headless . ./app
+	@if $(GO) list -tags $(TAGS),headless -deps . | grep -q '^fyne.io/fyne'; then echo "the headless build must not link Fyne"; exit 1; fi
 	@if $(GO) list -deps ./licensecore/... | grep -q '^fyne.io/'; then echo "licensecore must not import Fyne"; exit 1; fi
 	@if $(GO) list -deps ./licensecore/authority/... | grep -qx 'licensedesk/licensecore'; then echo "the authority must import licensecore/wire, not licensecore"; exit 1; fi
 
@@ -100,6 +107,7 @@ bench: test-deps
 PREFIX ?= /usr/local
 install: build
 	install -Dm755 bin/licensedesk $(DESTDIR)$(PREFIX)/bin/licensedesk
+	install -Dm755 bin/licensedesk-agent $(DESTDIR)$(PREFIX)/bin/licensedesk-agent
 	install -Dm644 assets/icon.png $(DESTDIR)$(PREFIX)/share/icons/hicolor/256x256/apps/licensedesk.png
 	install -Dm644 assets/xdg/licensedesk.desktop $(DESTDIR)$(PREFIX)/share/applications/licensedesk.desktop
 	install -Dm644 assets/xdg/licensedesk-tray.desktop $(DESTDIR)/etc/xdg/autostart/licensedesk-tray.desktop
@@ -117,7 +125,7 @@ install: build
 
 uninstall:
 	-@if [ -d /run/systemd/system ]; then systemctl disable --now licensedesk-agent.service 2>/dev/null; fi
-	rm -f $(DESTDIR)$(PREFIX)/bin/licensedesk $(DESTDIR)$(PREFIX)/share/icons/hicolor/256x256/apps/licensedesk.png \
+	rm -f $(DESTDIR)$(PREFIX)/bin/licensedesk $(DESTDIR)$(PREFIX)/bin/licensedesk-agent $(DESTDIR)$(PREFIX)/share/icons/hicolor/256x256/apps/licensedesk.png \
 	  $(DESTDIR)$(PREFIX)/share/applications/licensedesk.desktop $(DESTDIR)/etc/xdg/autostart/licensedesk-tray.desktop \
 	  $(DESTDIR)/etc/systemd/system/licensedesk-agent.service $(DESTDIR)/etc/systemd/user/licensedesk-agent.service
 	@echo "License data in /var/lib/licensedesk and ~/.config/licensedesk is kept."

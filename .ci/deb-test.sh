@@ -35,7 +35,7 @@ check "lintian: no errors or warnings" test "$lrc" = 0
 echo "== apt-get install $deb"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "./$deb" >/dev/null
 trap 'dpkg --purge licensedesk >/dev/null 2>&1 || true' EXIT
-for f in /usr/bin/licensedesk /usr/share/applications/licensedesk.desktop \
+for f in /usr/bin/licensedesk /usr/bin/licensedesk-agent /usr/share/applications/licensedesk.desktop \
 	/etc/xdg/autostart/licensedesk-tray.desktop /usr/lib/systemd/system/licensedesk-agent.service \
 	/usr/lib/systemd/user/licensedesk-agent.service /usr/share/icons/hicolor/256x256/apps/licensedesk.png; do
 	check "installed $f" test -s "$f"
@@ -78,7 +78,7 @@ rm -rf "$tmp"
 
 echo "== dpkg --purge licensedesk"
 dpkg --purge licensedesk >/dev/null
-check "program removed" test ! -e /usr/bin/licensedesk
+check "programs removed" test ! -e /usr/bin/licensedesk -a ! -e /usr/bin/licensedesk-agent
 check "service data removed by purge" test ! -e /var/lib/licensedesk
 ls -l "$deb"
 echo "deb: $pass passed, $fail failed"

@@ -116,6 +116,8 @@ deb() {
 	echo "== building $bin"
 	# The compile flags of make build (warm cache); full RELRO at the link.
 	go build -tags migrated_fynedo -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
+	# The headless build (agent, tray, command line): no Fyne, no OpenGL.
+	go build -tags migrated_fynedo,headless -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin-agent" .
 	for s in 16 32 48 64 128 256; do
 		mkdir -p "$stage/icons/${s}x$s"
 		convert "$ICON" -resize "${s}x$s" "$stage/icons/${s}x$s/licensedesk.png"

@@ -15,7 +15,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/localapi"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // agentSocket is the local API's socket in the data directory (a per-user
@@ -47,7 +47,7 @@ func serveAgent(cfg Config, stderr io.Writer, stop <-chan struct{}) int {
 		return 1
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "License Desk agent cannot start: %s\n(%v)\n", screens.Explain(err), err)
+		fmt.Fprintf(stderr, "License Desk agent cannot start: %s\n(%v)\n", plain.Explain(err), err)
 		return 1
 	}
 	defer c.close()

@@ -21,7 +21,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 func openTestStore(t *testing.T, dir string) *licensecore.Store {
@@ -93,7 +93,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	if err != nil || got != defaultSettings() {
 		t.Fatalf("defaults: %+v %v", got, err)
 	}
-	want := screens.Settings{AuthorityURL: "https://lic.example", RenewalWindowDays: 14, TokenWarnHours: 12, TokenWarnPercent: 10, StartMinimized: true}
+	want := plain.Settings{AuthorityURL: "https://lic.example", RenewalWindowDays: 14, TokenWarnHours: 12, TokenWarnPercent: 10, StartMinimized: true}
 	if err := saveSettings(s, want); err != nil {
 		t.Fatal(err)
 	}

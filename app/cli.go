@@ -17,7 +17,7 @@ import (
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/localapi"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // Exit codes of the CLI beyond status's 0–3.
@@ -36,13 +36,13 @@ func runCLI(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cl, err := connect(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "licensedesk: %s\n", screens.Explain(err))
+		fmt.Fprintf(stderr, "licensedesk: %s\n", plain.Explain(err))
 		return exitNoAgent
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "licensedesk %s: %s\n", cfg.Command, screens.Explain(err))
+		fmt.Fprintf(stderr, "licensedesk %s: %s\n", cfg.Command, plain.Explain(err))
 		return exitFailed
 	}
 	switch cfg.Command {
@@ -69,7 +69,7 @@ func runCLI(cfg Config, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintln(stdout, screens.DescribeChanges(changes))
+		fmt.Fprintln(stdout, plain.DescribeChanges(changes))
 	case "remove":
 		sess, err := cliAdmin(cfg, cl, stdin, stderr)
 		if err != nil {
@@ -135,13 +135,13 @@ func cliVerify(ctx context.Context, cfg Config, cl *localapi.Client, stdin io.Re
 	if cfg.JSON {
 		doc := verifyJSON{Valid: err == nil, Claims: claims}
 		if err != nil {
-			doc.Reason = screens.Explain(err)
+			doc.Reason = plain.Explain(err)
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(doc)
 	} else if err != nil {
-		fmt.Fprintf(stdout, "Refused: %s\n", screens.Explain(err))
+		fmt.Fprintf(stdout, "Refused: %s\n", plain.Explain(err))
 	} else {
 		fmt.Fprintf(stdout, "Valid: Server ID %s, expires %s.\n", claims.Subject, claims.ExpiresAt.Time.Local().Format("Mon 2 Jan 2006 15:04"))
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // DefaultAuthorityURL is used when neither a flag nor a saved setting names
@@ -166,9 +166,9 @@ const (
 	setStartMinimized = "start_minimized"
 )
 
-func defaultSettings() screens.Settings {
+func defaultSettings() plain.Settings {
 	p := licensecore.DefaultPolicy()
-	return screens.Settings{
+	return plain.Settings{
 		AuthorityURL:      DefaultAuthorityURL,
 		RenewalWindowDays: int(p.RenewalWindow / (24 * time.Hour)),
 		TokenWarnHours:    int(p.TokenWarnBefore / time.Hour),
@@ -176,7 +176,7 @@ func defaultSettings() screens.Settings {
 	}
 }
 
-func loadSettings(s *licensecore.Store) (screens.Settings, error) {
+func loadSettings(s *licensecore.Store) (plain.Settings, error) {
 	out := defaultSettings()
 	str := func(name string, dst *string) error {
 		v, err := s.Setting(name)
@@ -216,7 +216,7 @@ func loadSettings(s *licensecore.Store) (screens.Settings, error) {
 	return out, nil
 }
 
-func saveSettings(s *licensecore.Store, v screens.Settings) error {
+func saveSettings(s *licensecore.Store, v plain.Settings) error {
 	for name, val := range map[string]string{
 		setAuthority:      v.AuthorityURL,
 		setRenewalDays:    strconv.Itoa(v.RenewalWindowDays),
@@ -232,6 +232,6 @@ func saveSettings(s *licensecore.Store, v screens.Settings) error {
 }
 
 // policyOf turns settings into thresholds.
-func policyOf(v screens.Settings) licensecore.Policy {
+func policyOf(v plain.Settings) licensecore.Policy {
 	return v.Policy(licensecore.DefaultPolicy())
 }

@@ -6,7 +6,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"licensedesk/licensecore"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // noticeSink sends one desktop notification (fyne.App.SendNotification in
@@ -33,7 +33,7 @@ func (n *notifier) check(st licensecore.Status, p licensecore.Policy) {
 			fresh = fresh || !already
 		}
 		if fresh {
-			title, body := screens.NoticeText(notice, st, time.Local)
+			title, body := plain.NoticeText(notice, st, time.Local)
 			n.log.Info().Str("title", title).Msg("notification sent")
 			n.send(title, body)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // refreshService is what the refresher needs from the manager.
@@ -69,7 +69,7 @@ func (r *refresher) run(ctx context.Context) {
 		// latest after a tick.
 		wait := r.tick
 		now := time.Now()
-		if next := screens.NextUpdate(st, r.svc.Policy()); !next.IsZero() {
+		if next := plain.NextUpdate(st, r.svc.Policy()); !next.IsZero() {
 			wait = min(wait, max(next.Sub(st.At), 10*time.Millisecond))
 		}
 		due := r.dueAt(st, retryAt)

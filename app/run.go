@@ -17,7 +17,7 @@ import (
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/authority"
 	"licensedesk/licensecore/wire"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // Run is the whole program; it returns the process exit code. With no
@@ -63,7 +63,7 @@ type core struct {
 	// keysIn says where the store and install keys are kept (Settings):
 	// a credential store's name, licensecore.SecretsKindFile or "plain file".
 	keysIn   string
-	settings screens.Settings
+	settings plain.Settings
 	demo     *demoAuthority
 
 	wg     sync.WaitGroup // long-lived goroutines

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -26,7 +25,7 @@ func ensureAgent(cfg Config, log zerolog.Logger) (*localapi.Client, error) {
 	if err == nil {
 		return cl, nil
 	}
-	exe, err := os.Executable()
+	exe, err := programFor("agent")
 	if err != nil {
 		return nil, err
 	}
@@ -121,31 +120,39 @@ func claimInstance(path string, show func()) (net.Listener, error) {
 	return l, nil
 }
 
-// startTray starts the tray process unless one answers on its socket; it
-// lives on after the window closes.
-func startTray(cfg Config, log zerolog.Logger) {
-	if conn, err := dialLocal(filepath.Join(cfg.DataDir, traySocket), time.Second); err == nil {
-		conn.Close()
-		return
-	}
-	exe, err := os.Executable()
+// The two builds of this program, installed side by side: the full one
+// with the window, and the one without Fyne and OpenGL that runs the
+// processes which stay (the agent and the tray, a fraction of the
+// window's memory) and the command line.
+const (
+	windowProgram   = "licensedesk"
+	headlessProgram = "licensedesk-agent"
+)
+
+// programFor is the program to start for command: the agent and the tray
+// run from the headless build when it is installed beside this one, the
+// window from the full build; otherwise this program runs them all.
+func programFor(command string) (string, error) {
+	self, err := os.Executable()
 	if err != nil {
-		return
+		return "", err
 	}
-	cmd := exec.Command(exe, "tray", "-data", cfg.DataDir, "-socket", cfg.Socket, "-log-level", cfg.LogLevel.String())
-	detach(cmd)
-	if err := cmd.Start(); err != nil {
-		log.Warn().Err(err).Msg("cannot start the tray")
-		return
-	}
-	go func() { _ = cmd.Wait() }()
+	return pickProgram(self, command, windowBuilt), nil
 }
 
-// haveDisplay reports whether a window can open: on Linux and the BSDs an
-// X11 or Wayland display must be named.
-func haveDisplay() bool {
-	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
-		return true
+// pickProgram is programFor for the program at self, built with or
+// without the window.
+func pickProgram(self, command string, window bool) string {
+	want := headlessProgram
+	if command == "gui" {
+		if window {
+			return self
+		}
+		want = windowProgram
 	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+	sibling := filepath.Join(filepath.Dir(self), want+filepath.Ext(self))
+	if fi, err := os.Stat(sibling); err == nil && fi.Mode().IsRegular() {
+		return sibling
+	}
+	return self
 }

@@ -15,7 +15,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/localapi"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // snapshot is what the running app leaves for `status --json`: the store
@@ -109,7 +109,7 @@ func runStatus(cfg Config, stdout, stderr io.Writer) int {
 	if st.ClockError {
 		fmt.Fprintln(stdout, "Clock error:   the system clock is behind the last trusted time")
 	}
-	if msg := screens.ClockOffset(st); msg != "" {
+	if msg := plain.ClockOffset(st); msg != "" {
 		fmt.Fprintf(stdout, "Clock:         %s\n", msg)
 	}
 	return st.Severity()

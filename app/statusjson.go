@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"licensedesk/licensecore"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // statusJSON is the stable shape of `licensedesk status --json`, read by IT
@@ -54,7 +54,7 @@ func statusDocument(s licensecore.Status) statusJSON {
 	if s.ServerOffsetKnown {
 		v := int64(s.ServerOffset / time.Second)
 		out.ServerClockOffset = &v
-		out.ClockMessage = screens.ClockOffset(s)
+		out.ClockMessage = plain.ClockOffset(s)
 	}
 	if s.Token != licensecore.TokenNone {
 		v := int64(math.Floor(s.TokenLeft.Seconds()))
@@ -70,7 +70,7 @@ func statusDocument(s licensecore.Status) statusJSON {
 		out.OfflineDaysLeft = &days
 	}
 	if s.OfflineExpiring || (s.License != nil && s.License.Offline && s.State == licensecore.ExpiredRequiresRenewal) {
-		out.Warning = screens.OfflineWarning(s)
+		out.Warning = plain.OfflineWarning(s)
 	}
 	return out
 }

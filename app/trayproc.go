@@ -17,7 +17,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/localapi"
-	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 // traySocket makes the tray a single instance per data directory.
@@ -51,7 +51,7 @@ func runTray(cfg Config, stderr io.Writer) int {
 	defer inst.Close()
 	cl, err := ensureAgent(cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "License Desk tray: %s\n", screens.Explain(err))
+		fmt.Fprintf(stderr, "License Desk tray: %s\n", plain.Explain(err))
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,40 +128,54 @@ func (t *trayProc) sleep(d time.Duration) {
 func (t *trayProc) show() {
 	now := time.Now()
 	st := t.status
-	line, state := screens.TrayStatus(st, now)
-	menu := screens.NewTrayMenu(st, now, screens.TrayActions{Open: t.openWindow, Refresh: t.refresh, Quit: systray.Quit})
+	line, state := plain.TrayStatus(st, now)
+	menu := plain.TrayMenu(st, now)
 	if !t.known {
-		line, state = "License Desk agent not running", screens.TrayUnlicensed
-		menu.Items[0].Label = line
+		line, state = plain.TrayAgentDown, plain.TrayUnlicensed
+		menu[0].Label = line
 	}
-	systray.SetIcon(state.Icon().Content())
-	tip := screens.TrayTooltip(st, now)
+	systray.SetIcon(state.IconPNG())
+	tip := plain.TrayTooltip(st, now)
 	if !t.known {
 		tip = "License Desk: " + line
 	}
 	systray.SetTooltip(tip)
 	systray.ResetMenu()
-	for _, it := range menu.Items {
-		if it.IsSeparator {
+	for _, it := range menu {
+		if it.Label == "" {
 			systray.AddSeparator()
 			continue
 		}
 		mi := systray.AddMenuItem(it.Label, "")
-		if it.Disabled || it.Action == nil {
+		act := t.action(it.Action)
+		if it.Disabled || act == nil {
 			mi.Disable()
 			continue
 		}
-		go func(mi *systray.MenuItem, act func()) {
+		go func() {
 			for range mi.ClickedCh {
 				act()
 			}
-		}(mi, it.Action)
+		}()
 	}
+}
+
+// action is what a menu item does in this process.
+func (t *trayProc) action(a plain.TrayAction) func() {
+	switch a {
+	case plain.TrayOpen:
+		return t.openWindow
+	case plain.TrayRefresh:
+		return t.refresh
+	case plain.TrayQuit:
+		return systray.Quit
+	}
+	return nil
 }
 
 // openWindow starts the window process; a running one comes to the front.
 func (t *trayProc) openWindow() {
-	exe, err := os.Executable()
+	exe, err := programFor("gui")
 	if err != nil {
 		t.log.Error().Err(err).Msg("cannot find the program to open the window")
 		return
@@ -185,7 +199,7 @@ func (t *trayProc) refresh() {
 		ctx, cancel := context.WithTimeout(t.ctx, 2*time.Minute)
 		defer cancel()
 		st, err := t.cl.RefreshNow(ctx)
-		title, body := screens.RefreshOutcome(st, err)
+		title, body := plain.RefreshOutcome(st, err)
 		t.notify(title, body)
 	}()
 }

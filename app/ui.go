@@ -1,3 +1,5 @@
+//go:build !headless
+
 package app
 
 import (
@@ -7,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,6 +31,7 @@ import (
 	"licensedesk/licensecore/localapi"
 	"licensedesk/licensecore/wire"
 	"licensedesk/screens"
+	"licensedesk/screens/plain"
 )
 
 var (
@@ -39,18 +44,12 @@ var (
 	_ refreshService           = (*licensecore.Manager)(nil)
 )
 
-// AppID is the Fyne application id (also in FyneApp.toml).
-const AppID = "com.licensedesk.app"
-
-// WindowTitle is what tests and window managers look for.
-const WindowTitle = "License Desk"
+// windowBuilt: this build has the window.
+const windowBuilt = true
 
 // wizardGrace is how long a license the agent announces waits for the
 // wizard's own confirmation before it replaces the wizard.
 const wizardGrace = 2 * time.Second
-
-// windowSocket makes the window a single instance per data directory.
-const windowSocket = "window.sock"
 
 // gui is the window process: a client of the agent, which owns the store
 // and the refresher. Fields are touched only on the Fyne thread (inside
@@ -101,29 +100,47 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	} else {
 		defer inst.Close()
 	}
-	if g.cl, err = ensureAgent(cfg, log); err != nil {
-		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", screens.Explain(err), err)
-		return 1
+	// The agent's answer and Fyne's start-up overlap: the window needs both,
+	// and neither needs the other.
+	type agentReply struct {
+		cl    *localapi.Client
+		first licensecore.Status
+		rev   uint64
+		err   error
 	}
-	startTray(cfg, log)
-	first, rev, err := g.cl.WaitStatus(context.Background(), 0, 0)
-	if err != nil {
-		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", screens.Explain(err), err)
-		return 1
-	}
-	if set, err := g.cl.Settings(context.Background()); err == nil && set.DemoAuthority != "" {
-		fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licenses: %s\n\n",
-			set.DemoAuthority, authority.DemoUsername, authority.DemoPassword, authority.DemoOrganization, authority.DemoCustomerID)
-	}
+	reply := make(chan agentReply, 1)
+	go func() {
+		var r agentReply
+		if r.cl, r.err = ensureAgent(cfg, log); r.err == nil {
+			r.first, r.rev, r.err = r.cl.WaitStatus(context.Background(), 0, 0)
+		}
+		reply <- r
+	}()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	g.ctx = ctx
 	g.app = fyneapp.NewWithID(AppID)
-	g.app.SetIcon(assets.AppIcon)
+	icon := fyne.NewStaticResource("icon.png", assets.AppIcon())
+	g.app.SetIcon(icon)
 	g.win = g.app.NewWindow(WindowTitle)
-	g.win.SetIcon(assets.AppIcon)
+	g.win.SetIcon(icon)
 	g.win.Resize(fyne.NewSize(780, 600))
+
+	r := <-reply
+	if r.err != nil {
+		fmt.Fprintf(stderr, "License Desk cannot start: %s\n(%v)\n", plain.Explain(r.err), r.err)
+		return 1
+	}
+	g.cl = r.cl
+	first, rev := r.first, r.rev
+	go func() {
+		startTray(cfg, log)
+		if set, err := g.cl.Settings(ctx); err == nil && set.DemoAuthority != "" {
+			fmt.Fprintf(stderr, "\nDemo Authorization server: %s\n  log in as %q with password %q, organization %q\n  Customer ID for cloud licenses: %s\n\n",
+				set.DemoAuthority, authority.DemoUsername, authority.DemoPassword, authority.DemoOrganization, authority.DemoCustomerID)
+		}
+	}()
 	g.status = screens.NewStatusBinding(first)
 	g.gate = screens.NewAdminGate(g.cl, g.win)
 	g.status.AddListener(binding.NewDataListener(g.onStatus))
@@ -148,7 +165,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 	// Closing the window ends this process; the agent keeps the license
 	// fresh. Say so, and how to come back, since nothing stays on screen.
 	g.win.SetCloseIntercept(func() {
-		title, body := screens.CloseHint(haveTrayHost())
+		title, body := plain.CloseHint(haveTrayHost())
 		g.app.SendNotification(fyne.NewNotification(title, body))
 		g.win.Close()
 	})
@@ -249,7 +266,7 @@ func (g *gui) switchContent(want int) {
 	g.win.SetContent(screens.NewWizardEvents(ctx, g.cl, g.app, screens.WizardEvents{
 		Licensed: func(st licensecore.Status) {
 			g.confirming = true
-			title, body := screens.LicensedNotice(st)
+			title, body := plain.LicensedNotice(st)
 			g.app.SendNotification(fyne.NewNotification(title, body))
 			g.publish(st)
 		},
@@ -356,7 +373,7 @@ func (g *gui) refreshNow() {
 		ctx, cancel := context.WithTimeout(g.ctx, 2*time.Minute)
 		defer cancel()
 		if _, err := g.cl.RefreshNow(ctx); err != nil && g.ctx.Err() == nil {
-			fyne.Do(func() { dialog.ShowError(errors.New(screens.Explain(err)), g.win) })
+			fyne.Do(func() { dialog.ShowError(errors.New(plain.Explain(err)), g.win) })
 		}
 	}()
 }
@@ -364,12 +381,12 @@ func (g *gui) refreshNow() {
 func (g *gui) showSettings() {
 	cur, err := g.currentSettings()
 	if err != nil {
-		dialog.ShowError(errors.New(screens.Explain(err)), g.win)
+		dialog.ShowError(errors.New(plain.Explain(err)), g.win)
 		return
 	}
 	w := g.app.NewWindow("License Desk – Settings")
 	gate := screens.NewAdminGate(g.cl, w)
-	w.SetContent(container.NewPadded(screens.NewSettings(cur, func(next screens.Settings) error {
+	w.SetContent(container.NewPadded(screens.NewSettings(cur, func(next plain.Settings) error {
 		return g.applySettings(cur, next, gate, w)
 	})))
 	w.Resize(fyne.NewSize(560, 460))
@@ -377,12 +394,12 @@ func (g *gui) showSettings() {
 }
 
 // currentSettings are the agent's settings with the trust anchor in force.
-func (g *gui) currentSettings() (screens.Settings, error) {
+func (g *gui) currentSettings() (plain.Settings, error) {
 	v, err := g.cl.Settings(g.ctx)
 	if err != nil {
-		return screens.Settings{}, err
+		return plain.Settings{}, err
 	}
-	return screens.Settings{AuthorityURL: v.AuthorityURL, RootKey: v.RootKey, RenewalWindowDays: v.RenewalWindowDays,
+	return plain.Settings{AuthorityURL: v.AuthorityURL, RootKey: v.RootKey, RenewalWindowDays: v.RenewalWindowDays,
 		TokenWarnHours: v.TokenWarnHours, TokenWarnPercent: v.TokenWarnPercent, StartMinimized: v.StartMinimized,
 		KeyStorage: v.KeyStorage}, nil
 }
@@ -391,7 +408,7 @@ func (g *gui) currentSettings() (screens.Settings, error) {
 // its root key are the trust anchor, so they change only through an
 // administrator (licensecore enforces it), and a new root only after the
 // person confirmed both fingerprints.
-func (g *gui) applySettings(cur, next screens.Settings, gate *screens.AdminGate, w fyne.Window) error {
+func (g *gui) applySettings(cur, next plain.Settings, gate *screens.AdminGate, w fyne.Window) error {
 	err := g.cl.SaveSettings(g.ctx, localapi.Settings{RenewalWindowDays: next.RenewalWindowDays,
 		TokenWarnHours: next.TokenWarnHours, TokenWarnPercent: next.TokenWarnPercent, StartMinimized: next.StartMinimized})
 	if err != nil {
@@ -405,19 +422,19 @@ func (g *gui) applySettings(cur, next screens.Settings, gate *screens.AdminGate,
 
 // changeAuthority asks for an administrator (and, for a new root, a
 // confirmation showing both fingerprints), then changes the trust anchor.
-func (g *gui) changeAuthority(next, cur screens.Settings, gate *screens.AdminGate, w fyne.Window) {
+func (g *gui) changeAuthority(next, cur plain.Settings, gate *screens.AdminGate, w fyne.Window) {
 	var root ed25519.PublicKey
 	if next.RootKey != "" {
 		var err error
 		if root, err = wire.ParseRootKey(next.RootKey); err != nil {
-			dialog.ShowError(errors.New(screens.Explain(err)), w)
+			dialog.ShowError(errors.New(plain.Explain(err)), w)
 			return
 		}
 	}
 	gate.Do("Change the Authorization server", func(sess *licensecore.AdminSession) {
 		apply := func(repin bool) {
 			if err := g.cl.ChangeAuthority(g.ctx, sess, next.AuthorityURL, root, repin); err != nil {
-				dialog.ShowError(errors.New(screens.Explain(err)), w)
+				dialog.ShowError(errors.New(plain.Explain(err)), w)
 				return
 			}
 			dialog.ShowInformation("Authorization server changed", "License Desk now trusts "+next.AuthorityURL+".", w)
@@ -427,6 +444,35 @@ func (g *gui) changeAuthority(next, cur screens.Settings, gate *screens.AdminGat
 			return
 		}
 		old, _ := wire.ParseRootKey(cur.RootKey)
-		dialog.ShowConfirm("Trust a new root key?", screens.RepinQuestion(old, root), apply, w)
+		dialog.ShowConfirm("Trust a new root key?", plain.RepinQuestion(old, root), apply, w)
 	})
+}
+
+// startTray starts the tray process unless one answers on its socket; it
+// lives on after the window closes.
+func startTray(cfg Config, log zerolog.Logger) {
+	if conn, err := dialLocal(filepath.Join(cfg.DataDir, traySocket), time.Second); err == nil {
+		conn.Close()
+		return
+	}
+	exe, err := programFor("tray")
+	if err != nil {
+		return
+	}
+	cmd := exec.Command(exe, "tray", "-data", cfg.DataDir, "-socket", cfg.Socket, "-log-level", cfg.LogLevel.String())
+	detach(cmd)
+	if err := cmd.Start(); err != nil {
+		log.Warn().Err(err).Msg("cannot start the tray")
+		return
+	}
+	go func() { _ = cmd.Wait() }()
+}
+
+// haveDisplay reports whether a window can open: on Linux and the BSDs an
+// X11 or Wayland display must be named.
+func haveDisplay() bool {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }

@@ -1,13 +1,13 @@
 // Package assets embeds License Desk's icons: the app icon and one tray icon
-// per license state (ok, warning, expired, unlicensed).
+// per license state (ok, warning, expired, unlicensed), as PNG images. It
+// has no Fyne import, so the agent and the tray carry the icons without
+// the toolkit.
 package assets
 
 //go:generate go run ./internal/genicons
 
 import (
 	_ "embed"
-
-	"fyne.io/fyne/v2"
 )
 
 var (
@@ -23,12 +23,19 @@ var (
 	trayUnlicensedPNG []byte
 )
 
-// Icons as Fyne resources. They are values, not functions, because they
-// never change and the tray swaps between them often.
-var (
-	AppIcon        fyne.Resource = fyne.NewStaticResource("icon.png", iconPNG)
-	TrayOK         fyne.Resource = fyne.NewStaticResource("tray_ok.png", trayOKPNG)
-	TrayWarning    fyne.Resource = fyne.NewStaticResource("tray_warning.png", trayWarningPNG)
-	TrayExpired    fyne.Resource = fyne.NewStaticResource("tray_expired.png", trayExpiredPNG)
-	TrayUnlicensed fyne.Resource = fyne.NewStaticResource("tray_unlicensed.png", trayUnlicensedPNG)
-)
+// AppIcon returns the application icon.
+func AppIcon() []byte { return iconPNG }
+
+// TrayIcon returns the tray icon for a license state: "ok", "warning",
+// "expired" or "unlicensed" (anything else gets the unlicensed icon).
+func TrayIcon(state string) []byte {
+	switch state {
+	case "ok":
+		return trayOKPNG
+	case "warning":
+		return trayWarningPNG
+	case "expired":
+		return trayExpiredPNG
+	}
+	return trayUnlicensedPNG
+}

@@ -38,6 +38,9 @@ addr=${BENCH_AUTHORITY_ADDR:-127.0.0.1:18766}
 
 echo "== building (warm cache: seconds)"
 go build -tags migrated_fynedo -o "$work/licensedesk" .
+# The headless build beside it: the window starts the agent and the tray
+# from it, as an installed License Desk does.
+go build -tags migrated_fynedo,headless -o "$work/licensedesk-agent" .
 go build -tags migrated_fynedo -o "$work/barewindow" ./bench/barewindow
 go build -o "$work/authority" ./cmd/authority
 
@@ -175,6 +178,8 @@ g1=$(cpu_ticks "$agent_pid") t1=$(cpu_ticks "$tray_pid") b1=$(cpu_ticks "$bare_p
 gr=$(rss_kib "$agent_pid") tr=$(rss_kib "$tray_pid") brr=$(rss_kib "$bare_pid")
 stop "$bare_pid"
 mib() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1024 }'; }
+echo "agent: $(tr '\0' ' ' </proc/"$agent_pid"/cmdline | cut -c1-60)…"
+echo "tray:  $(tr '\0' ' ' </proc/"$tray_pid"/cmdline | cut -c1-60)…"
 printf '%-34s %10s %10s %10s %10s  %s\n' "" "bare" "agent" "tray" "agent+tray" "goal"
 printf '%-34s %10s %10s %10s %10s  %s %s\n' "RSS (MiB)" "$(mib "$brr")" "$(mib "$gr")" "$(mib "$tr")" "$(mib $((gr + tr)))" \
 	"≤ 0.3× bare" "$(verdict "($gr + $tr) / $brr <= 0.3") ($(awk -v a=$((gr + tr)) -v b="$brr" 'BEGIN { printf "%.2f", a / b }')×)"

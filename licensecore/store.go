@@ -185,12 +185,13 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	s.compact()
 	go s.gcLoop(opts.GCInterval)
 	return s, nil
 }
 
 func badgerOptions(dir string, key []byte, log zerolog.Logger) badger.Options {
-	return dbopt.Options(dir, log).WithEncryptionKey(key)
+	return dbopt.Quiet(dir, log).WithEncryptionKey(key)
 }
 
 func mapOpenError(err error) error {
@@ -404,7 +405,18 @@ func (s *Store) gcLoop(every time.Duration) {
 		case <-t.C:
 			for s.db.RunValueLogGC(0.5) == nil {
 			}
+			s.compact()
 		}
+	}
+}
+
+// compact keeps level 0 short: the store runs no compactor goroutines
+// (dbopt.Quiet), so this timer and the open are when tables merge.
+func (s *Store) compact() {
+	if did, err := dbopt.CompactIfNeeded(s.db); err != nil {
+		s.log.Warn().Err(err).Msg("license store compaction failed; retried on the next maintenance")
+	} else if did {
+		s.log.Debug().Msg("license store compacted")
 	}
 }
 

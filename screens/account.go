@@ -11,6 +11,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // AccountService is what the customer account screen needs;
@@ -85,7 +86,7 @@ func (a *account) buildUI() fyne.CanvasObject {
 func (a *account) load() {
 	acc, err := a.svc.Account()
 	if err != nil {
-		a.run.say(Explain(err), false)
+		a.run.say(plain.Explain(err), false)
 		return
 	}
 	a.show(acc)
@@ -94,7 +95,7 @@ func (a *account) load() {
 func (a *account) show(acc licensecore.Account) {
 	a.install.SetText(acc.InstallCode)
 	a.server.SetText(acc.ServerName)
-	a.customerName.SetText(orNone(acc.CustomerName))
+	a.customerName.SetText(plain.OrNone(acc.CustomerName))
 	a.saved = acc.CustomerID
 	a.customerID.SetText(acc.CustomerID)
 	a.edits.Hide()
@@ -128,10 +129,10 @@ func (a *account) onSave() {
 			return err
 		}, func(err error) string {
 			if err != nil {
-				return Explain(err)
+				return plain.Explain(err)
 			}
 			a.show(acc)
-			return "Saved: this server now draws cloud licenses for " + orNone(acc.CustomerName) + "."
+			return "Saved: this server now draws cloud licenses for " + plain.OrNone(acc.CustomerName) + "."
 		})
 	})
 }

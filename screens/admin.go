@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/plain"
 )
 
 // AdminService is what the administrator gate needs; *licensecore.Manager
@@ -148,4 +149,4 @@ type sentenceError struct{ msg string }
 func (e sentenceError) Error() string { return e.msg }
 
 // errorSentence wraps Explain's sentence for Fyne's error dialog.
-func errorSentence(err error) error { return sentenceError{Explain(err)} }
+func errorSentence(err error) error { return sentenceError{plain.Explain(err)} }

@@ -15,6 +15,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // refreshTimeout bounds a manual refresh so the button never stays busy
@@ -184,7 +185,7 @@ func (d *details) show(st licensecore.Status) {
 	if l == nil {
 		l = &licensecore.License{}
 	}
-	d.line.set(worst, Headline(st), Licensee(st.License), d.conditionWords(st, worst))
+	d.line.set(worst, plain.Headline(st), plain.Licensee(st.License), d.conditionWords(st, worst))
 	d.line.enable(!d.refreshing)
 	if worst != licensecore.CondClockError {
 		d.clockHelp.Hide()
@@ -194,25 +195,25 @@ func (d *details) show(st licensecore.Status) {
 	d.device.set(l.DeviceName)
 	d.renewal.set("")
 	if st.HasRenewalDate() {
-		d.renewal.set(formatDate(l.RenewalDate, d.loc) + " (" + relative(st.RenewalLeft) + ")")
+		d.renewal.set(plain.Date(l.RenewalDate, d.loc) + " (" + plain.Relative(st.RenewalLeft) + ")")
 	}
 	d.features.set(strings.Join(l.Features, ", "))
 	d.hubName.set(l.HubServerName)
 	d.hubURL.set(l.HubServerURL)
 	d.tokenExpiry.set("")
 	if !l.TokenExpiry.IsZero() {
-		d.tokenExpiry.set(formatDateTime(l.TokenExpiry, d.loc) + " (" + relative(st.TokenLeft) + ")")
+		d.tokenExpiry.set(plain.DateTime(l.TokenExpiry, d.loc) + " (" + plain.Relative(st.TokenLeft) + ")")
 	}
 	d.licenseID.set(l.LicenseID)
 	d.licType.set(inWords(typeWords, l.Type))
 	d.customer.set(l.Customer)
 	d.capa.set("")
 	if l.Capacity > 0 {
-		d.capa.set(plural(l.Capacity, "device"))
+		d.capa.set(plain.Plural(l.Capacity, "device"))
 	}
 	d.lastVerify.set("")
 	if !l.LastVerifyTime.IsZero() {
-		d.lastVerify.set(formatDateTime(l.LastVerifyTime, d.loc) + " — " + inWords(verifyWords, l.LastVerifyResult))
+		d.lastVerify.set(plain.DateTime(l.LastVerifyTime, d.loc) + " — " + inWords(verifyWords, l.LastVerifyResult))
 	}
 
 	// The worst condition is said in the status line; the banners below
@@ -231,7 +232,7 @@ func (d *details) show(st licensecore.Status) {
 			b.set(d.conditionWords(st, c))
 		}
 	}
-	clock := ClockOffset(st)
+	clock := plain.ClockOffset(st)
 	if clock != "" {
 		clock += "."
 	}
@@ -249,21 +250,21 @@ func (d *details) show(st licensecore.Status) {
 func (d *details) conditionWords(st licensecore.Status, c licensecore.Condition) string {
 	switch c {
 	case licensecore.CondRenewalDue:
-		return "The license requires renewal: renew it with your provider before " + formatDate(st.License.RenewalDate, d.loc) +
-			" (" + relative(st.RenewalLeft) + ") to keep this server licensed."
+		return "The license requires renewal: renew it with your provider before " + plain.Date(st.License.RenewalDate, d.loc) +
+			" (" + plain.Relative(st.RenewalLeft) + ") to keep this server licensed."
 	case licensecore.CondExpired:
-		if w := OfflineWarning(st); w != "" {
+		if w := plain.OfflineWarning(st); w != "" {
 			return w + ". Connect this server to the internet, or import a new license file (Offline activation)."
 		}
 		return msgRenewalGone
 	case licensecore.CondTokenExpiring:
-		return "The license token expires " + relative(st.TokenLeft) + ". " + msgTokenSoon
+		return "The license token expires " + plain.Relative(st.TokenLeft) + ". " + msgTokenSoon
 	case licensecore.CondTokenExpired:
 		return msgTokenExpired
 	case licensecore.CondClockError:
 		return clockWords(st, d.loc)
 	case licensecore.CondOfflineExpiring:
-		return OfflineWarning(st) + "."
+		return plain.OfflineWarning(st) + "."
 	case licensecore.CondUnlicensed:
 		return "This server has no license yet."
 	}
@@ -276,9 +277,9 @@ func (d *details) conditionWords(st licensecore.Status, c licensecore.Condition)
 func clockWords(st licensecore.Status, loc *time.Location) string {
 	var parts []string
 	if st.ClockError {
-		parts = append(parts, msgClock, "Trusted time: "+formatDateTime(st.At, loc)+".")
+		parts = append(parts, msgClock, "Trusted time: "+plain.DateTime(st.At, loc)+".")
 	}
-	if off := ClockOffset(st); off != "" {
+	if off := plain.ClockOffset(st); off != "" {
 		parts = append(parts, off+".")
 	}
 	return strings.Join(parts, " ")
@@ -342,15 +343,15 @@ func (d *details) onRefreshed(st licensecore.Status, err error) {
 		_ = d.status.Set(st) // shows the new token at once; the app's Set may follow
 		msg := "Tokens refreshed."
 		if st.License != nil && !st.License.TokenExpiry.IsZero() {
-			msg += " The new token expires " + formatDateTime(st.License.TokenExpiry, d.loc) + " (" + relative(st.TokenLeft) + ")."
+			msg += " The new token expires " + plain.DateTime(st.License.TokenExpiry, d.loc) + " (" + plain.Relative(st.TokenLeft) + ")."
 		}
 		d.setMsg(msg, widget.SuccessImportance)
 	case errors.Is(err, context.Canceled):
 		d.setMsg("", widget.MediumImportance)
-	case errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, context.DeadlineExceeded) || isNetworkError(err):
+	case errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, context.DeadlineExceeded) || plain.IsNetworkError(err):
 		d.setMsg(msgRefreshOff, widget.MediumImportance)
 	default:
-		d.setMsg(Explain(err), widget.DangerImportance)
+		d.setMsg(plain.Explain(err), widget.DangerImportance)
 	}
 }
 

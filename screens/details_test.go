@@ -15,38 +15,9 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/internal/fixture"
+	"licensedesk/screens/plain"
 )
-
-// testLicense is a healthy license at t0: a 3-day token with 2 days left
-// and a renewal date 200 days away.
-func testLicense() *licensecore.License {
-	return &licensecore.License{
-		ServerID:      "SRV-0042",
-		DeviceName:    "Back office PC",
-		LicenseID:     "LIC-1001",
-		Type:          wire.Subscription,
-		Customer:      "Corner Shop Ltd",
-		Features:      []string{"xms"},
-		HubServerName: "Hub Central",
-		HubServerURL:  "https://hub.example.com",
-		Capacity:      12,
-		RenewalDate:   t0.Add(200 * 24 * time.Hour),
-		TokenIssuedAt: t0.Add(-24 * time.Hour),
-		TokenExpiry:   t0.Add(48 * time.Hour),
-	}
-}
-
-// statusAt evaluates a license changed by edit at t0 with the default
-// policy: the real domain rules, not hand-made statuses.
-func statusAt(edit func(*licensecore.License), clockError bool) licensecore.Status {
-	l := testLicense()
-	if edit != nil {
-		edit(l)
-	}
-	st := licensecore.Evaluate(l, t0, licensecore.DefaultPolicy())
-	st.ClockError = clockError
-	return st
-}
 
 type detailsFixture struct {
 	d      *details
@@ -101,30 +72,30 @@ func TestDetailsStates(t *testing.T) {
 		banners     []string
 		sentence    string // part of the status line's explanation or a banner
 	}{
-		{"licensed", statusAt(nil, false), "Licensed", widget.SuccessImportance, "Refresh tokens now",
+		{"licensed", fixture.StatusAt(nil, false), "Licensed", widget.SuccessImportance, "Refresh tokens now",
 			"26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "Everything is in order."},
-		{"requires_renewal", statusAt(renewalSoon, false),
+		{"requires_renewal", fixture.StatusAt(renewalSoon, false),
 			"Requires Renewal — renew within 12 days", widget.WarningImportance, "Renew…",
 			"22 Mar 2026 (in 12 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "renew it with your provider before 22 Mar 2026 (in 12 days)"},
-		{"expired", statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-24 * time.Hour) }, false),
+		{"expired", fixture.StatusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(-24 * time.Hour) }, false),
 			"License expired — renew it, then remove & re-acquire", widget.DangerImportance, "Open Authorization server",
 			"9 Mar 2026 (24 hours ago)", "12 Mar 2026 09:30 (in 2 days)", nil, "remove & re-acquire"},
-		{"token_soon", statusAt(func(l *licensecore.License) {
+		{"token_soon", fixture.StatusAt(func(l *licensecore.License) {
 			l.TokenIssuedAt, l.TokenExpiry = t0.Add(-62*time.Hour), t0.Add(10*time.Hour)
 		}, false), "Token expires in 10 hours — connect to the internet", widget.WarningImportance, "Refresh tokens now",
 			"26 Sep 2026 (in 200 days)", "10 Mar 2026 19:30 (in 10 hours)", nil,
 			"The license token expires in 10 hours. Connect this server to the internet to get fresh tokens."},
-		{"token_expired", statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false),
+		{"token_expired", fixture.StatusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false),
 			"Token expired — registers cannot authenticate", widget.DangerImportance, "Refresh tokens now",
 			"26 Sep 2026 (in 200 days)", "10 Mar 2026 06:30 (3 hours ago)", nil, msgTokenExpired},
-		{"token_expired_renewal_due", statusAt(func(l *licensecore.License) {
+		{"token_expired_renewal_due", fixture.StatusAt(func(l *licensecore.License) {
 			renewalSoon(l)
 			l.TokenExpiry = t0.Add(-3 * time.Hour)
 		}, false), "Token expired — registers cannot authenticate", widget.DangerImportance, "Refresh tokens now",
 			"22 Mar 2026 (in 12 days)", "10 Mar 2026 06:30 (3 hours ago)", []string{"renewal"}, "renew it with your provider"},
-		{"clock_error", statusAt(nil, true), "Clock error — correct this PC's date and time", widget.WarningImportance,
+		{"clock_error", fixture.StatusAt(nil, true), "Clock error — correct this PC's date and time", widget.WarningImportance,
 			"Correct the clock…", "26 Sep 2026 (in 200 days)", "12 Mar 2026 09:30 (in 2 days)", nil, "clock is behind"},
-		{"no_renewal_date", statusAt(func(l *licensecore.License) { l.RenewalDate = time.Time{}; l.Type = wire.Perpetual }, false),
+		{"no_renewal_date", fixture.StatusAt(func(l *licensecore.License) { l.RenewalDate = time.Time{}; l.Type = wire.Perpetual }, false),
 			"Licensed", widget.SuccessImportance, "Refresh tokens now", "", "12 Mar 2026 09:30 (in 2 days)", nil, ""},
 	}
 	for _, tt := range tests {
@@ -173,7 +144,7 @@ func TestDetailsStates(t *testing.T) {
 // TestDetailsActions: each status line button does what it says.
 func TestDetailsActions(t *testing.T) {
 	t.Run("clock guidance", func(t *testing.T) {
-		f := newDetailsFixture(t, statusAt(nil, true))
+		f := newDetailsFixture(t, fixture.StatusAt(nil, true))
 		if f.d.clockHelp.Visible() {
 			t.Fatal("clock guidance shown before it was asked for")
 		}
@@ -186,7 +157,7 @@ func TestDetailsActions(t *testing.T) {
 		}
 	})
 	t.Run("renew opens the authority", func(t *testing.T) {
-		f := newDetailsFixture(t, statusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(5 * 24 * time.Hour) }, false))
+		f := newDetailsFixture(t, fixture.StatusAt(func(l *licensecore.License) { l.RenewalDate = t0.Add(5 * 24 * time.Hour) }, false))
 		tap(t, f.d.line.action)
 		if !slices.Equal(f.opener.opened, []string{"https://auth.example.com"}) {
 			t.Errorf("opened %v", f.opener.opened)
@@ -196,8 +167,8 @@ func TestDetailsActions(t *testing.T) {
 		}
 	})
 	t.Run("refresh from the red line", func(t *testing.T) {
-		f := newDetailsFixture(t, statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-time.Hour) }, false))
-		f.svc.refresh = result{st: statusAt(nil, false)}
+		f := newDetailsFixture(t, fixture.StatusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-time.Hour) }, false))
+		f.svc.refresh = result{st: fixture.StatusAt(nil, false)}
 		if f.d.line.action.Importance != widget.DangerImportance {
 			t.Errorf("action importance %v", f.d.line.action.Importance)
 		}
@@ -210,7 +181,7 @@ func TestDetailsActions(t *testing.T) {
 }
 
 func TestDetailsFeaturesAndVerification(t *testing.T) {
-	f := newDetailsFixture(t, statusAt(func(l *licensecore.License) {
+	f := newDetailsFixture(t, fixture.StatusAt(func(l *licensecore.License) {
 		l.Features = []string{"xms", "loyalty", "kds"}
 		l.LastVerifyTime, l.LastVerifyResult = t0.Add(-time.Hour), licensecore.VerifyRevoked
 	}, false))
@@ -233,7 +204,7 @@ func TestDetailsUnlicensed(t *testing.T) {
 }
 
 func TestDetailsLiveUpdate(t *testing.T) {
-	f := newDetailsFixture(t, statusAt(nil, false))
+	f := newDetailsFixture(t, fixture.StatusAt(nil, false))
 	if len(f.banners()) != 0 {
 		t.Fatalf("banners at start: %v", f.banners())
 	}
@@ -241,7 +212,7 @@ func TestDetailsLiveUpdate(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = f.status.Set(statusAt(func(l *licensecore.License) {
+		_ = f.status.Set(fixture.StatusAt(func(l *licensecore.License) {
 			l.TokenExpiry = t0.Add(-time.Minute)
 			l.ServerID = "SRV-0043"
 		}, false))
@@ -256,7 +227,7 @@ func TestDetailsLiveUpdate(t *testing.T) {
 }
 
 func TestDetailsRefresh(t *testing.T) {
-	fresh := statusAt(func(l *licensecore.License) {
+	fresh := fixture.StatusAt(func(l *licensecore.License) {
 		l.TokenIssuedAt, l.TokenExpiry = t0, t0.Add(72*time.Hour)
 	}, false)
 	tests := []struct {
@@ -269,11 +240,11 @@ func TestDetailsRefresh(t *testing.T) {
 		{"ok", result{st: fresh}, "Tokens refreshed. The new token expires 13 Mar 2026 09:30 (in 3 days).", widget.SuccessImportance, true},
 		{"offline", result{err: fmt.Errorf("%w: dial tcp: i/o timeout", licensecore.ErrAuthorityDown)}, msgRefreshOff, widget.MediumImportance, false},
 		{"rejected", result{err: &licensecore.AuthorityError{Code: "invalid_grant", Kind: licensecore.ErrRefreshRejected}},
-			Explain(licensecore.ErrRefreshRejected), widget.DangerImportance, false},
+			plain.Explain(licensecore.ErrRefreshRejected), widget.DangerImportance, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newDetailsFixture(t, statusAt(nil, false))
+			f := newDetailsFixture(t, fixture.StatusAt(nil, false))
 			f.svc.refresh = tt.res
 			gate := make(chan struct{})
 			f.d.async = func(fn func()) { f.tr.run(func() { <-gate; fn() }) }
@@ -302,7 +273,7 @@ func TestDetailsRefresh(t *testing.T) {
 }
 
 func TestDetailsOpenAuthority(t *testing.T) {
-	f := newDetailsFixture(t, statusAt(nil, false))
+	f := newDetailsFixture(t, fixture.StatusAt(nil, false))
 	tap(t, findButton(t, f.win.Content(), "Open Authorization server"))
 	if !slices.Equal(f.opener.opened, []string{"https://auth.example.com"}) {
 		t.Errorf("opened %v", f.opener.opened)
@@ -323,11 +294,11 @@ func TestLockoutDetailsClockWords(t *testing.T) {
 		banners []string
 		want    []string
 	}{
-		{"clock error", skewed(statusAt(nil, true), 3*time.Hour+12*time.Minute), nil,
+		{"clock error", fixture.Skewed(fixture.StatusAt(nil, true), 3*time.Hour+12*time.Minute), nil,
 			[]string{"Trusted time: 10 Mar 2026 09:30.", "This PC's clock is 3 h 12 min behind the Authorization server."}},
-		{"large offset", skewed(statusAt(nil, false), -20*time.Hour), []string{"clock"},
+		{"large offset", fixture.Skewed(fixture.StatusAt(nil, false), -20*time.Hour), []string{"clock"},
 			[]string{"This PC's clock is 20 h ahead of the Authorization server."}},
-		{"small offset", skewed(statusAt(nil, false), 30*time.Second), nil, nil},
+		{"small offset", fixture.Skewed(fixture.StatusAt(nil, false), 30*time.Second), nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newDetailsFixture(t, tc.st)

@@ -16,6 +16,8 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/internal/fixture"
+	"licensedesk/screens/plain"
 )
 
 // Golden markup for each state of the wizard and the management screens,
@@ -194,17 +196,17 @@ func TestGoldenWizard(t *testing.T) {
 			}},
 		{"denied", refused(&licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com",
 			Kind: licensecore.ErrAccessDenied}), stepDevice,
-			msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d",
+			plain.MsgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d",
 			func(t *testing.T, f *wizardFixture) {
 				if !f.w.startErr.box.Visible() || f.w.finishBusy.running() {
 					t.Errorf("reason shown %v, still busy %v", f.w.startErr.box.Visible(), f.w.finishBusy.running())
 				}
 			}},
 		{"expired", refused(&licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}),
-			stepDevice, msgExpired,
+			stepDevice, plain.MsgExpired,
 			func(t *testing.T, f *wizardFixture) {
-				if got := f.w.startErr.text.Text; got != msgExpired || !f.w.startErr.box.Visible() {
-					t.Errorf("reason %q (shown %v), want %q", got, f.w.startErr.box.Visible(), msgExpired)
+				if got := f.w.startErr.text.Text; got != plain.MsgExpired || !f.w.startErr.box.Visible() {
+					t.Errorf("reason %q (shown %v), want %q", got, f.w.startErr.box.Visible(), plain.MsgExpired)
 				}
 			}},
 	}
@@ -474,7 +476,7 @@ func TestGoldenPool(t *testing.T) {
 // settings in a narrow window, where every long sentence must wrap.
 func TestGoldenSettingsAndNarrow(t *testing.T) {
 	settings := func() fyne.CanvasObject {
-		return newSettings(Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30, TokenWarnHours: 48,
+		return newSettings(plain.Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30, TokenWarnHours: 48,
 			TokenWarnPercent: 25, KeyStorage: "file"}, nil).buildUI()
 	}
 	for _, tc := range []struct {
@@ -485,7 +487,7 @@ func TestGoldenSettingsAndNarrow(t *testing.T) {
 		{"settings", goldenSize, func(*testing.T) fyne.CanvasObject { return settings() }},
 		{"narrow_settings", fyne.NewSize(500, 700), func(*testing.T) fyne.CanvasObject { return settings() }},
 		{"narrow_details", fyne.NewSize(500, 700), func(t *testing.T) fyne.CanvasObject {
-			st := statusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false)
+			st := fixture.StatusAt(func(l *licensecore.License) { l.TokenExpiry = t0.Add(-3 * time.Hour) }, false)
 			d := newDetails(t.Context(), newFakeService(), NewStatusBinding(st), &fakeOpener{}, time.UTC)
 			return d.buildUI()
 		}},

@@ -12,10 +12,11 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/internal/fixture"
 )
 
 // t0 is the fixed "now" of every screen test.
-var t0 = time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC)
+var t0 = fixture.T0
 
 type result struct {
 	st  licensecore.Status

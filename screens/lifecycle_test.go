@@ -14,6 +14,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // fakeGate grants every action at once and records what was asked.
@@ -225,8 +226,8 @@ func TestOfflineWarningInTrayAndDetails(t *testing.T) {
 	if !st.OfflineExpiring {
 		t.Fatalf("23 days offline should warn: %+v", st)
 	}
-	line, state := TrayStatus(st, t0)
-	if line != "License expires in 7 days — licensing server unavailable" || state != TrayWarning {
+	line, state := plain.TrayStatus(st, t0)
+	if line != "License expires in 7 days — licensing server unavailable" || state != plain.TrayWarning {
 		t.Errorf("tray: %q %v", line, state)
 	}
 	d := newDetails(context.Background(), nil, NewStatusBinding(st), nil, time.UTC)

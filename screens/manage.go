@@ -17,6 +17,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // LifecycleService is what the license management screen needs;
@@ -118,7 +119,7 @@ func (m *manage) showPending() {
 		return
 	}
 	m.pending.SetText(fmt.Sprintf("Switch from %s to %s requested %s; waiting for approval on the Authorization server.",
-		typeName(req.From), typeName(req.To), formatDateTime(req.RequestedAt, m.loc)))
+		typeName(req.From), typeName(req.To), plain.DateTime(req.RequestedAt, m.loc)))
 	m.pendingBox.Show()
 }
 
@@ -130,7 +131,7 @@ func (m *manage) onVerify() {
 	}, func(err error) string {
 		m.publish(st)
 		if err != nil {
-			return Explain(err)
+			return plain.Explain(err)
 		}
 		return "Verified: the license is " + inWords(verifyWords, st.License.LastVerifyResult) + "."
 	})
@@ -144,36 +145,17 @@ func (m *manage) onDownload() {
 		return err
 	}, func(err error) string {
 		if err != nil {
-			return Explain(err)
+			return plain.Explain(err)
 		}
 		m.publish(st)
-		return DescribeChanges(changes)
+		return plain.DescribeChanges(changes)
 	})
-}
-
-// DescribeChanges says what a downloaded license changed, one line each.
-func DescribeChanges(changes []licensecore.Change) string {
-	if len(changes) == 0 {
-		return "The license is up to date: nothing changed."
-	}
-	lines := []string{"New license downloaded. Changes:"}
-	for _, c := range changes {
-		lines = append(lines, fmt.Sprintf("• %s: %s → %s", c.Field, orNone(c.Old), orNone(c.New)))
-	}
-	return strings.Join(lines, "\n")
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func (m *manage) onSwitch() {
 	st := m.svc.Status()
 	if st.License == nil {
-		m.run.say(Explain(licensecore.ErrNotLicensed), false)
+		m.run.say(plain.Explain(licensecore.ErrNotLicensed), false)
 		return
 	}
 	showEsc(m.win, m.switchDialog(st.License.Type))
@@ -198,7 +180,7 @@ func (m *manage) switchDialog(from wire.LicenseType) *dialog.ConfirmDialog {
 				}, func(err error) string {
 					m.showPending()
 					if err != nil {
-						return Explain(err)
+						return plain.Explain(err)
 					}
 					return "Requested. Ask someone to approve it on the Authorization server (" + req.ApproveURI + ")."
 				})
@@ -218,7 +200,7 @@ func (m *manage) onCheckSwitch() {
 		m.showPending()
 		switch {
 		case err != nil:
-			return Explain(err)
+			return plain.Explain(err)
 		case req.Status == wire.SwitchApproved:
 			m.publish(st)
 			return "Approved: the license is now " + typeName(req.To) + "."
@@ -235,7 +217,7 @@ func (m *manage) onOpenApproval() {
 	}
 	if u, err := url.Parse(req.ApproveURI); err == nil {
 		if err := m.open.OpenURL(u); err != nil {
-			m.run.say(Explain(err), false)
+			m.run.say(plain.Explain(err), false)
 		}
 	}
 }
@@ -269,7 +251,7 @@ func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
 			return "The license was removed."
 		}
 		if !force && (errors.Is(err, licensecore.ErrAuthorityDown) || errors.Is(err, licensecore.ErrRefreshRejected)) {
-			text := wrapped(Explain(err) + "\n\nRemove the license from this PC anyway? The Authorization server will still count it as in use until it is released there.")
+			text := wrapped(plain.Explain(err) + "\n\nRemove the license from this PC anyway? The Authorization server will still count it as in use until it is released there.")
 			d := dialog.NewCustomConfirm("Remove without the Authorization server?", "Remove from this PC", "Keep", text,
 				func(ok bool) {
 					if ok {
@@ -281,7 +263,7 @@ func (m *manage) remove(sess *licensecore.AdminSession, force bool) {
 			showEsc(m.win, d)
 			return ""
 		}
-		return Explain(err)
+		return plain.Explain(err)
 	})
 }
 

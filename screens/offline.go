@@ -20,6 +20,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // OfflineService is what offline activation needs; *licensecore.Manager
@@ -135,13 +136,13 @@ func (o *offline) onStatus() {
 	if err != nil {
 		return
 	}
-	o.offlineBanner.set(OfflineWarning(st))
+	o.offlineBanner.set(plain.OfflineWarning(st))
 }
 
 func (o *offline) onGetChallenge() {
 	ch, err := o.svc.GetChallenge()
 	if err != nil {
-		o.run.say(Explain(err), false)
+		o.run.say(plain.Explain(err), false)
 		return
 	}
 	o.challenge.SetText(ch.String())
@@ -161,13 +162,13 @@ func (o *offline) onUpgrade() {
 			return err
 		}, func(err error) string {
 			if err != nil {
-				return Explain(err)
+				return plain.Explain(err)
 			}
 			o.publish(st)
 			o.response.SetText("")
 			o.challenge.SetText("")
 			o.challengeBox.Hide()
-			return "Reply code applied: " + Headline(st) + "."
+			return "Reply code applied: " + plain.Headline(st) + "."
 		})
 	})
 }
@@ -179,7 +180,7 @@ func (o *offline) onRequest() {
 		err = os.WriteFile(path, data, 0o644)
 	}
 	if err != nil {
-		o.run.say(Explain(err), false)
+		o.run.say(plain.Explain(err), false)
 		return
 	}
 	o.run.say("License request saved to "+path+". Take it to the Authorization server's License file page.", true)
@@ -199,10 +200,10 @@ func (o *offline) onImport() {
 			return err
 		}, func(err error) string {
 			if err != nil {
-				return Explain(err)
+				return plain.Explain(err)
 			}
 			o.publish(st)
-			return "License file imported: " + Headline(st) + "."
+			return "License file imported: " + plain.Headline(st) + "."
 		})
 	})
 }

@@ -15,6 +15,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
 // PoolService is what the cloud license screen needs; *licensecore.Pool
@@ -163,16 +164,16 @@ func enable(b *widget.Button, on bool) {
 func (p *pool) reloadActivated() {
 	mine, err := p.svc.ActivatedLicenses()
 	if err != nil {
-		p.run.say(Explain(err), false)
+		p.run.say(plain.Explain(err), false)
 		return
 	}
 	p.activated = mine
 	p.pickMine = map[string]bool{}
 	t, err := p.svc.TotalCapacity()
 	if err == nil {
-		line := fmt.Sprintf("Capacity from cloud licenses: %s", plural(t.Devices, "device"))
+		line := fmt.Sprintf("Capacity from cloud licenses: %s", plain.Plural(t.Devices, "device"))
 		if !t.MaintenanceUntil.IsZero() {
-			line += "; maintenance until " + formatDate(t.MaintenanceUntil, p.loc)
+			line += "; maintenance until " + plain.Date(t.MaintenanceUntil, p.loc)
 		}
 		p.totals.SetText(line)
 	}
@@ -183,7 +184,7 @@ func (p *pool) reloadActivated() {
 func (p *pool) showPool() {
 	rows := make([]licenseRow, len(p.available))
 	for i, l := range p.available {
-		rows[i] = licenseRow{l.ID, formatDate(l.TransferDate, p.loc), describePool(l)}
+		rows[i] = licenseRow{l.ID, plain.Date(l.TransferDate, p.loc), plain.DescribePool(l)}
 	}
 	setLicenseRows(p.cols, p.poolTable, rows, p.pickPool, func(id string, on bool) { p.pickPool[id] = on; p.updateButtons() })
 }
@@ -192,11 +193,11 @@ func (p *pool) showPool() {
 func (p *pool) showMine() {
 	rows := make([]licenseRow, len(p.activated))
 	for i, a := range p.activated {
-		desc := describePool(a.PoolLicense)
+		desc := plain.DescribePool(a.PoolLicense)
 		if a.State == licensecore.ActivationReturning {
 			desc += " (returning to the cloud)"
 		}
-		rows[i] = licenseRow{a.ID, formatDate(a.ActivatedAt, p.loc), desc}
+		rows[i] = licenseRow{a.ID, plain.Date(a.ActivatedAt, p.loc), desc}
 	}
 	setLicenseRows(p.cols, p.mineTable, rows, p.pickMine, func(id string, on bool) { p.pickMine[id] = on; p.updateButtons() })
 }
@@ -209,7 +210,7 @@ func (p *pool) onDownload() {
 	}, func(err error) string {
 		defer p.updateButtons()
 		if err != nil {
-			return Explain(err)
+			return plain.Explain(err)
 		}
 		p.available, p.pickPool = list, map[string]bool{}
 		p.showPool()
@@ -228,7 +229,7 @@ func (p *pool) onActivate() {
 	if len(ids) == 0 {
 		return
 	}
-	p.gate.Do(fmt.Sprintf("Activate %s from the cloud", plural(len(ids), "license")), func(sess *licensecore.AdminSession) {
+	p.gate.Do(fmt.Sprintf("Activate %s from the cloud", plain.Plural(len(ids), "license")), func(sess *licensecore.AdminSession) {
 		ctx, cancel := context.WithTimeout(p.ctx, poolTimeout)
 		p.cancel = cancel
 		p.progress.SetValue(0)
@@ -262,11 +263,11 @@ func (p *pool) onActivated(ids []string, done []licensecore.ActivatedLicense, er
 	p.updateButtons()
 	switch {
 	case err == nil:
-		p.run.say(fmt.Sprintf("Activated %s on this server.", plural(len(done), "license")), true)
+		p.run.say(fmt.Sprintf("Activated %s on this server.", plain.Plural(len(done), "license")), true)
 	case len(done) > 0:
-		p.run.say(fmt.Sprintf("Activated %d of %d licenses; the rest were not: %s", len(done), len(ids), Explain(err)), false)
+		p.run.say(fmt.Sprintf("Activated %d of %d licenses; the rest were not: %s", len(done), len(ids), plain.Explain(err)), false)
 	default:
-		p.run.say(Explain(err), false)
+		p.run.say(plain.Explain(err), false)
 	}
 }
 
@@ -284,7 +285,7 @@ func (p *pool) onTransfer(all bool) {
 	}
 	plan, err := p.svc.PlanTransfer(ids)
 	if err != nil {
-		p.run.say(Explain(err), false)
+		p.run.say(plain.Explain(err), false)
 		return
 	}
 	showEsc(p.win, p.transferDialog(ids, plan))
@@ -295,7 +296,7 @@ func (p *pool) onTransfer(all bool) {
 // marked as dangerous since registers may lose their license, and Escape
 // keeps the licenses.
 func (p *pool) transferDialog(ids []string, plan licensecore.TransferPlan) *dialog.ConfirmDialog {
-	text := wrapped(transferImpact(plan) + "\n\nTransfer now?")
+	text := wrapped(plain.TransferImpact(plan) + "\n\nTransfer now?")
 	d := dialog.NewCustomConfirm("Transfer to cloud", "Transfer to cloud", "Keep", text, func(ok bool) {
 		if !ok {
 			return
@@ -309,11 +310,11 @@ func (p *pool) transferDialog(ids []string, plan licensecore.TransferPlan) *dial
 				p.reloadActivated()
 				p.updateButtons()
 				if err != nil {
-					return Explain(err)
+					return plain.Explain(err)
 				}
-				msg := fmt.Sprintf("%s returned to the cloud pool.", plural(len(res.Returned), "license"))
+				msg := fmt.Sprintf("%s returned to the cloud pool.", plain.Plural(len(res.Returned), "license"))
 				if len(res.Pending) > 0 {
-					msg += fmt.Sprintf(" %s will be confirmed when the Authorization server can be reached; they no longer count here.", plural(len(res.Pending), "license"))
+					msg += fmt.Sprintf(" %s will be confirmed when the Authorization server can be reached; they no longer count here.", plain.Plural(len(res.Pending), "license"))
 				}
 				return msg
 			})

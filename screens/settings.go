@@ -3,69 +3,18 @@ package screens
 import (
 	"strconv"
 	"strings"
-	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
-	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/plain"
 )
 
-// Settings are the values a person may change. Thresholds are in the units
-// people think in (days, hours, percent); Policy converts them.
-type Settings struct {
-	AuthorityURL string
-	// RootKey is the Authorization server's root public key
-	// (wire.EncodeRootKey); changing it needs an administrator and an
-	// explicit confirmation of both fingerprints.
-	RootKey           string
-	RenewalWindowDays int
-	TokenWarnHours    int
-	TokenWarnPercent  int
-	StartMinimized    bool
-	// KeyStorage says where this PC keeps its keys (shown, not edited); a
-	// file means no credential store was found.
-	KeyStorage string
-}
-
-// settingsError is already a sentence for the person, unlike most errors.
-type settingsError string
-
-func (e settingsError) Error() string { return string(e) }
-
-// Validate returns a sentence naming the first wrong value, or nil.
-func (s Settings) Validate() error {
-	// The client's own parser decides, so the form accepts exactly the
-	// addresses the client can use.
-	_, urlErr := licensecore.ParseAuthorityURL(s.AuthorityURL)
-	switch {
-	case urlErr != nil:
-		return settingsError("Enter the Authorization server address in full, for example https://licensing.example.com, without a user name, '?' or '#'. It must use https unless the server runs on this PC.")
-	case s.RootKey != "" && rootKeyError(s.RootKey) != nil:
-		return settingsError("The root key is not valid. It looks like ed25519: followed by 43 letters, digits, '-' or '_'; copy it again from your provider.")
-	case s.RenewalWindowDays < 1 || s.RenewalWindowDays > 365:
-		return settingsError("The renewal warning must be between 1 and 365 days.")
-	case s.TokenWarnHours < 1 || s.TokenWarnHours > 24*30:
-		return settingsError("The token warning must be between 1 and 720 hours.")
-	case s.TokenWarnPercent < 1 || s.TokenWarnPercent > 99:
-		return settingsError("The token warning percentage must be between 1 and 99.")
-	}
-	return nil
-}
-
-// Policy returns base with the thresholds from s.
-func (s Settings) Policy(base licensecore.Policy) licensecore.Policy {
-	base.RenewalWindow = time.Duration(s.RenewalWindowDays) * 24 * time.Hour
-	base.TokenWarnBefore = time.Duration(s.TokenWarnHours) * time.Hour
-	base.TokenWarnFraction = float64(s.TokenWarnPercent) / 100
-	return base
-}
-
 type settings struct {
-	current Settings
-	onSave  func(Settings) error
+	current plain.Settings
+	onSave  func(plain.Settings) error
 
 	authority, root, renewalDays, warnHours, warnPercent *widget.Entry
 	fingerprint                                          *widget.Label
@@ -75,11 +24,11 @@ type settings struct {
 
 // NewSettings returns the settings form filled with current. onSave runs on
 // the UI thread with validated values; its error is shown in plain words.
-func NewSettings(current Settings, onSave func(Settings) error) fyne.CanvasObject {
+func NewSettings(current plain.Settings, onSave func(plain.Settings) error) fyne.CanvasObject {
 	return newSettings(current, onSave).buildUI()
 }
 
-func newSettings(current Settings, onSave func(Settings) error) *settings {
+func newSettings(current plain.Settings, onSave func(plain.Settings) error) *settings {
 	return &settings{current: current, onSave: onSave}
 }
 
@@ -128,7 +77,7 @@ func (s *settings) buildUI() fyne.CanvasObject {
 
 // read parses the form; numbers that are not numbers become 0, which
 // Validate rejects with a sentence naming the field.
-func (s *settings) read() Settings {
+func (s *settings) read() plain.Settings {
 	num := func(e *widget.Entry) int {
 		n, err := strconv.Atoi(strings.TrimSpace(e.Text))
 		if err != nil {
@@ -136,7 +85,7 @@ func (s *settings) read() Settings {
 		}
 		return n
 	}
-	return Settings{
+	return plain.Settings{
 		AuthorityURL:      strings.TrimRight(strings.TrimSpace(s.authority.Text), "/"),
 		RootKey:           strings.TrimSpace(s.root.Text),
 		KeyStorage:        s.current.KeyStorage,
@@ -155,7 +104,7 @@ func (s *settings) onSubmit() {
 	}
 	if s.onSave != nil {
 		if err := s.onSave(v); err != nil {
-			s.setMsg(Explain(err), widget.DangerImportance)
+			s.setMsg(plain.Explain(err), widget.DangerImportance)
 			return
 		}
 	}
@@ -167,11 +116,6 @@ func (s *settings) setMsg(msg string, imp widget.Importance) {
 	s.msg.Importance = imp
 	s.msg.SetText(msg)
 	s.msg.Show()
-}
-
-func rootKeyError(v string) error {
-	_, err := wire.ParseRootKey(v)
-	return err
 }
 
 // fingerprintLine is what a person compares with the provider's word.

@@ -11,35 +11,36 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/plain"
 )
 
-func validSettings() Settings {
-	return Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30,
+func validSettings() plain.Settings {
+	return plain.Settings{AuthorityURL: "https://licensing.example.com", RenewalWindowDays: 30,
 		TokenWarnHours: 48, TokenWarnPercent: 25, StartMinimized: true}
 }
 
 func TestSettingsValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		edit func(*Settings)
+		edit func(*plain.Settings)
 		want string // part of the message; "" means valid
 	}{
-		{"valid", func(*Settings) {}, ""},
-		{"http on a LAN can be intercepted", func(s *Settings) { s.AuthorityURL = "http://10.0.0.5:8080" }, "must use https"},
-		{"http on this PC", func(s *Settings) { s.AuthorityURL = "http://127.0.0.1:8765" }, ""},
-		{"root key", func(s *Settings) { s.RootKey = "ed25519:11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }, ""},
-		{"root key garbage", func(s *Settings) { s.RootKey = "ed25519:abc" }, "root key is not valid"},
-		{"root key of small order", func(s *Settings) { s.RootKey = "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, "root key is not valid"},
-		{"empty url", func(s *Settings) { s.AuthorityURL = "" }, "address in full"},
-		{"relative url", func(s *Settings) { s.AuthorityURL = "licensing.example.com" }, "address in full"},
-		{"ftp", func(s *Settings) { s.AuthorityURL = "ftp://licensing.example.com" }, "address in full"},
-		{"no host", func(s *Settings) { s.AuthorityURL = "https://" }, "address in full"},
-		{"query", func(s *Settings) { s.AuthorityURL = "https://licensing.example.com/?x=1" }, "address in full"},
-		{"user", func(s *Settings) { s.AuthorityURL = "https://bob:pw@licensing.example.com" }, "address in full"},
-		{"renewal 0", func(s *Settings) { s.RenewalWindowDays = 0 }, "renewal warning"},
-		{"renewal too long", func(s *Settings) { s.RenewalWindowDays = 366 }, "renewal warning"},
-		{"hours 0", func(s *Settings) { s.TokenWarnHours = 0 }, "token warning must"},
-		{"percent 100", func(s *Settings) { s.TokenWarnPercent = 100 }, "percentage"},
+		{"valid", func(*plain.Settings) {}, ""},
+		{"http on a LAN can be intercepted", func(s *plain.Settings) { s.AuthorityURL = "http://10.0.0.5:8080" }, "must use https"},
+		{"http on this PC", func(s *plain.Settings) { s.AuthorityURL = "http://127.0.0.1:8765" }, ""},
+		{"root key", func(s *plain.Settings) { s.RootKey = "ed25519:11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" }, ""},
+		{"root key garbage", func(s *plain.Settings) { s.RootKey = "ed25519:abc" }, "root key is not valid"},
+		{"root key of small order", func(s *plain.Settings) { s.RootKey = "ed25519:AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }, "root key is not valid"},
+		{"empty url", func(s *plain.Settings) { s.AuthorityURL = "" }, "address in full"},
+		{"relative url", func(s *plain.Settings) { s.AuthorityURL = "licensing.example.com" }, "address in full"},
+		{"ftp", func(s *plain.Settings) { s.AuthorityURL = "ftp://licensing.example.com" }, "address in full"},
+		{"no host", func(s *plain.Settings) { s.AuthorityURL = "https://" }, "address in full"},
+		{"query", func(s *plain.Settings) { s.AuthorityURL = "https://licensing.example.com/?x=1" }, "address in full"},
+		{"user", func(s *plain.Settings) { s.AuthorityURL = "https://bob:pw@licensing.example.com" }, "address in full"},
+		{"renewal 0", func(s *plain.Settings) { s.RenewalWindowDays = 0 }, "renewal warning"},
+		{"renewal too long", func(s *plain.Settings) { s.RenewalWindowDays = 366 }, "renewal warning"},
+		{"hours 0", func(s *plain.Settings) { s.TokenWarnHours = 0 }, "token warning must"},
+		{"percent 100", func(s *plain.Settings) { s.TokenWarnPercent = 100 }, "percentage"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestSettingsPolicy(t *testing.T) {
 	}
 }
 
-func newSettingsForm(t *testing.T, onSave func(Settings) error) (*settings, fyne.Window) {
+func newSettingsForm(t *testing.T, onSave func(plain.Settings) error) (*settings, fyne.Window) {
 	test.NewTempApp(t)
 	s := newSettings(validSettings(), onSave)
 	w := test.NewWindow(s.buildUI())
@@ -78,8 +79,8 @@ func newSettingsForm(t *testing.T, onSave func(Settings) error) (*settings, fyne
 }
 
 func TestSettingsForm(t *testing.T) {
-	var saved []Settings
-	s, w := newSettingsForm(t, func(v Settings) error { saved = append(saved, v); return nil })
+	var saved []plain.Settings
+	s, w := newSettingsForm(t, func(v plain.Settings) error { saved = append(saved, v); return nil })
 	if s.authority.Text != "https://licensing.example.com" || s.renewalDays.Text != "30" || !s.minimized.Checked {
 		t.Fatalf("form not filled from current settings")
 	}
@@ -106,7 +107,7 @@ func TestSettingsForm(t *testing.T) {
 	s.warnHours.SetText(" 12 ")
 	test.Tap(s.minimized)
 	tap(t, save)
-	want := Settings{AuthorityURL: "https://auth.example.com", RenewalWindowDays: 30, TokenWarnHours: 12,
+	want := plain.Settings{AuthorityURL: "https://auth.example.com", RenewalWindowDays: 30, TokenWarnHours: 12,
 		TokenWarnPercent: 25, StartMinimized: false}
 	if len(saved) != 1 || saved[0] != want {
 		t.Fatalf("saved %+v, want %+v", saved, want)
@@ -117,7 +118,7 @@ func TestSettingsForm(t *testing.T) {
 }
 
 func TestSettingsSaveError(t *testing.T) {
-	s, w := newSettingsForm(t, func(Settings) error { return errors.New("disk full") })
+	s, w := newSettingsForm(t, func(plain.Settings) error { return errors.New("disk full") })
 	tap(t, findButton(t, w.Content(), "Save"))
 	if !strings.Contains(s.msg.Text, "disk full") || s.msg.Importance != widget.DangerImportance {
 		t.Errorf("message %q %v", s.msg.Text, s.msg.Importance)

@@ -19,6 +19,7 @@ import (
 	"rsc.io/qr"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/plain"
 )
 
 // Wizard steps, mirroring the seed's "Manage License" instructions.
@@ -315,7 +316,7 @@ func (w *wizard) buildDone() fyne.CanvasObject {
 func (w *wizard) showDone(st licensecore.Status) {
 	w.licensed = st
 	w.doneLine.SetText("This server is licensed")
-	who := Licensee(st.License)
+	who := plain.Licensee(st.License)
 	if who != "" {
 		who = "License for " + who + "."
 	}
@@ -486,12 +487,12 @@ func (w *wizard) onStarted(da *licensecore.DeviceAuthorization, err error) {
 // explain words a failure of the wizard's requests; an unreachable server
 // is named, with the two ways forward.
 func (w *wizard) explain(err error) string {
-	if errors.Is(err, licensecore.ErrAuthorityDown) || isNetworkError(err) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, licensecore.ErrAuthorityDown) || plain.IsNetworkError(err) || errors.Is(err, context.DeadlineExceeded) {
 		return "The Authorization server at " + w.svc.AuthorityURL() + " cannot be reached. Check this PC's internet connection " +
 			"and the server address in Settings (License Desk menu), or license this server without a connection: " +
 			"Offline activation… in the License menu."
 	}
-	return Explain(err)
+	return plain.Explain(err)
 }
 
 func (w *wizard) beginSession(da *licensecore.DeviceAuthorization) {
@@ -600,7 +601,7 @@ func (w *wizard) onPollResult(gen int, st licensecore.Status, err error, expired
 			w.ev.Licensed(st)
 		}
 	case expired || errors.Is(err, licensecore.ErrDeviceCodeExpired):
-		w.failSession(msgExpired)
+		w.failSession(plain.MsgExpired)
 	case errors.Is(err, context.Canceled):
 		// The app is closing the wizard.
 	case errors.Is(err, licensecore.ErrAuthorityDown):
@@ -613,7 +614,7 @@ func (w *wizard) onPollResult(gen int, st licensecore.Status, err error, expired
 	default:
 		// Denied, revoked, or an answer that cannot be trusted: this code is
 		// spent, the person must start again with a new one.
-		w.failSession(Explain(err))
+		w.failSession(plain.Explain(err))
 	}
 }
 
@@ -621,7 +622,7 @@ func (w *wizard) onPollResult(gen int, st licensecore.Status, err error, expired
 // appeared, or restarted after a network failure) returns.
 func (w *wizard) onComplete() {
 	if w.da == nil {
-		w.failSession(msgExpired)
+		w.failSession(plain.MsgExpired)
 		return
 	}
 	w.complete.Disable()
@@ -647,11 +648,11 @@ func (w *wizard) updateCountdown() {
 	}
 	left := w.da.Expiry.Sub(w.now())
 	if left <= 0 {
-		w.failSession(msgExpired)
+		w.failSession(plain.MsgExpired)
 		return
 	}
-	w.countdown.SetText("This code expires in " + countdown(left) + ".")
-	w.countdown4.SetText("expires in " + countdown(left))
+	w.countdown.SetText("This code expires in " + plain.Countdown(left) + ".")
+	w.countdown4.SetText("expires in " + plain.Countdown(left))
 }
 
 func (w *wizard) startTicker() {

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/plain"
 )
 
 type wizardFixture struct {
@@ -234,8 +235,8 @@ func TestWizardCountdown(t *testing.T) {
 	f.w.updateCountdown()
 	f.tr.finished(2) // poll cancelled, ticker stopped
 	f.wantStep(stepDevice)
-	if got := f.w.startErr.text.Text; got != msgExpired {
-		t.Errorf("reason = %q, want %q", got, msgExpired)
+	if got := f.w.startErr.text.Text; got != plain.MsgExpired {
+		t.Errorf("reason = %q, want %q", got, plain.MsgExpired)
 	}
 }
 
@@ -278,8 +279,8 @@ func TestWizardPollOutcome(t *testing.T) {
 	}{
 		{"granted", nil, stepDone, ""},
 		{"denied", &licensecore.AuthorityError{Code: "access_denied", Description: "denied by admin@example.com", Kind: licensecore.ErrAccessDenied},
-			stepDevice, msgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d"},
-		{"expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, stepDevice, msgExpired},
+			stepDevice, plain.MsgDenied + " The authorization server said: \u201cdenied by admin@example.com\u201d"},
+		{"expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, stepDevice, plain.MsgExpired},
 		{"untrusted token", &licensecore.RejectedError{Kind: licensecore.ErrBadSignature}, stepDevice, "cannot trust"},
 		{"offline", fmt.Errorf("%w: no route to host", licensecore.ErrAuthorityDown), stepComplete, "https://auth.example.com cannot be reached"},
 	}

@@ -1,6 +1,6 @@
 package localapi
 
-import "licensedesk/screens"
+import "licensedesk/screens/plain"
 
 // explain is the screens' wording of an error: a round trip must keep it.
-var explain = screens.Explain
+var explain = plain.Explain

@@ -25,6 +25,29 @@ func Options(dir string, log zerolog.Logger) badger.Options {
 		WithSyncWrites(true)
 }
 
+// Quiet are Options for a store that sleeps between rare writes, as the
+// license store does (a token refresh a day, an audit line now and then):
+// no compactor goroutines, whose 50 ms tickers would wake an idle agent 40
+// times a second. Whoever opens with them compacts level 0 itself
+// (CompactIfNeeded) at open and on its maintenance timer; the stall
+// threshold leaves room for many memtable flushes between two of those.
+func Quiet(dir string, log zerolog.Logger) badger.Options {
+	return Options(dir, log).
+		WithNumCompactors(0).
+		WithNumLevelZeroTablesStall(16)
+}
+
+// CompactIfNeeded merges the tables of a store opened with Quiet once
+// level 0 holds NumLevelZeroTables of them (each memtable flush and each
+// close adds one). It reports whether it compacted.
+func CompactIfNeeded(db *badger.DB) (bool, error) {
+	levels := db.Levels()
+	if len(levels) == 0 || levels[0].NumTables < db.Opts().NumLevelZeroTables {
+		return false, nil
+	}
+	return true, db.Flatten(1)
+}
+
 // Logger adapts zerolog to badger.Logger. Badger is chatty at Info,
 // so its Info goes to Debug.
 type Logger struct{ L zerolog.Logger }

@@ -1,9 +1,7 @@
-package screens
+package plain
 
 import (
 	"time"
-
-	"fyne.io/fyne/v2"
 
 	"licensedesk/assets"
 	"licensedesk/licensecore"
@@ -24,10 +22,8 @@ func (s TrayState) String() string {
 	return [...]string{"unlicensed", "ok", "warning", "expired"}[s]
 }
 
-// Icon returns the tray icon for the state.
-func (s TrayState) Icon() fyne.Resource {
-	return [...]fyne.Resource{assets.TrayUnlicensed, assets.TrayOK, assets.TrayWarning, assets.TrayExpired}[s]
-}
+// IconPNG returns the tray icon for the state, a PNG image.
+func (s TrayState) IconPNG() []byte { return assets.TrayIcon(s.String()) }
 
 // TrayStatus returns the one-line status shown at the top of the tray menu
 // and the icon state. It leads with the worst condition, like the details
@@ -65,7 +61,7 @@ func TrayStatus(st licensecore.Status, now time.Time) (line string, state TraySt
 	case st.Token == licensecore.TokenNone:
 		return "Licensed", state
 	}
-	return "Licensed — token expires " + relative(tokenLeft), state
+	return "Licensed — token expires " + Relative(tokenLeft), state
 }
 
 // TrayTooltip is the text shown when the pointer rests on the tray icon.
@@ -74,32 +70,38 @@ func TrayTooltip(st licensecore.Status, now time.Time) string {
 	return "License Desk: " + line
 }
 
-// TrayActions are the tray menu's callbacks; the app owns what they do.
-type TrayActions struct {
-	Open    func()
-	Refresh func()
-	Quit    func()
+// TrayAction is what a tray menu item does; the tray process owns the
+// doing.
+type TrayAction int
+
+// Tray menu actions.
+const (
+	TrayNoAction TrayAction = iota // the status line: shown, not clickable
+	TrayOpen
+	TrayRefresh
+	TrayQuit
+)
+
+// TrayItem is one line of the tray menu; an empty Label is a separator.
+type TrayItem struct {
+	Label    string
+	Action   TrayAction
+	Disabled bool
 }
 
-// NewTrayMenu builds the tray menu for st. The app rebuilds it on every
-// status change and passes it to desktop.App.SetSystemTrayMenu.
-func NewTrayMenu(st licensecore.Status, now time.Time, act TrayActions) *fyne.Menu {
+// TrayMenu is the tray menu for st: the status line, open, refresh (not
+// without a license: there is no token to refresh), quit.
+func TrayMenu(st licensecore.Status, now time.Time) []TrayItem {
 	line, _ := TrayStatus(st, now)
-	status := fyne.NewMenuItem(line, nil)
-	status.Disabled = true
-	refresh := fyne.NewMenuItem("Refresh tokens now", act.Refresh)
-	// Without a license there is no token to refresh.
-	refresh.Disabled = st.State == licensecore.Unlicensed || st.License == nil
-	quit := fyne.NewMenuItem("Quit", act.Quit)
-	// IsQuit stops Fyne from appending its own Quit item, which would skip
-	// the app's orderly shutdown.
-	quit.IsQuit = true
-	return fyne.NewMenu("License Desk",
-		status,
-		fyne.NewMenuItemSeparator(),
-		fyne.NewMenuItem("Open License Desk", act.Open),
-		refresh,
-		fyne.NewMenuItemSeparator(),
-		quit,
-	)
+	return []TrayItem{
+		{Label: line, Disabled: true},
+		{},
+		{Label: "Open License Desk", Action: TrayOpen},
+		{Label: "Refresh tokens now", Action: TrayRefresh, Disabled: st.State == licensecore.Unlicensed || st.License == nil},
+		{},
+		{Label: "Quit", Action: TrayQuit},
+	}
 }
+
+// TrayAgentDown is the tray's status line while no agent answers.
+const TrayAgentDown = "License Desk agent not running"

@@ -1,4 +1,4 @@
-package screens
+package plain
 
 import (
 	"context"
@@ -35,10 +35,10 @@ func TestExplain(t *testing.T) {
 		{"deadline", fmt.Errorf("poll: %w", context.DeadlineExceeded), "The authorization server took too long to answer…"},
 		{"deadline inside url error", &url.Error{Op: "Get", URL: "x", Err: context.DeadlineExceeded}, "The authorization server took too long to answer…"},
 		{"cancelled", context.Canceled, "The operation was cancelled."},
-		{"denied", &licensecore.AuthorityError{Code: "access_denied", Kind: licensecore.ErrAccessDenied}, msgDenied},
+		{"denied", &licensecore.AuthorityError{Code: "access_denied", Kind: licensecore.ErrAccessDenied}, MsgDenied},
 		{"denied with words", &licensecore.AuthorityError{Code: "access_denied", Description: "Device limit reached", Kind: licensecore.ErrAccessDenied},
-			msgDenied + " The authorization server said: \u201cDevice limit reached\u201d"},
-		{"code expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, msgExpired},
+			MsgDenied + " The authorization server said: \u201cDevice limit reached\u201d"},
+		{"code expired", &licensecore.AuthorityError{Code: "expired_token", Kind: licensecore.ErrDeviceCodeExpired}, MsgExpired},
 		{"unknown oauth error", &licensecore.AuthorityError{Code: "slow_down_forever", Description: "server on fire", Kind: licensecore.ErrAuthorityBroken},
 			"The authorization server gave an answer License Desk does not understand…"},
 		{"clock", fmt.Errorf("refresh: %w", licensecore.ErrClockRollback), "This PC's clock is behind…"},
@@ -121,7 +121,7 @@ var wireOnly = map[string]bool{"wire.ErrMalformedAnswer": true, "wire.ErrBadPool
 // the list above, and each has a sentence composed here rather than its own
 // text passed through.
 func TestExplainEverySentinel(t *testing.T) {
-	for _, f := range []struct{ file, prefix string }{{"../licensecore/errors.go", ""}, {"../licensecore/wire/errors.go", "wire."}} {
+	for _, f := range []struct{ file, prefix string }{{"../../licensecore/errors.go", ""}, {"../../licensecore/wire/errors.go", "wire."}} {
 		parsed, err := parser.ParseFile(token.NewFileSet(), f.file, nil, 0)
 		if err != nil {
 			t.Fatal(err)

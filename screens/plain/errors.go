@@ -1,4 +1,4 @@
-package screens
+package plain
 
 import (
 	"context"
@@ -15,8 +15,8 @@ import (
 // Sentences shared by Explain and the screens that special-case an error.
 const (
 	msgOffline = "The authorization server cannot be reached. Check this PC's internet connection and try again."
-	msgDenied  = "The authorization was denied on the authorization server. Check that you chose this device, then click Next to try again."
-	msgExpired = "The user code expired before it was authorized. Click Next to get a new code."
+	MsgDenied  = "The authorization was denied on the authorization server. Check that you chose this device, then click Next to try again."
+	MsgExpired = "The user code expired before it was authorized. Click Next to get a new code."
 )
 
 // msgUntrusted is said of every token the authority sent that failed a
@@ -31,8 +31,8 @@ var explanations = []struct {
 	err error
 	msg string
 }{
-	{licensecore.ErrAccessDenied, msgDenied},
-	{licensecore.ErrDeviceCodeExpired, msgExpired},
+	{licensecore.ErrAccessDenied, MsgDenied},
+	{licensecore.ErrDeviceCodeExpired, MsgExpired},
 	{licensecore.ErrLicenseRevoked, "The license was revoked on the authorization server. Contact your provider."},
 	{licensecore.ErrLicenseExpired, "The license has passed its renewal date. Renew it with your provider, then remove this license and acquire it again."},
 	{licensecore.ErrRefreshRejected, "The authorization server refused to renew the license token. Remove this license and acquire it again, or contact your provider."},
@@ -160,7 +160,7 @@ func Explain(err error) string {
 			return e.msg + serverWords(err)
 		}
 	}
-	if isNetworkError(err) {
+	if IsNetworkError(err) {
 		return msgOffline
 	}
 	return "Something went wrong (" + shorten(err.Error(), 120) + "). Try again; if it keeps happening, contact support."
@@ -179,7 +179,7 @@ func serverWords(err error) string {
 // isNetworkError reports failures to reach the server at all, as opposed to
 // the server answering badly. net.Error covers *url.Error, *net.OpError,
 // DNS errors and errno values such as ECONNREFUSED.
-func isNetworkError(err error) bool {
+func IsNetworkError(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

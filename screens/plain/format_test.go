@@ -1,10 +1,11 @@
-package screens
+package plain
 
 import (
 	"testing"
 	"time"
 
 	"licensedesk/licensecore"
+	"licensedesk/screens/internal/fixture"
 )
 
 func TestRelative(t *testing.T) {
@@ -31,7 +32,7 @@ func TestRelative(t *testing.T) {
 		{-72 * time.Hour, "3 days ago"},
 	}
 	for _, tt := range tests {
-		if got := relative(tt.d); got != tt.want {
+		if got := Relative(tt.d); got != tt.want {
 			t.Errorf("relative(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
@@ -50,7 +51,7 @@ func TestCountdown(t *testing.T) {
 		{-time.Second, "0:00"},
 	}
 	for _, tt := range tests {
-		if got := countdown(tt.d); got != tt.want {
+		if got := Countdown(tt.d); got != tt.want {
 			t.Errorf("countdown(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
@@ -59,10 +60,10 @@ func TestCountdown(t *testing.T) {
 func TestDates(t *testing.T) {
 	tz := time.FixedZone("UTC+2", 2*3600)
 	at := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
-	if got := formatDate(at, tz); got != "11 Mar 2026" {
+	if got := Date(at, tz); got != "11 Mar 2026" {
 		t.Errorf("formatDate = %q: dates are shown in the PC's zone", got)
 	}
-	if got := formatDateTime(at, time.UTC); got != "10 Mar 2026 23:30" {
+	if got := DateTime(at, time.UTC); got != "10 Mar 2026 23:30" {
 		t.Errorf("formatDateTime = %q", got)
 	}
 }
@@ -78,11 +79,11 @@ func TestWordsChange(t *testing.T) {
 			t.Errorf("wordsChange(%v) = %v, want > 0", d, w)
 			continue
 		}
-		if relative(d-w) == relative(d) {
-			t.Errorf("wordsChange(%v) = %v: still %q then", d, w, relative(d))
+		if Relative(d-w) == Relative(d) {
+			t.Errorf("wordsChange(%v) = %v: still %q then", d, w, Relative(d))
 		}
-		if relative(d-w+1) != relative(d) {
-			t.Errorf("wordsChange(%v) = %v: already %q a nanosecond earlier, not %q", d, w, relative(d-w+1), relative(d))
+		if Relative(d-w+1) != Relative(d) {
+			t.Errorf("wordsChange(%v) = %v: already %q a nanosecond earlier, not %q", d, w, Relative(d-w+1), Relative(d))
 		}
 	}
 }
@@ -91,12 +92,12 @@ func TestWordsChange(t *testing.T) {
 // they show changes: a state boundary or a "in 2 days" word.
 func TestNextUpdate(t *testing.T) {
 	p := licensecore.DefaultPolicy()
-	l := testLicense()
+	l := fixture.License()
 	shown := func(at time.Time) string {
 		st := licensecore.Evaluate(l, at, p)
-		return Headline(st) + "|" + relative(st.TokenLeft) + "|" + relative(st.RenewalLeft)
+		return Headline(st) + "|" + Relative(st.TokenLeft) + "|" + Relative(st.RenewalLeft)
 	}
-	at, changes := t0, 0
+	at, changes := fixture.T0, 0
 	for at.Before(l.TokenExpiry.Add(time.Hour)) {
 		next := NextUpdate(licensecore.Evaluate(l, at, p), p)
 		if !next.After(at) {

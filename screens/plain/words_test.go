@@ -1,4 +1,4 @@
-package screens
+package plain
 
 import (
 	"strings"
@@ -7,6 +7,7 @@ import (
 
 	"licensedesk/licensecore"
 	"licensedesk/licensecore/wire"
+	"licensedesk/screens/internal/fixture"
 )
 
 const day = 24 * time.Hour
@@ -59,7 +60,7 @@ func TestDescribePool(t *testing.T) {
 		{wire.PoolLicense{Kind: wire.PoolMaintenance, MaintenanceUntil: time.Date(2027, 12, 31, 23, 0, 0, 0, time.UTC)}, "Maintenance until 31 Dec 2027"},
 		{wire.PoolLicense{Kind: "seats"}, "seats"},
 	} {
-		if got := describePool(tc.l); got != tc.want {
+		if got := DescribePool(tc.l); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.l, got, tc.want)
 		}
 	}
@@ -95,7 +96,7 @@ func TestTransferImpact(t *testing.T) {
 			"4 licenses return to the cloud pool. Capacity drops from 9 to 0 devices; 9 devices become unlicensed. Maintenance (until 31 Dec 2027) ends now."},
 		{licensecore.TransferPlan{Before: tot(12, maint27), After: tot(12, maint27)}, "No activated license is selected; nothing changes."},
 	} {
-		if got := transferImpact(tc.plan); got != tc.want {
+		if got := TransferImpact(tc.plan); got != tc.want {
 			t.Errorf("got\n%q, want\n%q", got, tc.want)
 		}
 	}
@@ -139,27 +140,21 @@ func TestNoticeText(t *testing.T) {
 	t.Fatal("no offline notice")
 }
 
-// skewed is st with the authority's clock off by d from this PC's.
-func skewed(st licensecore.Status, d time.Duration) licensecore.Status {
-	st.ServerOffset, st.ServerOffsetKnown = d, true
-	return st
-}
-
 func TestLockoutClockOffsetWords(t *testing.T) {
-	st := statusAt(nil, false)
+	st := fixture.StatusAt(nil, false)
 	for _, tc := range []struct {
 		name string
 		st   licensecore.Status
 		want string
 	}{
 		{"unknown", st, ""},
-		{"within a minute", skewed(st, -time.Minute), ""},
-		{"45 s", skewed(st, 45*time.Second), ""},
-		{"behind", skewed(st, 3*time.Hour+12*time.Minute+20*time.Second), "This PC's clock is 3 h 12 min behind the Authorization server"},
-		{"ahead", skewed(st, -20*time.Hour), "This PC's clock is 20 h ahead of the Authorization server"},
-		{"minutes", skewed(st, 5*time.Minute), "This PC's clock is 5 min behind the Authorization server"},
-		{"days", skewed(st, -(20*day + 4*time.Hour)), "This PC's clock is 20 days 4 h ahead of the Authorization server"},
-		{"one day", skewed(st, day), "This PC's clock is 1 day behind the Authorization server"},
+		{"within a minute", fixture.Skewed(st, -time.Minute), ""},
+		{"45 s", fixture.Skewed(st, 45*time.Second), ""},
+		{"behind", fixture.Skewed(st, 3*time.Hour+12*time.Minute+20*time.Second), "This PC's clock is 3 h 12 min behind the Authorization server"},
+		{"ahead", fixture.Skewed(st, -20*time.Hour), "This PC's clock is 20 h ahead of the Authorization server"},
+		{"minutes", fixture.Skewed(st, 5*time.Minute), "This PC's clock is 5 min behind the Authorization server"},
+		{"days", fixture.Skewed(st, -(20*day + 4*time.Hour)), "This PC's clock is 20 days 4 h ahead of the Authorization server"},
+		{"one day", fixture.Skewed(st, day), "This PC's clock is 1 day behind the Authorization server"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ClockOffset(tc.st); got != tc.want {
@@ -191,7 +186,7 @@ func TestCloseHintSaysHowToReopen(t *testing.T) {
 }
 
 func TestLicensedNotice(t *testing.T) {
-	title, body := LicensedNotice(statusAt(nil, false))
+	title, body := LicensedNotice(fixture.StatusAt(nil, false))
 	if title != "License Desk is licensed" || body != "License for Corner Shop Ltd · Back office PC (SRV-0042)." {
 		t.Errorf("%q %q", title, body)
 	}

@@ -1,4 +1,4 @@
-package screens
+package plain
 
 import (
 	"crypto/ed25519"
@@ -24,12 +24,12 @@ func OfflineWarning(st licensecore.Status) string {
 	if l == nil || !l.Offline || st.OfflineGraceEnd.IsZero() {
 		return ""
 	}
-	away := plural(st.OfflineDays, "day")
+	away := Plural(st.OfflineDays, "day")
 	switch {
 	case !st.At.Before(st.OfflineGraceEnd):
 		return "The license has expired because the licensing server has been unavailable for " + away
 	case st.OfflineExpiring:
-		return fmt.Sprintf("The license will expire in %s because the licensing server has been unavailable for %s", plural(st.OfflineDaysLeft, "day"), away)
+		return fmt.Sprintf("The license will expire in %s because the licensing server has been unavailable for %s", Plural(st.OfflineDaysLeft, "day"), away)
 	}
 	return ""
 }
@@ -60,9 +60,9 @@ func clockSpan(d time.Duration) string {
 	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
 	case days > 0 && h > 0:
-		return plural(days, "day") + " " + strconv.Itoa(h) + " h"
+		return Plural(days, "day") + " " + strconv.Itoa(h) + " h"
 	case days > 0:
-		return plural(days, "day")
+		return Plural(days, "day")
 	case h > 0 && m > 0:
 		return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
 	case h > 0:
@@ -76,10 +76,10 @@ func poolDate(t time.Time) string { return t.UTC().Format(dateLayout) }
 
 // describePool says what a pool license grants: "8 devices", "1 device" or
 // "Maintenance until 31 Dec 2027".
-func describePool(l wire.PoolLicense) string {
+func DescribePool(l wire.PoolLicense) string {
 	switch l.Kind {
 	case wire.PoolCapacity:
-		return plural(l.Devices, "device")
+		return Plural(l.Devices, "device")
 	case wire.PoolMaintenance:
 		return "Maintenance until " + poolDate(l.MaintenanceUntil)
 	}
@@ -89,14 +89,14 @@ func describePool(l wire.PoolLicense) string {
 // transferImpact words a transfer plan for the confirmation, e.g. "2
 // licenses return to the cloud pool. Capacity drops from 12 to 4 devices;
 // 8 devices become unlicensed."
-func transferImpact(plan licensecore.TransferPlan) string {
+func TransferImpact(plan licensecore.TransferPlan) string {
 	if len(plan.Licenses) == 0 {
 		return "No activated license is selected; nothing changes."
 	}
 	var b strings.Builder
 	if len(plan.Licenses) == 1 {
 		l := plan.Licenses[0]
-		fmt.Fprintf(&b, "License %s (%s) returns to the cloud pool.", l.ID, describePool(l.PoolLicense))
+		fmt.Fprintf(&b, "License %s (%s) returns to the cloud pool.", l.ID, DescribePool(l.PoolLicense))
 	} else {
 		fmt.Fprintf(&b, "%d licenses return to the cloud pool.", len(plan.Licenses))
 	}
@@ -106,7 +106,7 @@ func transferImpact(plan licensecore.TransferPlan) string {
 		if lost == 1 {
 			verb = "becomes"
 		}
-		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s %s unlicensed.", before.Devices, after.Devices, plural(lost, "device"), verb)
+		fmt.Fprintf(&b, " Capacity drops from %d to %d devices; %s %s unlicensed.", before.Devices, after.Devices, Plural(lost, "device"), verb)
 	}
 	switch {
 	case before.MaintenanceUntil.Equal(after.MaintenanceUntil):
@@ -181,4 +181,23 @@ func LicensedNotice(st licensecore.Status) (title, body string) {
 		return "License Desk is licensed", "License for " + who + "."
 	}
 	return "License Desk is licensed", "This server has a license."
+}
+
+// DescribeChanges says what a downloaded license changed, one line each.
+func DescribeChanges(changes []licensecore.Change) string {
+	if len(changes) == 0 {
+		return "The license is up to date: nothing changed."
+	}
+	lines := []string{"New license downloaded. Changes:"}
+	for _, c := range changes {
+		lines = append(lines, fmt.Sprintf("• %s: %s → %s", c.Field, OrNone(c.Old), OrNone(c.New)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func OrNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

@@ -1,4 +1,4 @@
-package screens
+package plain
 
 import (
 	"fmt"
@@ -24,11 +24,11 @@ func durationWords(d time.Duration) string {
 	}
 	switch {
 	case d >= 48*time.Hour:
-		return plural(roundHalfDown(d, 24*time.Hour), "day")
+		return Plural(roundHalfDown(d, 24*time.Hour), "day")
 	case d >= 2*time.Hour:
-		return plural(roundHalfDown(d, time.Hour), "hour")
+		return Plural(roundHalfDown(d, time.Hour), "hour")
 	case d >= time.Minute:
-		return plural(int(d/time.Minute), "minute")
+		return Plural(int(d/time.Minute), "minute")
 	default:
 		return "less than a minute"
 	}
@@ -70,21 +70,21 @@ func wordsChange(d time.Duration) time.Duration {
 		_, hi := wordSpan(-d)
 		wait = hi + d
 	}
-	if relative(d-wait) == relative(d) {
+	if Relative(d-wait) == Relative(d) {
 		wait++ // the span's end belongs to d's words: one step further
 	}
 	return wait
 }
 
 // relative renders d as "in 2 days" (future) or "3 hours ago" (past).
-func relative(d time.Duration) string {
+func Relative(d time.Duration) string {
 	if d < 0 {
 		return durationWords(d) + " ago"
 	}
 	return "in " + durationWords(d)
 }
 
-func plural(n int, unit string) string {
+func Plural(n int, unit string) string {
 	if n == 1 {
 		return "1 " + unit
 	}
@@ -93,7 +93,7 @@ func plural(n int, unit string) string {
 
 // countdown renders the time left on a user code as m:ss, rounded up so the
 // display reaches 0:00 only when the code has really expired.
-func countdown(d time.Duration) string {
+func Countdown(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
@@ -101,11 +101,11 @@ func countdown(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
-func formatDate(t time.Time, loc *time.Location) string {
+func Date(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(dateLayout)
 }
 
-func formatDateTime(t time.Time, loc *time.Location) string {
+func DateTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(dateTimeLayout)
 }
 

@@ -13,6 +13,6 @@ func main() {
 	a := fyneapp.NewWithID("com.licensedesk.barewindow")
 	w := a.NewWindow("Bare Window")
 	w.SetContent(widget.NewLabel("Bare Window"))
-	w.Resize(fyne.NewSize(640, 560))
+	w.Resize(fyne.NewSize(780, 600)) // app/ui.go: keep the two equal
 	w.ShowAndRun()
 }

@@ -99,11 +99,16 @@ EOF
 	# share the build cache (only the link differs).
 	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
 		go build -tags migrated_fynedo -ldflags "-H windowsgui -s -w" -o "$exe" .
+	# The headless build (agent service, tray, command line): pure Go;
+	# windowsgui too, so the tray at sign-in opens no console (commands
+	# attach to the console they were typed in, app/console_windows.go).
+	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 \
+		go build -tags migrated_fynedo,headless -ldflags "-H windowsgui -s -w" -o "${exe%.exe}-agent.exe" .
 	rm -f "$root/rsrc_windows_amd64.syso"
 	echo "== makensis $out"
 	makensis -V2 -INPUTCHARSET UTF8 \
 		"-DAPPNAME=$NAME" "-DVERSION=$VERSION" "-DVERSION4=$VERSION4" "-DAPPID=$APPID" \
-		"-DEXE=$root/$exe" "-DICON=$work/licensedesk.ico" "-DOUTFILE=$root/$out" \
+		"-DEXE=$root/$exe" "-DAGENTEXE=$root/${exe%.exe}-agent.exe" "-DICON=$work/licensedesk.ico" "-DOUTFILE=$root/$out" \
 		assets/windows/installer.nsi
 	ls -l "$out"
 }

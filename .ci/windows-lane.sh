@@ -31,6 +31,8 @@ GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go vet -tags migrated_fynedo "${pkgs[@]}"
 
 echo "== Windows: cross-compile the pure-Go commands"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go vet -tags migrated_fynedo "${pkgs[@]}" ./cmd/...
+echo "== the headless program (agent, tray, command line) for Windows, pure Go"
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags migrated_fynedo,headless -o /dev/null .
 
 total_p=0 total_f=0 total_s=0 rc=0
 table=""

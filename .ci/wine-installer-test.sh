@@ -46,9 +46,10 @@ echo "== wine $setup /S"
 wine "$setup" /S
 wineserver -w
 check "licensedesk.exe in Program Files" test -s "$inst/licensedesk.exe"
+check "licensedesk-agent.exe in Program Files" test -s "$inst/licensedesk-agent.exe"
 check "uninstall.exe in Program Files" test -s "$inst/uninstall.exe"
 check "Start menu entry" test -f "$c/ProgramData/Microsoft/Windows/Start Menu/Programs/License Desk/License Desk.lnk"
-check "the tray at sign-in (HKLM Run)" reg_has system.reg '"License Desk"="\"C:\\Program Files\\License Desk\\licensedesk.exe\" tray"'
+check "the tray at sign-in (HKLM Run)" reg_has system.reg '"License Desk"="\"C:\\Program Files\\License Desk\\licensedesk-agent.exe\" tray"'
 check "Programs and Features entry" reg_has system.reg 'DisplayVersion'
 check "the data folder in ProgramData" test -d "$data"
 
@@ -68,6 +69,7 @@ echo "== uninstall.exe /S (keeps the data)"
 wine "$inst/uninstall.exe" /S "_?=C:\\Program Files\\License Desk"
 wineserver -w
 check "licensedesk.exe removed" test ! -e "$inst/licensedesk.exe"
+check "licensedesk-agent.exe removed" test ! -e "$inst/licensedesk-agent.exe"
 check "Start menu entry removed" test ! -e "$c/ProgramData/Microsoft/Windows/Start Menu/Programs/License Desk"
 check "sign-in entry removed" bash -c "! grep -qF '\"License Desk\"=' '$WINEPREFIX/system.reg'"
 check "license data kept" test -f "$data/marker"

@@ -1,11 +1,13 @@
 ; License Desk's Windows installer (NSIS 3, built on Linux by .ci/dist.sh with
 ; Debian's makensis). Everything that names the product comes from
 ; FyneApp.toml through the defines .ci/dist.sh passes:
-;   APPNAME VERSION VERSION4 APPID EXE ICON OUTFILE
+;   APPNAME VERSION VERSION4 APPID EXE AGENTEXE ICON OUTFILE
 ;
-; It installs licensedesk.exe in Program Files, a Start menu entry with the
-; icon, the licensing agent as a Windows service (`licensedesk.exe service
-; install`, data in %ProgramData%\LicenseDesk), the tray at sign-in for
+; It installs licensedesk.exe (the window) and licensedesk-agent.exe (the
+; same program without the window, for the agent and the tray) in Program
+; Files, a Start menu entry with the icon, the licensing agent as a Windows
+; service (`licensedesk-agent.exe service install`, data in
+; %ProgramData%\LicenseDesk), the tray at sign-in for
 ; every user (HKLM Run: a back-office PC has several), and an uninstaller.
 ; The uninstaller keeps the license data unless asked: the checkbox on its
 ; page, or /PURGE on its command line (silent: /S /PURGE).
@@ -72,9 +74,12 @@ Section "Install"
   SetOutPath "$INSTDIR"
   ; An agent from an earlier version holds licensedesk.exe open: stop it
   ; (errors ignored on a first install).
+  IfFileExists "$INSTDIR\licensedesk-agent.exe" 0 +2
+    ExecWait '"$INSTDIR\licensedesk-agent.exe" service stop'
   IfFileExists "$INSTDIR\licensedesk.exe" 0 +2
     ExecWait '"$INSTDIR\licensedesk.exe" service stop'
   File "/oname=licensedesk.exe" "${EXE}"
+  File "/oname=licensedesk-agent.exe" "${AGENTEXE}"
   File "/oname=licensedesk.ico" "${ICON}"
   WriteUninstaller "$INSTDIR\uninstall.exe"
 
@@ -83,16 +88,16 @@ Section "Install"
   CreateShortcut "$SMPROGRAMS\${APPNAME}\Uninstall ${APPNAME}.lnk" "$INSTDIR\uninstall.exe"
 
   ; The tray at sign-in, for every user.
-  WriteRegStr HKLM "${RUNKEY}" "${APPNAME}" '"$INSTDIR\licensedesk.exe" tray'
+  WriteRegStr HKLM "${RUNKEY}" "${APPNAME}" '"$INSTDIR\licensedesk-agent.exe" tray'
 
   ; The agent as a service, with its data in %ProgramData%. A failure is
   ; written to the log and does not stop the installation: the window
   ; starts an agent of its own when no service runs.
   CreateDirectory "${DATADIR}"
-  ExecWait '"$INSTDIR\licensedesk.exe" service install -data "${DATADIR}"' $0
+  ExecWait '"$INSTDIR\licensedesk-agent.exe" service install -data "${DATADIR}"' $0
   DetailPrint "service install: exit code $0"
   ${If} $0 == 0
-    ExecWait '"$INSTDIR\licensedesk.exe" service start' $0
+    ExecWait '"$INSTDIR\licensedesk-agent.exe" service start' $0
     DetailPrint "service start: exit code $0"
   ${EndIf}
 
@@ -146,17 +151,18 @@ Function un.DataPageLeave
 FunctionEnd
 
 Section "Uninstall"
-  ExecWait '"$INSTDIR\licensedesk.exe" service stop'
-  ExecWait '"$INSTDIR\licensedesk.exe" service uninstall' $0
+  ExecWait '"$INSTDIR\licensedesk-agent.exe" service stop'
+  ExecWait '"$INSTDIR\licensedesk-agent.exe" service uninstall' $0
   DetailPrint "service uninstall: exit code $0"
   ; A window or tray still open holds the exe.
-  ExecWait '"$INSTDIR\licensedesk.exe" stop'
+  ExecWait '"$INSTDIR\licensedesk-agent.exe" stop'
 
   DeleteRegValue HKLM "${RUNKEY}" "${APPNAME}"
   Delete "$SMPROGRAMS\${APPNAME}\${APPNAME}.lnk"
   Delete "$SMPROGRAMS\${APPNAME}\Uninstall ${APPNAME}.lnk"
   RMDir "$SMPROGRAMS\${APPNAME}"
   Delete "$INSTDIR\licensedesk.exe"
+  Delete "$INSTDIR\licensedesk-agent.exe"
   Delete "$INSTDIR\licensedesk.ico"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"

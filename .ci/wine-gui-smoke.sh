@@ -43,6 +43,14 @@ if [ -n "$win" ]; then
 	echo "window: $(xdotool getwindowname "$win")"
 	import -window root "$art/gui-under-wine.png"
 	echo "screenshot: $art/gui-under-wine.png"
+	# The window opens only after the agent answered its status over the
+	# named pipe; the demo authority's address comes from its settings.
+	if grep -q 'Demo Authorization server' "$art/gui.log"; then
+		echo "the window reached the agent: $(grep -m1 'Demo Authorization server' "$art/gui.log")"
+	else
+		echo "the window's log shows no settings from the agent" >&2
+		rc=1
+	fi
 else
 	echo "no License Desk window within 90 s; the app's log:" >&2
 	tail -40 "$art/gui.log" >&2

@@ -14,7 +14,7 @@ import (
 // AF_UNIX), named after the path as the agent's is, open to this user only.
 
 func listenLocal(path string) (net.Listener, error) {
-	return winio.ListenPipe(localapi.PipeName(path), &winio.PipeConfig{SecurityDescriptor: "D:P(A;;GA;;;OW)(A;;GA;;;SY)"})
+	return localapi.ListenPipe(path)
 }
 
 func dialLocal(path string, timeout time.Duration) (net.Conn, error) {

@@ -1,6 +1,6 @@
 // Package localapi is the License Desk agent's local API: HTTP and JSON,
-// versioned under /v1/, over a Unix socket (a named pipe on Windows,
-// later). The agent owns the store and the Manager; the window, the tray,
+// versioned under /v1/, over a Unix socket (a named pipe on Windows).
+// The agent owns the store and the Manager; the window, the tray,
 // the command line and the POS server are its clients.
 //
 //   - Server (server.go, routes.go) serves every operation the screens use
@@ -18,6 +18,10 @@
 //     hold on the client as in the agent.
 //   - Listen (listen_unix.go) opens the socket: mode 0660 for a group,
 //     else 0600; another live agent is ErrAgentRunning, a stale socket is
-//     replaced.
+//     replaced. On Windows, Listen (listen_windows.go, pipe_windows.go)
+//     opens a named pipe with an ACL (the owner and SYSTEM; administrators
+//     and interactive users too for a group) and its own accept loop,
+//     which wine runs as Windows does; go-winio dials and carries the
+//     bytes. ListenPipe gives the app's single-instance pipes the same.
 //   - openapi.yaml describes every route; OpenAPI serves it.
 package localapi

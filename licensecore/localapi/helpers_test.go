@@ -79,9 +79,6 @@ func socketDir(tb testing.TB) string {
 
 func startAgent(tb testing.TB, lifetime time.Duration) *agent {
 	tb.Helper()
-	if reason := pipeHTTPUnsupported(); reason != "" {
-		tb.Skip(reason)
-	}
 	a := &agent{ra: authtest.Start(tb, lifetime, nil)}
 	store, err := licensecore.OpenStore(licensecore.StoreOptions{Dir: filepath.Join(tb.TempDir(), "store"), Logger: zerolog.Nop()})
 	if err != nil {

@@ -6,12 +6,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/Microsoft/go-winio"
 )
@@ -43,45 +40,18 @@ const (
 // Listen opens the agent's named pipe. Another agent holding it is
 // ErrAgentRunning (a pipe name has one server).
 func Listen(path, group string) (net.Listener, error) {
-	name := PipeName(path)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if c, err := winio.DialPipeContext(ctx, name); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("%w (%s)", ErrAgentRunning, name)
-	}
 	sddl := pipeOwnerOnly
 	if group != "" {
 		sddl = pipeShared
 	}
-	l, err := winio.ListenPipe(name, &winio.PipeConfig{SecurityDescriptor: sddl, InputBufferSize: 64 << 10, OutputBufferSize: 64 << 10})
-	if err != nil {
-		if errors.Is(err, winio.ErrPipeListenerClosed) || strings.Contains(err.Error(), "Access is denied") {
-			return nil, fmt.Errorf("%w (%s): %v", ErrAgentRunning, name, err)
-		}
-		return nil, err
-	}
-	return &pipeListener{Listener: l, shared: group != ""}, nil
+	return listenPipe(PipeName(path), sddl, group != "")
 }
 
-// pipeListener marks its connections with the pipe's kind: on a pipe only
-// the owner and SYSTEM may open, every peer is the owner.
-type pipeListener struct {
-	net.Listener
-	shared bool
-}
-
-type pipeConn struct {
-	net.Conn
-	shared bool
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &pipeConn{Conn: c, shared: l.shared}, nil
+// ListenPipe opens the named pipe that stands for path, open to this user
+// and SYSTEM only (the app's single-instance endpoints). A pipe of that
+// name that exists already is ErrAgentRunning.
+func ListenPipe(path string) (net.Listener, error) {
+	return listenPipe(PipeName(path), pipeOwnerOnly, false)
 }
 
 func dialAgent(ctx context.Context, path string) (net.Conn, error) {

@@ -122,7 +122,8 @@ deb() {
 	# The compile flags of make build (warm cache); full RELRO at the link.
 	go build -tags migrated_fynedo -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
 	# The headless build (agent, tray, command line): no Fyne, no OpenGL.
-	go build -tags migrated_fynedo,headless -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin-agent" .
+	# External linking, so it gets full RELRO like the window's program.
+	go build -tags migrated_fynedo,headless -ldflags "-s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now" -o "$bin-agent" .
 	for s in 16 32 48 64 128 256; do
 		mkdir -p "$stage/icons/${s}x$s"
 		convert "$ICON" -resize "${s}x$s" "$stage/icons/${s}x$s/licensedesk.png"

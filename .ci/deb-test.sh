@@ -71,6 +71,15 @@ else
 fi
 kill $pid 2>/dev/null
 wait $pid 2>/dev/null
+# The window started its agent and tray from the headless program; stop
+# them, so nothing of the package runs when it is purged.
+agent=$(pgrep -af -- "agent -data $tmp/data" | head -1)
+case $agent in
+*"/usr/bin/licensedesk-agent agent"*) echo "agent: ${agent%% -data*}" ;;
+*) echo "the agent did not run from /usr/bin/licensedesk-agent: '$agent'" >&2; rc=1 ;;
+esac
+/usr/bin/licensedesk-agent stop -data "$tmp/data" >/dev/null 2>&1
+pkill -f -- "-data $tmp/data" 2>/dev/null
 exit $rc
 RUN
 check "the installed program's window (screenshot)" xvfb-run -a -s "-screen 0 1024x768x24" dbus-run-session -- bash "$tmp/run.sh" "$art" "$tmp"

@@ -86,10 +86,11 @@ for n in $NS; do
 done
 
 echo
-printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' devices requests req/s p50_ms p99_ms errors slow_down tokens
+printf '%8s %10s %7s %9s %9s %9s %9s %9s %9s %7s %9s %7s\n' devices requests req/s p50_ms p99_ms auth_p99 poll_p50 poll_p99 redeem_p99 errors slow_down tokens
 for r in "${results[@]}"; do
 	declare -A f=()
 	for kv in ${r#RESULT }; do f[${kv%%=*}]=${kv#*=}; done
-	printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' "${f[n]}" "${f[requests]}" "${f[rps]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[errors]}" "${f[slow_down]}" "${f[tokens]}"
+	printf '%8s %10s %7s %9s %9s %9s %9s %9s %9s %7s %9s %7s\n' "${f[n]}" "${f[requests]}" "${f[rps]}" "${f[p50_ms]}" "${f[p99_ms]}" \
+		"${f[authorize_p99_ms]}" "${f[poll_p50_ms]}" "${f[poll_p99_ms]}" "${f[redeem_p99_ms]}" "${f[errors]}" "${f[slow_down]}" "${f[tokens]}"
 	unset f
 done

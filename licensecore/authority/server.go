@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -88,13 +89,18 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger.With().Str("component", "authority").Logger(),
-		clients:   make(map[string]bool),
-		codes:     make(map[string]*liveCode),
-		byUser:    make(map[string]string),
-		sessions:  newSessionStore(opts.MaxSessions, opts.MaxAnonSessions, opts.SessionTTL),
-		hashSem:   make(chan struct{}, 2),
+		opts:     opts,
+		log:      opts.Logger.With().Str("component", "authority").Logger(),
+		clients:  make(map[string]bool),
+		codes:    make(map[string]*liveCode),
+		byUser:   make(map[string]string),
+		sessions: newSessionStore(opts.MaxSessions, opts.MaxAnonSessions, opts.SessionTTL),
+		// At most half the cores hash passwords (and at most two, for
+		// memory: 19 MiB each): a flood of sign-in attempts the limits
+		// admit (LoginGlobalLimit) then still leaves the devices the
+		// other half. On two cores, two hashes at once held both for
+		// seconds when a flood began.
+		hashSem:   make(chan struct{}, min(2, max(1, runtime.GOMAXPROCS(0)/2))),
 		stop:      make(chan struct{}),
 		codeQueue: make(chan *liveCode, 4*maxCodeBatch),
 		proofs:    newReplayCache(maxReplayEntries, maxReplayPerKey),

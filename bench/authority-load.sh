@@ -12,6 +12,11 @@
 # of a real authority), and adds the attacker's and the server's figures:
 #
 #   NS=10000 POLL=5s DURATION=60s RAMP=10s ATTACKERS=50 bench/authority-load.sh
+#
+# PPROF=DIR also profiles the authority (its -pprof flag): a CPU profile of
+# the first PPROF_SECONDS (default 20) of the load, and the block and mutex
+# profiles at the end, into DIR/{cpu,block,mutex}-N.pb.gz, with the top of
+# each printed (go tool pprof -top), and the authority's log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +26,8 @@ RAMP=${RAMP:-5s}
 POLL=${POLL:-1s}
 ATTACKERS=${ATTACKERS:-0}
 ATTACK_RPS=${ATTACK_RPS:-1000}
+PPROF=${PPROF:-}
+PPROF_SECONDS=${PPROF_SECONDS:-20}
 
 # Each device may hold a connection on both sides: raise the descriptor
 # limit as far as the hard limit allows.
@@ -39,7 +46,13 @@ go build -o "$work/authorityload" ./bench/authorityload
 
 results=()
 for n in $NS; do
-	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval "$POLL" -log-level warn \
+	pprof_flags=()
+	if [[ -n $PPROF ]]; then
+		mkdir -p "$PPROF"
+		pprof_addr=127.0.0.1:$((20000 + RANDOM % 20000))
+		pprof_flags=(-pprof "$pprof_addr")
+	fi
+	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
 		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
 	server=$!
 	url=""
@@ -49,20 +62,35 @@ for n in $NS; do
 		sleep 0.1
 	done
 	[[ -n $url ]] || { cat "$work/authority-$n.err" >&2; exit 1; }
-	echo "== N=$n against $url (ulimit -n $(ulimit -n))"
+	echo "== N=$n against $url (ulimit -n $(ulimit -n)), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	cpu_prof=""
+	if [[ -n $PPROF ]]; then
+		curl -s -o "$PPROF/cpu-$n.pb.gz" "http://$pprof_addr/debug/pprof/profile?seconds=$PPROF_SECONDS" &
+		cpu_prof=$!
+	fi
 	"$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" \
 		-attackers "$ATTACKERS" -attack-rps "$ATTACK_RPS" -server-pid "$server" | tee "$work/load-$n.txt"
 	results+=("$(grep '^RESULT' "$work/load-$n.txt")")
-	grep -h '^ATTACK\|^SERVER' "$work/load-$n.txt" || true
+	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if [[ -n $PPROF ]]; then
+		wait "$cpu_prof" || true
+		for p in block mutex; do curl -s -o "$PPROF/$p-$n.pb.gz" "http://$pprof_addr/debug/pprof/$p"; done
+		for p in cpu block mutex; do
+			echo "-- $p profile of the authority (N=$n)"
+			go tool pprof -top -nodecount=25 "$work/authority" "$PPROF/$p-$n.pb.gz" 2>/dev/null | head -32 || true
+		done
+	fi
 	kill "$server"; wait "$server" 2>/dev/null || true; server=""
+	if [[ -n $PPROF ]]; then cp "$work/authority-$n.err" "$PPROF/authority-$n.log"; fi
 	if [[ -s $work/authority-$n.err ]]; then echo "authority log:"; head -20 "$work/authority-$n.err"; fi
 done
 
 echo
-printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' devices requests req/s p50_ms p99_ms errors slow_down tokens
+printf '%8s %10s %7s %9s %9s %9s %9s %9s %9s %7s %9s %7s\n' devices requests req/s p50_ms p99_ms auth_p99 poll_p50 poll_p99 redeem_p99 errors slow_down tokens
 for r in "${results[@]}"; do
 	declare -A f=()
 	for kv in ${r#RESULT }; do f[${kv%%=*}]=${kv#*=}; done
-	printf '%8s %10s %9s %9s %9s %8s %10s %8s\n' "${f[n]}" "${f[requests]}" "${f[rps]}" "${f[p50_ms]}" "${f[p99_ms]}" "${f[errors]}" "${f[slow_down]}" "${f[tokens]}"
+	printf '%8s %10s %7s %9s %9s %9s %9s %9s %9s %7s %9s %7s\n' "${f[n]}" "${f[requests]}" "${f[rps]}" "${f[p50_ms]}" "${f[p99_ms]}" \
+		"${f[authorize_p99_ms]}" "${f[poll_p50_ms]}" "${f[poll_p99_ms]}" "${f[redeem_p99_ms]}" "${f[errors]}" "${f[slow_down]}" "${f[tokens]}"
 	unset f
 done

@@ -145,29 +145,50 @@ func (a *attack) report(c config) {
 // usage samples the authority's process: CPU time from /proc/PID/stat and
 // RSS (now and peak) from /proc/PID/status.
 type usage struct {
-	pid   int
-	start time.Time
-	cpu0  time.Duration
+	pid     int
+	start   time.Time
+	cpu0    time.Duration
+	maxFDs  atomic.Int64 // the most descriptors (mostly connections) seen open
+	stopFDs chan struct{}
 }
 
 func startUsage(pid int) *usage {
-	u := &usage{pid: pid, start: time.Now()}
+	u := &usage{pid: pid, start: time.Now(), stopFDs: make(chan struct{})}
 	if pid > 0 {
 		u.cpu0 = cpuTime(pid)
+		go u.sampleFDs()
 	}
 	return u
+}
+
+// sampleFDs counts the authority's open descriptors every second.
+func (u *usage) sampleFDs() {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", u.pid)); err == nil && int64(len(fds)) > u.maxFDs.Load() {
+			u.maxFDs.Store(int64(len(fds)))
+		}
+		select {
+		case <-u.stopFDs:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func (u *usage) report() {
 	if u.pid <= 0 {
 		return
 	}
+	close(u.stopFDs)
 	cpu := cpuTime(u.pid) - u.cpu0
 	wall := time.Since(u.start)
 	rss, hwm := statusKB(u.pid, "VmRSS:"), statusKB(u.pid, "VmHWM:")
-	fmt.Printf("server: pid %d, CPU %.1f s in %.1f s (%.0f%% of one core), RSS %d MiB (peak %d MiB)\n",
-		u.pid, cpu.Seconds(), wall.Seconds(), 100*cpu.Seconds()/wall.Seconds(), rss/1024, hwm/1024)
-	fmt.Printf("SERVER cpu_s=%.1f cpu_pct=%.0f rss_mib=%d peak_rss_mib=%d\n", cpu.Seconds(), 100*cpu.Seconds()/wall.Seconds(), rss/1024, hwm/1024)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("server: pid %d, CPU %.1f s in %.1f s (%.0f%% of one core), RSS %d MiB (peak %d MiB), at most %d open descriptors; load average %s\n",
+		u.pid, cpu.Seconds(), wall.Seconds(), 100*cpu.Seconds()/wall.Seconds(), rss/1024, hwm/1024, u.maxFDs.Load(), strings.Join(strings.Fields(string(load))[:3], " "))
+	fmt.Printf("SERVER cpu_s=%.1f cpu_pct=%.0f rss_mib=%d peak_rss_mib=%d max_fds=%d\n", cpu.Seconds(), 100*cpu.Seconds()/wall.Seconds(), rss/1024, hwm/1024, u.maxFDs.Load())
 }
 
 // cpuTime is utime + stime of pid (clock ticks of 1/100 s on Linux).

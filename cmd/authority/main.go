@@ -201,6 +201,7 @@ func serve(args []string) error {
 	keyFile := fs.String("tls-key", "", "TLS key file")
 	codeTTL := fs.Duration("code-ttl", 10*time.Minute, "device code lifetime (expires_in)")
 	interval := fs.Duration("poll-interval", 5*time.Second, "minimum polling interval (whole seconds)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof, with block and mutex profiling on) at this loopback address, e.g. 127.0.0.1:6060")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -214,6 +215,13 @@ func serve(args []string) error {
 	log, err := c.logger()
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		stopProfiles, err := serveProfiles(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

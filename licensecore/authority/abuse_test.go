@@ -6,6 +6,7 @@ package authority_test
 // checks a limit and records the failure afterwards.
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -486,5 +487,72 @@ func TestAbuseEmbeddedServerTimeouts(t *testing.T) {
 			}
 			return // closed by the server: cut off
 		}
+	}
+}
+
+// TestAbuseConnectionsPerAddress: one address holding MaxConnsPerIP open
+// connections gets its next one closed unanswered, and is served again
+// once it closes one of them.
+func TestAbuseConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	hs := e.srv.HTTPServer("127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	health := func(conn net.Conn) error {
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	var held []net.Conn
+	t.Cleanup(func() {
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	for i := range authority.MaxConnsPerIP + 1 {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+		err = health(conn)
+		if i < authority.MaxConnsPerIP && err != nil {
+			t.Fatalf("connection %d of one address refused: %v", i+1, err)
+		}
+		if i == authority.MaxConnsPerIP && err == nil {
+			t.Fatalf("connection %d of one address answered; the bound is %d", i+1, authority.MaxConnsPerIP)
+		}
+	}
+	held[0].Close()
+	held = held[1:]
+	// The server counts the closed one as closed once its goroutine sees
+	// it; a new connection is answered soon after.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = health(conn)
+		conn.Close()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a new connection after one closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

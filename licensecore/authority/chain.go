@@ -226,11 +226,24 @@ func answerLost(txn *badger.Txn, chain, hash, jkt string) (*graceRecord, error) 
 // retryUpdate runs fn in a transaction and runs it again when a concurrent
 // transaction changed what it read: the second of two racing requests then
 // sees the first one's outcome.
+//
+// The first try runs in parallel with everything else; the tries after a
+// conflict run one at a time (retryMu). Many requests that write one key
+// at once (the audit log's head, a busy device's live chain) would
+// otherwise keep conflicting with each other's retries until each ran out
+// of them, and answer 500; one at a time, a retry only conflicts with a
+// first try that committed meanwhile.
 func (s *Server) retryUpdate(fn func(txn *badger.Txn) error) error {
-	for i := 0; ; i++ {
-		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) || i == 50 {
+	err := s.db.Update(fn)
+	if !errors.Is(err, badger.ErrConflict) {
+		return err
+	}
+	s.retryMu.Lock()
+	defer s.retryMu.Unlock()
+	for range 50 {
+		if err = s.db.Update(fn); !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
 	}
+	return err
 }

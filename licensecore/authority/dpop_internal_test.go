@@ -34,12 +34,16 @@ func TestReplayCache(t *testing.T) {
 		if !errors.Is(err, s.want) {
 			t.Fatalf("step %d (%s/%s): %v, want %v", i, s.jkt, s.jti, err, s.want)
 		}
-		if c.n > c.max {
-			t.Fatalf("step %d: %d entries, bound %d", i, c.n, c.max)
+		if c.n.Load() > c.max {
+			t.Fatalf("step %d: %d entries, bound %d", i, c.n.Load(), c.max)
 		}
 	}
 	c.prune(later.Add(2 * dpopSkew))
-	if c.n != 0 || len(c.perKey) != 0 || len(c.slots) != 0 {
-		t.Fatalf("after the window: %d entries, %d keys, %d slots", c.n, len(c.perKey), len(c.slots))
+	keys, slots := 0, 0
+	for i := range c.shards {
+		keys, slots = keys+len(c.shards[i].perKey), slots+len(c.shards[i].slots)
+	}
+	if c.n.Load() != 0 || keys != 0 || slots != 0 {
+		t.Fatalf("after the window: %d entries, %d keys, %d slots", c.n.Load(), keys, slots)
 	}
 }

@@ -2,6 +2,7 @@ package authority_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -84,5 +85,32 @@ func TestSecondProcessRefused(t *testing.T) {
 	e := newEnv(t)
 	if _, err := authority.New(e.opts); !errors.Is(err, authority.ErrAlreadyRunning) {
 		t.Fatalf("second authority on one data dir: %v", err)
+	}
+}
+
+// TestRestartKeepsNewCodes starts many authorizations, decides one of them
+// at once and restarts right away: a new device code is stored after its
+// answer, in a group with others, so the restart must write the codes
+// still queued, and the decision must not be overwritten by the older,
+// pending state of its own code.
+func TestRestartKeepsNewCodes(t *testing.T) {
+	e := newEnv(t, func(o *authority.Options) {
+		o.DeviceAuthIPRate = authority.RateLimit{Max: 100, Window: time.Minute}
+		o.DeviceAuthPerIP = 100
+	})
+	var pcs []*pc
+	var codes []oauthReply
+	for i := range 59 {
+		p := e.newPC(fmt.Sprintf("IC-%d", i+100), "Till PC")
+		pcs, codes = append(pcs, p), append(codes, p.authorize())
+	}
+	pcs, codes = append(pcs, e.pc), append(codes, e.authorize()) // the PC devMain is bound to
+	e.login(alice, alicePW, orgAcme).decide(codes[59].str("user_code"), devMain, "approve")
+	e.restart()
+	for i, p := range pcs[:59] {
+		wantError(t, p.poll(codes[i].str("device_code")), 400, "authorization_pending")
+	}
+	if tok := pcs[59].poll(codes[59].str("device_code")); tok.status != http.StatusOK {
+		t.Fatalf("the code approved before the restart: %d %v", tok.status, tok.body)
 	}
 }

@@ -261,18 +261,11 @@ func (s *Server) newDeviceCode(clientID, deviceName, installCode, jkt string) (*
 		}
 	}
 	live := &liveCode{rec: rec}
-	live.wmu.Lock()
-	defer live.wmu.Unlock()
 	s.addCodeLocked(live)
 	s.codesMu.Unlock()
-
-	if err := s.db.Update(func(txn *badger.Txn) error { return s.putCode(txn, &rec, now) }); err != nil {
-		s.codesMu.Lock()
-		s.removeCodeLocked(live)
-		s.codesMu.Unlock()
-		s.log.Error().Err(err).Msg("store device code")
-		return nil, errServer
-	}
+	// Stored in the background (writeCodes); the queue only blocks when
+	// the store falls a whole queue behind.
+	s.codeQueue <- live
 	s.log.Debug().Str("client_id", clientID).Str("device_name", deviceName).Msg("device authorization started")
 	display := formatUserCode(rec.UserCode)
 	return &deviceAuthResponse{
@@ -285,10 +278,13 @@ func (s *Server) newDeviceCode(clientID, deviceName, installCode, jkt string) (*
 	}, nil
 }
 
-// putCode writes a device code record; Badger drops it once even a late
-// poll no longer needs an answer.
+// putCode writes a change of a device code record in txn.
 func (s *Server) putCode(txn *badger.Txn, rec *codeRecord, now time.Time) error {
-	return setJSON(txn, pCode+rec.Hash, rec, rec.ExpiresAt.Sub(now)+codeRetention)
+	e, err := codeEntry(rec, now)
+	if err != nil {
+		return err
+	}
+	return txn.SetEntry(e)
 }
 
 // tokenResponse is RFC 6749 §5.1 plus the license token.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,6 +40,11 @@ type Server struct {
 	codesMu sync.Mutex
 	codes   map[string]*liveCode
 	byUser  map[string]string
+	// retryMu runs the retries of conflicted transactions one at a time
+	// (retryUpdate).
+	retryMu sync.Mutex
+	// codeQueue feeds new device codes to their group commit (writeCodes).
+	codeQueue chan *liveCode
 
 	sessions *sessionStore
 	limits   struct {
@@ -76,7 +82,8 @@ type liveCode struct {
 
 // New reads the store key and the root key (creating both on a first
 // start), opens (or creates) the encrypted store in opts.DataDir, loads the
-// signing keys and pending device codes, and starts the janitor.
+// signing keys and pending device codes, and starts the janitor and the
+// group commit of new device codes.
 func New(opts Options) (*Server, error) {
 	if err := opts.withDefaults(); err != nil {
 		return nil, err
@@ -88,9 +95,15 @@ func New(opts Options) (*Server, error) {
 		codes:    make(map[string]*liveCode),
 		byUser:   make(map[string]string),
 		sessions: newSessionStore(opts.MaxSessions, opts.MaxAnonSessions, opts.SessionTTL),
-		hashSem:  make(chan struct{}, 2),
-		stop:     make(chan struct{}),
-		proofs:   newReplayCache(maxReplayEntries, maxReplayPerKey),
+		// At most half the cores hash passwords (and at most two, for
+		// memory: 19 MiB each): a flood of sign-in attempts the limits
+		// admit (LoginGlobalLimit) then still leaves the devices the
+		// other half. On two cores, two hashes at once held both for
+		// seconds when a flood began.
+		hashSem:   make(chan struct{}, min(2, max(1, runtime.GOMAXPROCS(0)/2))),
+		stop:      make(chan struct{}),
+		codeQueue: make(chan *liveCode, 4*maxCodeBatch),
+		proofs:    newReplayCache(maxReplayEntries, maxReplayPerKey),
 	}
 	s.limits.codeIP = newFailureLimiter(opts.UserCodeIPLimit)
 	s.limits.codeSession = newFailureLimiter(opts.UserCodeSessionLimit)
@@ -127,8 +140,9 @@ func New(opts Options) (*Server, error) {
 		_ = s.db.Close()
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.janitor()
+	go s.writeCodes()
 	return s, nil
 }
 
@@ -175,7 +189,8 @@ func (s *Server) removeCodeLocked(c *liveCode) {
 }
 
 // janitor forgets expired codes, sessions and rate-limit windows, and lets
-// Badger reclaim value-log space. It is the only goroutine the Server owns.
+// Badger reclaim value-log space. It and writeCodes are the only
+// goroutines the Server owns.
 func (s *Server) janitor() {
 	defer s.wg.Done()
 	tick := time.NewTicker(time.Minute)

@@ -184,13 +184,9 @@ func getJSON(txn *badger.Txn, key string, v any) error {
 // setJSON writes v under key; a positive ttl lets Badger drop the entry
 // once it can no longer matter.
 func setJSON(txn *badger.Txn, key string, v any, ttl time.Duration) error {
-	data, err := json.Marshal(v)
+	e, err := jsonEntry(key, v, ttl)
 	if err != nil {
 		return err
-	}
-	e := badger.NewEntry([]byte(key), data)
-	if ttl > 0 {
-		e = e.WithTTL(ttl)
 	}
 	return txn.SetEntry(e)
 }

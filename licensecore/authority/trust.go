@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"licensedesk/licensecore/wire"
@@ -38,13 +39,27 @@ const (
 // are refused (the authority is then under a flood) rather than old ones
 // forgotten. Entries are 16-byte hashes of key and id, so a million of
 // them fit in tens of megabytes.
+//
+// Every request with a proof passes through it, so it is split in shards
+// by key, each with its own lock: with one lock, thousands of requests a
+// second queued behind whichever of them the OS had descheduled while
+// holding it. A key's entries and its count all live in one shard; only
+// the bound in all is shared, as a counter.
 type replayCache struct {
+	shards [replayShards]replayShard
+	n      atomic.Int64
+	max    int64
+	keyMax int
+}
+
+// replayShards is the number of shards: enough that two cores rarely
+// want the same one.
+const replayShards = 16
+
+type replayShard struct {
 	mu     sync.Mutex
 	slots  map[int64]*replaySlotSet // by the end of the slot, in Unix minutes
 	perKey map[[8]byte]int
-	n      int
-	max    int
-	keyMax int
 }
 
 type replaySlotSet struct {
@@ -53,7 +68,11 @@ type replaySlotSet struct {
 }
 
 func newReplayCache(max, perKey int) *replayCache {
-	return &replayCache{slots: make(map[int64]*replaySlotSet), perKey: make(map[[8]byte]int), max: max, keyMax: perKey}
+	c := &replayCache{max: int64(max), keyMax: perKey}
+	for i := range c.shards {
+		c.shards[i] = replayShard{slots: make(map[int64]*replaySlotSet), perKey: make(map[[8]byte]int)}
+	}
+	return c
 }
 
 // add records id for key until until; an id seen before is errReplayed,
@@ -65,49 +84,56 @@ func (c *replayCache) add(key, id string, until, now time.Time) error {
 	var k [8]byte
 	copy(entry[:], h[:])
 	copy(k[:], kh[:])
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pruneLocked(now)
-	for _, slot := range c.slots {
+	sh := &c.shards[int(kh[8])%replayShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	c.pruneLocked(sh, now)
+	for _, slot := range sh.slots {
 		if _, seen := slot.seen[entry]; seen {
 			return errReplayed
 		}
 	}
-	if c.perKey[k] >= c.keyMax || c.n >= c.max {
+	if sh.perKey[k] >= c.keyMax {
+		return errReplayFull
+	}
+	if c.n.Add(1) > c.max {
+		c.n.Add(-1)
 		return errReplayFull
 	}
 	end := (until.UnixNano() + int64(replaySlot) - 1) / int64(replaySlot)
-	slot := c.slots[end]
+	slot := sh.slots[end]
 	if slot == nil {
 		slot = &replaySlotSet{seen: make(map[[16]byte]struct{}), keys: make(map[[8]byte]int)}
-		c.slots[end] = slot
+		sh.slots[end] = slot
 	}
 	slot.seen[entry] = struct{}{}
 	slot.keys[k]++
-	c.perKey[k]++
-	c.n++
+	sh.perKey[k]++
 	return nil
 }
 
 func (c *replayCache) prune(now time.Time) {
-	c.mu.Lock()
-	c.pruneLocked(now)
-	c.mu.Unlock()
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		c.pruneLocked(sh, now)
+		sh.mu.Unlock()
+	}
 }
 
-// pruneLocked drops the slots that have ended.
-func (c *replayCache) pruneLocked(now time.Time) {
-	for end, slot := range c.slots {
+// pruneLocked drops the slots of sh that have ended.
+func (c *replayCache) pruneLocked(sh *replayShard, now time.Time) {
+	for end, slot := range sh.slots {
 		if now.UnixNano() < end*int64(replaySlot) {
 			continue
 		}
 		for k, n := range slot.keys {
-			if c.perKey[k] -= n; c.perKey[k] <= 0 {
-				delete(c.perKey, k)
+			if sh.perKey[k] -= n; sh.perKey[k] <= 0 {
+				delete(sh.perKey, k)
 			}
 		}
-		c.n -= len(slot.seen)
-		delete(c.slots, end)
+		c.n.Add(-int64(len(slot.seen)))
+		delete(sh.slots, end)
 	}
 }
 

@@ -15,6 +15,11 @@ import (
 // arrive before the first of them fails.
 type failureLimiter struct {
 	limit RateLimit
+	// burst, when positive, paces a window's failures: burst at once, then
+	// one more each Window/Max, still Max in all. The global login limit
+	// is paced so that a flood's password hashes are spread over the
+	// minute instead of taking a core for seconds as each window opens.
+	burst int
 	mu    sync.Mutex
 	m     map[string]failureWindow
 }
@@ -28,6 +33,14 @@ func newFailureLimiter(l RateLimit) *failureLimiter {
 	return &failureLimiter{limit: l, m: make(map[string]failureWindow)}
 }
 
+// newPacedLimiter is a failureLimiter whose windows admit burst failures at
+// once and the rest evenly spread.
+func newPacedLimiter(l RateLimit, burst int) *failureLimiter {
+	f := newFailureLimiter(l)
+	f.burst = max(1, min(burst, l.Max))
+	return f
+}
+
 // reserve takes one failure of key's allowance, or reports how long key
 // must wait when none is left.
 func (l *failureLimiter) reserve(key string, now time.Time) (bool, time.Duration) {
@@ -39,6 +52,12 @@ func (l *failureLimiter) reserve(key string, now time.Time) (bool, time.Duration
 	}
 	if w.count >= l.limit.Max {
 		return false, w.start.Add(l.limit.Window).Sub(now)
+	}
+	if l.burst > 0 {
+		step := l.limit.Window / time.Duration(l.limit.Max)
+		if paced := l.burst + int(now.Sub(w.start)/step); w.count >= paced {
+			return false, w.start.Add(time.Duration(w.count-l.burst+1) * step).Sub(now)
+		}
 	}
 	w.count++
 	l.m[key] = w

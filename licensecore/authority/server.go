@@ -110,7 +110,7 @@ func New(opts Options) (*Server, error) {
 	s.limits.login = newFailureLimiter(opts.LoginLimit)
 	s.limits.loginIP = newFailureLimiter(opts.LoginIPLimit)
 	s.limits.loginUser = newFailureLimiter(opts.LoginUserLimit)
-	s.limits.loginAll = newFailureLimiter(opts.LoginGlobalLimit)
+	s.limits.loginAll = newPacedLimiter(opts.LoginGlobalLimit, opts.LoginGlobalLimit.Max/4)
 	s.authRate = newTokenBucket(float64(opts.DeviceAuthIPRate.Max)/opts.DeviceAuthIPRate.Window.Seconds(), opts.DeviceAuthIPRate.Max)
 	s.liveByIP, s.liveByClient = newLiveLimiter(opts.DeviceAuthPerIP), newLiveLimiter(opts.DeviceAuthPerClient)
 	s.liveAll = newLiveLimiter(opts.MaxPendingCodes)

@@ -39,8 +39,10 @@ type agent struct {
 func runAgent(cfg Config, stderr io.Writer) int { return runAgentMaybeService(cfg, stderr) }
 
 // serveAgent runs the agent until a signal, `licensedesk stop`, or stop
-// (the service manager's request; nil in the foreground).
-func serveAgent(cfg Config, stderr io.Writer, stop <-chan struct{}) int {
+// (the service manager's request; nil in the foreground). ready, if not
+// nil, is called once the local API listens: the service manager's
+// Running (and the log says that the agent runs as a service).
+func serveAgent(cfg Config, stderr io.Writer, stop <-chan struct{}, ready func()) int {
 	c, err := openCore(cfg, stderr)
 	if alreadyRunning(err) {
 		fmt.Fprintf(stderr, "Another License Desk agent already uses %s.\n", cfg.DataDir)
@@ -88,12 +90,15 @@ func serveAgent(cfg Config, stderr io.Writer, stop <-chan struct{}) int {
 			c.log.Info().Err(err).Msg("cloud pool not reconciled at start-up; retried on the next pool action")
 		}
 	})
-	c.log.Info().Str("socket", cfg.Socket).Int("pid", os.Getpid()).Msg("agent started")
+	c.log.Info().Str("socket", cfg.Socket).Int("pid", os.Getpid()).Bool("service", ready != nil).Msg("agent started")
 	// For service managers and scripts; the store's lock, not this file,
 	// is what keeps a second agent out.
 	pidFile := filepath.Join(cfg.DataDir, "agent.pid")
 	if err := licensecore.WriteFileAtomic(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n")); err == nil {
 		defer os.Remove(pidFile)
+	}
+	if ready != nil {
+		ready()
 	}
 	// Logout, shutdown and `licensedesk stop` end the agent in order, so
 	// the store closes cleanly and the trusted clock is saved.

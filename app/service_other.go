@@ -10,7 +10,7 @@ import (
 // runAgentMaybeService runs the agent in the foreground: systemd (the
 // units in assets/systemd) supervises it on Linux.
 func runAgentMaybeService(cfg Config, stderr io.Writer) int {
-	return serveAgent(cfg, stderr, nil)
+	return serveAgent(cfg, stderr, nil, nil)
 }
 
 // runService points at the systemd units: `make install` places them.

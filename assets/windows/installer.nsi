@@ -72,10 +72,12 @@ FunctionEnd
 
 Section "Install"
   SetOutPath "$INSTDIR"
-  ; An agent from an earlier version holds licensedesk.exe open: stop it
-  ; (errors ignored on a first install).
-  IfFileExists "$INSTDIR\licensedesk-agent.exe" 0 +2
+  ; An agent service from an earlier version holds its exe open: stop it,
+  ; and remove it so that it is installed again below with this version's
+  ; command line (errors ignored on a first install).
+  IfFileExists "$INSTDIR\licensedesk-agent.exe" 0 +3
     ExecWait '"$INSTDIR\licensedesk-agent.exe" service stop'
+    ExecWait '"$INSTDIR\licensedesk-agent.exe" service uninstall'
   IfFileExists "$INSTDIR\licensedesk.exe" 0 +2
     ExecWait '"$INSTDIR\licensedesk.exe" service stop'
   File "/oname=licensedesk.exe" "${EXE}"

@@ -69,7 +69,14 @@ if [ -n "$win" ]; then
 else
 	tail -30 "$art/app.log" >&2
 fi
+# A logout's SIGTERM must end the window within seconds.
 kill $pid 2>/dev/null
+for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+	echo "the window did not end within 10 s of SIGTERM" >&2
+	kill -QUIT $pid 2>/dev/null; sleep 1; kill -9 $pid 2>/dev/null
+	rc=1
+fi
 wait $pid 2>/dev/null
 # The window started its agent and tray from the headless program; stop
 # them, so nothing of the package runs when it is purged.

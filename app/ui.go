@@ -159,6 +159,7 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		case s := <-sigs:
 			log.Info().Str("signal", s.String()).Msg("closing the window on signal")
 			fyne.Do(g.app.Quit)
+			g.endSoon()
 		case <-ctx.Done():
 		}
 	}()
@@ -168,10 +169,26 @@ func runGUI(cfg Config, stderr io.Writer) int {
 		title, body := plain.CloseHint(haveTrayHost())
 		g.app.SendNotification(fyne.NewNotification(title, body))
 		g.win.Close()
+		g.endSoon()
 	})
 	shown.Store(true)
 	g.win.ShowAndRun()
 	return 0
+}
+
+// quitGrace is how long the window may take to close in order.
+const quitGrace = 3 * time.Second
+
+// endSoon ends the process if Fyne has not ended it within quitGrace of a
+// close: Fyne 2.8.1 can deadlock at the end of its loop (its event queue
+// waits for the main thread while the main thread waits for the queue,
+// seen on SIGTERM). The window owns nothing the agent does not keep, so
+// ending it loses nothing; a logout must not wait on it.
+func (g *gui) endSoon() {
+	time.AfterFunc(quitGrace, func() {
+		g.log.Warn().Dur("after", quitGrace).Msg("the window did not close in order; ending it")
+		os.Exit(0)
+	})
 }
 
 // followStatus long-polls the agent and sets the binding on every change.

@@ -12,6 +12,7 @@
 # of a real authority), and adds the attacker's and the server's figures:
 #
 #   NS=10000 POLL=5s DURATION=60s RAMP=10s ATTACKERS=50 bench/authority-load.sh
+#   PIN=1 …   the authority on CPU 0, the devices and the attacker on the rest
 #
 # PPROF=DIR also profiles the authority (its -pprof flag): a CPU profile of
 # the first PPROF_SECONDS (default 20) of the load, and the block and mutex
@@ -44,6 +45,15 @@ trap cleanup EXIT
 go build -o "$work/authority" ./cmd/authority
 go build -o "$work/authorityload" ./bench/authorityload
 
+# PIN=1 puts the authority on CPU 0 and the load (devices and attacker) on
+# the others, as when the clients are other machines; otherwise they share
+# every core and the clients' scheduling delays count in the latencies.
+server_cpus="" load_cpus=""
+if [[ ${PIN:-0} == 1 && $(nproc) -ge 2 ]]; then
+	server_cpus="taskset -c 0" load_cpus="taskset -c 1-$(($(nproc) - 1))"
+	echo "pinned: authority on CPU 0, load on CPUs 1-$(($(nproc) - 1))"
+fi
+
 results=()
 for n in $NS; do
 	pprof_flags=()
@@ -52,7 +62,7 @@ for n in $NS; do
 		pprof_addr=127.0.0.1:$((20000 + RANDOM % 20000))
 		pprof_flags=(-pprof "$pprof_addr")
 	fi
-	"$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
+	$server_cpus "$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
 		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
 	server=$!
 	url=""
@@ -68,7 +78,7 @@ for n in $NS; do
 		curl -s -o "$PPROF/cpu-$n.pb.gz" "http://$pprof_addr/debug/pprof/profile?seconds=$PPROF_SECONDS" &
 		cpu_prof=$!
 	fi
-	"$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" \
+	$load_cpus "$work/authorityload" -url "$url" -n "$n" -duration "$DURATION" -ramp "$RAMP" \
 		-attackers "$ATTACKERS" -attack-rps "$ATTACK_RPS" -server-pid "$server" | tee "$work/load-$n.txt"
 	results+=("$(grep '^RESULT' "$work/load-$n.txt")")
 	echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

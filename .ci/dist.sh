@@ -8,6 +8,7 @@
 # Usage: .ci/dist.sh [windows|deb]...   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TAGS=${TAGS:-migrated_fynedo,no_emoji} # the Makefile's build tags
 root=$PWD
 . .ci/wine-env.sh # apt_install
 
@@ -98,12 +99,12 @@ EOF
 	# The same compile flags as the lane's GUI smoke test, so the two
 	# share the build cache (only the link differs).
 	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-		go build -tags migrated_fynedo -ldflags "-H windowsgui -s -w" -o "$exe" .
+		go build -tags "$TAGS" -ldflags "-H windowsgui -s -w" -o "$exe" .
 	# The headless build (agent service, tray, command line): pure Go;
 	# windowsgui too, so the tray at sign-in opens no console (commands
 	# attach to the console they were typed in, app/console_windows.go).
 	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 \
-		go build -tags migrated_fynedo,headless -ldflags "-H windowsgui -s -w" -o "${exe%.exe}-agent.exe" .
+		go build -tags "$TAGS",headless -ldflags "-H windowsgui -s -w" -o "${exe%.exe}-agent.exe" .
 	rm -f "$root/rsrc_windows_amd64.syso"
 	echo "== makensis $out"
 	makensis -V2 -INPUTCHARSET UTF8 \
@@ -120,10 +121,10 @@ deb() {
 	mkdir -p build/linux "$stage"
 	echo "== building $bin"
 	# The compile flags of make build (warm cache); full RELRO at the link.
-	go build -tags migrated_fynedo -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
+	go build -tags "$TAGS" -ldflags "-s -w -extldflags=-Wl,-z,relro,-z,now" -o "$bin" .
 	# The headless build (agent, tray, command line): no Fyne, no OpenGL.
 	# External linking, so it gets full RELRO like the window's program.
-	go build -tags migrated_fynedo,headless -ldflags "-s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now" -o "$bin-agent" .
+	go build -tags "$TAGS",headless -ldflags "-s -w -linkmode=external -extldflags=-Wl,-z,relro,-z,now" -o "$bin-agent" .
 	for s in 16 32 48 64 128 256; do
 		mkdir -p "$stage/icons/${s}x$s"
 		convert "$ICON" -resize "${s}x$s" "$stage/icons/${s}x$s/licensedesk.png"

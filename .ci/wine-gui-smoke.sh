@@ -6,6 +6,7 @@
 #   LICENSEDESK_EXE   use this licensedesk.exe instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TAGS=${TAGS:-migrated_fynedo,no_emoji} # the Makefile's build tags
 root=$PWD
 . .ci/wine-env.sh
 wine_setup
@@ -19,7 +20,7 @@ if [ -z "$exe" ]; then
 	mkdir -p "$(dirname "$exe")"
 	echo "== cross-building $exe (mingw, cgo)"
 	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=x86_64-w64-mingw32-gcc \
-		go build -tags migrated_fynedo -o "$exe" .
+		go build -tags "$TAGS" -o "$exe" .
 fi
 
 data=$(mktemp -d)

@@ -83,12 +83,19 @@ func artifactDir(t *testing.T) string {
 }
 
 // buildBinaries builds the app and the authority as shipped (no -race: the
-// test binary has it, the programs under test need not be slowed by it).
+// test binary has it, the programs under test need not be slowed by it):
+// the window's program with the headless one beside it, which the window
+// starts the agent and the tray from. The build tags are the Makefile's.
 func buildBinaries(t *testing.T) (app, authority string) {
 	t.Helper()
 	dir := t.TempDir()
+	tags := os.Getenv("TAGS")
+	if tags == "" {
+		tags = "migrated_fynedo,no_emoji"
+	}
 	app, authority = filepath.Join(dir, "licensedesk"), filepath.Join(dir, "authority")
-	goBuild(t, "build", "-tags", "migrated_fynedo", "-o", app, ".")
+	goBuild(t, "build", "-tags", tags, "-o", app, ".")
+	goBuild(t, "build", "-tags", tags+",headless", "-o", filepath.Join(dir, "licensedesk-agent"), ".")
 	goBuild(t, "build", "-o", authority, "./cmd/authority")
 	return app, authority
 }

@@ -378,8 +378,14 @@ func trayProcess(t *testing.T, bus *desktopBus, it trayItem) int {
 		t.Fatalf("the tray item's process: %v", err)
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !slices.Contains(strings.Split(string(cmdline), "\x00"), "tray") {
+	args := strings.Split(string(cmdline), "\x00")
+	if err != nil || !slices.Contains(args, "tray") {
 		t.Fatalf("the tray item belongs to process %d (%q), not `licensedesk tray`", pid, cmdline)
+	}
+	// The window starts the tray from the headless program beside it: no
+	// Fyne, no OpenGL in the process that stays.
+	if filepath.Base(args[0]) != "licensedesk-agent" {
+		t.Errorf("the tray runs from %s, not the headless licensedesk-agent", args[0])
 	}
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", pid)
 	var owner string

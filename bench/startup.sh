@@ -12,6 +12,7 @@
 # Without $DISPLAY it re-runs itself under xvfb-run + dbus-run-session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TAGS=${TAGS:-migrated_fynedo,no_emoji} # the Makefile's build tags
 runs=${1:-5}
 idle=${2:-60}
 
@@ -37,10 +38,10 @@ trap cleanup EXIT
 addr=${BENCH_AUTHORITY_ADDR:-127.0.0.1:18766}
 
 echo "== building (warm cache: seconds)"
-go build -tags migrated_fynedo -o "$work/licensedesk" .
+go build -tags "$TAGS" -o "$work/licensedesk" .
 # The headless build beside it: the window starts the agent and the tray
 # from it, as an installed License Desk does.
-go build -tags migrated_fynedo,headless -o "$work/licensedesk-agent" .
+go build -tags "$TAGS",headless -o "$work/licensedesk-agent" .
 go build -tags migrated_fynedo -o "$work/barewindow" ./bench/barewindow
 go build -o "$work/authority" ./cmd/authority
 

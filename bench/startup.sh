@@ -42,7 +42,9 @@ go build -tags "$TAGS" -o "$work/licensedesk" .
 # The headless build beside it: the window starts the agent and the tray
 # from it, as an installed License Desk does.
 go build -tags "$TAGS",headless -o "$work/licensedesk-agent" .
-go build -tags migrated_fynedo -o "$work/barewindow" ./bench/barewindow
+# The yardstick is a bare Fyne window as Fyne builds by default;
+# BARE_TAGS=migrated_fynedo,no_emoji builds it with the app's tags instead.
+go build -tags "${BARE_TAGS:-migrated_fynedo}" -o "$work/barewindow" ./bench/barewindow
 go build -o "$work/authority" ./cmd/authority
 
 echo "== licensing a data directory (device flow + approval in headless Chromium)"

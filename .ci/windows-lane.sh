@@ -28,9 +28,13 @@ pkgs=(./licensecore/ ./licensecore/wire/ ./licensecore/authority/ ./licensecore/
 
 echo "== macOS: GOOS=darwin go vet ${pkgs[*]}"
 GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 go vet -tags migrated_fynedo "${pkgs[@]}"
+# The app's own tests without the window (the headless build: config,
+# paths, keys, logging, the status file, which program runs what); its
+# end-to-end tests are Linux desktop tests.
+pkgs+=(./app/)
 
 echo "== Windows: cross-compile the pure-Go commands"
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go vet -tags migrated_fynedo "${pkgs[@]}" ./cmd/...
+GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go vet -tags migrated_fynedo,headless "${pkgs[@]}" ./cmd/...
 echo "== the headless program (agent, tray, command line) for Windows, pure Go"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags migrated_fynedo,headless -o /dev/null .
 
@@ -43,7 +47,7 @@ for p in "${pkgs[@]}"; do
 	set +e
 	# The wine tag and -checklinkname=0: licensecore/internal/winefix, so
 	# t.TempDir cleanup works under wine 8.
-	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -tags migrated_fynedo,wine -ldflags=-checklinkname=0 \
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -tags migrated_fynedo,headless,wine -ldflags=-checklinkname=0 \
 		-exec wine -count=1 -timeout 25m -v "$p" >"$log" 2>&1
 	prc=$?
 	set -e

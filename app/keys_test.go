@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 // hideSessionBus makes the credential store unreachable for this test.
 func hideSessionBus(t *testing.T) {
 	t.Helper()
+	secretServiceOnly(t)
 	if _, err := os.Stat(filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "bus")); err == nil {
 		t.Skip("this PC has a default session bus, which cannot be hidden")
 	}
@@ -32,6 +34,17 @@ func hideSessionBus(t *testing.T) {
 
 // needKeyring skips without a credential store, or fails when
 // LICENSEDESK_KEYRING says one runs; it removes dir's items at the end.
+// secretServiceOnly skips a test of the credential store being out of
+// reach where a test cannot put it there: on Linux it is the Secret Service
+// on the session bus, which a test hides; Windows' Credential Manager is
+// always there.
+func secretServiceOnly(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the credential store can be put out of reach only on Linux (the session bus)")
+	}
+}
+
 func needKeyring(t *testing.T, dir string) {
 	t.Helper()
 	if err := licensecore.ProbeOSSecrets(keyringService); err != nil {
@@ -154,6 +167,7 @@ func mustMachineID(t *testing.T) string {
 }
 
 func TestKeysStatusWithoutCredentialStoreWhileAppRuns(t *testing.T) {
+	secretServiceOnly(t)
 	dir := t.TempDir()
 	needKeyring(t, dir)
 	c := openTestCore(t, dir) // the agent, in the desktop session

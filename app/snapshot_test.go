@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,7 +76,7 @@ func TestPublishConcurrentSnapshot(t *testing.T) {
 	}
 	path := filepath.Join(dir, snapshotFile)
 	check := func(what string) error {
-		raw, err := os.ReadFile(path)
+		raw, err := licensecore.ReadFileShared(path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -135,7 +134,7 @@ func TestPublishConcurrentSnapshot(t *testing.T) {
 	}
 	last := status(writers, writes)
 	g.publish(last)
-	if raw, err := os.ReadFile(path); err != nil || string(raw) != encode(last) {
+	if raw, err := licensecore.ReadFileShared(path); err != nil || string(raw) != encode(last) {
 		t.Errorf("the last publish is not what the file holds (%v): %.200q", err, raw)
 	}
 	if tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(tmp) > 0 {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -63,7 +62,7 @@ func writeSnapshot(dir string, st licensecore.Status, p licensecore.Policy) (err
 }
 
 func readSnapshot(dir string, now time.Time) (licensecore.Status, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, snapshotFile))
+	raw, err := licensecore.ReadFileShared(filepath.Join(dir, snapshotFile))
 	if err != nil {
 		return licensecore.Status{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -321,6 +322,36 @@ func (f *fileSecrets) load() (map[string][]byte, error) {
 	return all, nil
 }
 
+// ReadFileShared reads a file that another process replaces with
+// WriteFileAtomic, such as the agent's status file: on Windows it opens
+// the file so that the replace may go ahead under it, and a read that
+// meets the replace is tried again.
+func ReadFileShared(path string) ([]byte, error) {
+	var data []byte
+	err := whileBusy(func() error {
+		f, err := openShared(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		data, err = io.ReadAll(f)
+		return err
+	})
+	return data, err
+}
+
+// whileBusy runs op until it succeeds, fails for a reason other than the
+// file being busy (replaceBusy), or has been busy for about a second.
+func whileBusy(op func() error) error {
+	for i := 0; ; i++ {
+		err := op()
+		if err == nil || !replaceBusy(err) || i == 40 {
+			return err
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
 // WriteFileAtomic replaces path with data: a temporary file in the same
 // directory (mode 0600), synced, then renamed over path, then the
 // directory synced, so a crash leaves the old file or the new one.
@@ -349,7 +380,7 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(f.Name(), path); err != nil {
+	if err = whileBusy(func() error { return os.Rename(f.Name(), path) }); err != nil {
 		return err
 	}
 	if d, derr := os.Open(dir); derr == nil {

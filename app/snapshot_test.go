@@ -29,6 +29,13 @@ import (
 // holds one of them, and a publish that starts after that is the last
 // writer and must be what the file holds.
 func TestPublishConcurrentSnapshot(t *testing.T) {
+	if underWine {
+		// Seen in the lane: wine 8 rarely lets a rename replace a file that
+		// a reader holds, even with FILE_SHARE_DELETE, so a reader in a
+		// tight loop (575,000 reads in 156 s) can outlast the writer's
+		// second of retries. Linux runs this test; so would Windows.
+		t.Skip("under wine a rename over a file held open for reading is not reliable")
+	}
 	test.NewTempApp(t) // the status binding notifies through fyne.Do
 	dir := t.TempDir()
 	c, err := openCore(Config{DataDir: dir, AuthorityURL: "http://127.0.0.1:1", LogLevel: zerolog.Disabled, DeviceName: "pc"}, io.Discard)

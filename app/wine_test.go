@@ -11,3 +11,6 @@ import _ "unsafe" // go:linkname
 var deleteatFallback bool
 
 func init() { deleteatFallback = true }
+
+// underWine: these tests run under wine (the Windows lane).
+const underWine = true

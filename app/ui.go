@@ -34,16 +34,6 @@ import (
 	"licensedesk/screens/plain"
 )
 
-var (
-	_ screens.LicenseService   = (*localapi.Client)(nil)
-	_ screens.LifecycleService = (*localapi.Client)(nil)
-	_ screens.OfflineService   = (*localapi.Client)(nil)
-	_ screens.AdminService     = (*localapi.Client)(nil)
-	_ screens.AccountService   = (*localapi.Client)(nil)
-	_ screens.PoolService      = (*localapi.Client)(nil)
-	_ refreshService           = (*licensecore.Manager)(nil)
-)
-
 // windowBuilt: this build has the window.
 const windowBuilt = true
 

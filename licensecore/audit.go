@@ -1,13 +1,13 @@
 package licensecore
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"licensedesk/licensecore/internal/chainhash"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/rs/zerolog"
@@ -44,18 +44,7 @@ type auditHead struct {
 }
 
 func (e AuditEntry) digest() string {
-	h := sha256.New()
-	var seq [8]byte
-	binary.BigEndian.PutUint64(seq[:], e.Seq)
-	h.Write(seq[:])
-	// Length-prefix each field so "ab"+"c" and "a"+"bc" hash differently.
-	for _, f := range []string{e.Time.UTC().Format(time.RFC3339Nano), e.Kind, e.Detail, e.Prev} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write([]byte(f))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return chainhash.Digest(e.Seq, e.Time.UTC().Format(time.RFC3339Nano), e.Kind, e.Detail, e.Prev)
 }
 
 func auditKey(seq uint64) []byte {

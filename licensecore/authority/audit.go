@@ -15,14 +15,14 @@ package authority
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"time"
+
+	"licensedesk/licensecore/internal/chainhash"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -75,16 +75,7 @@ type auditHead struct {
 // digest is the entry's hash: SHA-256 over the sequence number and every
 // field, each length-prefixed so that no two entries share an encoding.
 func (e *AuditEntry) digest() string {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], e.Seq)
-	h.Write(n[:])
-	for _, f := range [...]string{e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Detail, e.Prev} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		h.Write(n[:])
-		h.Write([]byte(f))
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return chainhash.Digest(e.Seq, e.Time.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Subject, e.Detail, e.Prev)
 }
 
 func auditKey(seq uint64) []byte {

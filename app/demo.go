@@ -72,7 +72,7 @@ func startDemo(cfg Config, log zerolog.Logger, deviceName, installCode string) (
 		url: base, user: authority.DemoUsername, password: authority.DemoPassword, org: authority.DemoOrganization,
 		srv: srv, http: srv.HTTPServer(l.Addr().String()), done: make(chan error, 1),
 	}
-	go func() { d.done <- d.http.Serve(l) }()
+	go func() { d.done <- d.http.Serve(srv.Listener(l)) }()
 	return d, nil
 }
 

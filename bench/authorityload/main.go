@@ -33,10 +33,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,10 +54,13 @@ import (
 
 type config struct {
 	url, client, user, password, org, device, installCode string
+	serverSched                                           string
 	n, approvers                                          int
-	duration, ramp                                        time.Duration
+	duration, ramp, settle                                time.Duration
 	approveShare                                          float64
-	perAddr, attackers, serverPID                         int
+	perAddr, attackers, serverPID, stores                 int
+	writeSeed                                             string
+	timeline                                              bool
 	attackRPS                                             float64
 }
 
@@ -65,19 +70,37 @@ func main() {
 	flag.IntVar(&c.n, "n", 1000, "simulated devices")
 	flag.DurationVar(&c.duration, "duration", 30*time.Second, "length of the run (devices stop polling then)")
 	flag.DurationVar(&c.ramp, "ramp", 5*time.Second, "devices start spread over this time")
+	flag.DurationVar(&c.settle, "settle", 10*time.Second, "answers from ramp+settle on are the steady state, reported apart")
 	flag.Float64Var(&c.approveShare, "approve", 0.1, "share of devices a person approves through the pages")
 	flag.IntVar(&c.approvers, "approvers", 4, "concurrent people approving")
 	flag.StringVar(&c.client, "client", authority.DefaultClientID, "client_id")
 	flag.StringVar(&c.user, "user", authority.DemoUsername, "user name for approvals")
 	flag.StringVar(&c.password, "password", authority.DemoPassword, "password for approvals")
 	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
-	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "Server ID the approvals license")
-	flag.StringVar(&c.installCode, "install-code", "MS-4821", "install code the devices present (the approved device's)")
+	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "with -stores 0: Server ID every approval licenses")
+	flag.StringVar(&c.installCode, "install-code", "MS-4821", "with -stores 0: install code the devices present (the approved device's)")
+	flag.IntVar(&c.stores, "stores", 0, "approvals license this many stores in turn (seeded with -write-seed), each approval a store's first license; 0: every approval licenses -device, each a license move")
+	flag.StringVar(&c.writeSeed, "write-seed", "", "write the seed of the authority (the demo organization with the -stores stores) to this file and exit")
 	flag.IntVar(&c.perAddr, "per-addr", 20, "devices per loopback source address (127.1.x.y)")
 	flag.IntVar(&c.attackers, "attackers", 0, "attacker addresses flooding /device/authorize and /login (127.0.0.2 onwards); 0: no attack")
 	flag.Float64Var(&c.attackRPS, "attack-rps", 1000, "attacker requests per second, in all")
+	flag.BoolVar(&c.timeline, "timeline", false, "also print the legitimate answers' count, p50, p99 and max for every second of the run")
+	flag.StringVar(&c.serverSched, "server-sched", "", "the authority's /debug/sched URL (cmd/authority -pprof): report its scheduling delays beside this process's")
 	flag.IntVar(&c.serverPID, "server-pid", 0, "the authority's process, for its RSS and CPU time in the report")
 	flag.Parse()
+	if c.writeSeed != "" {
+		if err := writeSeed(c.writeSeed, c.stores); err != nil {
+			fmt.Fprintln(os.Stderr, "authorityload:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	// The load generator's own collections stop its goroutines and count
+	// in the latencies it measures (one a second, 50 ms each, on one
+	// core): it collects a fifth as often unless GOGC says otherwise.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "authorityload:", err)
 		os.Exit(1)
@@ -112,10 +135,16 @@ func run(c config) error {
 	}
 
 	st := newStats()
+	// Steady state: every device has started and had -settle to get
+	// over the ramp.
+	st.steadyFrom = time.Now().Add(c.ramp + c.settle)
+	st.start = time.Now()
+	cpu0 := cpuTime(os.Getpid())
+	waits := startWaits(client, c.serverSched)
 	ctx, cancel := context.WithTimeout(context.Background(), c.duration+15*time.Second)
 	defer cancel()
 	deadline := time.Now().Add(c.duration)
-	codes := make(chan string, c.n)
+	codes := make(chan approval, c.n)
 	var people sync.WaitGroup
 	for range c.approvers {
 		people.Add(1)
@@ -137,9 +166,19 @@ func run(c config) error {
 		devices.Add(1)
 		go func() {
 			defer devices.Done()
-			// Spread the approved devices evenly: every 1/share-th one.
-			wantApproval := int(float64(i+1)*c.approveShare) > int(float64(i)*c.approveShare)
-			device(ctx, c, deviceClients[i/c.perAddr], st, deadline, wantApproval, codes)
+			// Spread the approved devices evenly: every 1/share-th one;
+			// the k-th of them is store k's server.
+			k := int(float64(i+1) * c.approveShare)
+			wantApproval := k > int(float64(i)*c.approveShare)
+			serverID, installCode := c.device, c.installCode
+			if c.stores > 0 {
+				store := i % c.stores
+				if wantApproval {
+					store = (k - 1) % c.stores
+				}
+				serverID, installCode = storeID(store), storeInstallCode(store)
+			}
+			device(ctx, c, deviceClients[i/c.perAddr], st, deadline, installCode, serverID, wantApproval, codes)
 		}()
 	}
 	devices.Wait()
@@ -147,6 +186,15 @@ func run(c config) error {
 	close(codes)
 	people.Wait()
 	st.report(c.n, elapsed)
+	waits.stop()
+	if c.timeline {
+		st.timeline(waits)
+	}
+	self := cpuTime(os.Getpid()) - cpu0
+	// How long the load generator's own goroutines waited for a CPU: its
+	// share of the latencies above, which the authority did not cause.
+	fmt.Printf("load generator: CPU %.1f s in %.1f s (%.0f%% of one core)\n", self.Seconds(), elapsed.Seconds(), 100*self.Seconds()/elapsed.Seconds())
+	waits.report()
 	if c.attackers > 0 {
 		att.report(c)
 	}
@@ -167,7 +215,7 @@ func transportFrom(local net.IP, conns int) *http.Transport {
 
 // device is one POS server: authorize, then poll until it has a token, is
 // refused, or the run ends.
-func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, wantApproval bool, codes chan<- string) {
+func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, installCode, serverID string, wantApproval bool, codes chan<- approval) {
 	time.Sleep(time.Duration(rand.Int64N(int64(c.ramp) + 1)))
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -180,13 +228,13 @@ func device(ctx context.Context, c config, client *http.Client, st *stats, deadl
 		Interval   int    `json:"interval"`
 	}
 	status, body, err := st.post(ctx, client, key, "authorize", c.url+"/device/authorize",
-		url.Values{"client_id": {c.client}, "device_name": {"load-test"}, "install_code": {c.installCode}})
+		url.Values{"client_id": {c.client}, "device_name": {"load-test"}, "install_code": {installCode}})
 	if err != nil || status != http.StatusOK || json.Unmarshal(body, &da) != nil {
 		st.fail("authorize", status, err)
 		return
 	}
 	if wantApproval {
-		codes <- da.UserCode
+		codes <- approval{userCode: da.UserCode, serverID: serverID}
 	}
 	interval := time.Duration(max(da.Interval, 1)) * time.Second
 	form := url.Values{"client_id": {c.client}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}}
@@ -228,11 +276,34 @@ func device(ctx context.Context, c config, client *http.Client, st *stats, deadl
 	}
 }
 
+// approval is a code for a person to approve, and the store's server it
+// licenses.
+type approval struct{ userCode, serverID string }
+
+// The stores of -stores: Server ID and install code of store k.
+func storeID(k int) string          { return fmt.Sprintf("LOAD-%05d", k) }
+func storeInstallCode(k int) string { return fmt.Sprintf("LD-%05d", k) }
+
+// writeSeed writes the demo seed with n stores added, for cmd/authority
+// -seed.
+func writeSeed(path string, n int) error {
+	stores := make([]authority.DeviceSeed, n)
+	for k := range stores {
+		stores[k] = authority.DeviceSeed{ServerID: storeID(k), Name: "Load-test store " + strconv.Itoa(k), InstallCode: storeInstallCode(k),
+			HubServerName: "hub-load", HubServerURL: "https://hub-load.example.com", Features: []string{"xms"}}
+	}
+	data, err := json.Marshal(authority.DemoSeed(stores...))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 // approve is one person at a browser: sign in once, choose the
 // organization, then enter and confirm every code that arrives.
-func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan string, st *stats) {
+func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan approval, st *stats) {
 	jar, _ := cookiejar.New(nil)
 	b := &http.Client{Transport: tr, Jar: jar, Timeout: 10 * time.Second}
 	csrf := ""
@@ -259,11 +330,11 @@ func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan s
 	signedIn := err == nil &&
 		page("login", "/login", url.Values{"username": {c.user}, "password": {c.password}}, `id="org-form"`) &&
 		page("choose-org", "/org", url.Values{"org": {c.org}}, `id="device-form"`)
-	for code := range codes {
+	for a := range codes {
 		if !signedIn {
 			continue
 		}
-		form := func() url.Values { return url.Values{"user_code": {code}, "device": {c.device}} }
+		form := func() url.Values { return url.Values{"user_code": {a.userCode}, "device": {a.serverID}} }
 		if page("enter-code", "/device", form(), `id="confirm-form"`) {
 			f := form()
 			f.Set("action", "approve")
@@ -278,6 +349,14 @@ type stats struct {
 	lat       map[string][]time.Duration
 	errs      map[string]int
 	firstErrs []string
+	// steady holds the latencies of the answers after steadyFrom: the
+	// ramp's tail (every device authorizing at once) apart.
+	steadyFrom time.Time
+	steady     []time.Duration
+	// bySecond is the legitimate answers' latencies per second of the
+	// run (-timeline), to see when a tail happens.
+	start     time.Time
+	bySecond  [][]time.Duration
 	tokens    atomic.Int64
 	slowDowns atomic.Int64
 }
@@ -312,10 +391,14 @@ func (s *stats) send(ctx context.Context, c *http.Client, key ed25519.PrivateKey
 		}
 		req.Header.Set(wire.HeaderDPoP, proof)
 	}
+	var got httptrace.GotConnInfo
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { got = i }}))
 	t := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, 0, err
+		// Which connection failed says why: a fresh one, or one that
+		// waited in the pool (and how long) and was closed under it.
+		return 0, nil, 0, fmt.Errorf("%w (connection reused %v, idle %v for %v, after %v)", err, got.Reused, got.WasIdle, got.IdleTime.Round(time.Millisecond), time.Since(t).Round(time.Millisecond))
 	}
 	body, err = io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -332,6 +415,17 @@ func (s *stats) send(ctx context.Context, c *http.Client, key ed25519.PrivateKey
 func (s *stats) record(op string, took time.Duration) {
 	s.mu.Lock()
 	s.lat[op] = append(s.lat[op], took)
+	now := time.Now()
+	if !s.steadyFrom.IsZero() && now.After(s.steadyFrom) {
+		s.steady = append(s.steady, took)
+	}
+	if !s.start.IsZero() {
+		sec := int(now.Sub(s.start) / time.Second)
+		for len(s.bySecond) <= sec {
+			s.bySecond = append(s.bySecond, nil)
+		}
+		s.bySecond[sec] = append(s.bySecond[sec], took)
+	}
 	s.mu.Unlock()
 }
 
@@ -363,6 +457,8 @@ func (s *stats) report(n int, elapsed time.Duration) {
 	p50, p99, mx := percentiles(all)
 	rps := float64(len(all)) / elapsed.Seconds()
 	fmt.Printf("%-12s %9d %10s %10s %10s %7d\n", "all", len(all), p50, p99, mx, errors)
+	sp50, sp99, smx := percentiles(s.steady)
+	fmt.Printf("%-12s %9d %10s %10s %10s\n", "after ramp", len(s.steady), sp50, sp99, smx)
 	for _, e := range s.firstErrs {
 		fmt.Println("error:", e)
 	}
@@ -371,9 +467,23 @@ func (s *stats) report(n int, elapsed time.Duration) {
 	pollP50, pollP99, _ := percentiles(s.lat["poll"])
 	_, redeemP99, _ := percentiles(s.lat["redeem"])
 	fmt.Printf("RESULT n=%d seconds=%.1f requests=%d rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.1f errors=%d slow_down=%d tokens=%d"+
-		" authorize_p99_ms=%.2f poll_p50_ms=%.2f poll_p99_ms=%.2f redeem_p99_ms=%.2f\n",
+		" authorize_p99_ms=%.2f poll_p50_ms=%.2f poll_p99_ms=%.2f redeem_p99_ms=%.2f steady_p99_ms=%.2f\n",
 		n, elapsed.Seconds(), len(all), rps, ms(p50), ms(p99), ms(mx), errors, s.slowDowns.Load(), s.tokens.Load(),
-		ms(authP99), ms(pollP50), ms(pollP99), ms(redeemP99))
+		ms(authP99), ms(pollP50), ms(pollP99), ms(redeemP99), ms(sp99))
+}
+
+// timeline prints the latencies of every second of the run, with the p99
+// of the time the load generator's and the authority's goroutines waited
+// for a CPU in that second.
+func (s *stats) timeline(w *waits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Printf("%6s %8s %10s %10s %10s %12s %12s\n", "second", "answers", "p50", "p99", "max", "load_wait99", "server_wait99")
+	for sec, l := range s.bySecond {
+		p50, p99, mx := percentiles(l)
+		self, server := w.second(sec)
+		fmt.Printf("%6d %8d %10s %10s %10s %12s %12s\n", sec, len(l), p50, p99, mx, self, server)
+	}
 }
 
 func percentiles(l []time.Duration) (p50, p99, mx time.Duration) {
@@ -437,7 +547,7 @@ func startInProcess() (func(), string, error) {
 	}
 	hs := srv.HTTPServer("")
 	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(srv.Listener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 		}
 	}()

@@ -201,7 +201,9 @@ func serve(args []string) error {
 	keyFile := fs.String("tls-key", "", "TLS key file")
 	codeTTL := fs.Duration("code-ttl", 10*time.Minute, "device code lifetime (expires_in)")
 	interval := fs.Duration("poll-interval", 5*time.Second, "minimum polling interval (whole seconds)")
-	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof, with block and mutex profiling on) at this loopback address, e.g. 127.0.0.1:6060")
+	connsPerIP := fs.Int("max-conns-per-ip", authority.DefaultMaxConnsPerIP, "open connections allowed from one client address (raise it for many stores behind one NAT)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) and scheduling delays (/debug/sched) at this loopback address, e.g. 127.0.0.1:6060")
+	contention := fs.Bool("pprof-contention", false, "with -pprof: also record the block and mutex profiles (every blocking event: slower)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -217,7 +219,7 @@ func serve(args []string) error {
 		return err
 	}
 	if *pprofAddr != "" {
-		stopProfiles, err := serveProfiles(*pprofAddr, log)
+		stopProfiles, err := serveProfiles(*pprofAddr, *contention, log)
 		if err != nil {
 			return err
 		}
@@ -239,7 +241,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	opts.DeviceCodeTTL, opts.PollInterval = *codeTTL, *interval
+	opts.DeviceCodeTTL, opts.PollInterval, opts.MaxConnsPerIP = *codeTTL, *interval, *connsPerIP
 	s, err := authority.New(opts)
 	if err != nil {
 		return err
@@ -254,14 +256,15 @@ func serve(args []string) error {
 	// The authority's one server configuration, the same the app's demo
 	// mode embeds.
 	srv := s.HTTPServer(ln.Addr().String())
+	gated := s.Listener(ln)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() {
 		if *certFile != "" {
-			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+			errc <- srv.ServeTLS(gated, *certFile, *keyFile)
 		} else {
-			errc <- srv.Serve(ln)
+			errc <- srv.Serve(gated)
 		}
 	}()
 	log.Info().Str("issuer", *issuer).Str("addr", ln.Addr().String()).Msg("authority listening")

@@ -6,7 +6,6 @@ package authority_test
 // checks a limit and records the failure afterwards.
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -468,7 +467,7 @@ func TestAbuseEmbeddedServerTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = hs.Serve(ln) }()
+	go func() { _ = hs.Serve(e.srv.Listener(ln)) }()
 	t.Cleanup(func() { _ = hs.Close() })
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -490,50 +489,47 @@ func TestAbuseEmbeddedServerTimeouts(t *testing.T) {
 	}
 }
 
-// TestAbuseConnectionsPerAddress: one address holding MaxConnsPerIP open
-// connections gets its next one closed unanswered, and is served again
-// once it closes one of them.
+// TestAbuseConnectionsPerAddress: one address holding its bound of open
+// connections (Options.MaxConnsPerIP, here 8) gets its next one closed
+// unanswered — connections that have sent nothing yet count too — and is
+// served again once it closes one of them.
 func TestAbuseConnectionsPerAddress(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	const bound = 8
+	e := newEnv(t, func(o *authority.Options) { o.MaxConnsPerIP = bound })
 	hs := e.srv.HTTPServer("127.0.0.1:0")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = hs.Serve(ln) }()
+	go func() { _ = hs.Serve(e.srv.Listener(ln)) }()
 	t.Cleanup(func() { _ = hs.Close() })
-	health := func(conn net.Conn) error {
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-			return err
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
+	health := authority.GetHealth
 	var held []net.Conn
 	t.Cleanup(func() {
 		for _, c := range held {
 			c.Close()
 		}
 	})
-	for i := range authority.MaxConnsPerIP + 1 {
+	for i := range bound + 1 {
 		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			t.Fatal(err)
 		}
 		held = append(held, conn)
+		if i%2 == 0 && i < bound {
+			continue // opened, nothing sent yet
+		}
 		err = health(conn)
-		if i < authority.MaxConnsPerIP && err != nil {
+		if i < bound && err != nil {
 			t.Fatalf("connection %d of one address refused: %v", i+1, err)
 		}
-		if i == authority.MaxConnsPerIP && err == nil {
-			t.Fatalf("connection %d of one address answered; the bound is %d", i+1, authority.MaxConnsPerIP)
+		if i == bound && err == nil {
+			t.Fatalf("connection %d of one address answered; the bound is %d", i+1, bound)
 		}
+	}
+	if err := health(held[0]); err != nil {
+		t.Fatalf("a connection that waited within the bound: %v", err)
 	}
 	held[0].Close()
 	held = held[1:]

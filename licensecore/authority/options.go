@@ -117,6 +117,12 @@ type Options struct {
 	// signed-in one.
 	MaxSessions     int
 	MaxAnonSessions int
+	// MaxConnsPerIP bounds the open connections of one client address on
+	// the authority's listener (Server.Listener), default
+	// DefaultMaxConnsPerIP. Raise it for many stores behind one address
+	// (a chain's head office NAT); each connection costs a descriptor and
+	// a goroutine.
+	MaxConnsPerIP   int
 	MaxPendingCodes int // live (unexpired) device codes, default 200000
 }
 
@@ -178,6 +184,9 @@ func (o *Options) withDefaults() error {
 	}
 	if o.MaxAnonSessions <= 0 {
 		o.MaxAnonSessions = 10000
+	}
+	if o.MaxConnsPerIP <= 0 {
+		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if o.MaxPendingCodes <= 0 {
 		o.MaxPendingCodes = 200000

@@ -13,11 +13,13 @@
 #
 #   NS=10000 POLL=5s DURATION=60s RAMP=10s ATTACKERS=50 bench/authority-load.sh
 #   PIN=1 …   the authority on CPU 0, the devices and the attacker on the rest
+#   AUTHORITY_ENV="GOGC=400" …   environment of the authority only
 #
 # The approvals license STORES stores in turn (default 1000, seeded beside
-# the demo organization): with the default 10 % approved of 10,000 devices,
-# each approval is a store's first license. STORES=0 licenses one device
-# with every approval, each a license move (the bench before).
+# the demo, in customers of ten stores; the approvers are vendor staff and
+# choose each store's customer): with the default 10 % approved of 10,000
+# devices, each approval is a store's first license. STORES=0 licenses one
+# device with every approval, each a license move (the bench before).
 #
 # PPROF=DIR also profiles the authority (its -pprof flag): a CPU profile of
 # the first PPROF_SECONDS (default 20) of the load, and the block and mutex
@@ -83,7 +85,7 @@ for n in $NS; do
 		mkdir -p "$PPROF"
 		pprof_flags+=(-pprof-contention)
 	fi
-	$server_cpus "$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -seed "$work/seed.json" -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
+	env ${AUTHORITY_ENV:-} $server_cpus "$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -seed "$work/seed.json" -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
 		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
 	server=$!
 	url=""

@@ -79,8 +79,8 @@ func main() {
 	flag.StringVar(&c.org, "org", authority.DemoOrganization, "organization for approvals")
 	flag.StringVar(&c.device, "device", "POS-0001-MAIN", "with -stores 0: Server ID every approval licenses")
 	flag.StringVar(&c.installCode, "install-code", "MS-4821", "with -stores 0: install code the devices present (the approved device's)")
-	flag.IntVar(&c.stores, "stores", 0, "approvals license this many stores in turn (seeded with -write-seed), each approval a store's first license; 0: every approval licenses -device, each a license move")
-	flag.StringVar(&c.writeSeed, "write-seed", "", "write the seed of the authority (the demo organization with the -stores stores) to this file and exit")
+	flag.IntVar(&c.stores, "stores", 0, "approvals license this many stores in turn (seeded with -write-seed, customers of 10 stores), each approval a store's first license; 0: every approval licenses -device, each a license move")
+	flag.StringVar(&c.writeSeed, "write-seed", "", "write the seed of the authority (the demo and the -stores stores) to this file and exit")
 	flag.IntVar(&c.perAddr, "per-addr", 20, "devices per loopback source address (127.1.x.y)")
 	flag.IntVar(&c.attackers, "attackers", 0, "attacker addresses flooding /device/authorize and /login (127.0.0.2 onwards); 0: no attack")
 	flag.Float64Var(&c.attackRPS, "attack-rps", 1000, "attacker requests per second, in all")
@@ -95,9 +95,11 @@ func main() {
 		}
 		return
 	}
-	// The load generator's own collections stop its goroutines and count
-	// in the latencies it measures (one a second, 50 ms each, on one
+	// The load generator's own collections hold up its goroutines and
+	// count in the latencies it measures (one a second, 50 ms each, on one
 	// core): it collects a fifth as often unless GOGC says otherwise.
+	// (Not collecting at all was worse: the heap's ever-new pages cost
+	// more, and the load generator's p50 grew over the run.)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
@@ -170,15 +172,15 @@ func run(c config) error {
 			// the k-th of them is store k's server.
 			k := int(float64(i+1) * c.approveShare)
 			wantApproval := k > int(float64(i)*c.approveShare)
-			serverID, installCode := c.device, c.installCode
+			serverID, installCode, org := c.device, c.installCode, c.org
 			if c.stores > 0 {
 				store := i % c.stores
 				if wantApproval {
 					store = (k - 1) % c.stores
 				}
-				serverID, installCode = storeID(store), storeInstallCode(store)
+				serverID, installCode, org = storeID(store), storeInstallCode(store), storeOrg(store)
 			}
-			device(ctx, c, deviceClients[i/c.perAddr], st, deadline, installCode, serverID, wantApproval, codes)
+			device(ctx, c, deviceClients[i/c.perAddr], st, deadline, installCode, approval{serverID: serverID, org: org}, wantApproval, codes)
 		}()
 	}
 	devices.Wait()
@@ -215,7 +217,7 @@ func transportFrom(local net.IP, conns int) *http.Transport {
 
 // device is one POS server: authorize, then poll until it has a token, is
 // refused, or the run ends.
-func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, installCode, serverID string, wantApproval bool, codes chan<- approval) {
+func device(ctx context.Context, c config, client *http.Client, st *stats, deadline time.Time, installCode string, a approval, wantApproval bool, codes chan<- approval) {
 	time.Sleep(time.Duration(rand.Int64N(int64(c.ramp) + 1)))
 	_, key, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -234,7 +236,8 @@ func device(ctx context.Context, c config, client *http.Client, st *stats, deadl
 		return
 	}
 	if wantApproval {
-		codes <- approval{userCode: da.UserCode, serverID: serverID}
+		a.userCode = da.UserCode
+		codes <- a
 	}
 	interval := time.Duration(max(da.Interval, 1)) * time.Second
 	form := url.Values{"client_id": {c.client}, "grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}}
@@ -276,23 +279,34 @@ func device(ctx context.Context, c config, client *http.Client, st *stats, deadl
 	}
 }
 
-// approval is a code for a person to approve, and the store's server it
-// licenses.
-type approval struct{ userCode, serverID string }
+// approval is a code for a person to approve, the store's server it
+// licenses and the organization that server belongs to.
+type approval struct{ userCode, serverID, org string }
 
-// The stores of -stores: Server ID and install code of store k.
+// The stores of -stores: Server ID, install code and organization of
+// store k. Stores belong to customers of storesPerOrg stores each, as a
+// vendor's fleet would: a device page lists one customer's stores.
+const storesPerOrg = 10
+
 func storeID(k int) string          { return fmt.Sprintf("LOAD-%05d", k) }
 func storeInstallCode(k int) string { return fmt.Sprintf("LD-%05d", k) }
+func storeOrg(k int) string         { return fmt.Sprintf("load-customer-%04d", k/storesPerOrg) }
 
-// writeSeed writes the demo seed with n stores added, for cmd/authority
-// -seed.
+// writeSeed writes the demo seed and n stores in customers' organizations,
+// for cmd/authority -seed.
 func writeSeed(path string, n int) error {
-	stores := make([]authority.DeviceSeed, n)
-	for k := range stores {
-		stores[k] = authority.DeviceSeed{ServerID: storeID(k), Name: "Load-test store " + strconv.Itoa(k), InstallCode: storeInstallCode(k),
-			HubServerName: "hub-load", HubServerURL: "https://hub-load.example.com", Features: []string{"xms"}}
+	seed := authority.DemoSeed()
+	renewal := time.Now().UTC().AddDate(1, 0, 0).Truncate(24 * time.Hour)
+	for k := range n {
+		if k%storesPerOrg == 0 {
+			seed.Organizations = append(seed.Organizations, authority.OrganizationSeed{ID: storeOrg(k), Name: "Load-test customer " + strconv.Itoa(k/storesPerOrg)})
+		}
+		org := &seed.Organizations[len(seed.Organizations)-1]
+		org.Devices = append(org.Devices, authority.DeviceSeed{ServerID: storeID(k), Name: "Store " + strconv.Itoa(k), InstallCode: storeInstallCode(k),
+			HubServerName: "hub-load", HubServerURL: "https://hub-load.example.com", Features: []string{"xms"},
+			License: &authority.LicenseSeed{ID: "LIC-" + storeID(k), Type: wire.Subscription, Customer: org.Name, Capacity: 4, RenewalDate: renewal}})
 	}
-	data, err := json.Marshal(authority.DemoSeed(stores...))
+	data, err := json.Marshal(seed)
 	if err != nil {
 		return err
 	}
@@ -327,12 +341,20 @@ func approve(ctx context.Context, c config, tr http.RoundTripper, codes <-chan a
 			csrf = string(m[1])
 		}
 	}
+	org := c.org
 	signedIn := err == nil &&
 		page("login", "/login", url.Values{"username": {c.user}, "password": {c.password}}, `id="org-form"`) &&
-		page("choose-org", "/org", url.Values{"org": {c.org}}, `id="device-form"`)
+		page("choose-org", "/org", url.Values{"org": {org}}, `id="device-form"`)
 	for a := range codes {
 		if !signedIn {
 			continue
+		}
+		// Vendor staff: every organization is theirs; the store's first.
+		if a.org != org {
+			if !page("choose-org", "/org", url.Values{"org": {a.org}}, `id="device-form"`) {
+				continue
+			}
+			org = a.org
 		}
 		form := func() url.Values { return url.Values{"user_code": {a.userCode}, "device": {a.serverID}} }
 		if page("enter-code", "/device", form(), `id="confirm-form"`) {

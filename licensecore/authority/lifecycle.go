@@ -105,7 +105,7 @@ func (s *Server) SetEntitlements(licenseID string, e Entitlements) error {
 			}
 			dev.Features = append([]string{}, e.Features...)
 			lic.Modules, lic.Users, lic.Capacity = slices.Clone(e.Modules), e.Users, e.Capacity
-			if err := setJSON(txn, pDevice+dev.ServerID, dev, 0); err != nil {
+			if err := putDevice(txn, dev); err != nil {
 				return err
 			}
 			return setJSON(txn, pLicense+lic.ID, lic, 0)

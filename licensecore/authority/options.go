@@ -85,9 +85,9 @@ type Options struct {
 	LoginUserLimit RateLimit
 	// LoginGlobalLimit bounds failed logins in all, default 60 per
 	// minute: the argon2 work a botnet can make the authority do (a check
-	// costs some 50 ms of a core and 19 MiB), paced: a quarter of it at
-	// once, the rest spread evenly over the window. While it is used up,
-	// every sign-in waits, right passwords included.
+	// costs some 40-50 ms of a core and 19 MiB), paced: LoginLimit.Max+1
+	// at once, the rest spread evenly over the window. While it is used
+	// up, every sign-in waits, right passwords included.
 	LoginGlobalLimit RateLimit
 
 	// DeviceAuthIPRate limits POST /device/authorize per IP address before

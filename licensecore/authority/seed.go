@@ -175,7 +175,9 @@ func (s *Server) seed(seed Seed) error {
 			puts = append(puts, keyValue{pUser + u.Username, u})
 		}
 		for _, d := range devices {
-			puts = append(puts, keyValue{pDevice + d.ServerID, d})
+			if err := putDevice(txn, &d); err != nil {
+				return err
+			}
 		}
 		for _, l := range licenses {
 			puts = append(puts, keyValue{pLicense + l.ID, l})

@@ -318,12 +318,9 @@ func (s *Server) orgDevices(w http.ResponseWriter, r *http.Request, sess session
 		if err := getJSON(txn, pOrg+sess.org, &dc.org); err != nil {
 			return err
 		}
-		return scanJSON(txn, pDevice, func(d *deviceRecord) error {
-			if d.OrgID == sess.org {
-				dc.devices = append(dc.devices, *d)
-			}
-			return nil
-		})
+		var err error
+		dc.devices, err = orgDeviceList(txn, sess.org)
+		return err
 	})
 	if err != nil {
 		s.renderError(w, http.StatusInternalServerError, sess, "Please try again.")
@@ -648,7 +645,7 @@ func (s *Server) bindInstall(txn *badger.Txn, serverID, presented string) error 
 	}
 	dev.InstallCode = presented
 	s.log.Info().Str("sub", serverID).Str("install", presented).Msg("device bound to an install code")
-	return setJSON(txn, pDevice+serverID, &dev, 0)
+	return putDevice(txn, &dev)
 }
 
 // installRefusal is the approval page's sentence for a PC with another

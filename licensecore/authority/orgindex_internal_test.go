@@ -1,0 +1,168 @@
+package authority
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/rs/zerolog"
+)
+
+func indexTestOptions(dir string) Options {
+	return Options{DataDir: filepath.Join(dir, "data"), Issuer: "http://127.0.0.1:1", Logger: zerolog.Nop(),
+		Argon2: Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}}
+}
+
+// orgSeed is a seed of organizations with n devices each, named
+// <org>-<i>.
+func orgSeed(n int, orgs ...string) Seed {
+	var seed Seed
+	for _, o := range orgs {
+		org := OrganizationSeed{ID: o, Name: o, Users: []UserSeed{{Username: "u-" + o, Password: "pw-" + o}}}
+		for i := range n {
+			org.Devices = append(org.Devices, DeviceSeed{ServerID: fmt.Sprintf("%s-%05d", o, i), Name: "Till"})
+		}
+		seed.Organizations = append(seed.Organizations, org)
+	}
+	return seed
+}
+
+func listed(t testing.TB, s *Server, org string) []string {
+	t.Helper()
+	var ids []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		devices, err := orgDeviceList(txn, org)
+		for _, d := range devices {
+			if d.OrgID != org {
+				t.Errorf("device %s of %s listed for %s", d.ServerID, d.OrgID, org)
+			}
+			ids = append(ids, d.ServerID)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestOrgDeviceIndex: a device page lists exactly its organization's
+// devices, in Server ID order; a device seeded again into another
+// organization moves; and a store written before the index had it gets
+// it at its next start.
+func TestOrgDeviceIndex(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(indexTestOptions(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seed(orgSeed(3, "north", "south")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"north-00000", "north-00001", "north-00002"}
+	if got := listed(t, s, "north"); !slices.Equal(got, want) {
+		t.Fatalf("north lists %v, want %v", got, want)
+	}
+	// Moved: north-00001 is now south's.
+	move := orgSeed(0, "south")
+	move.Organizations[0].Devices = []DeviceSeed{{ServerID: "north-00001", Name: "Till"}}
+	if err := s.Seed(move); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(t, s, "north"); !slices.Equal(got, []string{"north-00000", "north-00002"}) {
+		t.Fatalf("north after the move lists %v", got)
+	}
+	if got := listed(t, s, "south"); !slices.Contains(got, "north-00001") || len(got) != 4 {
+		t.Fatalf("south after the move lists %v", got)
+	}
+	// A store from before the index: no index entries, no marker.
+	err = s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pOrgDevice)})
+		var keys [][]byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		it.Close()
+		for _, k := range append(keys, []byte(kOrgDeviceIndex)) {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(t, s, "north"); len(got) != 0 {
+		t.Fatalf("the index was not emptied: %v", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = New(indexTestOptions(dir)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := listed(t, s, "north"); !slices.Equal(got, []string{"north-00000", "north-00002"}) {
+		t.Fatalf("north after rebuilding the index lists %v", got)
+	}
+	if got := listed(t, s, "south"); len(got) != 4 {
+		t.Fatalf("south after rebuilding the index lists %v", got)
+	}
+}
+
+// BenchmarkOrgDevices reads a 10-device organization's devices (what
+// every device page does) in an authority with no other devices (the
+// reference) and with 10,000 devices of 1,000 other organizations: the
+// cost must not grow with the fleet.
+func BenchmarkOrgDevices(b *testing.B) {
+	for _, others := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("other_devices=%d", others*10), func(b *testing.B) {
+			s, err := New(indexTestOptions(b.TempDir()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Seed(orgSeed(10, "mine")); err != nil {
+				b.Fatal(err)
+			}
+			// In seeds of 100 organizations: one transaction holds so much.
+			for i := 0; i < others; i += 100 {
+				var orgs []string
+				for j := i; j < min(i+100, others); j++ {
+					orgs = append(orgs, fmt.Sprintf("org-%04d", j))
+				}
+				if err := s.Seed(orgSeed(10, orgs...)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Run("index", func(b *testing.B) {
+				for b.Loop() {
+					if n := len(listed(b, s, "mine")); n != 10 {
+						b.Fatalf("%d devices listed", n)
+					}
+				}
+			})
+			// What the device pages did before the index: read every
+			// device and keep the organization's.
+			b.Run("scan_all", func(b *testing.B) {
+				for b.Loop() {
+					n := 0
+					err := s.db.View(func(txn *badger.Txn) error {
+						return scanJSON(txn, pDevice, func(d *deviceRecord) error {
+							if d.OrgID == "mine" {
+								n++
+							}
+							return nil
+						})
+					})
+					if err != nil || n != 10 {
+						b.Fatalf("%d devices, %v", n, err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -18,13 +18,10 @@ import (
 // holds is the answer kept for the refresh grace window (pGrace), and the
 // whole store is encrypted with the store key (secrets.go).
 const (
-	pOrg    = "org/"  // org ID → orgRecord
-	pUser   = "user/" // user name → userRecord
-	pDevice = "dev/"  // Server ID → deviceRecord
-	// org ID "\x00" Server ID → nothing: the devices of an organization
-	// (putDevice keeps it; orgDeviceList reads it), so that a device page
-	// reads its organization's devices and not every device.
-	pOrgDevice = "orgdev/"
+	pOrg       = "org/"     // org ID → orgRecord
+	pUser      = "user/"    // user name → userRecord
+	pDevice    = "dev/"     // Server ID → deviceRecord
+	pOrgDevice = "orgdev/"  // org ID "\x00" Server ID → nothing: an organization's devices (putDevice, orgDeviceList)
 	pLicense   = "lic/"     // license ID → licenseRecord
 	pCode      = "code/"    // sha256(device_code) → codeRecord
 	pRefresh   = "refresh/" // sha256(refresh_token) → refreshRecord

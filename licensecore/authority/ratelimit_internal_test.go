@@ -1,8 +1,13 @@
 package authority
 
 import (
+	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // A paced window admits its burst at once and the rest one step apart,
@@ -53,5 +58,34 @@ func TestPacedLimiter(t *testing.T) {
 	}
 	if n != 60 {
 		t.Errorf("unpaced: %d admitted at once, want 60", n)
+	}
+}
+
+// TestHashPace: password checks that arrive together start hashPace apart,
+// so a burst of sign-ins the limits admit never holds a core for longer
+// than one hash at a time. Without the pace five cheap checks take a few
+// milliseconds.
+func TestHashPace(t *testing.T) {
+	s, err := New(Options{DataDir: filepath.Join(t.TempDir(), "data"), Issuer: "http://127.0.0.1:1", Logger: zerolog.Nop(),
+		Argon2: Argon2Params{Time: 1, MemoryKiB: 64, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, ok := s.authenticate(fmt.Sprintf("nobody-%d", i), "wrong"); ok {
+				t.Error("an unknown user signed in")
+			}
+		}()
+	}
+	wg.Wait()
+	if took := time.Since(start); took < (n-1)*hashPace {
+		t.Fatalf("%d password checks at once took %v; paced, they take at least %v", n, took, (n-1)*hashPace)
 	}
 }

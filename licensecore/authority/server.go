@@ -57,6 +57,8 @@ type Server struct {
 	liveByIP, liveByClient, liveAll *liveLimiter
 	envelopes                       *replayCache  // ids of the pool envelopes seen
 	hashSem                         chan struct{} // bounds concurrent argon2 work (memory)
+	hashMu                          sync.Mutex
+	nextHash                        time.Time // the earliest start of the next password hash (hashTurn)
 	dummyHash                       string        // checked for unknown users: same timing
 	pages                           pages
 

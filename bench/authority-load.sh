@@ -24,7 +24,9 @@
 # PPROF=DIR also profiles the authority (its -pprof flag): a CPU profile of
 # the first PPROF_SECONDS (default 20) of the load, and the block and mutex
 # profiles at the end, into DIR/{cpu,block,mutex}-N.pb.gz, with the top of
-# each printed (go tool pprof -top), and the authority's log. TRACE_AT=S
+# each printed (go tool pprof -top), and the authority's log
+# (PPROF_CONTENTION=0: the CPU profile only, without the cost of
+# recording every blocking event). TRACE_AT=S
 # adds a 5-second execution trace from S seconds into the load
 # (DIR/trace-N.out) and where its goroutines waited to run
 # (go tool trace -pprof=sched). TIMELINE=1 prints the devices' latencies
@@ -83,7 +85,7 @@ for n in $NS; do
 	fi
 	if [[ -n $PPROF ]]; then
 		mkdir -p "$PPROF"
-		pprof_flags+=(-pprof-contention)
+		[[ ${PPROF_CONTENTION:-1} == 1 ]] && pprof_flags+=(-pprof-contention)
 	fi
 	env ${AUTHORITY_ENV:-} $server_cpus "$work/authority" -addr 127.0.0.1:0 -data "$work/data-$n" -demo -seed "$work/seed.json" -poll-interval "$POLL" -log-level warn "${pprof_flags[@]}" \
 		>"$work/authority-$n.out" 2>"$work/authority-$n.err" &
@@ -119,8 +121,12 @@ for n in $NS; do
 			echo "-- where the authority's goroutines waited to run (5 s from ${TRACE_AT} s)"
 			go tool pprof -top -nodecount=25 "$work/authority" "$PPROF/sched-$n.pb.gz" 2>/dev/null | head -32 || true
 		fi
-		for p in block mutex; do curl -s -o "$PPROF/$p-$n.pb.gz" "http://$pprof_addr/debug/pprof/$p"; done
-		for p in cpu block mutex; do
+		profiles=(cpu)
+		if [[ ${PPROF_CONTENTION:-1} == 1 ]]; then
+			profiles+=(block mutex)
+			for p in block mutex; do curl -s -o "$PPROF/$p-$n.pb.gz" "http://$pprof_addr/debug/pprof/$p"; done
+		fi
+		for p in "${profiles[@]}"; do
 			echo "-- $p profile of the authority (N=$n)"
 			go tool pprof -top -nodecount=25 "$work/authority" "$PPROF/$p-$n.pb.gz" 2>/dev/null | head -32 || true
 		done

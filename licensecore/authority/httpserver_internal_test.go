@@ -166,3 +166,37 @@ func gateHolds(t *testing.T, g *connGate, what string, cond func() bool) {
 		}
 	}
 }
+
+// BenchmarkNewConnection is a new connection's first request — dial,
+// GET /healthz, answer, close — through the gate and, as the reference,
+// on the bare listener: what handing a connection over on its first byte
+// costs.
+func BenchmarkNewConnection(b *testing.B) {
+	for _, gated := range []bool{false, true} {
+		b.Run(map[bool]string{false: "bare", true: "gated"}[gated], func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+			hs := HTTPServer(mux, "", zerolog.Nop())
+			var serve net.Listener = ln
+			if gated {
+				serve = newConnGate(ln, 1<<20, IdleTimeout)
+			}
+			go func() { _ = hs.Serve(serve) }()
+			defer hs.Close()
+			for b.Loop() {
+				conn, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := GetHealth(conn); err != nil {
+					b.Fatal(err)
+				}
+				conn.Close()
+			}
+		})
+	}
+}

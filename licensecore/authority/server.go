@@ -59,7 +59,7 @@ type Server struct {
 	hashSem                         chan struct{} // bounds concurrent argon2 work (memory)
 	hashMu                          sync.Mutex
 	nextHash                        time.Time // the earliest start of the next password hash (hashTurn)
-	dummyHash                       string        // checked for unknown users: same timing
+	dummyHash                       string    // checked for unknown users: same timing
 	pages                           pages
 
 	// life lets Close wait for in-flight requests and method calls before

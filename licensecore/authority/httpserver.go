@@ -1,6 +1,7 @@
 package authority
 
 import (
+	"container/list"
 	"log"
 	"net"
 	"net/http"
@@ -30,6 +31,13 @@ const (
 	// connection; the bound leaves room for many stores behind one
 	// address.
 	DefaultMaxConnsPerIP = 64
+	// MaxWaitingConns bounds the connections, of all addresses, that are
+	// open and have sent nothing yet (Listener): over it the one that has
+	// waited longest is closed. They cost a descriptor and a goroutine
+	// each for up to IdleTimeout, and addresses are cheap for an attacker
+	// (IPv6); a client whose connection was opened ahead of need and
+	// closed so dials again.
+	MaxWaitingConns = 10000
 )
 
 // HTTPServer returns the http.Server to serve h on addr with: the timeouts
@@ -74,7 +82,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 // waits for its next request (IdleTimeout), and the header timeout starts
 // with that byte, as it does for every later request.
 func (s *Server) Listener(ln net.Listener) net.Listener {
-	return newConnGate(ln, s.opts.MaxConnsPerIP, IdleTimeout)
+	return newConnGate(ln, s.opts.MaxConnsPerIP, MaxWaitingConns, IdleTimeout)
 }
 
 // connGate is Listener's net.Listener. Connections waiting for their first
@@ -82,23 +90,24 @@ func (s *Server) Listener(ln net.Listener) net.Listener {
 // count towards their address's bound like the server's.
 type connGate struct {
 	net.Listener
-	maxPerIP int
-	idle     time.Duration
-	ready    chan net.Conn // connections whose first byte has come
-	failed   chan error    // errors of the wrapped Accept
-	done     chan struct{} // closed by Close
-	once     sync.Once
+	maxPerIP   int
+	maxWaiting int
+	idle       time.Duration
+	ready      chan net.Conn // connections whose first byte has come
+	failed     chan error    // errors of the wrapped Accept
+	done       chan struct{} // closed by Close
+	once       sync.Once
 
 	mu      sync.Mutex
 	closed  bool
 	perIP   map[string]int
-	waiting map[*gatedConn]struct{}
+	waiting *list.List // of *gatedConn, the longest waiting first
 }
 
-func newConnGate(ln net.Listener, maxPerIP int, idle time.Duration) *connGate {
-	g := &connGate{Listener: ln, maxPerIP: maxPerIP, idle: idle,
+func newConnGate(ln net.Listener, maxPerIP, maxWaiting int, idle time.Duration) *connGate {
+	g := &connGate{Listener: ln, maxPerIP: maxPerIP, maxWaiting: maxWaiting, idle: idle,
 		ready: make(chan net.Conn), failed: make(chan error), done: make(chan struct{}),
-		perIP: make(map[string]int), waiting: make(map[*gatedConn]struct{})}
+		perIP: make(map[string]int), waiting: list.New()}
 	go g.acceptLoop()
 	return g
 }
@@ -124,10 +133,12 @@ func (g *connGate) Close() error {
 		close(g.done)
 		g.mu.Lock()
 		g.closed = true
-		waiting := g.waiting
-		g.waiting = nil
+		var waiting []*gatedConn
+		for e := g.waiting.Front(); e != nil; e = e.Next() {
+			waiting = append(waiting, e.Value.(*gatedConn))
+		}
 		g.mu.Unlock()
-		for c := range waiting {
+		for _, c := range waiting {
 			_ = c.Conn.Close() // its await goroutine releases it
 		}
 	})
@@ -153,7 +164,11 @@ func (g *connGate) acceptLoop() {
 			ip = host
 		}
 		gc := &gatedConn{Conn: c, gate: g, ip: ip}
-		if !g.admit(gc) {
+		admitted, evict := g.admit(gc)
+		if evict != nil {
+			_ = evict.Conn.Close() // its await goroutine releases it
+		}
+		if !admitted {
 			_ = c.Close()
 			continue
 		}
@@ -162,16 +177,22 @@ func (g *connGate) acceptLoop() {
 }
 
 // admit counts c against its address's bound and as waiting; false when
-// the bound is reached or the gate is closed.
-func (g *connGate) admit(c *gatedConn) bool {
+// the bound is reached or the gate is closed. evict is the connection
+// that has waited longest when c makes too many waiting, for the caller
+// to close.
+func (g *connGate) admit(c *gatedConn) (ok bool, evict *gatedConn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed || g.perIP[c.ip] >= g.maxPerIP {
-		return false
+		return false, nil
 	}
 	g.perIP[c.ip]++
-	g.waiting[c] = struct{}{}
-	return true
+	if g.waiting.Len() >= g.maxWaiting {
+		evict = g.waiting.Remove(g.waiting.Front()).(*gatedConn)
+		evict.waiting = nil
+	}
+	c.waiting = g.waiting.PushBack(c)
+	return true, evict
 }
 
 func (g *connGate) release(ip string) {
@@ -188,7 +209,10 @@ func (g *connGate) await(c *gatedConn) {
 	_ = c.Conn.SetReadDeadline(time.Now().Add(g.idle))
 	n, _ := c.Conn.Read(c.first[:])
 	g.mu.Lock()
-	delete(g.waiting, c)
+	if c.waiting != nil {
+		g.waiting.Remove(c.waiting)
+		c.waiting = nil
+	}
 	closed := g.closed
 	g.mu.Unlock()
 	if n == 0 || closed {
@@ -211,6 +235,7 @@ type gatedConn struct {
 	net.Conn
 	gate     *connGate
 	ip       string
+	waiting  *list.Element // in gate.waiting while it waits (under gate.mu)
 	first    [1]byte
 	buffered bool // first is still to be read; only the reading goroutine touches it
 	once     sync.Once

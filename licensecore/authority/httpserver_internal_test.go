@@ -25,7 +25,7 @@ func serveGated(t *testing.T, header, idle time.Duration) string {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	hs := HTTPServer(mux, "", zerolog.Nop())
 	hs.ReadHeaderTimeout = header
-	g := newConnGate(ln, DefaultMaxConnsPerIP, idle)
+	g := newConnGate(ln, DefaultMaxConnsPerIP, MaxWaitingConns, idle)
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(g) }()
 	t.Cleanup(func() {
@@ -126,7 +126,7 @@ func TestGateCloseEndsWaitingConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newConnGate(ln, DefaultMaxConnsPerIP, time.Minute)
+	g := newConnGate(ln, DefaultMaxConnsPerIP, MaxWaitingConns, time.Minute)
 	hs := HTTPServer(http.NotFoundHandler(), "", zerolog.Nop())
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(g) }()
@@ -135,7 +135,7 @@ func TestGateCloseEndsWaitingConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	gateHolds(t, g, "the connection to wait at the gate", func() bool { return len(g.waiting) == 1 })
+	gateHolds(t, g, "the connection to wait at the gate", func() bool { return g.waiting.Len() == 1 })
 	if err := hs.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +149,50 @@ func TestGateCloseEndsWaitingConnections(t *testing.T) {
 		t.Fatalf("a waiting connection after Close: %v, want it closed", err)
 	}
 	gateHolds(t, g, "no address counted after Close", func() bool { return len(g.perIP) == 0 })
+}
+
+// TestGateEvictsLongestWaiting: past MaxWaitingConns connections that
+// have sent nothing (here 2), the one that has waited longest is closed;
+// the others are still served.
+func TestGateEvictsLongestWaiting(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newConnGate(ln, DefaultMaxConnsPerIP, 2, time.Minute)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	hs := HTTPServer(mux, "", zerolog.Nop())
+	go func() { _ = hs.Serve(g) }()
+	defer hs.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		if i < 2 { // the third one's arrival shows as the first one's end
+			gateHolds(t, g, fmt.Sprintf("%d connections waiting", i+1), func() bool { return g.waiting.Len() == i+1 })
+		}
+	}
+	_ = conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = conns[0].Read(make([]byte, 1))
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the longest waiting connection: %v, want it closed", err)
+	}
+	for i, c := range conns[1:] {
+		if err := GetHealth(c); err != nil {
+			t.Fatalf("waiting connection %d: %v", i+2, err)
+		}
+	}
 }
 
 // gateHolds waits up to 5 s for cond, checked under the gate's lock.
@@ -183,7 +227,7 @@ func BenchmarkNewConnection(b *testing.B) {
 			hs := HTTPServer(mux, "", zerolog.Nop())
 			var serve net.Listener = ln
 			if gated {
-				serve = newConnGate(ln, 1<<20, IdleTimeout)
+				serve = newConnGate(ln, 1<<20, MaxWaitingConns, IdleTimeout)
 			}
 			go func() { _ = hs.Serve(serve) }()
 			defer hs.Close()

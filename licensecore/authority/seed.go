@@ -139,7 +139,8 @@ func LoadSeed(path string) (Seed, error) {
 	return seed, nil
 }
 
-// Seed validates seed and writes it in one transaction.
+// Seed validates the whole of seed, then writes it: in one transaction
+// when it fits, else in several (updateInBatches).
 func (s *Server) Seed(seed Seed) error {
 	return s.guard(func() error { return s.seed(seed) })
 }
@@ -157,7 +158,11 @@ func (s *Server) seed(seed Seed) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(func(txn *badger.Txn) error {
+	// Every write is an upsert of one record (or of a device and its
+	// index entry): a fleet's seed is larger than one Badger transaction
+	// holds, so they are written as many to a transaction as fit, and a
+	// seed cut short is completed by seeding it again.
+	writes := []func(*badger.Txn) error{func(txn *badger.Txn) error {
 		var clients []string
 		if err := getJSON(txn, kClients, &clients); err != nil && !errors.Is(err, errNotFound) {
 			return err
@@ -167,31 +172,25 @@ func (s *Server) seed(seed Seed) error {
 				clients = append(clients, c)
 			}
 		}
-		puts := []keyValue{{kClients, clients}}
-		for _, o := range orgs {
-			puts = append(puts, keyValue{pOrg + o.ID, o})
-		}
-		for _, u := range users {
-			puts = append(puts, keyValue{pUser + u.Username, u})
-		}
-		for _, d := range devices {
-			if err := putDevice(txn, &d); err != nil {
-				return err
-			}
-		}
-		for _, l := range licenses {
-			puts = append(puts, keyValue{pLicense + l.ID, l})
-		}
-		if err := putPoolSeed(txn, customers, pool); err != nil {
-			return err
-		}
-		for _, kv := range puts {
-			if err := setJSON(txn, kv.key, kv.value, 0); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+		return setJSON(txn, kClients, clients, 0)
+	}}
+	put := func(key string, v any) func(*badger.Txn) error {
+		return func(txn *badger.Txn) error { return setJSON(txn, key, v, 0) }
+	}
+	for _, o := range orgs {
+		writes = append(writes, put(pOrg+o.ID, o))
+	}
+	for _, u := range users {
+		writes = append(writes, put(pUser+u.Username, u))
+	}
+	for _, d := range devices {
+		writes = append(writes, func(txn *badger.Txn) error { return putDevice(txn, &d) })
+	}
+	for _, l := range licenses {
+		writes = append(writes, put(pLicense+l.ID, l))
+	}
+	writes = append(writes, func(txn *badger.Txn) error { return putPoolSeed(txn, customers, pool) })
+	err = updateInBatches(s.db, writes)
 	if err != nil {
 		return fmt.Errorf("authority: seed: %w", err)
 	}
@@ -202,11 +201,6 @@ func (s *Server) seed(seed Seed) error {
 	s.clientsMu.Unlock()
 	s.log.Info().Int("organizations", len(orgs)).Int("users", len(users)).Int("devices", len(devices)).Msg("seeded")
 	return nil
-}
-
-type keyValue struct {
-	key   string
-	value any
 }
 
 // seedUsers merges users across organizations and hashes their passwords.
@@ -300,4 +294,27 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// updateInBatches runs writes in order, as many to a Badger transaction as
+// it holds: when one does not fit, the transaction so far is committed and
+// the write runs again in a new one. Each write must be an upsert that may
+// run twice, as a partly applied one is then run again whole.
+func updateInBatches(db *badger.DB, writes []func(*badger.Txn) error) error {
+	txn := db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	for _, w := range writes {
+		err := w(txn)
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			if err = txn.Commit(); err != nil {
+				return err
+			}
+			txn = db.NewTransaction(true)
+			err = w(txn)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
 }

@@ -13,28 +13,42 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// serveGated serves a health handler behind a gate on loopback with the
-// given header timeout and first-byte wait, and returns its address.
-func serveGated(t *testing.T, header, idle time.Duration) string {
-	t.Helper()
+// serveHealth serves a health handler on a loopback listener, wrapped by
+// wrap (nil: bare), with the given header timeout (0: HTTPServer's), and
+// returns its address.
+func serveHealth(tb testing.TB, header time.Duration, wrap func(net.Listener) net.Listener) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	hs := HTTPServer(mux, "", zerolog.Nop())
-	hs.ReadHeaderTimeout = header
-	g := newConnGate(ln, DefaultMaxConnsPerIP, MaxWaitingConns, idle)
+	if header > 0 {
+		hs.ReadHeaderTimeout = header
+	}
+	var serve net.Listener = ln
+	if wrap != nil {
+		serve = wrap(ln)
+	}
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(g) }()
-	t.Cleanup(func() {
+	go func() { done <- hs.Serve(serve) }()
+	tb.Cleanup(func() {
 		_ = hs.Close()
 		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve ended with %v", err)
+			tb.Errorf("Serve ended with %v", err)
 		}
 	})
 	return ln.Addr().String()
+}
+
+// serveGated is serveHealth behind a gate with the given first-byte wait.
+func serveGated(t *testing.T, header, idle time.Duration) string {
+	t.Helper()
+	return serveHealth(t, header, func(ln net.Listener) net.Listener {
+		return newConnGate(ln, DefaultMaxConnsPerIP, MaxWaitingConns, idle)
+	})
 }
 
 // GetHealth sends GET /healthz on conn and reads the answer (for the
@@ -156,16 +170,11 @@ func TestGateCloseEndsWaitingConnections(t *testing.T) {
 // the others are still served.
 func TestGateEvictsLongestWaiting(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newConnGate(ln, DefaultMaxConnsPerIP, 2, time.Minute)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	hs := HTTPServer(mux, "", zerolog.Nop())
-	go func() { _ = hs.Serve(g) }()
-	defer hs.Close()
+	var g *connGate
+	addr := serveHealth(t, 0, func(ln net.Listener) net.Listener {
+		g = newConnGate(ln, DefaultMaxConnsPerIP, 2, time.Minute)
+		return g
+	})
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -173,7 +182,7 @@ func TestGateEvictsLongestWaiting(t *testing.T) {
 		}
 	}()
 	for i := range 3 {
-		conn, err := net.Dial("tcp", ln.Addr().String())
+		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +192,7 @@ func TestGateEvictsLongestWaiting(t *testing.T) {
 		}
 	}
 	_ = conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err = conns[0].Read(make([]byte, 1))
+	_, err := conns[0].Read(make([]byte, 1))
 	var ne net.Error
 	if err == nil || errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("the longest waiting connection: %v, want it closed", err)
@@ -218,21 +227,13 @@ func gateHolds(t *testing.T, g *connGate, what string, cond func() bool) {
 func BenchmarkNewConnection(b *testing.B) {
 	for _, gated := range []bool{false, true} {
 		b.Run(map[bool]string{false: "bare", true: "gated"}[gated], func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			mux := http.NewServeMux()
-			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-			hs := HTTPServer(mux, "", zerolog.Nop())
-			var serve net.Listener = ln
+			var wrap func(net.Listener) net.Listener
 			if gated {
-				serve = newConnGate(ln, 1<<20, MaxWaitingConns, IdleTimeout)
+				wrap = func(ln net.Listener) net.Listener { return newConnGate(ln, 1<<20, MaxWaitingConns, IdleTimeout) }
 			}
-			go func() { _ = hs.Serve(serve) }()
-			defer hs.Close()
+			addr := serveHealth(b, 0, wrap)
 			for b.Loop() {
-				conn, err := net.Dial("tcp", ln.Addr().String())
+				conn, err := net.Dial("tcp", addr)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,7 +1,6 @@
 package authority
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -104,18 +103,4 @@ func (s *Server) writeBatch(batch []*liveCode) {
 // once even a late poll no longer needs an answer.
 func codeEntry(rec *codeRecord, now time.Time) (*badger.Entry, error) {
 	return jsonEntry(pCode+rec.Hash, rec, rec.ExpiresAt.Sub(now)+codeRetention)
-}
-
-// jsonEntry is the entry of v under key; a positive ttl lets Badger drop
-// it once it can no longer matter.
-func jsonEntry(key string, v any, ttl time.Duration) (*badger.Entry, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	e := badger.NewEntry([]byte(key), data)
-	if ttl > 0 {
-		e = e.WithTTL(ttl)
-	}
-	return e, nil
 }

@@ -295,26 +295,3 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
-
-// updateInBatches runs writes in order, as many to a Badger transaction as
-// it holds: when one does not fit, the transaction so far is committed and
-// the write runs again in a new one. Each write must be an upsert that may
-// run twice, as a partly applied one is then run again whole.
-func updateInBatches(db *badger.DB, writes []func(*badger.Txn) error) error {
-	txn := db.NewTransaction(true)
-	defer func() { txn.Discard() }()
-	for _, w := range writes {
-		err := w(txn)
-		if errors.Is(err, badger.ErrTxnTooBig) {
-			if err = txn.Commit(); err != nil {
-				return err
-			}
-			txn = db.NewTransaction(true)
-			err = w(txn)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return txn.Commit()
-}

@@ -191,6 +191,20 @@ func getJSON(txn *badger.Txn, key string, v any) error {
 	return item.Value(func(val []byte) error { return json.Unmarshal(val, v) })
 }
 
+// jsonEntry is the entry of v under key; a positive ttl lets Badger drop
+// it once it can no longer matter.
+func jsonEntry(key string, v any, ttl time.Duration) (*badger.Entry, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	e := badger.NewEntry([]byte(key), data)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	return e, nil
+}
+
 // setJSON writes v under key; a positive ttl lets Badger drop the entry
 // once it can no longer matter.
 func setJSON(txn *badger.Txn, key string, v any, ttl time.Duration) error {
@@ -272,4 +286,27 @@ func indexOrgDevices(db *badger.DB) error {
 		}
 		return txn.Set([]byte(kOrgDeviceIndex), nil)
 	})
+}
+
+// updateInBatches runs writes in order, as many to a Badger transaction as
+// it holds: when one does not fit, the transaction so far is committed and
+// the write runs again in a new one. Each write must be an upsert that may
+// run twice, as a partly applied one is then run again whole.
+func updateInBatches(db *badger.DB, writes []func(*badger.Txn) error) error {
+	txn := db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	for _, w := range writes {
+		err := w(txn)
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			if err = txn.Commit(); err != nil {
+				return err
+			}
+			txn = db.NewTransaction(true)
+			err = w(txn)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
 }

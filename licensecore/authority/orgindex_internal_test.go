@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"licensedesk/licensecore/internal/dbopt"
 	"licensedesk/licensecore/wire"
 
 	"github.com/dgraph-io/badger/v4"
@@ -152,6 +153,49 @@ func TestSeedLargeFleet(t *testing.T) {
 		if got := listed(t, s, org); len(got) != 10 {
 			t.Fatalf("%s lists %d devices", org, len(got))
 		}
+	}
+}
+
+// TestIndexOrgDevicesLargeStore: the index is built at start for a store
+// written before it, however many devices that store holds — here 20,000
+// in a store with small transactions (the app's 8 MiB memtables), more
+// index entries than one transaction takes, which stopped the authority
+// from starting ("Txn is too big") when the index was built in one.
+func TestIndexOrgDevicesLargeStore(t *testing.T) {
+	db, err := badger.Open(dbopt.Options(t.TempDir(), zerolog.Nop()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const orgs, perOrg = 2000, 10
+	var writes []func(*badger.Txn) error
+	for i := range orgs * perOrg {
+		d := deviceRecord{DeviceSeed: DeviceSeed{ServerID: fmt.Sprintf("POS-%05d", i), Name: "Till"}, OrgID: fmt.Sprintf("org-%04d", i/perOrg)}
+		writes = append(writes, func(txn *badger.Txn) error { return setJSON(txn, pDevice+d.ServerID, d, 0) })
+	}
+	if err := updateInBatches(db, writes); err != nil {
+		t.Fatal(err)
+	}
+	if err := indexOrgDevices(db); err != nil {
+		t.Fatalf("building the index of %d devices: %v", orgs*perOrg, err)
+	}
+	err = db.View(func(txn *badger.Txn) error {
+		if _, err := txn.Get([]byte(kOrgDeviceIndex)); err != nil {
+			return fmt.Errorf("index marker: %w", err)
+		}
+		for _, org := range []string{"org-0000", "org-1000", "org-1999"} {
+			devices, err := orgDeviceList(txn, org)
+			if err != nil {
+				return err
+			}
+			if len(devices) != perOrg {
+				return fmt.Errorf("%s lists %d devices, want %d", org, len(devices), perOrg)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

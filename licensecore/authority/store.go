@@ -270,22 +270,29 @@ func orgDeviceList(txn *badger.Txn, orgID string) ([]deviceRecord, error) {
 }
 
 // indexOrgDevices builds the organization index of a store written before
-// it had one, once.
+// it had one, once. Nothing else writes yet (New calls it before serving);
+// the marker is written last, so an index cut short is built again.
 func indexOrgDevices(db *badger.DB) error {
-	return db.Update(func(txn *badger.Txn) error {
+	var writes []func(*badger.Txn) error
+	built := false
+	err := db.View(func(txn *badger.Txn) error {
 		if _, err := txn.Get([]byte(kOrgDeviceIndex)); err == nil {
+			built = true
 			return nil
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		err := scanJSON(txn, pDevice, func(d *deviceRecord) error {
-			return txn.Set(orgDeviceKey(d.OrgID, d.ServerID), nil)
+		return scanJSON(txn, pDevice, func(d *deviceRecord) error {
+			key := orgDeviceKey(d.OrgID, d.ServerID)
+			writes = append(writes, func(txn *badger.Txn) error { return txn.Set(key, nil) })
+			return nil
 		})
-		if err != nil {
-			return err
-		}
-		return txn.Set([]byte(kOrgDeviceIndex), nil)
 	})
+	if err != nil || built {
+		return err
+	}
+	writes = append(writes, func(txn *badger.Txn) error { return txn.Set([]byte(kOrgDeviceIndex), nil) })
+	return updateInBatches(db, writes)
 }
 
 // updateInBatches runs writes in order, as many to a Badger transaction as
